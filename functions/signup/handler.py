@@ -1,0 +1,81 @@
+"""POST /signup: creates a 24-hour trial and e-mails its key."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+from trialgw import settings as trial_settings
+from trialgw.adapters import aws
+from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
+from trialgw.adapters.ses_mailer import SesMailer
+from trialgw.errors import InvalidInput
+from trialgw.http import field_errors, json_response, parse_json_object, register_error_answers, request_text
+from trialgw.logic.signup import SignupDeps, sign_up
+from trialgw.models import SignupRequest
+from trialgw.observability import logger, metrics, tracer
+from trialgw.settings import SignupSettings
+
+
+def _settings() -> SignupSettings:
+    return trial_settings.load(SignupSettings)
+
+
+@cache
+def _deps() -> SignupDeps:
+    import time
+
+    settings = _settings()
+    client = aws.dynamodb()
+    return SignupDeps(
+        trials=DynamoTrialStore(client, settings.trials_table),
+        counter=DynamoSignupCounter(client, settings.trials_table),
+        mailer=SesMailer(aws.sesv2(), settings.sender_email, settings.ses_configuration_set),
+        clock=time.time,
+    )
+
+
+def post_signup() -> Response[str]:
+    settings = _settings()
+    body = parse_json_object(request_text(_app().current_event), max_bytes=settings.max_body_bytes)
+    try:
+        request = SignupRequest.model_validate(body)
+    except ValidationError as error:
+        raise InvalidInput("Please correct the highlighted fields.", field_errors(error)) from None
+    result = sign_up(request, settings, _deps())
+    metrics.add_metric(name="TrialsCreated", unit=MetricUnit.Count, value=1)
+    return json_response(
+        202,
+        {
+            "message": f"Check your inbox: we sent your trial key to {result.masked_email}.",
+            "email": result.masked_email,
+            "expiresAt": result.expires_at.isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+
+@cache
+def _app() -> APIGatewayRestResolver:
+    # Built on first use, not at import: CORS needs the site's origin from the settings.
+    app = APIGatewayRestResolver(
+        cors=CORSConfig(
+            allow_origin=_settings().site_url,
+            allow_headers=["Content-Type"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    )
+    app.post("/signup")(post_signup)
+    register_error_answers(app)
+    return app
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _app().resolve(event, context)

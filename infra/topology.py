@@ -1,0 +1,72 @@
+"""The single list of functions, routes, tables and what each function may touch.
+
+Pure Python (no CDK import): the CDK stack and the local stack both read it, so the two can never
+disagree about a route or a grant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from trialgw import names
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+WEB_DIR = ROOT / "web"
+CORE_LAYER_DIR = ROOT / "layers" / "core"
+DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
+
+
+class Access(StrEnum):
+    READ = "read"
+    READ_WRITE = "read_write"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionDef:
+    """One Lambda function: its code lives in `functions/<name>/handler.py`, entry point `handler`."""
+
+    name: str
+    description: str
+    # "module:Class" of the settings model its environment must satisfy.
+    settings_model: str
+    tables: dict[str, Access] = field(default_factory=dict)
+    sends_email: bool = False
+    memory_mb: int = 256
+    timeout_seconds: int = 10
+
+    @property
+    def code_dir(self) -> Path:
+        return FUNCTIONS_DIR / self.name
+
+    @property
+    def handler(self) -> str:
+        return "handler.handler"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDef:
+    """An API Gateway REST route; `path` uses API Gateway's `{param}` syntax."""
+
+    method: str
+    path: str
+    function: str
+
+
+FUNCTIONS: tuple[FunctionDef, ...] = (
+    FunctionDef(
+        name="signup",
+        description="Creates a 24-hour trial and e-mails its key",
+        settings_model="trialgw.settings:SignupSettings",
+        tables={names.TRIALS.logical: Access.READ_WRITE},
+        sends_email=True,
+    ),
+)
+
+ROUTES: tuple[RouteDef, ...] = (RouteDef(method="POST", path="/signup", function="signup"),)
+
+
+def function(name: str) -> FunctionDef:
+    return next(f for f in FUNCTIONS if f.name == name)

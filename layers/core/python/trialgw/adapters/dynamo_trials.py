@@ -1,0 +1,136 @@
+"""The trials table: trials (by key hash) and the per-address signup counters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trialgw import names
+from trialgw.errors import StoreError
+from trialgw.keys import trial_id
+from trialgw.models import Trial, TrialStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _trial_key(key_hash: str) -> dict[str, Any]:
+    return {
+        names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{key_hash}"},
+        names.SORT_KEY: {"S": names.TRIAL_SK},
+    }
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == CONDITION_FAILED
+
+
+class DynamoTrialStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, trial: Trial, *, ttl: int) -> None:
+        item: dict[str, Any] = {
+            **_trial_key(trial.key_hash),
+            "key_hash": {"S": trial.key_hash},
+            "trial_id": {"S": trial_id(trial.key_hash)},
+            "name": {"S": trial.name},
+            "email": {"S": trial.email},
+            "created_at": {"N": str(trial.created_at)},
+            "expires_at": {"N": str(trial.expires_at)},
+            "status": {"S": trial.status.value},
+            names.TTL_ATTRIBUTE: {"N": str(ttl)},
+        }
+        if trial.company:
+            item["company"] = {"S": trial.company}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not store the trial: {type(error).__name__}") from error
+
+    def get(self, key_hash: str) -> Trial | None:
+        try:
+            answer = self._client.get_item(TableName=self._table, Key=_trial_key(key_hash), ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the trial: {type(error).__name__}") from error
+        item = answer.get("Item")
+        if item is None:
+            return None
+        return Trial(
+            key_hash=item["key_hash"]["S"],
+            name=item["name"]["S"],
+            email=item["email"]["S"],
+            company=item["company"]["S"] if "company" in item else None,
+            created_at=int(item["created_at"]["N"]),
+            expires_at=int(item["expires_at"]["N"]),
+            status=TrialStatus(item["status"]["S"]),
+        )
+
+    def delete(self, key_hash: str) -> None:
+        try:
+            self._client.delete_item(TableName=self._table, Key=_trial_key(key_hash))
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not delete the trial: {type(error).__name__}") from error
+
+
+class DynamoSignupCounter:
+    """A fixed-window counter per address: one conditional update, exact under concurrent signups."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    @staticmethod
+    def _key(subject_hash: str, window_start: int) -> dict[str, Any]:
+        return {
+            names.PARTITION_KEY: {"S": f"{names.SIGNUP_COUNTER_PK_PREFIX}{subject_hash}"},
+            names.SORT_KEY: {"S": f"{names.SIGNUP_COUNTER_SK_PREFIX}{window_start}"},
+        }
+
+    def acquire(self, subject_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(subject_hash, window_start),
+                UpdateExpression="ADD #count :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                ExpressionAttributeNames={"#count": "count", "#ttl": names.TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                    ":ttl": {"N": str(window_start + window_seconds)},
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise StoreError(f"could not count the signup: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not count the signup: {type(error).__name__}") from error
+        return True
+
+    def release(self, subject_hash: str, *, window_start: int) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(subject_hash, window_start),
+                UpdateExpression="ADD #count :minus_one",
+                ConditionExpression="#count > :zero",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return
+            raise StoreError(f"could not give back the signup: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not give back the signup: {type(error).__name__}") from error

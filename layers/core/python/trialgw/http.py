@@ -1,0 +1,107 @@
+"""Shared HTTP plumbing for the API functions: JSON bodies and domain errors as answers, in one place."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from pydantic import ValidationError
+
+from trialgw.errors import DependencyUnavailable, InvalidInput, RateLimited
+from trialgw.observability import logger
+
+
+class BadRequest(Exception):
+    """The body is not acceptable JSON at all (too large, not JSON, not an object)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers,
+    )
+
+
+def request_text(event: BaseProxyEvent) -> str | None:
+    """The body as text, whether API Gateway passed it plain or base64-encoded."""
+    try:
+        return event.decoded_body
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The request body is not UTF-8 text.", "invalid_encoding") from None
+
+
+def parse_json_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object, or BadRequest with a message a person can act on."""
+    if raw is None or not raw.strip():
+        raise BadRequest("The request body is empty; send a JSON object.", "empty_body")
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise BadRequest(f"The request body is larger than {max_bytes} bytes.", "body_too_large")
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON.", "invalid_json") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("The request body must be a JSON object.", "invalid_json")
+    return parsed
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """pydantic's errors as one readable message per top-level field."""
+    fields: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else "body"
+        message = "This field is required." if item["type"] == "missing" else str(item["msg"])
+        fields.setdefault(field, message.removeprefix("Value error, "))
+    return fields
+
+
+def _bad_request(error: BadRequest) -> Response[str]:
+    return json_response(400, {"message": error.message, "code": error.code})
+
+
+def _invalid(error: InvalidInput) -> Response[str]:
+    return json_response(422, {"message": error.message, "code": "invalid_fields", "fields": error.fields})
+
+
+def _rate_limited(error: RateLimited) -> Response[str]:
+    return json_response(
+        429, {"message": error.message, "code": "rate_limited"}, {"Retry-After": str(error.retry_after_seconds)}
+    )
+
+
+def _unavailable(error: DependencyUnavailable) -> Response[str]:
+    return json_response(
+        503, {"message": error.message, "code": "unavailable"}, {"Retry-After": str(error.retry_after_seconds)}
+    )
+
+
+def _http_error(error: ServiceError) -> Response[str]:
+    # Powertools' own errors (e.g. an unknown route) keep their status.
+    code = "not_found" if error.status_code == 404 else "http_error"
+    return json_response(error.status_code, {"message": error.msg, "code": code})
+
+
+def _unexpected(error: Exception) -> Response[str]:
+    # The client learns nothing of the internals; the log keeps the traceback.
+    logger.exception("unexpected error", extra={"error_type": type(error).__name__})
+    return json_response(500, {"message": "Something went wrong on our side.", "code": "internal_error"})
+
+
+def register_error_answers(app: APIGatewayRestResolver) -> None:
+    """Every domain error becomes the same documented answer, whichever function raised it."""
+    app.exception_handler(BadRequest)(_bad_request)
+    app.exception_handler(InvalidInput)(_invalid)
+    app.exception_handler(RateLimited)(_rate_limited)
+    app.exception_handler(DependencyUnavailable)(_unavailable)
+    app.exception_handler(ServiceError)(_http_error)
+    app.exception_handler(Exception)(_unexpected)

@@ -1,0 +1,1 @@
+"""Use cases: pure logic over the ports. Never imports boto3, never reads os.environ."""

@@ -1,0 +1,160 @@
+"""The e-mail that hands a developer their trial key: one content model, rendered as text and HTML."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+
+from trialgw.models import Trial
+from trialgw.ports import OutgoingEmail
+from trialgw.settings import TrialSettings
+from trialgw.urls import dashboard_url, gateway_url, sms_link, whatsapp_link
+
+EXAMPLE_NUMBER = "+31600000000"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    channel: str
+    instruction: str
+    address: str
+    link: str
+
+
+def humanize_seconds(seconds: int) -> str:
+    """86400 → '24 hours', 1800 → '30 minutes', 45 → '45 seconds'."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def contact_points(settings: TrialSettings, key: str) -> list[ContactPoint]:
+    """Where to send the key from each channel, with a link that pre-fills it where the channel allows."""
+    points = [
+        ContactPoint(
+            "WhatsApp",
+            "Send your key on WhatsApp to",
+            settings.whatsapp_number,
+            whatsapp_link(settings.whatsapp_number, key),
+        ),
+        ContactPoint("Facebook Messenger", "Send your key on Messenger to our page", "", settings.messenger_url),
+        ContactPoint("Instagram", "Send your key as an Instagram DM to our account", "", settings.instagram_url),
+    ]
+    points += [
+        ContactPoint("SMS", f"From {region}: send your key by SMS to", number, sms_link(number, key))
+        for region, number in settings.sms_numbers.items()
+    ]
+    return points
+
+
+def curl_example(settings: TrialSettings, key: str) -> str:
+    body = {
+        "messages": {
+            "authentication": {"producttoken": key},
+            "msg": [
+                {
+                    "allowedChannels": ["WhatsApp"],
+                    "from": "TrialTest",
+                    "to": [{"number": EXAMPLE_NUMBER}],
+                    "body": {"type": "auto", "content": "Hello from my messaging trial"},
+                }
+            ],
+        }
+    }
+    return (
+        f"curl -X POST '{gateway_url(settings.api_url)}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{json.dumps(body, separators=(',', ':'))}'"
+    )
+
+
+def limits(settings: TrialSettings) -> list[str]:
+    lifetime = humanize_seconds(settings.trial_lifetime_seconds)
+    gsm7 = settings.sms_gsm7_part_chars * settings.sms_max_parts
+    unicode = settings.sms_unicode_part_chars * settings.sms_max_parts
+    return [
+        f"The key is valid for {lifetime}; after that, request a new one and whitelist again.",
+        f"At most {settings.max_recipients} whitelisted recipients; the whitelist expires with the key.",
+        f"{settings.quota_sms} messages via SMS and {settings.quota_whatsapp} via WhatsApp; "
+        f"{settings.quota_other} via each other channel.",
+        "One message to one recipient per call, on one channel (no bulk, no channel fallback).",
+        f"SMS: at most {settings.sms_max_parts} parts ({gsm7} GSM-7 or {unicode} Unicode characters), "
+        "a sender (from) of 4-11 letters and digits, and some destination countries are not allowed.",
+        f"Messages come from the {settings.brand} trial account, not from your own company.",
+    ]
+
+
+def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> OutgoingEmail:
+    """The key e-mail. Everything the user typed (their name) is escaped in the HTML part."""
+    expiry = datetime.fromtimestamp(trial.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lifetime = humanize_seconds(settings.trial_lifetime_seconds)
+    dashboard = dashboard_url(settings.site_url, key)
+    points = contact_points(settings, key)
+    curl = curl_example(settings, key)
+    rules = limits(settings)
+    subject = f"Your {settings.brand} messaging trial key"
+    sms_caveat = (
+        "SMS sent from outside these regions may never arrive: operators do not reliably deliver "
+        "messages across regions. Use WhatsApp, Messenger or Instagram instead."
+    )
+
+    text_points = "\n".join(f"- {p.channel}: {p.instruction} {p.address}".rstrip() + f"\n  {p.link}" for p in points)
+    text = "\n".join(
+        (
+            f"Hi {trial.name},",
+            "",
+            f"Here is your trial key for the {settings.brand} Business Messaging API:",
+            "",
+            f"    {key}",
+            "",
+            f"It is valid for {lifetime}, until {expiry}.",
+            "",
+            f"Your trial dashboard (keep this link to yourself, it carries your key):\n{dashboard}",
+            "",
+            "1. Whitelist your recipients",
+            f"Send the key to the {settings.brand} trial company from each phone number or account "
+            "you want to receive test messages on:",
+            text_points,
+            sms_caveat,
+            "",
+            "2. Send a message (replace the number with one you whitelisted)",
+            curl,
+            "",
+            "Limits of the trial",
+            *(f"- {rule}" for rule in rules),
+            "",
+            "Happy testing!",
+        )
+    )
+
+    html_points = "".join(
+        f"<li><strong>{escape(p.channel)}</strong>: {escape(p.instruction)} "
+        + (f"<strong>{escape(p.address)}</strong> " if p.address else "")
+        + f'<a href="{escape(p.link)}">{escape(p.link)}</a></li>'
+        for p in points
+    )
+    html_rules = "".join(f"<li>{escape(rule)}</li>" for rule in rules)
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(subject)}</title></head>"
+        '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">'
+        f"<p>Hi {escape(trial.name)},</p>"
+        f"<p>Here is your trial key for the {escape(settings.brand)} Business Messaging API:</p>"
+        f'<p style="font-family:monospace;font-size:1.2em"><strong>{escape(key)}</strong></p>'
+        f"<p>It is valid for {escape(lifetime)}, until <strong>{escape(expiry)}</strong>.</p>"
+        f'<p><a href="{escape(dashboard)}">Open your trial dashboard</a> '
+        "(keep this link to yourself, it carries your key).</p>"
+        "<h2>1. Whitelist your recipients</h2>"
+        f"<p>Send the key to the {escape(settings.brand)} trial company from each phone number or "
+        "account you want to receive test messages on:</p>"
+        f"<ul>{html_points}</ul><p>{escape(sms_caveat)}</p>"
+        "<h2>2. Send a message</h2><p>Replace the number with one you whitelisted:</p>"
+        f'<pre style="white-space:pre-wrap;background:#f4f4f4;padding:8px">{escape(curl)}</pre>'
+        f"<h2>Limits of the trial</h2><ul>{html_rules}</ul>"
+        "<p>Happy testing!</p></body></html>"
+    )
+    return OutgoingEmail(to=trial.email, subject=subject, text=text, html=html)

@@ -1,0 +1,36 @@
+"""Logging, metrics and tracing (Powertools), and the masking of personal data in logs.
+
+Log structured fields, never f-strings; e-mail addresses and phone numbers go through `mask_*`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+# Cheap to build; the service name comes from POWERTOOLS_SERVICE_NAME per function.
+logger = Logger()
+metrics = Metrics(namespace="trialgw")
+tracer = Tracer()
+
+_PHONE_DIGITS = re.compile(r"\d")
+
+
+def mask_email(address: str) -> str:
+    """`jane.doe@example.com` → `j***@e***.com`: enough to tell addresses apart, not to use one."""
+    local, sep, domain = address.partition("@")
+    if not sep:
+        return "***"
+    host, dot, tld = domain.rpartition(".")
+    masked_domain = f"{host[:1]}***{dot}{tld}" if dot else f"{domain[:1]}***"
+    return f"{local[:1]}***@{masked_domain}"
+
+
+def mask_phone(number: str) -> str:
+    """`+31612345678` → `+316******78`: country and last two digits stay, for support."""
+    digits = _PHONE_DIGITS.findall(number)
+    if len(digits) < 6:
+        return "***"
+    prefix = "+" if number.startswith("+") else ""
+    return f"{prefix}{''.join(digits[:3])}{'*' * (len(digits) - 5)}{''.join(digits[-2:])}"

@@ -1,0 +1,126 @@
+"""Settings: one pydantic model per function, read from `TRIALGW_*` environment variables.
+
+Every limit from the seed is a setting whose default is the seed's value, so an operator (or a
+tester wanting a trial to expire in seconds) changes behaviour without touching code. A field
+`foo_bar` is read from `TRIALGW_FOO_BAR`; dicts and lists are given as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trialgw import names
+
+ENV_PREFIX = "TRIALGW_"
+
+
+def env_var(field: str) -> str:
+    """The environment variable that carries a settings field."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _parse_json(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        # Let pydantic report it, naming the field, like any other bad value.
+        return raw
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field, info in cls.model_fields.items():
+            raw = source.get(env_var(field))
+            if raw is None:
+                continue
+            values[field] = _parse_json(raw) if str(info.annotation).startswith(("dict", "list")) else raw
+        return cls.model_validate(values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings (used by the CDK stack and the local stack)."""
+        env: dict[str, str] = {}
+        for field, value in self.model_dump().items():
+            if value is None:
+                continue
+            env[env_var(field)] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        return env
+
+
+class TrialSettings(_Settings):
+    """What every function knows: the trial's rules, the trial company's contact points, the tables."""
+
+    brand: str = Field(default="CM.COM", min_length=1, max_length=40)
+    trial_lifetime_seconds: int = Field(default=24 * 3600, gt=0)
+    # How long an expired trial stays readable (dashboard says "expired") before TTL may remove it.
+    expired_retention_seconds: int = Field(default=24 * 3600, ge=0)
+    max_recipients: int = Field(default=10, gt=0)
+    quota_sms: int = Field(default=10, ge=0)
+    quota_whatsapp: int = Field(default=10, ge=0)
+    quota_other: int = Field(default=30, ge=0)
+    sms_gsm7_part_chars: int = Field(default=144, gt=0)
+    sms_unicode_part_chars: int = Field(default=63, gt=0)
+    sms_max_parts: int = Field(default=2, gt=0)
+
+    site_url: str = "http://127.0.0.1:8080"
+    api_url: str = "http://127.0.0.1:8080"
+
+    whatsapp_number: str = "+31850876714"
+    sms_numbers: dict[str, str] = Field(
+        default_factory=lambda: {
+            "the UK": "+447860054666",
+            "the US": "+14232515465",
+            "the Netherlands": "+3197005159375",
+        }
+    )
+    messenger_url: str = "https://m.me/cmdotcom"
+    instagram_url: str = "https://ig.me/m/cmdotcom"
+
+    trials_table: str = names.TRIALS.local_name
+
+    @field_validator("site_url", "api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+
+class SignupSettings(TrialSettings):
+    """The signup function: who the e-mail comes from, and how often one address may sign up."""
+
+    sender_email: str = "trials@trialgw.localhost"
+    ses_configuration_set: str | None = None
+    signup_limit_per_window: int = Field(default=3, gt=0)
+    signup_window_seconds: int = Field(default=3600, gt=0)
+    max_body_bytes: int = Field(default=8 * 1024, gt=0)
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+@cache
+def _load(model: type[_Settings]) -> _Settings:
+    return model.from_env()
+
+
+def load(model: type[S]) -> S:
+    """The settings of one function, read once per process (cold start) and cached."""
+    loaded = _load(model)
+    assert isinstance(loaded, model)
+    return loaded
+
+
+def reload() -> None:
+    """Forgets cached settings (tests change the environment between cases)."""
+    _load.cache_clear()

@@ -1,0 +1,27 @@
+"""URLs a developer is given: the gateway, the dashboard and the deep links to the trial company."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+GATEWAY_PATH = "/messaging/messagingtrial/gw/"
+
+
+def gateway_url(api_url: str) -> str:
+    return f"{api_url.rstrip('/')}{GATEWAY_PATH}"
+
+
+def dashboard_url(site_url: str, key: str) -> str:
+    """The trial's own dashboard: the key rides in the fragment, which browsers never send to a server."""
+    return f"{site_url.rstrip('/')}/dashboard/#{key}"
+
+
+def whatsapp_link(number: str, text: str) -> str:
+    """A wa.me link that opens WhatsApp with `text` typed to `number` (digits only, as wa.me wants)."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"https://wa.me/{digits}?text={quote(text)}"
+
+
+def sms_link(number: str, text: str) -> str:
+    """An sms: link that opens the phone's messages app with `text` to `number`."""
+    return f"sms:{number}?body={quote(text)}"

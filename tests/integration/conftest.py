@@ -1,0 +1,120 @@
+"""Real handlers under moto: AWS is emulated in-process, everything else is the production code."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from trialgw import names, settings
+from trialgw.adapters import aws
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "events"
+SENDER = "trials@trialgw.example"
+SITE_URL = "https://d111111abcdef8.cloudfront.net"
+API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+
+
+class FakeLambdaContext:
+    function_name = "trialgw-test"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:trialgw-test"
+    memory_limit_in_mb = 256
+    aws_request_id = "test-request"
+    log_group_name = "/aws/lambda/trialgw-test"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def create_tables(client: Any) -> None:
+    for table in names.TABLES:
+        client.create_table(
+            TableName=table.local_name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in names.KEY_ATTRIBUTES],
+            KeySchema=[
+                {"AttributeName": names.PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": names.SORT_KEY, "KeyType": "RANGE"},
+            ],
+        )
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "POWERTOOLS_SERVICE_NAME": "trialgw-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
+        "TRIALGW_SENDER_EMAIL": SENDER,
+        "TRIALGW_SITE_URL": SITE_URL,
+        "TRIALGW_API_URL": API_URL,
+    }.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        create_tables(boto3.client("dynamodb"))
+        boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
+        _forget_cached_state()
+        yield
+    _forget_cached_state()
+
+
+def _forget_cached_state() -> None:
+    settings.reload()
+    aws.dynamodb.cache_clear()
+    aws.sesv2.cache_clear()
+
+
+def load_handler(function: str) -> ModuleType:
+    """Imports functions/<function>/handler.py afresh (each function's module is named `handler`)."""
+    name = f"trialgw_test_handler_{function}"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "handler.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_KEEP = object()
+
+
+def rest_event(template: str, *, body: Any = _KEEP, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A composed API Gateway REST event from tests/events/, with its body (and headers) replaced."""
+    event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS / template).read_text()))
+    if body is _KEEP:
+        pass
+    elif isinstance(body, bytes):
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    else:
+        event["body"] = body
+    for header, value in (headers or {}).items():
+        event["headers"][header] = value
+        event["multiValueHeaders"][header] = [value]
+    return event
+
+
+def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """Calls a handler like API Gateway would; returns status, headers and the JSON body."""
+    answer = module.handler(event, FakeLambdaContext())
+    headers = {k: v[0] if isinstance(v, list) else v for k, v in (answer.get("multiValueHeaders") or {}).items()}
+    headers.update(answer.get("headers") or {})
+    return answer["statusCode"], headers, json.loads(answer["body"]) if answer.get("body") else None
