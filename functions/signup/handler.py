@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
+
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
