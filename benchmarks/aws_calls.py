@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from tests.integration.conftest import SENDER, create_tables, invoke, load_handler, rest_event
+from infra.local.resources import create_tables
+from tests.integration.conftest import SENDER, invoke, load_handler, rest_event
 from trialgw import settings
 from trialgw.adapters import aws
 
@@ -58,7 +59,7 @@ def measure_signup() -> Counter[str]:
         settings.reload()
         aws.dynamodb.cache_clear()
         aws.sesv2.cache_clear()
-        create_tables(boto3.client("dynamodb"))
+        create_tables(boto3.client("dynamodb"), os.environ)
         boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
         signup = load_handler("signup")
         invoke(signup, rest_event("apigw_rest_signup.json"))  # warm: clients built outside the count

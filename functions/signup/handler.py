@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -15,7 +15,14 @@ from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
 from trialgw.adapters.ses_mailer import SesMailer
 from trialgw.errors import InvalidInput
-from trialgw.http import field_errors, json_response, parse_json_object, register_error_answers, request_text
+from trialgw.http import (
+    cors_config,
+    field_errors,
+    json_response,
+    parse_json_object,
+    register_error_answers,
+    request_text,
+)
 from trialgw.logic.signup import SignupDeps, sign_up
 from trialgw.models import SignupRequest
 from trialgw.observability import logger, metrics, tracer
@@ -62,14 +69,7 @@ def post_signup() -> Response[str]:
 @cache
 def _app() -> APIGatewayRestResolver:
     # Built on first use, not at import: CORS needs the site's origin from the settings.
-    app = APIGatewayRestResolver(
-        cors=CORSConfig(
-            allow_origin=_settings().site_url,
-            allow_headers=["Content-Type"],
-            expose_headers=["Retry-After"],
-            max_age=600,
-        )
-    )
+    app = APIGatewayRestResolver(cors=cors_config(_settings().site_url))
     app.post("/signup")(post_signup)
     register_error_answers(app)
     return app

@@ -6,6 +6,7 @@ import base64
 import copy
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from trialgw import names, settings
+from infra.local.resources import create_tables
+from trialgw import settings
 from trialgw.adapters import aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +41,6 @@ class FakeLambdaContext:
         return 10_000
 
 
-def create_tables(client: Any) -> None:
-    for table in names.TABLES:
-        client.create_table(
-            TableName=table.local_name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in names.KEY_ATTRIBUTES],
-            KeySchema=[
-                {"AttributeName": names.PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": names.SORT_KEY, "KeyType": "RANGE"},
-            ],
-        )
-
-
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for variable, value in {
@@ -68,7 +57,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        create_tables(boto3.client("dynamodb"))
+        create_tables(boto3.client("dynamodb"), os.environ)
         boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
         _forget_cached_state()
         yield

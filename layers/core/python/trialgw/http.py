@@ -5,13 +5,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
 
 from trialgw.errors import DependencyUnavailable, InvalidInput, RateLimited
 from trialgw.observability import logger
+
+# The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
+# (CDK) and the local stack. The only allowed origin is the site's.
+CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-CM-PRODUCTTOKEN")
+CORS_EXPOSE_HEADERS = ("Retry-After",)
+CORS_MAX_AGE_SECONDS = 600
+
+
+def cors_config(site_origin: str) -> CORSConfig:
+    return CORSConfig(
+        allow_origin=site_origin,
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=CORS_MAX_AGE_SECONDS,
+    )
 
 
 class BadRequest(Exception):

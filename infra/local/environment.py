@@ -1,0 +1,130 @@
+"""The process environment of the local stack: boto3 pointed at moto, and every function's settings.
+
+In AWS each function has its own environment; locally all handlers share one process, so the stack
+sets the union of their environments before any handler (or `trialgw.settings.load`) runs. Any
+`TRIALGW_*` or `POWERTOOLS_*` variable already set overrides the default, so a tester can run
+`TRIALGW_TRIAL_LIFETIME_SECONDS=30 make dev`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable, Mapping, MutableMapping
+
+from infra.topology import FunctionDef
+from trialgw import names
+from trialgw.settings import ENV_PREFIX, TrialSettings
+
+REGION = "eu-west-1"
+SERVICE_NAME_VAR = "POWERTOOLS_SERVICE_NAME"
+# One process serves every function, and Powertools' logger is built once: the functions share a
+# service name locally (each log line still names its function through the Lambda context).
+LOCAL_SERVICE_NAME = "trialgw-local"
+_OVERRIDABLE_PREFIXES = (ENV_PREFIX, "POWERTOOLS_")
+# Anything that could steer boto3 away from moto, towards a real account.
+_AWS_VARS_TO_CLEAR = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+)
+
+
+class EnvironmentConflict(ValueError):
+    """Two functions need different values of one variable, which one shared process cannot give."""
+
+
+def apply_aws_environment(environ: MutableMapping[str, str], endpoint_url: str) -> None:
+    """Points every boto3 client at moto, with fake credentials and no shared AWS config."""
+    for name in [*_AWS_VARS_TO_CLEAR, *(n for n in environ if n.startswith("AWS_ENDPOINT_URL_"))]:
+        environ.pop(name, None)
+    environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            # The developer's ~/.aws files must not leak real profiles or endpoints into the stack.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+
+
+def settings_model(function: FunctionDef) -> type[TrialSettings]:
+    """The settings class named by `FunctionDef.settings_model` ("module:Class")."""
+    module_name, _, class_name = function.settings_model.partition(":")
+    model = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(model, type) and issubclass(model, TrialSettings)):
+        raise TypeError(f"{function.settings_model} is not a TrialSettings model")
+    return model
+
+
+def overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables a tester set that take precedence over the stack's defaults."""
+    return {k: v for k, v in environ.items() if k.startswith(_OVERRIDABLE_PREFIXES)}
+
+
+def function_environment(
+    function: FunctionDef, base_url: str, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What the function's environment would be in AWS, with this stack's URLs and the overrides.
+
+    Raises pydantic's ValidationError when an override is not a valid setting.
+    """
+    model = settings_model(function)
+    env = model(site_url=base_url, api_url=base_url).to_env()
+    tables = {t.logical: t for t in names.TABLES}
+    env.update({tables[logical].env_var: tables[logical].local_name for logical in function.tables})
+    env.update(
+        {
+            SERVICE_NAME_VAR: f"trialgw-{function.name}",
+            "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+        }
+    )
+    env.update(overrides(os.environ if environ is None else environ))
+    # Fail at start-up, naming the variable, rather than inside the first request.
+    model.from_env(env)
+    return env
+
+
+def process_environment(
+    functions: Iterable[FunctionDef], base_url: str, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The union of every function's environment; raises EnvironmentConflict when they disagree."""
+    source = os.environ if environ is None else environ
+    merged: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for function in functions:
+        for name, value in function_environment(function, base_url, source).items():
+            if name == SERVICE_NAME_VAR:
+                continue
+            if name in merged and merged[name] != value:
+                raise EnvironmentConflict(
+                    f"{name} is {merged[name]!r} for {owners[name]} but {value!r} for {function.name}"
+                )
+            merged[name], owners[name] = value, function.name
+    merged[SERVICE_NAME_VAR] = source.get(SERVICE_NAME_VAR, LOCAL_SERVICE_NAME)
+    # Every table exists locally, so every table's variable is set, used by a function or not.
+    for table in names.TABLES:
+        merged.setdefault(table.env_var, source.get(table.env_var, table.local_name))
+    return merged
+
+
+def table_names(environ: Mapping[str, str]) -> dict[str, str]:
+    """Logical table name → physical name, as the functions will read it."""
+    return {t.logical: environ.get(t.env_var, t.local_name) for t in names.TABLES}

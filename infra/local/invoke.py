@@ -1,0 +1,127 @@
+"""Runs the real handlers in this process, the way Lambda would: loaded once, lazily, one call at a time.
+
+Each `functions/<name>/handler.py` is imported by file path under a unique module name (every function
+has a `handler.py`, and they must not shadow each other). Each function gets one lock, like one warm
+execution environment: handlers keep per-invocation state on module-level objects (Powertools'
+resolver holds the current event), which concurrent threads would clobber.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from infra.local.environment import REGION
+from infra.local.events import ACCOUNT_ID
+from infra.topology import FunctionDef
+
+Handler = Callable[[dict[str, Any], Any], Any]
+Loader = Callable[[FunctionDef], Handler]
+
+
+@dataclass(slots=True)
+class LambdaContext:
+    """What the Python Lambda runtime passes as `context` (same attributes and types)."""
+
+    function_name: str
+    invoked_function_arn: str
+    # A string, as the real runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
+    memory_limit_in_mb: str
+    aws_request_id: str
+    deadline_ms: int
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+    tenant_id: str | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+
+def function_name(function: FunctionDef) -> str:
+    return f"trialgw-{function.name}"
+
+
+def make_context(function: FunctionDef, request_id: str | None = None) -> LambdaContext:
+    name = function_name(function)
+    return LambdaContext(
+        function_name=name,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
+        memory_limit_in_mb=str(function.memory_mb),
+        aws_request_id=request_id or str(uuid.uuid4()),
+        deadline_ms=int(time.time() * 1000) + function.timeout_seconds * 1000,
+        log_group_name=f"/aws/lambda/{name}",
+        log_stream_name=f"local/[$LATEST]{uuid.uuid4().hex}",
+    )
+
+
+def load_handler(function: FunctionDef) -> Handler:
+    """Imports `functions/<name>/handler.py` by path and returns its entry point."""
+    module_file, _, attribute = function.handler.rpartition(".")
+    path = function.code_dir / f"{module_file}.py"
+    module_name = f"_trialgw_local_function_{function.name}_{module_file}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # Lambda retries a failed init on the next invocation: so do we.
+        del sys.modules[module_name]
+        raise
+    handler: Handler = getattr(module, attribute)
+    return handler
+
+
+@dataclass(slots=True)
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    handler: Handler | None = None
+
+
+class FunctionHost:
+    """The functions of the topology, each loaded on first use and invoked one call at a time."""
+
+    def __init__(self, functions: Iterable[FunctionDef], load: Loader = load_handler) -> None:
+        self._functions = {f.name: f for f in functions}
+        self._slots = {name: _Slot() for name in self._functions}
+        self._load = load
+
+    def function(self, name: str) -> FunctionDef:
+        return self._functions[name]
+
+    def invoke(self, name: str, event: dict[str, Any], request_id: str | None = None) -> Any:
+        """Calls the handler with a copy of `event`; returns its result as it would cross Lambda's wire.
+
+        Raises whatever the handler (or its import) raises, and TypeError for a result that is not JSON.
+        """
+        function = self._functions[name]
+        slot = self._slots[name]
+        with slot.lock:
+            if slot.handler is None:
+                slot.handler = self._load(function)
+            context = make_context(function, request_id)
+            started = time.monotonic()
+            # Round-trip through JSON: in AWS the event and the result cross the wire as JSON.
+            result = slot.handler(json.loads(json.dumps(event)), context)
+            elapsed = time.monotonic() - started
+        if elapsed > function.timeout_seconds:
+            print(
+                f"[local] {function_name(function)} took {elapsed:.1f} s, over its {function.timeout_seconds} s "
+                "timeout: in AWS this invocation would have failed",
+                file=sys.stderr,
+                flush=True,
+            )
+        return json.loads(json.dumps(result))

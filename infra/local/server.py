@@ -1,0 +1,254 @@
+"""The local front door on 127.0.0.1: API Gateway for the routes, the static site, and `/_local/...`.
+
+`LocalGateway.handle` decides everything from an `HttpRequest` (testable without sockets); the
+`ThreadingHTTPServer` around it only reads requests and writes answers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
+from urllib.parse import urlsplit
+
+from infra.local.events import (
+    MAX_BODY_BYTES,
+    HttpRequest,
+    HttpResponse,
+    InvalidLambdaResponse,
+    RouteMatch,
+    build_event,
+    gateway_error,
+    json_response,
+    match_route,
+    parse_query,
+    route_methods,
+    to_http_response,
+)
+from infra.local.invoke import FunctionHost
+from infra.local.mail import MailOutbox
+from infra.local.static import Redirect, StaticSite
+from infra.topology import RouteDef
+from infra.web_security import security_headers
+from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
+
+STAGE = "local"
+# What a browser may send cross-origin to the API: JSON bodies, the dashboard's bearer key, CM's key header.
+LOCAL_HELPERS = ("/_local/mail",)
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class LocalGateway:
+    """API Gateway + CloudFront, locally: one origin serves the API routes and the pages."""
+
+    def __init__(
+        self,
+        *,
+        routes: Iterable[RouteDef],
+        functions: FunctionHost,
+        site: StaticSite,
+        outbox: MailOutbox,
+        base_url: str,
+        log: Log = _stderr,
+    ) -> None:
+        self._routes = tuple(routes)
+        self._functions = functions
+        self._site = site
+        self._outbox = outbox
+        self._base_url = base_url.rstrip("/")
+        self._host = urlsplit(self._base_url).netloc
+        self._log = log
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        path, method = request.path, request.method.upper()
+        if path == "/_local" or path.startswith("/_local/"):
+            return self._local(request)
+        match = match_route(self._routes, method, path)
+        if match is not None:
+            return self._invoke(request, match)
+        methods = route_methods(self._routes, path)
+        if methods and method == "OPTIONS":
+            return self._preflight(methods)
+        if method in ("GET", "HEAD"):
+            page = self._static(path)
+            # Site and API share one origin here: a path both have (`/signup`) is a page for a browser.
+            if page.status != 404 or not methods:
+                return page
+        # API Gateway's answer for a method or resource the API does not define.
+        return gateway_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+
+    # --- API Gateway -------------------------------------------------------------------------
+
+    def _invoke(self, request: HttpRequest, match: RouteMatch) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        event = build_event(
+            request, match, request_id=request_id, epoch_ms=int(time.time() * 1000), stage=STAGE, host=self._host
+        )
+        function = match.route.function
+        try:
+            result = self._functions.invoke(function, event)
+            response = to_http_response(result)
+        except InvalidLambdaResponse as error:
+            self._log(f"[local] {function}: malformed Lambda proxy response ({error}); API Gateway answers 502")
+            response = gateway_error(502, "Internal server error", "InternalServerErrorException")
+        except Exception:
+            # The traceback is for the terminal only; the caller sees what API Gateway would show.
+            self._log(f"[local] {function} raised:\n{traceback.format_exc()}")
+            response = gateway_error(502, "Internal server error", "InternalServerErrorException")
+        return HttpResponse(response.status, (*response.headers, ("x-amzn-RequestId", request_id)), response.body)
+
+    def _preflight(self, methods: set[str]) -> HttpResponse:
+        """The CORS preflight API Gateway answers itself (a mock integration) for the site's origin."""
+        headers = (
+            ("Access-Control-Allow-Origin", self._base_url),
+            ("Access-Control-Allow-Methods", ",".join(sorted(methods | {"OPTIONS"}))),
+            ("Access-Control-Allow-Headers", ",".join(CORS_ALLOW_HEADERS)),
+            ("Access-Control-Max-Age", str(CORS_MAX_AGE_SECONDS)),
+            ("Vary", "Origin"),
+        )
+        return HttpResponse(204, headers)
+
+    # --- the static site -----------------------------------------------------------------------
+
+    def _page(self, status: int, content_type: str, body: bytes, *extra: tuple[str, str]) -> HttpResponse:
+        headers = [("Content-Type", content_type), ("Cache-Control", "no-cache"), *extra]
+        headers += security_headers(self._base_url).items()
+        return HttpResponse(status, tuple(headers), body)
+
+    def _static(self, path: str) -> HttpResponse:
+        if path == "/config.json":
+            config = json.dumps({"apiUrl": self._base_url}).encode()
+            return self._page(200, "application/json", config)
+        found = self._site.resolve(path)
+        if found is None:
+            return self._page(404, "text/plain; charset=utf-8", b"Not found\n")
+        if isinstance(found, Redirect):
+            return self._page(301, "text/plain; charset=utf-8", b"", ("Location", found.location))
+        return self._page(200, found.content_type, found.path.read_bytes())
+
+    # --- local-only helpers --------------------------------------------------------------------
+
+    def _local(self, request: HttpRequest) -> HttpResponse:
+        if request.path.rstrip("/") not in LOCAL_HELPERS:
+            return json_response(404, {"message": "No such local helper", "helpers": list(LOCAL_HELPERS)})
+        if request.method.upper() not in ("GET", "HEAD"):
+            return json_response(405, {"message": "Use GET"}, (("Allow", "GET, HEAD"),))
+        wanted = parse_query(request.query).get("to", [None])[-1]
+        return json_response(200, [mail.to_json() for mail in self._outbox.sent(wanted)])
+
+
+class _BadRequestBody(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "trialgw-local"
+    # An idle keep-alive connection must not hold a thread forever.
+    timeout = 60
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        try:
+            body = self._read_body()
+            request = HttpRequest(
+                method=self.command,
+                target=self.path,
+                headers=tuple(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+            )
+            response = cast(LocalHttpServer, self.server).gateway.handle(request)
+        except _BadRequestBody as error:
+            response = error.response
+            self.close_connection = True
+        except Exception:
+            _stderr(f"[local] error serving {self.command} {self.path}:\n{traceback.format_exc()}")
+            response = json_response(500, {"message": "Local stack error (see the terminal)"})
+        self._write(response)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        _stderr(f"{self.command} {self.path} → {response.status} ({elapsed_ms:.0f} ms)")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        if not raw_length.strip().isdigit():
+            raise _BadRequestBody(json_response(400, {"message": "Invalid Content-Length"}))
+        length = int(raw_length)
+        if length > MAX_BODY_BYTES:
+            raise _BadRequestBody(gateway_error(413, "Request Too Long", "RequestTooLongException"))
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise _BadRequestBody(json_response(400, {"message": "Invalid chunked body"})) from None
+            if size == 0:
+                # Trailers, if any, end with an empty line.
+                while self.rfile.readline(1024).strip():
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BadRequestBody(gateway_error(413, "Request Too Long", "RequestTooLongException"))
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _write(self, response: HttpResponse) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            if response.status not in (204, 304):
+                self.send_header("Content-Length", str(len(response.body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and response.status not in (204, 304):
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # `_serve` logs one line per request, with the time it took.
+        pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        _stderr(f"[local] {self.address_string()} {format % args}")
+
+
+class LocalHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    gateway: LocalGateway
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__((host, port), _RequestHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])

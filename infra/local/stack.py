@@ -1,0 +1,112 @@
+"""Starts and stops the local stack: moto, the environment, the resources, the HTTP server.
+
+Order matters: the HTTP port is bound first (a busy port fails fast), boto3 is pointed at moto and
+every function's environment is set before any handler is imported, and requests are served only
+once the resources exist (the server's backlog holds early connections until then).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from infra.local.banner import render_banner
+from infra.local.environment import EnvironmentConflict, apply_aws_environment, overrides, process_environment
+from infra.local.invoke import FunctionHost
+from infra.local.mail import MailOutbox
+from infra.local.moto_backend import MotoBackend
+from infra.local.resources import provision
+from infra.local.server import LocalGateway, LocalHttpServer
+from infra.local.static import StaticSite
+from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"PORT must be 0-65535, got {port}")
+    return port
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            # A second Ctrl-C while stopping: the user wants out now.
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def main() -> int:
+    from pydantic import ValidationError
+
+    try:
+        port = _port(os.environ.get("PORT", str(DEFAULT_PORT)))
+    except ValueError as error:
+        print(f"trialgw local: {error}", file=sys.stderr)
+        return 2
+    try:
+        http = LocalHttpServer(HOST, port)
+    except OSError as error:
+        print(
+            f"trialgw local: cannot listen on {HOST}:{port} ({error.strerror}); set PORT to a free port.",
+            file=sys.stderr,
+        )
+        return 1
+    base_url = f"http://{HOST}:{http.port}"
+    # What the tester set, read before the stack fills in every default.
+    user_settings = overrides(os.environ)
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    outbox = MailOutbox(echo=_say)
+    moto = MotoBackend(outbox, host=HOST)
+    serving: threading.Thread | None = None
+    try:
+        moto_endpoint = moto.start()
+        apply_aws_environment(os.environ, moto_endpoint)
+        os.environ.update(process_environment(FUNCTIONS, base_url))
+        resources = provision(FUNCTIONS, os.environ)
+        http.gateway = LocalGateway(
+            routes=ROUTES,
+            functions=FunctionHost(FUNCTIONS),
+            site=StaticSite(WEB_DIR),
+            outbox=outbox,
+            base_url=base_url,
+        )
+        serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
+        serving.start()
+        _say(
+            render_banner(
+                base_url=base_url,
+                routes=ROUTES,
+                resources=resources,
+                overrides=user_settings,
+                moto_endpoint=moto_endpoint,
+            )
+        )
+        # Polling keeps the main thread free to run the signal handler.
+        while not stop.wait(0.5):
+            pass
+    except (ValidationError, EnvironmentConflict) as error:
+        print(f"trialgw local: invalid settings in the environment:\n{error}", file=sys.stderr)
+        return 2
+    finally:
+        if serving is not None:
+            http.shutdown()
+            serving.join(timeout=5)
+        http.server_close()
+        moto.stop()
+    _say("trialgw local stack stopped.")
+    return 0
