@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from trialgw import names
+from trialgw.settings import SignupSettings, TrialSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -30,8 +31,8 @@ class FunctionDef:
 
     name: str
     description: str
-    # "module:Class" of the settings model its environment must satisfy.
-    settings_model: str
+    # The settings model its environment must satisfy.
+    settings_model: type[TrialSettings]
     tables: dict[str, Access] = field(default_factory=dict)
     sends_email: bool = False
     memory_mb: int = 256
@@ -59,7 +60,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef(
         name="signup",
         description="Creates a 24-hour trial and e-mails its key",
-        settings_model="trialgw.settings:SignupSettings",
+        settings_model=SignupSettings,
         tables={names.TRIALS.logical: Access.READ_WRITE},
         sends_email=True,
     ),

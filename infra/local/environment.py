@@ -8,13 +8,12 @@ sets the union of their environments before any handler (or `trialgw.settings.lo
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterable, Mapping, MutableMapping
 
 from infra.topology import FunctionDef
 from trialgw import names
-from trialgw.settings import ENV_PREFIX, TrialSettings
+from trialgw.settings import ENV_PREFIX
 
 REGION = "eu-west-1"
 SERVICE_NAME_VAR = "POWERTOOLS_SERVICE_NAME"
@@ -62,15 +61,6 @@ def apply_aws_environment(environ: MutableMapping[str, str], endpoint_url: str) 
     )
 
 
-def settings_model(function: FunctionDef) -> type[TrialSettings]:
-    """The settings class named by `FunctionDef.settings_model` ("module:Class")."""
-    module_name, _, class_name = function.settings_model.partition(":")
-    model = getattr(importlib.import_module(module_name), class_name)
-    if not (isinstance(model, type) and issubclass(model, TrialSettings)):
-        raise TypeError(f"{function.settings_model} is not a TrialSettings model")
-    return model
-
-
 def overrides(environ: Mapping[str, str]) -> dict[str, str]:
     """The variables a tester set that take precedence over the stack's defaults."""
     return {k: v for k, v in environ.items() if k.startswith(_OVERRIDABLE_PREFIXES)}
@@ -83,7 +73,7 @@ def function_environment(
 
     Raises pydantic's ValidationError when an override is not a valid setting.
     """
-    model = settings_model(function)
+    model = function.settings_model
     env = model(site_url=base_url, api_url=base_url).to_env()
     tables = {t.logical: t for t in names.TABLES}
     env.update({tables[logical].env_var: tables[logical].local_name for logical in function.tables})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
-from infra.local.environment import settings_model, table_names
+from infra.local.environment import table_names
 from infra.topology import FunctionDef
 from trialgw import names
 
@@ -59,7 +59,7 @@ def email_senders(functions: Iterable[FunctionDef], environ: Mapping[str, str]) 
     for function in functions:
         if not function.sends_email:
             continue
-        settings = settings_model(function).from_env(environ)
+        settings = function.settings_model.from_env(environ)
         sender = str(getattr(settings, "sender_email", ""))
         if not sender:
             raise ValueError(f"function {function.name} sends e-mail but its settings have no sender_email")

@@ -3,7 +3,7 @@ import re
 
 import boto3
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from tests.integration.conftest import SITE_URL, invoke, load_handler, rest_event
@@ -41,7 +41,9 @@ def test_signup_creates_a_trial_and_mails_the_key(signup):
 
     (message,) = _sent_messages()
     assert message.destinations["ToAddresses"] == ["jane@example.com"]
-    key = KEY_PATTERN.search(message.body).group(0)
+    found = KEY_PATTERN.search(message.body)
+    assert found is not None
+    key = found.group(0)
     assert f"{SITE_URL}/dashboard/#{key}" in message.body
 
     (item,) = _trial_items()

@@ -28,6 +28,7 @@ from infra.local.mail import MailOutbox, parse_send_email
 from infra.local.server import LocalGateway
 from infra.local.static import Redirect, StaticFile, StaticSite
 from infra.topology import FunctionDef, RouteDef
+from trialgw.settings import TrialSettings
 
 ROUTES = (
     RouteDef("POST", "/signup", "signup"),
@@ -242,7 +243,7 @@ def make_gateway(tmp_path: Path, handlers: dict[str, Any]) -> tuple[LocalGateway
     (web / "signup" / "signup.js").write_text("1;")
     (web / ".secret").write_text("no")
     (tmp_path / "outside.txt").write_text("no")
-    functions = [FunctionDef(name=n, description="", settings_model="x:Y") for n in handlers]
+    functions = [FunctionDef(name=n, description="", settings_model=TrialSettings) for n in handlers]
     host = FunctionHost(functions, load=lambda fn: handlers[fn.name])
     logs: list[str] = []
     gateway = LocalGateway(

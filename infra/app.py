@@ -1,0 +1,76 @@
+"""The CDK app: `make synth` (`python -m infra.app`, writes cdk.out/) and `make deploy` (the CDK CLI).
+
+Both read the context of cdk.json; `-c key=value` on the CLI overrides it. cdk-nag's AwsSolutions
+checks run on every synth: an unacknowledged finding stops it, so nothing unreviewed is deployed.
+
+Context knobs (all optional except senderEmail):
+
+| knob                       | default | meaning                                                          |
+|----------------------------|---------|------------------------------------------------------------------|
+| stackName                  | trialgw | CloudFormation stack name                                        |
+| senderEmail                | —       | From address of trial e-mails; SES verifies it (an e-mail arrives) |
+| sesDomain                  | —       | verify this domain instead (DKIM records are stack outputs)      |
+| deletionProtection         | true    | tables protected and retained, stack termination protection     |
+| logRetentionDays           | 30      | Lambda, API and access logs (a CloudWatch retention value)       |
+| logLevel                   | INFO    | DEBUG, INFO, WARNING or ERROR                                    |
+| apiStageName               | v1      | first path segment of every API URL                              |
+| apiThrottleRateLimit       | 20      | requests per second for the whole stage                          |
+| apiThrottleBurstLimit      | 40      | burst for the whole stage                                        |
+| wafSignupLimitPerIp        | 20      | signups per client IP per 5 minutes (then HTTP 429)              |
+| wafRequestLimitPerIp       | 1000    | API requests per client IP per 5 minutes (then HTTP 429)         |
+| brand, trialLifetimeSeconds, quotaSms, … | settings defaults | any field of `trialgw.settings`, camelCase |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.stack import StackConfig, TrialGatewayStack
+from infra.topology import ROOT
+
+CDK_JSON = ROOT / "cdk.json"
+DEFAULT_OUTDIR = ROOT / "cdk.out"
+DEFAULT_STACK_NAME = "trialgw"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8")).get("context", {})
+    return context
+
+
+def build_app(
+    *, outdir: str | None = None, context: Mapping[str, Any] | None = None
+) -> tuple[cdk.App, TrialGatewayStack]:
+    """The app with its one stack and the cdk-nag checks; `context` adds to (and beats) cdk.json's.
+
+    Run by the CDK CLI, the CLI's context (cdk.json plus `-c`) wins over both, and CDK_OUTDIR names
+    the output directory.
+    """
+    if outdir is None and "CDK_OUTDIR" not in os.environ:
+        outdir = str(DEFAULT_OUTDIR)
+    app = cdk.App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
+    stack_name = app.node.try_get_context("stackName") or DEFAULT_STACK_NAME
+    stack = TrialGatewayStack(app, stack_name, config=StackConfig.from_context(app.node))
+    cdk.Tags.of(app).add("project", "trialgw")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    try:
+        app.synth()
+    except RuntimeError as error:
+        # cdk-nag's report (which rule, which construct, how to acknowledge) is the useful part.
+        sys.exit(f"synth failed: {error}")
+
+
+if __name__ == "__main__":
+    main()

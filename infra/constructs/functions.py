@@ -1,0 +1,214 @@
+"""Lambda functions: the one place that gives every function the same runtime, layers, logs and tracing.
+
+Every function of `topology.FUNCTIONS` is built by `PythonFunction`, so a new capability gets the same
+defaults by adding a `FunctionDef`, never by copying CDK code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra.constructs import acknowledge
+from infra.topology import CORE_LAYER_DIR, ROOT, FunctionDef
+from trialgw import names
+from trialgw.settings import ENV_PREFIX, TrialSettings, env_var
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# The public Powertools layer is pinned to the version the tests run with, so what is tested is
+# what runs. AWS publishes each release's layer ARN per region as a public SSM parameter.
+POWERTOOLS_VERSION = importlib.metadata.version("aws-lambda-powertools")
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+# Built by `make layers` (pip for Lambda's platform, no Docker); holds `python/<packages>`.
+DEPS_LAYER_DIR = ROOT / "build" / "layers" / "deps"
+# Byte-code, packaging metadata and build stamps only change the asset hash, never the behaviour.
+ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.installed")
+POWERTOOLS_METRICS_NAMESPACE = "trialgw"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def settings_field(variable: str) -> str:
+    """The settings field an environment variable carries (inverse of `trialgw.settings.env_var`)."""
+    field = variable.removeprefix(ENV_PREFIX).lower()
+    if env_var(field) != variable:
+        raise ValueError(f"{variable} is not a {ENV_PREFIX}* settings variable")
+    return field
+
+
+def settings_environment(
+    model: type[TrialSettings],
+    *,
+    deployed: Mapping[str, str],
+    overrides: Mapping[str, Any],
+) -> dict[str, str]:
+    """The `TRIALGW_*` environment of a function whose settings model is `model`.
+
+    `deployed` holds values only the deployment knows (table names, URLs): CDK tokens until deploy
+    time, so they bypass the model's validators (a test checks them with plausible stand-ins).
+    `overrides` are operator knobs from the CDK context; the model validates them here, so a bad
+    value fails `cdk synth` instead of the function's first cold start. Each model takes only the
+    fields it declares; everything else keeps the model's default.
+    """
+    fields = model.model_fields
+    picked = {field: value for field, value in overrides.items() if field in fields}
+    validated = model.model_validate(picked).to_env()
+    environment = {env_var(field): validated[env_var(field)] for field in picked}
+    environment.update({env_var(field): value for field, value in deployed.items() if field in fields})
+    return environment
+
+
+class SharedLayers(Construct):
+    """The layers every function carries: public Powertools, our `core` package, third-party `deps`."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        if not (DEPS_LAYER_DIR / "python").is_dir():
+            raise FileNotFoundError(
+                f"{DEPS_LAYER_DIR / 'python'} is missing: run `make layers` to bundle the deps layer"
+            )
+        # A CloudFormation parameter of type AWS::SSM::Parameter::Value<String>: resolved at deploy
+        # time in the target region, so the template stays region-agnostic.
+        powertools_arn = ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn)
+        self.core = lambda_.LayerVersion(
+            self,
+            "Core",
+            description="trialgw core package (settings, logic, ports, adapters)",
+            code=lambda_.Code.from_asset(str(CORE_LAYER_DIR), exclude=list(ASSET_EXCLUDES)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+        self.deps = lambda_.LayerVersion(
+            self,
+            "Deps",
+            description="trialgw third-party runtime dependencies (layers/deps/requirements.txt)",
+            code=lambda_.Code.from_asset(str(DEPS_LAYER_DIR), exclude=[*ASSET_EXCLUDES, "python/bin"]),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+
+    @property
+    def all(self) -> tuple[lambda_.ILayerVersion, ...]:
+        return (self.powertools, self.core, self.deps)
+
+
+class PythonFunction(Construct):
+    """One Lambda function with the defaults every function shares.
+
+    arm64, the current Python runtime, the shared layers, JSON logs into its own log group with a
+    retention, active X-Ray tracing, and a role that starts empty: the stack grants each function
+    exactly what topology says it may touch.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: FunctionDef,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        log_level: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if log_level not in LOG_LEVELS:
+            raise ValueError(f"log level {log_level!r} is not one of {LOG_LEVELS}")
+        self.definition = definition
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        # Our own role instead of CDK's default: that one carries the AWS managed
+        # AWSLambdaBasicExecutionRole (logs:* on every log group); this one may write only its own.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"trialgw {definition.name} function",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=definition.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=definition.handler,
+            code=lambda_.Code.from_asset(str(definition.code_dir), exclude=list(ASSET_EXCLUDES)),
+            layers=list(layers),
+            memory_size=definition.memory_mb,
+            timeout=Duration.seconds(definition.timeout_seconds),
+            role=self.role,
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": definition.name,
+                "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": log_level,
+            },
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            # Lambda's own filter must let through what Powertools logs (it names WARNING "WARN").
+            application_log_level_v2=lambda_.ApplicationLogLevel[log_level.replace("WARNING", "WARN")],
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which "
+            "support no resource-level permissions; every other statement names its resources.",
+        )
+
+
+class Functions(Construct):
+    """Every function of the topology, built by `PythonFunction` around one set of shared layers."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definitions: Sequence[FunctionDef],
+        deployed_settings: Mapping[str, str],
+        table_names: Mapping[str, str],
+        settings_overrides: Mapping[str, Any],
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        log_level: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.layers = SharedLayers(self, "Layers")
+        # Table names reach a function through its settings field (`trials_table` for
+        # TRIALGW_TRIALS_TABLE), so a model that declares a table never falls back to its local name.
+        deployed = {
+            **deployed_settings,
+            **{settings_field(table.env_var): table_names[table.logical] for table in names.TABLES},
+        }
+        self.by_name: dict[str, PythonFunction] = {}
+        for definition in definitions:
+            environment = settings_environment(
+                definition.settings_model, deployed=deployed, overrides=settings_overrides
+            )
+            self.by_name[definition.name] = PythonFunction(
+                self,
+                _pascal(definition.name),
+                definition=definition,
+                layers=self.layers.all,
+                environment=environment,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+                log_level=log_level,
+            )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

@@ -1,0 +1,238 @@
+"""The static pages of `web/`: a private S3 bucket behind CloudFront (origin access control), HTTPS only,
+with the strict security headers of `infra.web_security` and a generated `/config.json` naming the API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import cast
+
+from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infra.constructs import acknowledge
+from infra.web_security import security_headers
+
+# Pretty URLs for a bucket that has no index documents: `/` is the signup page, `/dashboard/` is
+# `/dashboard/index.html`, and `/dashboard` (no slash) redirects so its relative URLs resolve; the
+# browser keeps the `#<trial key>` fragment across the redirect, and never sends it to us.
+URL_REWRITE_FUNCTION = """\
+function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri === "/") {
+    request.uri = "/signup/index.html";
+  } else if (uri.endsWith("/")) {
+    request.uri = uri + "index.html";
+  } else if (uri.lastIndexOf(".") < uri.lastIndexOf("/")) {
+    return {
+      statusCode: 301,
+      statusDescription: "Moved Permanently",
+      headers: { location: { value: uri + "/" } },
+    };
+  }
+  return request;
+}
+"""
+
+
+def cloudfront_security_headers(headers: Mapping[str, str]) -> cloudfront.ResponseSecurityHeadersBehavior:
+    """`infra.web_security.security_headers` as CloudFront wants them: it accepts these headers only
+    as typed security headers, not as custom ones. A header without a mapping fails the synth."""
+    remaining = dict(headers)
+    hsts = _strict_transport_security(remaining.pop("Strict-Transport-Security"))
+    referrer = remaining.pop("Referrer-Policy")
+    frame = remaining.pop("X-Frame-Options")
+    if remaining.pop("X-Content-Type-Options") != "nosniff":
+        raise ValueError("X-Content-Type-Options: CloudFront can only send 'nosniff'")
+    behavior = cloudfront.ResponseSecurityHeadersBehavior(
+        content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+            content_security_policy=remaining.pop("Content-Security-Policy"), override=True
+        ),
+        content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+        frame_options=cloudfront.ResponseHeadersFrameOptions(
+            frame_option=cloudfront.HeadersFrameOption[frame.upper()], override=True
+        ),
+        referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+            referrer_policy=cloudfront.HeadersReferrerPolicy[referrer.upper().replace("-", "_")],
+            override=True,
+        ),
+        strict_transport_security=hsts,
+    )
+    if remaining:
+        raise ValueError(f"no CloudFront mapping for security headers {sorted(remaining)}")
+    return behavior
+
+
+def _strict_transport_security(value: str) -> cloudfront.ResponseHeadersStrictTransportSecurity:
+    directives = [part.strip() for part in value.split(";") if part.strip()]
+    max_age = next(int(d.partition("=")[2]) for d in directives if d.lower().startswith("max-age="))
+    flags = {d.lower() for d in directives if not d.lower().startswith("max-age=")}
+    if unknown := flags - {"includesubdomains", "preload"}:
+        raise ValueError(f"Strict-Transport-Security: unknown directives {sorted(unknown)}")
+    return cloudfront.ResponseHeadersStrictTransportSecurity(
+        access_control_max_age=Duration.seconds(max_age),
+        include_subdomains="includesubdomains" in flags,
+        preload="preload" in flags,
+        override=True,
+    )
+
+
+class Site(Construct):
+    """`url` is the site's origin (`https://<distribution domain>`), the API's only CORS origin."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        web_dir: Path,
+        api_origin: str,
+        api_url: str,
+        log_retention: logs.RetentionDays,
+        access_log_days: int,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Buckets are always retained: the log bucket is evidence, and CloudFormation cannot delete
+        # a bucket that still holds objects without an extra custom-resource Lambda.
+        self.log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            # CloudFront's standard logs are delivered by a grant in the bucket ACL.
+            object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(access_log_days))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.log_bucket,
+            "AwsSolutions-S1",
+            "This is the access-log bucket of the site bucket and the distribution; logging its own "
+            "access would log the log deliveries, recursively.",
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Pages",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="s3/pages/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.headers_policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="trialgw pages: strict CSP, API calls only to the trialgw API",
+            security_headers_behavior=cloudfront_security_headers(security_headers(api_origin)),
+        )
+        self.url_rewrite = cloudfront.Function(
+            self,
+            "UrlRewrite",
+            comment="/ to the signup page, directory URLs to their index.html",
+            code=cloudfront.FunctionCode.from_inline(URL_REWRITE_FUNCTION),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="trialgw signup and dashboard pages",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.headers_policy,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=self.url_rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            # A few small pages: the cheapest edge set serves them fast enough everywhere.
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            enable_logging=True,
+            log_bucket=self.log_bucket,
+            log_file_prefix="cloudfront/",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "Trying developers sign up from anywhere; where messages may go is decided per SMS "
+            "destination country in code, not by where the page is viewed from.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR2",
+            "The distribution serves only static public pages with no forms posting to it; a CloudFront "
+            "WAF must live in us-east-1, and the API the pages call has its own regional web ACL.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR4",
+            "The distribution uses the default *.cloudfront.net certificate, whose viewer TLS policy "
+            "CloudFront fixes; an operator with a custom domain and ACM certificate sets TLSv1.2_2021.",
+        )
+        self.url = f"https://{self.distribution.distribution_domain_name}"
+        deployment_logs = logs.LogGroup(self, "DeploymentLogs", retention=log_retention, removal_policy=removal_policy)
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Deployment",
+            destination_bucket=self.bucket,
+            sources=[
+                s3deploy.Source.asset(str(web_dir), exclude=["**/.*", "**/__pycache__"]),
+                # The pages read the API's URL at run time, so they need no build step per stack.
+                s3deploy.Source.json_data("config.json", {"apiUrl": api_url}),
+            ],
+            prune=True,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            memory_limit=256,
+            log_group=deployment_logs,
+        )
+        self._acknowledge_deployment_handler()
+
+    def _acknowledge_deployment_handler(self) -> None:
+        """Findings on CDK's own BucketDeployment Lambda (a singleton at stack level, the parent of
+        its role), whose code, runtime and policy aws-cdk-lib chooses; each one is listed."""
+        handler = self.deployment.handler_role.node.scope
+        if handler is None:
+            raise RuntimeError("BucketDeployment's handler role has no parent construct")
+        stack = Stack.of(self)
+        pages_arn = f"<{stack.get_logical_id(cast(CfnElement, self.bucket.node.default_child))}.Arn>"
+        assets_bucket = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>"
+        findings = {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]": "CDK's BucketDeployment handler logs through the AWS managed "
+            "basic execution policy; CDK creates its role, we cannot hand it a narrower one.",
+            f"AwsSolutions-IAM5[Resource::{assets_bucket}/*]": "The handler reads the zipped web/ "
+            "asset from CDK's bootstrap asset bucket, whose object keys are content hashes.",
+            f"AwsSolutions-IAM5[Resource::{pages_arn}/*]": "The handler writes and prunes every object "
+            "of the pages bucket: that is its job, and the bucket holds nothing else.",
+            "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK's grant for reading the asset and pages "
+            "buckets (location, versioning) during the copy; scoped to those two buckets.",
+            "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK's read grant on the asset object and the "
+            "pages bucket's objects; scoped to those two buckets.",
+            "AwsSolutions-IAM5[Action::s3:List*]": "aws s3 sync lists source and destination to "
+            "compute what to copy and prune; scoped to those two buckets.",
+            "AwsSolutions-IAM5[Action::s3:Abort*]": "Aborting its own multipart uploads of large pages; "
+            "scoped to the pages bucket.",
+            "AwsSolutions-IAM5[Action::s3:DeleteObject*]": "prune=True deletes pages removed from web/; "
+            "scoped to the pages bucket.",
+            "AwsSolutions-IAM5[Resource::*]": "CDK grants cloudfront:CreateInvalidation and "
+            "GetInvalidation on *; the handler invalidates only this distribution after each deploy.",
+            "AwsSolutions-L1": "The handler's runtime is pinned by aws-cdk-lib and moves with it; "
+            "our own functions run the latest Python runtime.",
+        }
+        for rule_id, reason in findings.items():
+            acknowledge(handler, rule_id, reason)

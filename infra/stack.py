@@ -1,0 +1,251 @@
+"""The trialgw stack: composes one construct per capability and grants each function what topology says.
+
+Wiring order matters only to Python, never to CloudFormation: the API exists first (functions and
+pages need its URL, built from its id), then the site (its origin is the API's CORS origin), then
+the functions (their environment names both), then the routes that join them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+from constructs import Construct, Node
+
+from infra import topology
+from infra.constructs.api import Api
+from infra.constructs.email import Email
+from infra.constructs.firewall import WAF_MINIMUM_RATE_LIMIT, ApiFirewall
+from infra.constructs.functions import LOG_LEVELS, Functions, settings_field
+from infra.constructs.site import Site
+from infra.constructs.storage import Storage
+from trialgw import names
+
+# Settings the deployment itself provides (URLs, names of what the stack creates); every other
+# settings field is an operator knob in the CDK context, named in camelCase.
+DEPLOYED_SETTINGS = frozenset(
+    {"site_url", "api_url", "sender_email", "ses_configuration_set"}
+    | {settings_field(table.env_var) for table in names.TABLES}
+)
+_RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+
+def camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def settings_knobs() -> dict[str, str]:
+    """Context key → settings field, for every field an operator may set (e.g. trialLifetimeSeconds)."""
+    knobs: dict[str, str] = {}
+    for definition in topology.FUNCTIONS:
+        for name in definition.settings_model.model_fields:
+            if name not in DEPLOYED_SETTINGS:
+                knobs[camel(name)] = name
+    return knobs
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackConfig:
+    """Deployment knobs, read from the CDK context (cdk.json, or `-c key=value`) in camelCase."""
+
+    sender_email: str
+    # Verify a whole domain (DKIM records to add to DNS) instead of the single sender address.
+    ses_domain: str | None = None
+    # Tables get deletion protection and are retained, log groups are retained, and the stack gets
+    # termination protection. Off: `cdk destroy` removes them (the S3 buckets are always kept).
+    deletion_protection: bool = True
+    log_retention_days: int = 30
+    log_level: str = "INFO"
+    api_stage_name: str = "v1"
+    # Requests per second (steady) and burst for the whole stage.
+    api_throttle_rate_limit: float = 20
+    api_throttle_burst_limit: int = 40
+    # Requests per client IP per 5 minutes, enforced by WAF with HTTP 429.
+    waf_signup_limit_per_ip: int = 20
+    waf_request_limit_per_ip: int = 1000
+    # Settings fields (snake_case) → values, validated by each function's settings model at synth.
+    settings_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.log_retention_days not in _RETENTION_DAYS:
+            raise ValueError(f"logRetentionDays must be one of {sorted(_RETENTION_DAYS)}")
+        if "@" not in self.sender_email:
+            raise ValueError(f"senderEmail {self.sender_email!r} is not an e-mail address")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"logLevel must be one of {LOG_LEVELS}")
+        if min(self.waf_signup_limit_per_ip, self.waf_request_limit_per_ip) < WAF_MINIMUM_RATE_LIMIT:
+            raise ValueError(f"WAF rate limits must be at least {WAF_MINIMUM_RATE_LIMIT} per 5 minutes")
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.RETAIN if self.deletion_protection else RemovalPolicy.DESTROY
+
+    @classmethod
+    def knobs(cls) -> frozenset[str]:
+        """Every context key the stack reads."""
+        own = {camel(f.name) for f in fields(cls) if f.name != "settings_overrides"}
+        return frozenset(own | set(settings_knobs()))
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackConfig:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "settings_overrides":
+                continue
+            raw = node.try_get_context(camel(f.name))
+            if raw is None or raw == "":
+                continue
+            # `-c key=value` on the command line always gives strings.
+            values[f.name] = _parse(raw, str(f.type))
+        if "sender_email" not in values:
+            raise ValueError("set senderEmail (the From address of trial e-mails) in cdk.json or with -c")
+        overrides: dict[str, Any] = {}
+        for knob, settings_name in settings_knobs().items():
+            raw = node.try_get_context(knob)
+            if raw is not None:
+                overrides[settings_name] = json.loads(raw) if isinstance(raw, str) and raw[:1] in "[{" else raw
+        return cls(**values, settings_overrides=overrides)
+
+
+def _parse(raw: Any, annotation: str) -> Any:
+    if not isinstance(raw, str) or annotation.startswith("str"):
+        return raw
+    if annotation == "bool":
+        if raw.lower() not in {"true", "false"}:
+            raise ValueError(f"expected true or false, got {raw!r}")
+        return raw.lower() == "true"
+    if annotation == "int":
+        return int(raw)
+    if annotation == "float":
+        return float(raw)
+    return raw
+
+
+class TrialGatewayStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="trialgw: a self-hostable messaging trial gateway",
+            termination_protection=config.deletion_protection,
+        )
+        self.config = config
+        self.storage = Storage(
+            self,
+            "Storage",
+            deletion_protection=config.deletion_protection,
+            removal_policy=config.removal_policy,
+        )
+        self.email = Email(self, "Email", sender_email=config.sender_email, domain=config.ses_domain)
+        if config.sender_email.endswith("@example.com"):
+            Annotations.of(self).add_warning_v2(
+                "trialgw:placeholderSender",
+                "senderEmail is cdk.json's placeholder: set an address you can receive mail at "
+                "(SES sends it a verification link) before deploying.",
+            )
+        self.api = Api(
+            self,
+            "Api",
+            stage_name=config.api_stage_name,
+            throttle_rate_limit=config.api_throttle_rate_limit,
+            throttle_burst_limit=config.api_throttle_burst_limit,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        self.site = Site(
+            self,
+            "Site",
+            web_dir=topology.WEB_DIR,
+            api_origin=self.api.origin,
+            api_url=self.api.url,
+            log_retention=config.log_retention,
+            access_log_days=config.log_retention_days,
+            removal_policy=config.removal_policy,
+        )
+        self.functions = Functions(
+            self,
+            "Functions",
+            definitions=topology.FUNCTIONS,
+            deployed_settings={
+                "site_url": self.site.url,
+                "api_url": self.api.url,
+                "sender_email": self.email.sender_email,
+                "ses_configuration_set": self.email.configuration_set_name,
+            },
+            table_names={logical: table.table_name for logical, table in self.storage.tables.items()},
+            settings_overrides=config.settings_overrides,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
+            log_level=config.log_level,
+        )
+        self.api.add_routes(
+            routes=topology.ROUTES,
+            functions={name: built.function for name, built in self.functions.by_name.items()},
+            allowed_origin=self.site.url,
+        )
+        signup_route = next(route for route in topology.ROUTES if route.function == "signup")
+        self.firewall = ApiFirewall(
+            self,
+            "Firewall",
+            stage=self.api.stage,
+            signup_path=signup_route.path,
+            signup_limit_per_ip=config.waf_signup_limit_per_ip,
+            request_limit_per_ip=config.waf_request_limit_per_ip,
+        )
+        self._grant()
+        self._outputs(signup_path=signup_route.path)
+
+    def _grant(self) -> None:
+        """Each function gets exactly the table access and e-mail sending its FunctionDef declares."""
+        for definition in topology.FUNCTIONS:
+            built = self.functions.by_name[definition.name]
+            for logical, access in definition.tables.items():
+                table = self.storage.tables[logical]
+                if access is topology.Access.READ:
+                    table.grant_read_data(built.function)
+                else:
+                    table.grant_read_write_data(built.function)
+            if definition.sends_email:
+                self.email.grant_send(built.function)
+
+    def _outputs(self, *, signup_path: str) -> None:
+        CfnOutput(self, "SiteUrl", value=self.site.url, description="The signup page (dashboard: /dashboard/)")
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API (no trailing slash)")
+        CfnOutput(self, "SignupUrl", value=f"{self.api.url}{signup_path}", description="POST to sign up")
+        for logical, table in self.storage.tables.items():
+            CfnOutput(self, f"{logical.capitalize()}TableName", value=table.table_name)
+        CfnOutput(self, "SenderEmail", value=self.email.sender_email)
+        CfnOutput(self, "SesConfigurationSet", value=self.email.configuration_set_name)
+        if self.email.domain:
+            for index, record in enumerate(self.email.identity.dkim_records, start=1):
+                CfnOutput(
+                    self,
+                    f"DkimRecord{index}",
+                    value=f"{record.name} CNAME {record.value}",
+                    description=f"Add to the DNS of {self.email.domain} to verify it for SES",
+                )

@@ -1,0 +1,84 @@
+"""Synthesizes the CDK app once per test session (it costs seconds), with the cdk-nag checks on.
+
+Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
+other branches of the knobs (no deletion protection, a domain identity, a settings override).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.app import build_app
+from infra.stack import TrialGatewayStack
+
+VARIANT_STACK = "trialgw-variant"
+VARIANT_DOMAIN = "trials.example.org"
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    outdir: Path
+    stack: TrialGatewayStack
+    template_path: Path
+    template_json: dict[str, Any]
+    template: Template
+    variant: TrialGatewayStack
+    variant_json: dict[str, Any]
+    metadata: dict[str, list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, stack = build_app(outdir=str(outdir))
+    variant = TrialGatewayStack(
+        app,
+        VARIANT_STACK,
+        config=replace(
+            stack.config,
+            deletion_protection=False,
+            ses_domain=VARIANT_DOMAIN,
+            sender_email=f"trials@{VARIANT_DOMAIN}",
+            settings_overrides={**stack.config.settings_overrides, "trial_lifetime_seconds": "600"},
+        ),
+    )
+    try:
+        assembly = app.synth()
+    except RuntimeError as error:  # cdk-nag (or another validation) stopped the synth
+        pytest.fail(f"synth failed:\n{error}", pytrace=False)
+    artifact = assembly.get_stack_artifact(stack.artifact_id)
+    template_path = Path(artifact.template_full_path)
+    template_json = json.loads(template_path.read_text(encoding="utf-8"))
+    variant_path = Path(assembly.get_stack_artifact(variant.artifact_id).template_full_path)
+    metadata = json.loads((outdir / f"{stack.artifact_id}.metadata.json").read_text(encoding="utf-8"))
+    return Synthesized(
+        outdir=outdir,
+        stack=stack,
+        template_path=template_path,
+        template_json=template_json,
+        template=Template.from_json(template_json),
+        variant=variant,
+        variant_json=json.loads(variant_path.read_text(encoding="utf-8")),
+        metadata=metadata,
+    )
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template
+
+
+@pytest.fixture(scope="session")
+def template_json(synthesized: Synthesized) -> dict[str, Any]:
+    return synthesized.template_json
+
+
+@pytest.fixture(scope="session")
+def template_path(synthesized: Synthesized) -> Path:
+    return synthesized.template_path

@@ -1,0 +1,183 @@
+"""Every function of the topology gets the same runtime, layers, logs, tracing and a valid environment."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from pydantic import ValidationError
+
+from infra import topology
+from infra.constructs import functions as functions_module
+from infra.constructs.functions import (
+    POWERTOOLS_LAYER_PARAMETER,
+    POWERTOOLS_VERSION,
+    RUNTIME,
+    SharedLayers,
+    settings_environment,
+)
+from tests.infra.cfn import environment, functions, props, referenced_id, render, resources
+from tests.infra.conftest import Synthesized
+from trialgw.settings import ENV_PREFIX, SignupSettings
+
+ROOT = topology.ROOT
+
+
+def test_every_topology_function_is_deployed(template_json: dict[str, Any]) -> None:
+    assert set(functions(template_json)) == {f.name for f in topology.FUNCTIONS}
+
+
+def test_every_function_has_the_shared_defaults(template_json: dict[str, Any]) -> None:
+    for definition in topology.FUNCTIONS:
+        _, function = functions(template_json)[definition.name]
+        properties = props(function)
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["Handler"] == definition.handler
+        assert properties["MemorySize"] == definition.memory_mb
+        assert properties["Timeout"] == definition.timeout_seconds
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_every_function_has_the_powertools_layer_of_the_tested_version_and_two_more(
+    template_json: dict[str, Any],
+) -> None:
+    assert _installed_powertools_pin() == POWERTOOLS_VERSION
+    assert f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}" == POWERTOOLS_LAYER_PARAMETER
+    ssm_parameters = {
+        name
+        for name, parameter in template_json["Parameters"].items()
+        if parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+        and parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
+    }
+    assert len(ssm_parameters) == 1
+    our_layers = {logical_id for logical_id, _ in resources(template_json, "AWS::Lambda::LayerVersion")}
+    for _, function in functions(template_json).values():
+        layers = [referenced_id(layer) for layer in props(function)["Layers"]]
+        assert len(layers) == 3
+        assert set(layers) - our_layers == ssm_parameters
+        for layer_id in set(layers) & our_layers:
+            layer = props(template_json["Resources"][layer_id])
+            assert layer["CompatibleRuntimes"] == ["python3.14"]
+            assert layer["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_every_function_logs_to_its_own_group_with_a_retention(template_json: dict[str, Any]) -> None:
+    log_groups = set()
+    for _, function in functions(template_json).values():
+        group_id = referenced_id(props(function)["LoggingConfig"]["LogGroup"])
+        group = template_json["Resources"][group_id]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert props(group)["RetentionInDays"] == 30
+        log_groups.add(group_id)
+    assert len(log_groups) == len(topology.FUNCTIONS)
+
+
+def test_every_function_environment_satisfies_its_settings_model(template_json: dict[str, Any]) -> None:
+    for definition in topology.FUNCTIONS:
+        model = definition.settings_model
+        _, function = functions(template_json)[definition.name]
+        variables = {name: render(value) for name, value in environment(function).items()}
+        ours = {name for name in variables if name.startswith(ENV_PREFIX)}
+        assert ours <= {f"{ENV_PREFIX}{field.upper()}" for field in model.model_fields}
+        settings = model.from_env(variables)
+        assert settings.site_url.startswith("https://")
+        assert settings.api_url.startswith("https://")
+        assert ".execute-api." in settings.api_url
+        assert settings.api_url.endswith("/v1")
+        assert settings.trials_table.startswith("ref-")  # the deployed table, never the local name
+        assert variables["POWERTOOLS_SERVICE_NAME"] == definition.name
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "trialgw"
+        assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        if isinstance(settings, SignupSettings):
+            assert settings.sender_email == "trials@example.com"
+            assert settings.ses_configuration_set is not None
+            assert settings.ses_configuration_set.startswith("ref-")
+
+
+def test_settings_overrides_from_context_reach_the_environment(synthesized: Synthesized) -> None:
+    _, function = functions(synthesized.variant_json)["signup"]
+    variables = environment(function)
+    assert variables["TRIALGW_TRIAL_LIFETIME_SECONDS"] == "600"
+    assert variables["TRIALGW_SENDER_EMAIL"] == "trials@trials.example.org"
+
+
+def test_a_bad_settings_override_fails_the_synth_not_the_cold_start() -> None:
+    with pytest.raises(ValidationError):
+        settings_environment(SignupSettings, deployed={}, overrides={"trial_lifetime_seconds": -1})
+
+
+def test_overrides_and_deployed_values_only_reach_models_that_declare_them() -> None:
+    environment = settings_environment(
+        SignupSettings,
+        deployed={"site_url": "${Token[1]}", "not_a_field": "x"},
+        overrides={"brand": "ACME", "quota_sms": "5", "unknown_knob": 1},
+    )
+    assert environment == {
+        "TRIALGW_BRAND": "ACME",
+        "TRIALGW_QUOTA_SMS": "5",
+        "TRIALGW_SITE_URL": "${Token[1]}",
+    }
+
+
+def test_runtime_equals_the_makefile_lambda_python() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^LAMBDA_PYTHON\s*:=\s*(\S+)\s*$", makefile, re.MULTILINE)
+    assert match, "Makefile has no LAMBDA_PYTHON"
+    assert f"python{match.group(1)}" == RUNTIME.name
+
+
+def test_deps_layer_requirements_equal_pyproject_pins() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = dict(_pin(line) for line in pyproject["project"]["dependencies"])
+    requirements = [
+        line.strip()
+        for line in topology.DEPS_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert requirements, "layers/deps/requirements.txt lists nothing"
+    for line in requirements:
+        name, version = _pin(line)
+        assert pins.get(name) == version, f"{line} differs from pyproject's {name}=={pins.get(name)}"
+
+
+def test_a_missing_deps_layer_says_to_run_make_layers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(functions_module, "DEPS_LAYER_DIR", tmp_path / "missing")
+    stack = cdk.Stack(cdk.App())
+    with pytest.raises(FileNotFoundError, match="make layers"):
+        SharedLayers(stack, "Layers")
+
+
+def test_function_code_assets_carry_no_bytecode(synthesized: Synthesized) -> None:
+    staged = list(synthesized.outdir.glob("asset.*/**/__pycache__"))
+    assert staged == []
+    assert list(synthesized.outdir.glob("asset.*/**/*.egg-info")) == []
+
+
+def test_function_roles_are_their_own_and_start_without_managed_policies(template_json: dict[str, Any]) -> None:
+    roles = set()
+    for _, function in functions(template_json).values():
+        role_id = referenced_id(props(function)["Role"])
+        role = props(template_json["Resources"][role_id])
+        assert "ManagedPolicyArns" not in role
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
+        roles.add(role_id)
+    # CDK's default role would carry AWSLambdaBasicExecutionRole (logs on every log group).
+    assert len(roles) == len(topology.FUNCTIONS)
+
+
+def _pin(requirement: str) -> tuple[str, str]:
+    name, _, version = requirement.partition("==")
+    return re.sub(r"\[.*\]", "", name).strip().lower().replace("_", "-"), version.strip()
+
+
+def _installed_powertools_pin() -> str:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return dict(_pin(line) for line in pyproject["project"]["dependencies"])["aws-lambda-powertools"]
