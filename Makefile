@@ -56,8 +56,8 @@ typecheck: $(STAMP) ## mypy (strict on layers/ and functions/)
 synth: $(STAMP) layers ## write the CloudFormation template to cdk.out/ (offline, no Docker)
 	$(BIN)/python -m infra.app
 
-deploy: $(STAMP) layers node_modules/.installed ## deploy to the AWS account of your credentials
-	npx --no-install cdk deploy --require-approval broadening
+deploy: $(STAMP) layers node_modules/.installed ## deploy to the AWS account of your credentials (CDK_ARGS="-c k=v")
+	npx --no-install cdk deploy --require-approval broadening $(CDK_ARGS)
 
 bench: $(STAMP) layers ## run the benchmarks and print their tables
 	$(BIN)/python -m benchmarks
