@@ -1,0 +1,357 @@
+// Signup page: validates the form, posts it to the API named in /config.json and shows the outcome.
+// Text from the server is only ever rendered with textContent (the page runs under a strict CSP).
+"use strict";
+
+(function () {
+  const REQUEST_TIMEOUT_MS = 20000;
+  const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+  const FIELDS = ["name", "email", "company", "consent"];
+
+  const form = document.getElementById("signup-form");
+  const button = document.getElementById("submit");
+  const buttonLabel = button.querySelector(".button-label");
+  const status = document.getElementById("status");
+  const done = document.getElementById("done");
+  const idleLabel = buttonLabel.textContent;
+
+  let configPromise = null;
+  let submitted = false;
+  let busy = false;
+
+  function loadConfig() {
+    if (!configPromise) {
+      configPromise = fetch("/config.json", { cache: "no-store", credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("config.json answered HTTP " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (config) {
+          if (!config || typeof config.apiUrl !== "string") {
+            throw new Error("config.json has no apiUrl");
+          }
+          return config.apiUrl.replace(/\/+$/, "");
+        })
+        .catch(function (error) {
+          // Forget the failure so the next submit tries again.
+          configPromise = null;
+          throw error;
+        });
+    }
+    return configPromise;
+  }
+
+  // --- Field validation (convenience only: the server decides) ---
+
+  function input(field) {
+    return document.getElementById(field);
+  }
+
+  function clientError(field) {
+    const el = input(field);
+    if (field === "consent") {
+      return el.checked ? "" : "Please agree to the trial terms to get a key.";
+    }
+    const value = el.value.trim();
+    if (field === "name") {
+      if (!value) return "Enter your name.";
+      if (value.length > 100) return "Use at most 100 characters for your name.";
+    } else if (field === "email") {
+      if (!value) return "Enter your e-mail address.";
+      if (value.length > 254 || !EMAIL_PATTERN.test(value)) {
+        return "Enter a valid e-mail address, like name@example.com.";
+      }
+    } else if (field === "company") {
+      if (value.length > 100) return "Use at most 100 characters for the company name.";
+    }
+    return "";
+  }
+
+  function setFieldError(field, message) {
+    const el = input(field);
+    const errorEl = document.getElementById(field + "-error");
+    if (!el || !errorEl) return;
+    // The message joins the field's description only while it shows.
+    const described = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+      return id && id !== errorEl.id;
+    });
+    if (message) {
+      errorEl.textContent = message;
+      errorEl.hidden = false;
+      el.setAttribute("aria-invalid", "true");
+      described.push(errorEl.id);
+    } else {
+      errorEl.textContent = "";
+      errorEl.hidden = true;
+      el.removeAttribute("aria-invalid");
+    }
+    if (described.length) {
+      el.setAttribute("aria-describedby", described.join(" "));
+    } else {
+      el.removeAttribute("aria-describedby");
+    }
+  }
+
+  function validateField(field) {
+    const message = clientError(field);
+    setFieldError(field, message);
+    return message;
+  }
+
+  function focusField(field) {
+    const el = input(field);
+    el.focus();
+    if (el.scrollIntoView) el.scrollIntoView({ block: "center" });
+  }
+
+  // Show server-side field errors; returns the first field (in form order) that has one.
+  function showFieldErrors(fields) {
+    let first = null;
+    FIELDS.forEach(function (field) {
+      const message = fields && typeof fields[field] === "string" ? fields[field] : "";
+      setFieldError(field, message);
+      if (message && !first) first = field;
+    });
+    return first;
+  }
+
+  // --- Outcome messages ---
+
+  function clearStatus() {
+    status.className = "status";
+    status.replaceChildren();
+  }
+
+  function showStatus(kind, title, detail) {
+    status.className = "status is-" + kind;
+    const parts = [];
+    const titleEl = document.createElement("p");
+    titleEl.className = "status-title";
+    titleEl.textContent = title;
+    parts.push(titleEl);
+    if (detail) {
+      const detailEl = document.createElement("p");
+      detailEl.textContent = detail;
+      parts.push(detailEl);
+    }
+    status.replaceChildren.apply(status, parts);
+  }
+
+  function showError(title, detail) {
+    showStatus("error", title, detail);
+  }
+
+  function setBusy(on) {
+    busy = on;
+    button.disabled = on;
+    button.setAttribute("aria-busy", on ? "true" : "false");
+    form.setAttribute("aria-busy", on ? "true" : "false");
+    buttonLabel.textContent = on ? "Sending…" : idleLabel;
+  }
+
+  function formatExpiry(iso) {
+    const date = new Date(iso);
+    if (!iso || Number.isNaN(date.getTime())) return null;
+    try {
+      return date.toLocaleString(undefined, {
+        weekday: "short",
+        day: "numeric",
+        month: "short",
+        hour: "2-digit",
+        minute: "2-digit",
+        timeZoneName: "short",
+      });
+    } catch (_error) {
+      return date.toUTCString();
+    }
+  }
+
+  function minutesFrom(retryAfter) {
+    if (!retryAfter) return null;
+    let seconds = Number(retryAfter);
+    if (!Number.isFinite(seconds)) {
+      // Retry-After may also be an HTTP date.
+      const when = Date.parse(retryAfter);
+      if (Number.isNaN(when)) return null;
+      seconds = (when - Date.now()) / 1000;
+    }
+    return Math.max(1, Math.ceil(seconds / 60));
+  }
+
+  function showDone(body, fallbackEmail) {
+    const email = body && typeof body.email === "string" && body.email ? body.email : fallbackEmail;
+    document.getElementById("done-email").textContent = email;
+    const expiryEl = document.getElementById("done-expiry");
+    const expiry = formatExpiry(body && body.expiresAt);
+    if (expiry) {
+      expiryEl.textContent = expiry;
+      expiryEl.setAttribute("datetime", body.expiresAt);
+    } else {
+      expiryEl.textContent = "24 hours from now";
+      expiryEl.removeAttribute("datetime");
+    }
+    // Announce briefly; the panel itself carries the details.
+    status.className = "status visually-hidden";
+    status.textContent = "Sign-up complete. Check your inbox: we sent your trial key to " + email + ".";
+    form.hidden = true;
+    done.hidden = false;
+    document.getElementById("done-title").focus();
+  }
+
+  function handleAnswer(response, body, email) {
+    const message = body && typeof body.message === "string" ? body.message : "";
+    switch (response.status) {
+      case 200:
+      case 201:
+      case 202:
+        showDone(body, email);
+        return;
+      case 422: {
+        const first = showFieldErrors(body && body.fields);
+        if (first) {
+          showError("Please check the highlighted fields.");
+          focusField(first);
+        } else {
+          showError("Please check your details.", message || null);
+        }
+        return;
+      }
+      case 400:
+        showError("The sign-up could not be processed.", message || "Please check your details and try again.");
+        return;
+      case 429: {
+        const minutes = minutesFrom(response.headers.get("Retry-After")) ||
+          minutesFrom(body && body.retryAfter);
+        const when = minutes
+          ? "Please try again in " + minutes + (minutes === 1 ? " minute." : " minutes.")
+          : "Please try again later.";
+        showError("Too many sign-ups for this e-mail address.", when);
+        return;
+      }
+      case 503:
+        showError(
+          "Sign-up is temporarily unavailable.",
+          "Nothing was lost on your side. Please try again in a few moments.",
+        );
+        return;
+      default:
+        showError(
+          "Something went wrong on our side.",
+          "The sign-up service answered with an unexpected error (HTTP " + response.status +
+            "). Please try again in a few moments.",
+        );
+    }
+  }
+
+  async function submit() {
+    const payload = {
+      name: input("name").value.trim(),
+      email: input("email").value.trim(),
+      consent: input("consent").checked,
+    };
+    const company = input("company").value.trim();
+    if (company) payload.company = company;
+
+    setBusy(true);
+    showStatus("info", "Sending your sign-up…");
+
+    let apiUrl;
+    try {
+      apiUrl = await loadConfig();
+    } catch (_error) {
+      setBusy(false);
+      showError(
+        "The sign-up service could not be reached.",
+        "Check your connection, reload the page and try again.",
+      );
+      return;
+    }
+
+    const controller = new AbortController();
+    const timer = setTimeout(function () {
+      controller.abort();
+    }, REQUEST_TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch(apiUrl + "/signup", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(payload),
+        credentials: "omit",
+        signal: controller.signal,
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      setBusy(false);
+      if (error && error.name === "AbortError") {
+        showError("The sign-up service took too long to answer.", "Please try again in a moment.");
+      } else {
+        showError(
+          "The sign-up service could not be reached.",
+          "Check your internet connection and try again.",
+        );
+      }
+      return;
+    }
+    clearTimeout(timer);
+
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_error) {
+      body = null;
+    }
+    setBusy(false);
+    handleAnswer(response, body, payload.email);
+  }
+
+  // --- Wiring ---
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (busy) return;
+    submitted = true;
+    let first = null;
+    FIELDS.forEach(function (field) {
+      if (validateField(field) && !first) first = field;
+    });
+    if (first) {
+      showError("Please check the highlighted fields.");
+      focusField(first);
+      return;
+    }
+    submit();
+  });
+
+  FIELDS.forEach(function (field) {
+    const el = input(field);
+    el.addEventListener("input", function () {
+      el.dataset.dirty = "true";
+      // Once a message shows, keep it in step with what the user types.
+      if (el.getAttribute("aria-invalid") === "true") validateField(field);
+    });
+    el.addEventListener("change", function () {
+      el.dataset.dirty = "true";
+      if (field === "consent" || el.getAttribute("aria-invalid") === "true") validateField(field);
+    });
+    el.addEventListener("blur", function () {
+      // Tabbing through an untouched form stays quiet; after a submit attempt every field is checked.
+      if (submitted || el.dataset.dirty === "true") validateField(field);
+    });
+  });
+
+  document.getElementById("again").addEventListener("click", function () {
+    done.hidden = true;
+    form.hidden = false;
+    clearStatus();
+    submitted = false;
+    input("email").focus();
+    input("email").select();
+  });
+
+  loadConfig().catch(function () {
+    // Reported when the user submits; the submit retries the load.
+  });
+  setBusy(false);
+})();
