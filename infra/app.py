@@ -18,7 +18,31 @@ Context knobs (all optional except senderEmail):
 | apiThrottleBurstLimit      | 40      | burst for the whole stage                                        |
 | wafSignupLimitPerIp        | 20      | signups per client IP per 5 minutes (then HTTP 429)              |
 | wafRequestLimitPerIp       | 1000    | API requests per client IP per 5 minutes (then HTTP 429)         |
+| queueMaxReceiveCount       | 5       | deliveries of an SQS message before it moves to its dead-letter queue |
 | brand, trialLifetimeSeconds, quotaSms, … | settings defaults | any field of `trialgw.settings`, camelCase |
+
+Webhook secrets never go in the context (synth refuses cmWebhookSecret, metaAppSecret and
+metaVerifyToken): they live in the Secrets Manager secret named by the `WebhookSecretsName` output.
+The stack generates `cm_webhook_secret`; after the first deploy:
+
+- CM: read it (`aws secretsmanager get-secret-value --secret-id <WebhookSecretsName>`) and give CM the
+  `CmWebhookUrlTemplate` output with the placeholder replaced by it, as the MO webhook URL.
+- Meta: put your app's secret and a verify token of your choice into the secret (`aws secretsmanager
+  put-secret-value` with the whole JSON: cm_webhook_secret, meta_app_secret, meta_verify_token), then
+  enter the `MetaWebhookUrl` output and that verify token as the app's webhook callback.
+- Rotating a value means changing it here and at the provider at once; functions pick it up within
+  five minutes.
+
+Two-way SMS (AWS End User Messaging): the stack creates the SNS topic of the `TwoWaySmsTopicArn`
+output, subscribed by the inbound function. Its topic policy and its KMS key's policy already let
+End User Messaging of this account publish (`sms-voice.amazonaws.com`, scoped by aws:SourceAccount
+and aws:SourceArn), so no TwoWayChannelRole is needed. Link each number that should receive texts:
+
+    aws pinpoint-sms-voice-v2 update-phone-number --phone-number-id <id or ARN> \
+        --two-way-enabled --two-way-channel-arn <TwoWaySmsTopicArn>
+
+(or, in the console: the phone number's two-way SMS settings, destination "Amazon SNS", existing
+topic, "SNS topic policies" as the publishing role). Numbers in a pool are linked on the pool.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The trialgw stack: composes one construct per capability and grants each function what topology says.
 
 Wiring order matters only to Python, never to CloudFormation: the API exists first (functions and
-pages need its URL, built from its id), then the site (its origin is the API's CORS origin), then
-the functions (their environment names both), then the routes that join them.
+pages need its URL, built from its id), then the site (its origin is the API's CORS origin), the
+queues and the webhook secrets, then the functions (their environment names all of them), then the
+routes and topic subscriptions that lead to them.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, Node
 
 from infra import topology
 from infra.constructs.api import Api
 from infra.constructs.email import Email
 from infra.constructs.firewall import WAF_MINIMUM_RATE_LIMIT, ApiFirewall
-from infra.constructs.functions import LOG_LEVELS, Functions, settings_field
+from infra.constructs.functions import LOG_LEVELS, WEBHOOK_SECRETS_FIELD, Functions, settings_field
+from infra.constructs.queues import Queues
+from infra.constructs.secrets import SECRET_KEYS, WebhookSecrets
 from infra.constructs.site import Site
 from infra.constructs.storage import Storage
+from infra.constructs.topics import Topics
 from trialgw import names
 
 # Settings the deployment itself provides (URLs, names of what the stack creates); every other
@@ -30,7 +35,12 @@ from trialgw import names
 DEPLOYED_SETTINGS = frozenset(
     {"site_url", "api_url", "sender_email", "ses_configuration_set"}
     | {settings_field(table.env_var) for table in names.TABLES}
+    | {settings_field(queue.env_var) for queue in names.QUEUES}
+    | {WEBHOOK_SECRETS_FIELD}
 )
+# Settings that are secrets: in AWS they live in Secrets Manager only, never in the CDK context (it is
+# committed in cdk.json) nor in a function's environment.
+SECRET_SETTINGS = frozenset(SECRET_KEYS)
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -60,7 +70,7 @@ def settings_knobs() -> dict[str, str]:
     knobs: dict[str, str] = {}
     for definition in topology.FUNCTIONS:
         for name in definition.settings_model.model_fields:
-            if name not in DEPLOYED_SETTINGS:
+            if name not in DEPLOYED_SETTINGS | SECRET_SETTINGS:
                 knobs[camel(name)] = name
     return knobs
 
@@ -84,6 +94,8 @@ class StackConfig:
     # Requests per client IP per 5 minutes, enforced by WAF with HTTP 429.
     waf_signup_limit_per_ip: int = 20
     waf_request_limit_per_ip: int = 1000
+    # Deliveries of one SQS message before it moves to the queue's dead-letter queue.
+    queue_max_receive_count: int = 5
     # Settings fields (snake_case) → values, validated by each function's settings model at synth.
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -96,6 +108,8 @@ class StackConfig:
             raise ValueError(f"logLevel must be one of {LOG_LEVELS}")
         if min(self.waf_signup_limit_per_ip, self.waf_request_limit_per_ip) < WAF_MINIMUM_RATE_LIMIT:
             raise ValueError(f"WAF rate limits must be at least {WAF_MINIMUM_RATE_LIMIT} per 5 minutes")
+        if self.queue_max_receive_count < 1:
+            raise ValueError("queueMaxReceiveCount must be at least 1")
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -124,6 +138,12 @@ class StackConfig:
             values[f.name] = _parse(raw, str(f.type))
         if "sender_email" not in values:
             raise ValueError("set senderEmail (the From address of trial e-mails) in cdk.json or with -c")
+        secrets_in_context = sorted(camel(name) for name in SECRET_SETTINGS if node.try_get_context(camel(name)))
+        if secrets_in_context:
+            raise ValueError(
+                f"{', '.join(secrets_in_context)} must not be in the CDK context: set them in the "
+                "WebhookSecretsName secret (Secrets Manager) after deploying"
+            )
         overrides: dict[str, Any] = {}
         for knob, settings_name in settings_knobs().items():
             raw = node.try_get_context(knob)
@@ -187,6 +207,13 @@ class TrialGatewayStack(Stack):
             access_log_days=config.log_retention_days,
             removal_policy=config.removal_policy,
         )
+        self.queues = Queues(
+            self,
+            "Queues",
+            max_receive_count=config.queue_max_receive_count,
+            removal_policy=config.removal_policy,
+        )
+        self.webhook_secrets = WebhookSecrets(self, "WebhookSecrets", removal_policy=config.removal_policy)
         self.functions = Functions(
             self,
             "Functions",
@@ -198,6 +225,8 @@ class TrialGatewayStack(Stack):
                 "ses_configuration_set": self.email.configuration_set_name,
             },
             table_names={logical: table.table_name for logical, table in self.storage.tables.items()},
+            queue_urls={logical: built.queue.queue_url for logical, built in self.queues.by_logical.items()},
+            webhook_secrets_name=self.webhook_secrets.secret_name,
             settings_overrides=config.settings_overrides,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
@@ -208,6 +237,12 @@ class TrialGatewayStack(Stack):
             functions={name: built.function for name, built in self.functions.by_name.items()},
             allowed_origin=self.site.url,
         )
+        self.topics = Topics(self, "Topics", removal_policy=config.removal_policy)
+        for definition in topology.FUNCTIONS:
+            for logical in definition.subscribes_to:
+                self.topics[logical].add_subscription(
+                    subscriptions.LambdaSubscription(self.functions.by_name[definition.name].function)
+                )
         signup_route = next(route for route in topology.ROUTES if route.function == "signup")
         self.firewall = ApiFirewall(
             self,
@@ -216,12 +251,13 @@ class TrialGatewayStack(Stack):
             signup_path=signup_route.path,
             signup_limit_per_ip=config.waf_signup_limit_per_ip,
             request_limit_per_ip=config.waf_request_limit_per_ip,
+            webhook_path_fragment="/webhooks/",
         )
         self._grant()
         self._outputs(signup_path=signup_route.path)
 
     def _grant(self) -> None:
-        """Each function gets exactly the table access and e-mail sending its FunctionDef declares."""
+        """Each function gets exactly the tables, queues, secrets and e-mail sending its FunctionDef declares."""
         for definition in topology.FUNCTIONS:
             built = self.functions.by_name[definition.name]
             for logical, access in definition.tables.items():
@@ -230,6 +266,10 @@ class TrialGatewayStack(Stack):
                     table.grant_read_data(built.function)
                 else:
                     table.grant_read_write_data(built.function)
+            for logical in definition.sends_to:
+                self.queues[logical].queue.grant_send_messages(built.function)
+            if definition.reads_webhook_secrets:
+                self.webhook_secrets.grant_read(built.function)
             if definition.sends_email:
                 self.email.grant_send(built.function)
 
@@ -239,6 +279,34 @@ class TrialGatewayStack(Stack):
         CfnOutput(self, "SignupUrl", value=f"{self.api.url}{signup_path}", description="POST to sign up")
         for logical, table in self.storage.tables.items():
             CfnOutput(self, f"{logical.capitalize()}TableName", value=table.table_name)
+        for logical, topic in self.topics.by_logical.items():
+            CfnOutput(
+                self,
+                f"{logical[:1].upper()}{logical[1:]}TopicArn",
+                value=topic.topic_arn,
+                description="Set as the TwoWayChannelArn of your End User Messaging numbers (see infra/app.py)",
+            )
+        CfnOutput(
+            self,
+            "WebhookSecretsName",
+            value=self.webhook_secrets.secret_name,
+            description="Secrets Manager secret: cm_webhook_secret (generated), meta_app_secret, meta_verify_token",
+        )
+        cm_route = next(route for route in topology.ROUTES if route.path.startswith("/webhooks/cm/"))
+        CfnOutput(
+            self,
+            "CmWebhookUrlTemplate",
+            # A placeholder, never the secret: the operator reads it from the secret.
+            value=self.api.url + cm_route.path.replace("{secret}", "<cm_webhook_secret of WebhookSecretsName>"),
+            description="CM MO webhook URL; replace the placeholder with the secret's cm_webhook_secret",
+        )
+        meta_route = next(route for route in topology.ROUTES if route.path == "/webhooks/meta")
+        CfnOutput(
+            self,
+            "MetaWebhookUrl",
+            value=f"{self.api.url}{meta_route.path}",
+            description="Callback URL of the Meta app (WhatsApp, Messenger, Instagram); verify token in the secret",
+        )
         CfnOutput(self, "SenderEmail", value=self.email.sender_email)
         CfnOutput(self, "SesConfigurationSet", value=self.email.configuration_set_name)
         if self.email.domain:

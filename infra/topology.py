@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from trialgw import names
-from trialgw.settings import SignupSettings, TrialSettings
+from trialgw.settings import MoWebhookSettings, SignupSettings, TrialSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -34,6 +34,12 @@ class FunctionDef:
     # The settings model its environment must satisfy.
     settings_model: type[TrialSettings]
     tables: dict[str, Access] = field(default_factory=dict)
+    # Logical names of the queues (names.QUEUES) it sends to and the topics (names.TOPICS) it is
+    # subscribed to.
+    sends_to: tuple[str, ...] = ()
+    subscribes_to: tuple[str, ...] = ()
+    # Whether it reads the webhook secrets (one Secrets Manager secret, see MoWebhookSettings).
+    reads_webhook_secrets: bool = False
     sends_email: bool = False
     memory_mb: int = 256
     timeout_seconds: int = 10
@@ -64,9 +70,27 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         tables={names.TRIALS.logical: Access.READ_WRITE},
         sends_email=True,
     ),
+    FunctionDef(
+        name="mo_webhook",
+        description="Whitelists end users who send a trial key; records their messages; replies",
+        settings_model=MoWebhookSettings,
+        tables={
+            names.TRIALS.logical: Access.READ,
+            names.WHITELIST.logical: Access.READ_WRITE,
+            names.MESSAGES.logical: Access.READ_WRITE,
+        },
+        sends_to=(names.OUTBOUND.logical,),
+        subscribes_to=(names.TWO_WAY_SMS.logical,),
+        reads_webhook_secrets=True,
+    ),
 )
 
-ROUTES: tuple[RouteDef, ...] = (RouteDef(method="POST", path="/signup", function="signup"),)
+ROUTES: tuple[RouteDef, ...] = (
+    RouteDef(method="POST", path="/signup", function="signup"),
+    RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook"),
+    RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook"),
+    RouteDef(method="POST", path="/webhooks/meta", function="mo_webhook"),
+)
 
 
 def function(name: str) -> FunctionDef:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trialgw.errors import MailError, StoreError
-from trialgw.models import Trial
-from trialgw.ports import OutgoingEmail
+from trialgw.errors import MailError, QueueError, StoreError
+from trialgw.models import Channel, Trial
+from trialgw.ports import LoggedMessage, Membership, OutboundMessage, OutgoingEmail, WhitelistOutcome
 
 
 @dataclass
@@ -70,3 +70,72 @@ class FakeMailer:
         if self.fail:
             raise MailError("mail failed")
         self.sent.append(email)
+
+
+@dataclass
+class FakeWhitelistStore:
+    entries: dict[str, set[tuple[Channel, str]]] = field(default_factory=dict)
+    expiry: dict[str, int] = field(default_factory=dict)
+    hints: set[tuple[Channel, str, str]] = field(default_factory=set)
+    fail: bool = False
+
+    def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
+        if self.fail:
+            raise StoreError("whitelist failed")
+        entries = self.entries.setdefault(trial.key_hash, set())
+        if (channel, address) in entries:
+            return WhitelistOutcome.ALREADY
+        if len(entries) >= limit:
+            return WhitelistOutcome.FULL
+        entries.add((channel, address))
+        self.expiry[trial.key_hash] = trial.expires_at
+        return WhitelistOutcome.ADDED
+
+    def memberships(self, channel: Channel, address: str) -> list[Membership]:
+        if self.fail:
+            raise StoreError("whitelist failed")
+        return [
+            Membership(key_hash=key_hash, expires_at=self.expiry[key_hash])
+            for key_hash, entries in self.entries.items()
+            if (channel, address) in entries
+        ]
+
+    def remove(self, key_hash: str, channel: Channel, address: str) -> None:
+        self.entries.get(key_hash, set()).discard((channel, address))
+
+    def claim_join_hint(self, channel: Channel, address: str, *, day: str, ttl: int) -> bool:
+        if (channel, address, day) in self.hints:
+            return False
+        self.hints.add((channel, address, day))
+        return True
+
+
+@dataclass
+class FakeMessageLog:
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    recorded: list[LoggedMessage] = field(default_factory=list)
+    released: list[tuple[str, str]] = field(default_factory=list)
+
+    def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
+        if (provider, provider_message_id) in self.seen:
+            return False
+        self.seen.add((provider, provider_message_id))
+        return True
+
+    def release(self, provider: str, provider_message_id: str) -> None:
+        self.released.append((provider, provider_message_id))
+        self.seen.discard((provider, provider_message_id))
+
+    def record(self, message: LoggedMessage) -> None:
+        self.recorded.append(message)
+
+
+@dataclass
+class FakeOutboundQueue:
+    queued: list[OutboundMessage] = field(default_factory=list)
+    fail: bool = False
+
+    def enqueue(self, message: OutboundMessage) -> None:
+        if self.fail:
+            raise QueueError("queue failed")
+        self.queued.append(message)

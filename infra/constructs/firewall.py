@@ -38,15 +38,21 @@ def _rate_per_ip(limit: int, scope_down: Acl.StatementProperty | None = None) ->
     )
 
 
-def _path_ends_with(suffix: str) -> Acl.StatementProperty:
+def _path_match(constraint: str, search: str) -> Acl.StatementProperty:
+    """The URI path (lower-cased) ENDS_WITH / CONTAINS `search`. WAF sees the stage prefix (`/v1/...`),
+    so paths are matched by their end or inside, never from the start."""
     return Acl.StatementProperty(
         byte_match_statement=Acl.ByteMatchStatementProperty(
             field_to_match=Acl.FieldToMatchProperty(uri_path={}),
-            positional_constraint="ENDS_WITH",
-            search_string=suffix,
+            positional_constraint=constraint,
+            search_string=search,
             text_transformations=[Acl.TextTransformationProperty(priority=0, type="LOWERCASE")],
         )
     )
+
+
+def _not(statement: Acl.StatementProperty) -> Acl.StatementProperty:
+    return Acl.StatementProperty(not_statement=Acl.NotStatementProperty(statement=statement))
 
 
 def _managed(name: str, *, count_only: tuple[str, ...] = ()) -> Acl.StatementProperty:
@@ -76,20 +82,23 @@ class ApiFirewall(Construct):
         signup_path: str,
         signup_limit_per_ip: int,
         request_limit_per_ip: int,
+        webhook_path_fragment: str,
     ) -> None:
         super().__init__(scope, construct_id)
         rules = [
             Acl.RuleProperty(
                 name="SignupRatePerIp",
                 priority=0,
-                statement=_rate_per_ip(signup_limit_per_ip, _path_ends_with(signup_path.lower())),
+                statement=_rate_per_ip(signup_limit_per_ip, _path_match("ENDS_WITH", signup_path.lower())),
                 action=_too_many_requests(),
                 visibility_config=_visibility("SignupRatePerIp"),
             ),
             Acl.RuleProperty(
                 name="RequestRatePerIp",
                 priority=1,
-                statement=_rate_per_ip(request_limit_per_ip),
+                # Providers deliver every end user's messages from a few IPs, and webhooks are
+                # authenticated (signature or path secret): they are not rate-limited per IP.
+                statement=_rate_per_ip(request_limit_per_ip, _not(_path_match("CONTAINS", webhook_path_fragment))),
                 action=_too_many_requests(),
                 visibility_config=_visibility("RequestRatePerIp"),
             ),
@@ -98,8 +107,11 @@ class ApiFirewall(Construct):
                 priority=2,
                 # Message texts are the payload of this API: "<b>hi</b>" must reach the phone. The
                 # pages render everything with textContent under a strict CSP, so the XSS body rule
-                # only counts.
-                statement=_managed("AWSManagedRulesCommonRuleSet", count_only=("CrossSiteScripting_BODY",)),
+                # only counts. The 8 KB body rule only counts too: each handler enforces its own body
+                # limit with a documented answer (webhooks take up to 64 KiB).
+                statement=_managed(
+                    "AWSManagedRulesCommonRuleSet", count_only=("CrossSiteScripting_BODY", "SizeRestrictions_BODY")
+                ),
                 override_action=Acl.OverrideActionProperty(none={}),
                 visibility_config=_visibility("AwsCommonRules"),
             ),

@@ -35,6 +35,9 @@ DEPS_LAYER_DIR = ROOT / "build" / "layers" / "deps"
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.installed")
 POWERTOOLS_METRICS_NAMESPACE = "trialgw"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The settings field naming the webhook secrets (Secrets Manager) a function with
+# `reads_webhook_secrets` reads; the values themselves never enter an environment.
+WEBHOOK_SECRETS_FIELD = "webhook_secrets_name"
 
 
 def settings_field(variable: str) -> str:
@@ -180,6 +183,8 @@ class Functions(Construct):
         definitions: Sequence[FunctionDef],
         deployed_settings: Mapping[str, str],
         table_names: Mapping[str, str],
+        queue_urls: Mapping[str, str],
+        webhook_secrets_name: str,
         settings_overrides: Mapping[str, Any],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
@@ -196,7 +201,9 @@ class Functions(Construct):
         self.by_name: dict[str, PythonFunction] = {}
         for definition in definitions:
             environment = settings_environment(
-                definition.settings_model, deployed=deployed, overrides=settings_overrides
+                definition.settings_model,
+                deployed={**deployed, **_granted_settings(definition, queue_urls, webhook_secrets_name)},
+                overrides=settings_overrides,
             )
             self.by_name[definition.name] = PythonFunction(
                 self,
@@ -208,6 +215,24 @@ class Functions(Construct):
                 removal_policy=removal_policy,
                 log_level=log_level,
             )
+
+
+def _granted_settings(
+    definition: FunctionDef, queue_urls: Mapping[str, str], webhook_secrets_name: str
+) -> dict[str, str]:
+    """Queue URLs and the secrets' name, only for a function topology lets send or read them.
+
+    A function declaring a queue or the secrets must have the settings field that carries it, or it
+    would silently fall back to a local default in AWS.
+    """
+    queues = {queue.logical: queue for queue in names.QUEUES}
+    wanted = {settings_field(queues[logical].env_var): queue_urls[logical] for logical in definition.sends_to}
+    if definition.reads_webhook_secrets:
+        wanted[WEBHOOK_SECRETS_FIELD] = webhook_secrets_name
+    missing = set(wanted) - set(definition.settings_model.model_fields)
+    if missing:
+        raise ValueError(f"{definition.name}'s settings model lacks {sorted(missing)}")
+    return wanted
 
 
 def _pascal(name: str) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote
 
 from infra.local.resources import Resources
 from infra.topology import RouteDef
+from trialgw import names
 
 
 def render_banner(
@@ -15,6 +17,7 @@ def render_banner(
     resources: Resources,
     overrides: Mapping[str, str],
     moto_endpoint: str,
+    webhook_secrets: Mapping[str, str] | None = None,
 ) -> str:
     route_lines = [f"    {r.method:<7} {base_url}{r.path}   ({r.function})" for r in routes]
     override_lines = [f"    {name}={value}" for name, value in sorted(overrides.items())] or ["    (none)"]
@@ -26,6 +29,7 @@ def render_banner(
         f"  Gateway (API)    {base_url}",
         f"  Sign up by API   POST {base_url}/signup",
         f"  Sent e-mail      GET  {base_url}/_local/mail   (?to=<address> to filter)",
+        *_inbound_lines(base_url, resources, webhook_secrets or {}),
         "",
         "  Routes:",
         *route_lines,
@@ -41,3 +45,29 @@ def render_banner(
         "",
     ]
     return "\n".join(lines)
+
+
+def _inbound_lines(base_url: str, resources: Resources, secrets: Mapping[str, str]) -> list[str]:
+    """Where end users' messages come in, with the (local, made-up unless set) webhook secrets."""
+    cm_secret = secrets.get("cm_webhook_secret", "")
+    lines = [
+        "",
+        "  Inbound (MO) messages from end users:",
+        f"    As an end user   POST {base_url}/_local/mo   "
+        '{"channel": "WhatsApp", "from": "+31612345678", "text": "<trial key>"}',
+        '                     (channel WhatsApp | SMS | Facebook Messenger | Instagram; "via": cm for CM\'s webhook)',
+        f"    CM webhook       POST {base_url}/webhooks/cm/{quote(cm_secret, safe='')}",
+        f"    Meta webhook     GET|POST {base_url}/webhooks/meta",
+        f"    Meta verify token  {secrets.get('meta_verify_token', '')}",
+        f"    Meta app secret    {secrets.get('meta_app_secret', '')}   (signs X-Hub-Signature-256)",
+    ]
+    lines += [
+        f"    SNS topic        {topic.name}   ({topic.arn}): two-way SMS, as SNS events" for topic in resources.topics
+    ]
+    lines += ["", "  Outbound (replies and sends waiting for delivery; no consumer runs yet):"]
+    lines += [
+        f"    Queue            {queue.name} (dead letters: {queue.dead_letter_name})"
+        + (f"   GET {base_url}/_local/outbound" if queue.logical == names.OUTBOUND.logical else "")
+        for queue in resources.queues
+    ]
+    return lines

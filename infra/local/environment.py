@@ -9,11 +9,12 @@ sets the union of their environments before any handler (or `trialgw.settings.lo
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterable, Mapping, MutableMapping
 
 from infra.topology import FunctionDef
 from trialgw import names
-from trialgw.settings import ENV_PREFIX
+from trialgw.settings import ENV_PREFIX, env_var
 
 REGION = "eu-west-1"
 SERVICE_NAME_VAR = "POWERTOOLS_SERVICE_NAME"
@@ -37,8 +38,28 @@ _AWS_VARS_TO_CLEAR = (
 )
 
 
+# The webhook secrets a tester may set; any left unset is made up at start (random, per run).
+WEBHOOK_SECRET_VARS = tuple(env_var(f) for f in ("cm_webhook_secret", "meta_app_secret", "meta_verify_token"))
+# In AWS the secrets come from Secrets Manager under this name; locally they are plain settings.
+SECRETS_NAME_VAR = env_var("webhook_secrets_name")
+
+
 class EnvironmentConflict(ValueError):
     """Two functions need different values of one variable, which one shared process cannot give."""
+
+
+def webhook_secret_defaults(environ: Mapping[str, str]) -> dict[str, str]:
+    """A fresh random value for each webhook secret the tester did not set (an empty one stays empty).
+
+    Raises EnvironmentConflict when the secrets are to be read from Secrets Manager, which the local
+    stack does not hold.
+    """
+    if environ.get(SECRETS_NAME_VAR):
+        raise EnvironmentConflict(
+            f"{SECRETS_NAME_VAR} names a Secrets Manager secret, which exists only in AWS; locally unset it and "
+            f"set {', '.join(WEBHOOK_SECRET_VARS)} instead (or let the stack make them up)"
+        )
+    return {name: secrets.token_urlsafe(24) for name in WEBHOOK_SECRET_VARS if name not in environ}
 
 
 def apply_aws_environment(environ: MutableMapping[str, str], endpoint_url: str) -> None:

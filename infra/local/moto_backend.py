@@ -11,7 +11,10 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from infra.local.environment import REGION
+from infra.local.events import ACCOUNT_ID
 from infra.local.mail import MailCapture, MailOutbox, StartResponse, WsgiApp
+from infra.local.outbound import QueuedMessage
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -22,10 +25,10 @@ class Serialized:
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        with self._lock:
+        with self.lock:
             result = self._app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -45,6 +48,7 @@ class MotoBackend:
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._app: Serialized | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -65,11 +69,34 @@ class MotoBackend:
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 pass
 
-        app = Serialized(MailCapture(DomainDispatcherApplication(create_backend_app), self._outbox))
+        self._app = app = Serialized(MailCapture(DomainDispatcherApplication(create_backend_app), self._outbox))
         self._server = make_server(self._host, self._port, app, threaded=True, request_handler=QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()
         return self.endpoint_url
+
+    def peek(self, queue_name: str) -> list[QueuedMessage]:
+        """The messages on a queue now, oldest first, without receiving them (see `infra.local.outbound`)."""
+        if self._app is None:
+            raise RuntimeError("the moto backend is not started")
+        from moto.sqs.models import sqs_backends
+
+        # The same lock as every SQS call: moto's list is never read half-updated.
+        with self._app.lock:
+            queue = sqs_backends[ACCOUNT_ID][REGION].queues.get(queue_name)
+            if queue is None:
+                return []
+            return [
+                QueuedMessage(
+                    queue=queue_name,
+                    sqs_message_id=str(message.id),
+                    body=str(message.body),
+                    sent_at_ms=int(message.sent_timestamp or 0),
+                    receive_count=int(message.approximate_receive_count),
+                    in_flight=not message.visible,
+                )
+                for message in queue._messages
+            ]
 
     def stop(self) -> None:
         if self._server is not None:

@@ -1,12 +1,14 @@
 """The AWS resources of the stack, created in moto from the shared definitions.
 
-Tables come from `trialgw.names` (the same module the CDK constructs read), so the local tables have
-exactly the deployed key schema, billing mode and TTL attribute. SES only sends from verified
-identities, in moto as in AWS: each e-mailing function's sender is verified here.
+Tables, queues and topics come from `trialgw.names` (the same module the CDK constructs read), so the
+local tables have exactly the deployed key schema, billing mode and TTL attribute, and each queue has
+its dead-letter queue and redrive policy as in AWS. SES only sends from verified identities, in moto
+as in AWS: each e-mailing function's sender is verified here.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -19,6 +21,33 @@ from trialgw import names
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+# As `infra/constructs/queues.py` configures them in AWS (not imported: that module needs the CDK).
+QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# Receives before a message moves to the dead-letter queue: the CDK stack's default `queue_max_receive_count`.
+MAX_RECEIVE_COUNT = 5
+DLQ_SUFFIX = "-dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueResource:
+    logical: str
+    name: str
+    url: str
+    env_var: str
+    dead_letter_name: str
+    dead_letter_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicResource:
+    logical: str
+    name: str
+    arn: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +55,18 @@ class Resources:
     tables: tuple[str, ...]
     senders: tuple[str, ...]
     configuration_sets: tuple[str, ...]
+    queues: tuple[QueueResource, ...] = ()
+    topics: tuple[TopicResource, ...] = ()
+
+    def environment(self) -> dict[str, str]:
+        """The variables that carry the resources' addresses known only once they exist (queue URLs)."""
+        return {queue.env_var: queue.url for queue in self.queues}
+
+    def queue(self, logical: str) -> QueueResource:
+        return next(q for q in self.queues if q.logical == logical)
+
+    def topic(self, logical: str) -> TopicResource:
+        return next(t for t in self.topics if t.logical == logical)
 
 
 def create_tables(client: DynamoDBClient, environ: Mapping[str, str]) -> list[str]:
@@ -78,6 +119,46 @@ def verify_senders(client: SESV2Client, senders: Iterable[str], configuration_se
         client.create_email_identity(EmailIdentity=sender)
 
 
+def create_queues(client: SQSClient, definitions: Iterable[names.QueueDef] = names.QUEUES) -> list[QueueResource]:
+    """One standard queue per definition, each with a dead-letter queue and a redrive policy to it."""
+    created = []
+    for definition in definitions:
+        dead_letter_name = f"{definition.local_name}{DLQ_SUFFIX}"
+        dead_letter_url = client.create_queue(
+            QueueName=dead_letter_name, Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+        )["QueueUrl"]
+        dead_letter_arn = client.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+        url = client.create_queue(
+            QueueName=definition.local_name,
+            Attributes={
+                "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        created.append(
+            QueueResource(
+                logical=definition.logical,
+                name=definition.local_name,
+                url=url,
+                env_var=definition.env_var,
+                dead_letter_name=dead_letter_name,
+                dead_letter_url=dead_letter_url,
+            )
+        )
+    return created
+
+
+def create_topics(client: SNSClient, definitions: Iterable[names.TopicDef] = names.TOPICS) -> list[TopicResource]:
+    """One SNS topic per definition. Its subscribers are invoked by the stack itself (see `infra.local.mo`)."""
+    return [
+        TopicResource(t.logical, t.local_name, client.create_topic(Name=t.local_name)["TopicArn"]) for t in definitions
+    ]
+
+
 def provision(functions: Iterable[FunctionDef], environ: Mapping[str, str]) -> Resources:
     """Creates every resource the functions need; boto3 must already point at moto."""
     import boto3
@@ -86,4 +167,12 @@ def provision(functions: Iterable[FunctionDef], environ: Mapping[str, str]) -> R
     tables = create_tables(boto3.client("dynamodb"), environ)
     senders, configuration_sets = email_senders(functions, environ)
     verify_senders(boto3.client("sesv2"), senders, configuration_sets)
-    return Resources(tuple(tables), tuple(sorted(senders)), tuple(sorted(configuration_sets)))
+    queues = create_queues(boto3.client("sqs"))
+    topics = create_topics(boto3.client("sns"))
+    return Resources(
+        tables=tuple(tables),
+        senders=tuple(sorted(senders)),
+        configuration_sets=tuple(sorted(configuration_sets)),
+        queues=tuple(queues),
+        topics=tuple(topics),
+    )

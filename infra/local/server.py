@@ -32,14 +32,19 @@ from infra.local.events import (
 )
 from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
+from infra.local.mo import MoSimulator, Peek
 from infra.local.static import Redirect, StaticSite
 from infra.topology import RouteDef
 from infra.web_security import security_headers
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
 
 STAGE = "local"
-# What a browser may send cross-origin to the API: JSON bodies, the dashboard's bearer key, CM's key header.
-LOCAL_HELPERS = ("/_local/mail",)
+# Each local helper and the methods it answers (HEAD goes with GET).
+LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
+    "/_local/mail": ("GET", "HEAD"),
+    "/_local/outbound": ("GET", "HEAD"),
+    "/_local/mo": ("POST",),
+}
 
 Log = Callable[[str], None]
 
@@ -59,9 +64,13 @@ class LocalGateway:
         site: StaticSite,
         outbox: MailOutbox,
         base_url: str,
+        mo: MoSimulator | None = None,
+        outbound: Peek | None = None,
         log: Log = _stderr,
     ) -> None:
         self._routes = tuple(routes)
+        self._mo = mo
+        self._outbound = outbound
         self._functions = functions
         self._site = site
         self._outbox = outbox
@@ -139,12 +148,27 @@ class LocalGateway:
     # --- local-only helpers --------------------------------------------------------------------
 
     def _local(self, request: HttpRequest) -> HttpResponse:
-        if request.path.rstrip("/") not in LOCAL_HELPERS:
+        path = request.path.rstrip("/")
+        methods = LOCAL_HELPERS.get(path)
+        if methods is None:
             return json_response(404, {"message": "No such local helper", "helpers": list(LOCAL_HELPERS)})
-        if request.method.upper() not in ("GET", "HEAD"):
-            return json_response(405, {"message": "Use GET"}, (("Allow", "GET, HEAD"),))
+        if request.method.upper() not in methods:
+            allowed = ", ".join(methods)
+            return json_response(405, {"message": f"Use {methods[0]}"}, (("Allow", allowed),))
+        if path == "/_local/mo":
+            if self._mo is None:
+                return json_response(503, {"message": "No inbound simulation in this stack"})
+            return self._mo.handle(request, self.handle)
         wanted = parse_query(request.query).get("to", [None])[-1]
-        return json_response(200, [mail.to_json() for mail in self._outbox.sent(wanted)])
+        if path == "/_local/mail":
+            return json_response(200, [mail.to_json() for mail in self._outbox.sent(wanted)])
+        return self._queued(wanted)
+
+    def _queued(self, to: str | None) -> HttpResponse:
+        """`/_local/outbound`: what waits on the outbound queue now, peeked, not received."""
+        if self._outbound is None:
+            return json_response(503, {"message": "No outbound queue in this stack"})
+        return json_response(200, [m.to_json() for m in self._outbound() if to is None or m.addressed_to(to)])
 
 
 class _BadRequestBody(Exception):

@@ -14,14 +14,23 @@ import threading
 from types import FrameType
 
 from infra.local.banner import render_banner
-from infra.local.environment import EnvironmentConflict, apply_aws_environment, overrides, process_environment
+from infra.local.environment import (
+    EnvironmentConflict,
+    apply_aws_environment,
+    overrides,
+    process_environment,
+    webhook_secret_defaults,
+)
 from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
+from infra.local.mo import MoSimulator, company_addresses
 from infra.local.moto_backend import MotoBackend
-from infra.local.resources import provision
+from infra.local.resources import Resources, provision
 from infra.local.server import LocalGateway, LocalHttpServer
 from infra.local.static import StaticSite
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
+from trialgw import names
+from trialgw.settings import MoWebhookSettings
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -47,6 +56,22 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+
+def _mo_simulator(functions: FunctionHost, resources: Resources, moto: MotoBackend) -> MoSimulator:
+    """`/_local/mo`, signing and addressing with the same settings the MO function reads."""
+    settings = MoWebhookSettings.from_env(os.environ)
+    outbound = resources.queue(names.OUTBOUND.logical)
+    topic = resources.topic(names.TWO_WAY_SMS.logical)
+    return MoSimulator(
+        company=company_addresses(settings.whatsapp_number, settings.sms_numbers),
+        cm_webhook_secret=settings.cm_webhook_secret or "",
+        meta_app_secret=settings.meta_app_secret or "",
+        topic_arn=topic.arn,
+        subscribers=[f.name for f in FUNCTIONS if topic.logical in f.subscribes_to],
+        invoke=functions.invoke,
+        peek=lambda: moto.peek(outbound.name),
+    )
 
 
 def main() -> int:
@@ -76,14 +101,21 @@ def main() -> int:
     try:
         moto_endpoint = moto.start()
         apply_aws_environment(os.environ, moto_endpoint)
+        os.environ.update(webhook_secret_defaults(os.environ))
         os.environ.update(process_environment(FUNCTIONS, base_url))
         resources = provision(FUNCTIONS, os.environ)
+        # Queue URLs exist only now; handlers read them on first use, after this.
+        os.environ.update(resources.environment())
+        functions = FunctionHost(FUNCTIONS)
+        outbound_queue = resources.queue(names.OUTBOUND.logical).name
         http.gateway = LocalGateway(
             routes=ROUTES,
-            functions=FunctionHost(FUNCTIONS),
+            functions=functions,
             site=StaticSite(WEB_DIR),
             outbox=outbox,
             base_url=base_url,
+            mo=_mo_simulator(functions, resources, moto),
+            outbound=lambda: moto.peek(outbound_queue),
         )
         serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
         serving.start()
@@ -94,6 +126,12 @@ def main() -> int:
                 resources=resources,
                 overrides=user_settings,
                 moto_endpoint=moto_endpoint,
+                webhook_secrets={
+                    name: value or ""
+                    for name, value in MoWebhookSettings.from_env(os.environ)
+                    .model_dump(include={"cm_webhook_secret", "meta_app_secret", "meta_verify_token"})
+                    .items()
+                },
             )
         )
         # Polling keeps the main thread free to run the signal handler.

@@ -64,15 +64,35 @@ def render(value: Any) -> str:
         if attribute == "DomainName":
             return f"d{logical_id.lower()[:12]}.cloudfront.net"
         return f"{logical_id.lower()}-{attribute.lower()}"
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(render(part) for part in parts)
+    if isinstance(value, dict) and ("Fn::Join" in value or "Fn::Select" in value):
+        return _render_join_or_select(value)
     if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         text: str = value["Fn::Sub"]
         for name, stand_in in PSEUDO_PARAMETERS.items():
             text = text.replace(f"${{{name}}}", stand_in)
         return text
     raise AssertionError(f"cannot render {value!r}")
+
+
+def _render_join_or_select(value: dict[str, Any]) -> str:
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(render(part) for part in parts)
+    index, items = value["Fn::Select"]
+    return _render_list(items)[int(index)]
+
+
+def _render_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [render(item) for item in value]
+    if isinstance(value, dict) and "Fn::Split" in value:
+        separator, source = value["Fn::Split"]
+        text = render(source)
+        if separator == ":" and isinstance(source, dict) and "Ref" in source and not text.startswith("arn:"):
+            # CDK splits a Ref on ":" only when the Ref is an ARN (a secret's, say): render one.
+            text = f"arn:aws:service:eu-west-1:123456789012:resource:{text}-AbCdEf"
+        return text.split(separator)
+    raise AssertionError(f"cannot render a list from {value!r}")
 
 
 def functions(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:

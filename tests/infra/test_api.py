@@ -76,10 +76,14 @@ def test_the_stage_is_throttled_traced_and_logs_no_request_data(template_json: d
     access_log = json.loads(properties["AccessLogSetting"]["Format"])
     assert {"requestId", "status", "resourcePath", "ip"} <= set(access_log)
     for variable in access_log.values():
-        # No bodies, headers (trial keys), query strings, or the raw path (the CM webhook secret).
+        # No bodies, headers (trial keys), query strings, or the raw path (the CM webhook secret):
+        # of everything path-like, only the route template ($context.resourcePath) is logged.
         assert "$input" not in variable
         assert "header" not in variable.lower()
-        assert variable not in {"$context.path", "$context.identity.apiKey"}
+        assert "querystring" not in variable.lower()
+        assert "path" not in variable.lower() or variable == "$context.resourcePath"
+        assert variable != "$context.identity.apiKey"
+    assert access_log["resourcePath"] == "$context.resourcePath"
 
 
 def test_api_log_groups_have_a_retention(template_json: dict[str, Any]) -> None:
@@ -120,3 +124,17 @@ def test_a_regional_web_acl_guards_the_stage_with_a_tighter_signup_rate(template
     assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
     # Samples would keep request headers, where trial keys ride.
     assert all(rule["VisibilityConfig"]["SampledRequestsEnabled"] is False for rule in rules.values())
+
+
+def test_webhooks_are_not_rate_limited_per_ip_and_bodies_are_sized_by_the_handlers(
+    template_json: dict[str, Any],
+) -> None:
+    ((_, acl),) = resources(template_json, "AWS::WAFv2::WebACL")
+    rules = {rule["Name"]: rule for rule in props(acl)["Rules"]}
+    scope_down = rules["RequestRatePerIp"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    exempt = scope_down["NotStatement"]["Statement"]["ByteMatchStatement"]
+    assert (exempt["PositionalConstraint"], exempt["SearchString"]) == ("CONTAINS", "/webhooks/")
+    common = rules["AwsCommonRules"]["Statement"]["ManagedRuleGroupStatement"]
+    counted = {o["Name"] for o in common["RuleActionOverrides"] if "Count" in o["ActionToUse"]}
+    # The handlers answer oversized bodies themselves (webhooks take 64 KiB, beyond the rule's 8 KB).
+    assert counted == {"CrossSiteScripting_BODY", "SizeRestrictions_BODY"}

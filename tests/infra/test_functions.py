@@ -22,7 +22,7 @@ from infra.constructs.functions import (
 )
 from tests.infra.cfn import environment, functions, props, referenced_id, render, resources
 from tests.infra.conftest import Synthesized
-from trialgw.settings import ENV_PREFIX, SignupSettings
+from trialgw.settings import ENV_PREFIX, MoWebhookSettings, SignupSettings
 
 ROOT = topology.ROOT
 
@@ -98,6 +98,16 @@ def test_every_function_environment_satisfies_its_settings_model(template_json: 
             assert settings.sender_email == "trials@example.com"
             assert settings.ses_configuration_set is not None
             assert settings.ses_configuration_set.startswith("ref-")
+        if isinstance(settings, MoWebhookSettings):
+            assert settings.whitelist_table.startswith("ref-")
+            assert settings.messages_table.startswith("ref-")
+            assert settings.outbound_queue_url.startswith("ref-")
+            assert settings.webhook_secrets_name is not None
+            assert settings.webhook_secrets_name.startswith("ref-")
+            # The values come from Secrets Manager at run time, never from the environment.
+            assert settings.cm_webhook_secret is None
+            assert settings.meta_app_secret is None
+            assert settings.meta_verify_token is None
 
 
 def test_settings_overrides_from_context_reach_the_environment(synthesized: Synthesized) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from infra import topology
@@ -20,6 +21,7 @@ from tests.infra.cfn import (
 )
 from trialgw import names
 
+_PATH_PARAMETER = re.compile(r"\{\w+\}")
 READ_DATA = {
     "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
@@ -39,6 +41,8 @@ WRITE_DATA = {
 }
 TABLE_ACTIONS = {topology.Access.READ: READ_DATA, topology.Access.READ_WRITE: READ_DATA | WRITE_DATA}
 SES_SEND = {"ses:SendEmail", "ses:SendRawEmail"}
+SQS_SEND = {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}
+SECRET_READ = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
 XRAY = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 
 # Every Allow statement on Resource "*" anywhere in the stack, with the reason it cannot be narrower.
@@ -62,34 +66,62 @@ def _statement_kind(statement: dict[str, Any]) -> str:
     return services.pop()
 
 
+def _grants(statements: list[dict[str, Any]]) -> dict[str, dict[str, set[str]]]:
+    """service → resource (as JSON) → actions, however CDK merged the statements."""
+    grants: dict[str, dict[str, set[str]]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert set(statement) <= {"Action", "Effect", "Resource", "Condition"}, statement
+        kind = _statement_kind(statement)
+        for resource in as_list(statement["Resource"]):
+            key = json.dumps(resource, sort_keys=True)
+            grants.setdefault(kind, {}).setdefault(key, set()).update(as_list(statement["Action"]))
+    return grants
+
+
+def _arn(logical_id: str) -> str:
+    return json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, sort_keys=True)
+
+
 def test_each_function_gets_exactly_what_topology_declares(template_json: dict[str, Any]) -> None:
     tables_by_env_var = {table.logical: table.env_var for table in names.TABLES}
+    queues_by_logical = {queue.logical: queue for queue in names.QUEUES}
     (identity_id, _), *_ = resources(template_json, "AWS::SES::EmailIdentity")
     (configuration_set_id, _), *_ = resources(template_json, "AWS::SES::ConfigurationSet")
+    ((secret_id, _),) = resources(template_json, "AWS::SecretsManager::Secret")
     for definition in topology.FUNCTIONS:
         _, function = functions(template_json)[definition.name]
+        variables = environment(function)
         statements = role_statements(template_json, referenced_id(props(function)["Role"]))
-        by_kind: dict[str, list[dict[str, Any]]] = {}
-        for statement in statements:
-            assert statement["Effect"] == "Allow"
-            by_kind.setdefault(_statement_kind(statement), []).append(statement)
+        grants = _grants(statements)
 
-        (logs,) = by_kind.pop("logs")
-        assert set(as_list(logs["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
-        assert logs["Resource"] == {"Fn::GetAtt": [referenced_id(props(function)["LoggingConfig"]["LogGroup"]), "Arn"]}
+        log_group_id = referenced_id(props(function)["LoggingConfig"]["LogGroup"])
+        assert grants.pop("logs") == {_arn(log_group_id): {"logs:CreateLogStream", "logs:PutLogEvents"}}
+        assert grants.pop("xray") == {json.dumps("*"): XRAY}
 
-        (xray,) = by_kind.pop("xray")
-        assert set(as_list(xray["Action"])) == XRAY
+        expected_tables = {
+            _arn(referenced_id(variables[tables_by_env_var[logical]])): TABLE_ACTIONS[access]
+            for logical, access in definition.tables.items()
+        }
+        assert grants.pop("dynamodb", {}) == expected_tables, definition.name
 
-        dynamodb = by_kind.pop("dynamodb", [])
-        assert len(dynamodb) == len(definition.tables)
-        for logical, access in definition.tables.items():
-            table_id = referenced_id(environment(function)[tables_by_env_var[logical]])
-            (statement,) = [s for s in dynamodb if references(s["Resource"], table_id)]
-            assert set(as_list(statement["Action"])) == TABLE_ACTIONS[access]
-            assert as_list(statement["Resource"]) == [{"Fn::GetAtt": [table_id, "Arn"]}]
+        # The queue the function sends to is the one its environment names, and only sending.
+        expected_queues = {
+            _arn(referenced_id(variables[queues_by_logical[logical].env_var])): SQS_SEND
+            for logical in definition.sends_to
+        }
+        assert grants.pop("sqs", {}) == expected_queues, definition.name
 
-        ses = by_kind.pop("ses", [])
+        secrets = grants.pop("secretsmanager", {})
+        if definition.reads_webhook_secrets:
+            assert secrets == {json.dumps({"Ref": secret_id}): SECRET_READ}
+            assert references(variables["TRIALGW_WEBHOOK_SECRETS_NAME"], secret_id)
+        else:
+            assert secrets == {}
+            assert "TRIALGW_WEBHOOK_SECRETS_NAME" not in variables
+
+        ses = [s for s in statements if _statement_kind(s) == "ses"]
+        grants.pop("ses", None)
         if definition.sends_email:
             (statement,) = ses
             assert set(as_list(statement["Action"])) == SES_SEND
@@ -102,7 +134,9 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
             assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "trials@example.com"}}
         else:
             assert ses == []
-        assert by_kind == {}, f"{definition.name} has grants topology does not declare: {by_kind}"
+        assert grants == {}, f"{definition.name} has grants topology does not declare: {grants}"
+        # Conditions only where SES needs them.
+        assert all("Condition" not in s for s in statements if _statement_kind(s) != "ses")
 
 
 def test_no_statement_allows_every_action_and_wildcard_resources_are_explained(
@@ -128,14 +162,26 @@ def test_aws_managed_policies_only_on_cdk_machinery(template_json: dict[str, Any
     assert attached <= set(MANAGED_POLICIES_ALLOWED)
 
 
-def test_api_gateway_may_invoke_each_function_only_through_its_route(template_json: dict[str, Any]) -> None:
+def test_each_function_may_be_invoked_only_through_its_routes_and_topics(template_json: dict[str, Any]) -> None:
     permissions = [props(p) for _, p in resources(template_json, "AWS::Lambda::Permission")]
-    for route in topology.ROUTES:
-        function_id, _ = functions(template_json)[route.function]
+    topics = {render(props(t).get("DisplayName", "")): t_id for t_id, t in resources(template_json, "AWS::SNS::Topic")}
+    for definition in topology.FUNCTIONS:
+        function_id, _ = functions(template_json)[definition.name]
         granted = [p for p in permissions if references(p["FunctionName"], function_id)]
-        assert granted, f"API Gateway cannot invoke {route.function}"
-        for permission in granted:
-            assert permission["Principal"] == "apigateway.amazonaws.com"
-            source = json.dumps(permission["SourceArn"])
-            assert f"/{route.method}{route.path}" in source
-            assert "test-invoke-stage" not in source
+        by_api = [p for p in granted if p["Principal"] == "apigateway.amazonaws.com"]
+        by_sns = [p for p in granted if p["Principal"] == "sns.amazonaws.com"]
+        assert len(by_api) + len(by_sns) == len(granted), f"{definition.name}: an unexpected invoker"
+        assert all(p["Action"] == "lambda:InvokeFunction" for p in granted)
+        # API Gateway: one permission per route of this function, for the deployed stage only.
+        routes = [route for route in topology.ROUTES if route.function == definition.name]
+        sources = sorted(json.dumps(p["SourceArn"]) for p in by_api)
+        assert len(sources) == len(routes)
+        for route in routes:
+            suffix = "/" + route.method + _PATH_PARAMETER.sub("*", route.path)
+            assert sum(source.endswith(f'{suffix}"]]}}') for source in sources) == 1, suffix
+        assert not any("test-invoke-stage" in source for source in sources)
+        # SNS: one permission per subscribed topic, from that topic only.
+        assert len(by_sns) == len(definition.subscribes_to)
+        for logical in definition.subscribes_to:
+            topic_id = topics[f"trialgw {logical}"]
+            assert [p for p in by_sns if p["SourceArn"] == {"Ref": topic_id}], logical

@@ -7,17 +7,24 @@ from typing import Any
 from infra import topology
 from tests.infra.cfn import outputs, props, references, render, resources
 from tests.infra.conftest import VARIANT_DOMAIN, Synthesized
+from trialgw import names
 
 
-def test_outputs_name_the_site_the_api_the_signup_endpoint_and_the_tables(template_json: dict[str, Any]) -> None:
+def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_the_secret(
+    template_json: dict[str, Any],
+) -> None:
     values = {name: render(value) for name, value in outputs(template_json).items()}
     assert set(values) == {
         "SiteUrl",
         "ApiUrl",
         "SignupUrl",
-        "TrialsTableName",
         "SenderEmail",
         "SesConfigurationSet",
+        *(f"{table.logical.capitalize()}TableName" for table in names.TABLES),
+        *(f"{topic.logical[:1].upper()}{topic.logical[1:]}TopicArn" for topic in names.TOPICS),
+        "WebhookSecretsName",
+        "CmWebhookUrlTemplate",
+        "MetaWebhookUrl",
     }
     assert values["SiteUrl"].startswith("https://")
     assert values["SiteUrl"].endswith(".cloudfront.net")

@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.resources import create_tables
-from trialgw import settings
+from trialgw import names, settings
 from trialgw.adapters import aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +26,9 @@ EVENTS = ROOT / "tests" / "events"
 SENDER = "trials@trialgw.example"
 SITE_URL = "https://d111111abcdef8.cloudfront.net"
 API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+CM_SECRET = "cm-secret-for-tests"
+META_APP_SECRET = "meta-app-secret-for-tests"
+META_VERIFY_TOKEN = "meta-verify-token-for-tests"
 
 
 class FakeLambdaContext:
@@ -53,12 +56,18 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "TRIALGW_SENDER_EMAIL": SENDER,
         "TRIALGW_SITE_URL": SITE_URL,
         "TRIALGW_API_URL": API_URL,
+        "TRIALGW_CM_WEBHOOK_SECRET": CM_SECRET,
+        "TRIALGW_META_APP_SECRET": META_APP_SECRET,
+        "TRIALGW_META_VERIFY_TOKEN": META_VERIFY_TOKEN,
     }.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         create_tables(boto3.client("dynamodb"), os.environ)
         boto3.client("sesv2").create_email_identity(EmailIdentity=SENDER)
+        for queue in names.QUEUES:
+            url = boto3.client("sqs").create_queue(QueueName=queue.local_name)["QueueUrl"]
+            monkeypatch.setenv(queue.env_var, url)
         _forget_cached_state()
         yield
     _forget_cached_state()
@@ -68,6 +77,7 @@ def _forget_cached_state() -> None:
     settings.reload()
     aws.dynamodb.cache_clear()
     aws.sesv2.cache_clear()
+    aws.sqs.cache_clear()
 
 
 def load_handler(function: str) -> ModuleType:

@@ -40,3 +40,7 @@ class StoreError(Exception):
 
 class MailError(Exception):
     """The mailer could not hand the e-mail to the mail service."""
+
+
+class QueueError(Exception):
+    """The delivery queue did not take the message."""

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
 
 from trialgw.errors import DependencyUnavailable, InvalidInput, RateLimited
+from trialgw.inbound import InvalidPayload
 from trialgw.observability import logger
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
@@ -100,6 +101,10 @@ def _unavailable(error: DependencyUnavailable) -> Response[str]:
     )
 
 
+def _invalid_payload(error: InvalidPayload) -> Response[str]:
+    return json_response(400, {"message": error.message, "code": "invalid_payload"})
+
+
 def _http_error(error: ServiceError) -> Response[str]:
     # Powertools' own errors (e.g. an unknown route) keep their status.
     code = "not_found" if error.status_code == 404 else "http_error"
@@ -116,6 +121,7 @@ def register_error_answers(app: APIGatewayRestResolver) -> None:
     """Every domain error becomes the same documented answer, whichever function raised it."""
     app.exception_handler(BadRequest)(_bad_request)
     app.exception_handler(InvalidInput)(_invalid)
+    app.exception_handler(InvalidPayload)(_invalid_payload)
     app.exception_handler(RateLimited)(_rate_limited)
     app.exception_handler(DependencyUnavailable)(_unavailable)
     app.exception_handler(ServiceError)(_http_error)

@@ -95,3 +95,21 @@ class SignupRequest(BaseModel):
         if value is False:
             raise ValueError("Please agree to the trial terms to get a key.")
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message an end user sent to the trial company, whatever provider carried it.
+
+    `sender` is normalized per channel (E.164 for SMS and WhatsApp, the page-scoped id for Messenger,
+    the IGSID for Instagram), so one person is one address however the provider spelled it.
+    """
+
+    channel: Channel
+    sender: str
+    recipient: str
+    text: str | None
+    provider: str
+    provider_message_id: str
+    received_at: int
+    sender_name: str | None = None

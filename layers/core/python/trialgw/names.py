@@ -23,13 +23,55 @@ class TableDef:
 
 TRIALS = TableDef(logical="trials", env_var="TRIALGW_TRIALS_TABLE", local_name="trialgw-trials")
 
-TABLES: tuple[TableDef, ...] = (TRIALS,)
+WHITELIST = TableDef(logical="whitelist", env_var="TRIALGW_WHITELIST_TABLE", local_name="trialgw-whitelist")
+MESSAGES = TableDef(logical="messages", env_var="TRIALGW_MESSAGES_TABLE", local_name="trialgw-messages")
+
+TABLES: tuple[TableDef, ...] = (TRIALS, WHITELIST, MESSAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDef:
+    """An SQS queue (with its dead-letter queue); `env_var` carries its URL to functions."""
+
+    logical: str
+    env_var: str
+    local_name: str
+
+
+# Replies to end users now, accepted sends later: everything a channel provider must deliver.
+OUTBOUND = QueueDef(logical="outbound", env_var="TRIALGW_OUTBOUND_QUEUE_URL", local_name="trialgw-outbound")
+QUEUES: tuple[QueueDef, ...] = (OUTBOUND,)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDef:
+    """An SNS topic a function subscribes to."""
+
+    logical: str
+    local_name: str
+
+
+# AWS End User Messaging publishes two-way SMS (inbound texts) to this topic.
+TWO_WAY_SMS = TopicDef(logical="twoWaySms", local_name="trialgw-two-way-sms")
+TOPICS: tuple[TopicDef, ...] = (TWO_WAY_SMS,)
 
 # Item shapes in the trials table (pk / sk prefixes).
 TRIAL_PK_PREFIX = "TRIAL#"
 TRIAL_SK = "TRIAL"
 SIGNUP_COUNTER_PK_PREFIX = "SIGNUPS#"
 SIGNUP_COUNTER_SK_PREFIX = "WINDOW#"
+
+# Item shapes in the whitelist table: a trial's entries and their counter under the trial, and the
+# reverse index (which trials an address is on) under the address, written in one transaction.
+RECIPIENT_SK_PREFIX = "RCPT#"
+RECIPIENT_COUNT_SK = "RCPTCOUNT"
+ADDRESS_PK_PREFIX = "ADDR#"
+JOIN_HINT_PK_PREFIX = "HINT#"
+
+# Item shapes in the messages table: a trial's messages, and the provider message ids already seen.
+MESSAGE_SK_PREFIX = "MSG#"
+SEEN_PK_PREFIX = "SEEN#"
+SEEN_SK = "SEEN"
 
 # Every table has the same key shape and billing; only its items differ.
 KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = ((PARTITION_KEY, "S"), (SORT_KEY, "S"))

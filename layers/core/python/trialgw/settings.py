@@ -106,6 +106,24 @@ class SignupSettings(TrialSettings):
     max_body_bytes: int = Field(default=8 * 1024, gt=0)
 
 
+class MoWebhookSettings(TrialSettings):
+    """The inbound (MO) function: its tables, the delivery queue for replies, and the webhook secrets.
+
+    In AWS the secrets live in Secrets Manager (`webhook_secrets_name`, a JSON secret with the keys
+    `cm_webhook_secret`, `meta_app_secret`, `meta_verify_token`) and never in the environment; locally
+    they may be given directly. A secret that is set nowhere disables its webhook (every call refused).
+    """
+
+    whitelist_table: str = names.WHITELIST.local_name
+    messages_table: str = names.MESSAGES.local_name
+    outbound_queue_url: str = ""
+    webhook_secrets_name: str | None = None
+    cm_webhook_secret: str | None = None
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+
 S = TypeVar("S", bound=_Settings)
 
 

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sqs import SQSClient
 
 
 def _config() -> Config:
@@ -30,3 +31,10 @@ def sesv2() -> SESV2Client:
     import boto3
 
     return boto3.client("sesv2", config=_config())
+
+
+@cache
+def sqs() -> SQSClient:
+    import boto3
+
+    return boto3.client("sqs", config=_config())

@@ -1,0 +1,125 @@
+"""Inbound (MO) messages: CM's MO webhook, Meta's webhooks and two-way SMS through SNS.
+
+Every entry point authenticates first (an unauthenticated call changes nothing and learns nothing),
+then parses the provider's payload into InboundMessages and hands each to the one inbound use case.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from trialgw import settings as trial_settings
+from trialgw.adapters import aws
+from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.dynamo_trials import DynamoTrialStore
+from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
+from trialgw.adapters.secrets import webhook_secrets
+from trialgw.adapters.sqs_outbound import SqsOutboundQueue
+from trialgw.http import json_response, parse_json_object, register_error_answers, request_text
+from trialgw.inbound import InvalidPayload
+from trialgw.inbound.cm import parse_cm_mo
+from trialgw.inbound.meta import parse_meta, verify_signature, verify_subscription
+from trialgw.inbound.sns_sms import parse_sns_sms
+from trialgw.logic.inbound import InboundDeps, handle_inbound
+from trialgw.models import InboundMessage
+from trialgw.observability import logger, metrics, tracer
+from trialgw.settings import MoWebhookSettings
+
+NOT_FOUND = {"message": "Not found.", "code": "not_found"}
+
+
+def _settings() -> MoWebhookSettings:
+    return trial_settings.load(MoWebhookSettings)
+
+
+@cache
+def _deps() -> InboundDeps:
+    settings = _settings()
+    dynamodb = aws.dynamodb()
+    return InboundDeps(
+        trials=DynamoTrialStore(dynamodb, settings.trials_table),
+        whitelist=DynamoWhitelistStore(dynamodb, settings.whitelist_table),
+        messages=DynamoMessageLog(dynamodb, settings.messages_table),
+        outbound=SqsOutboundQueue(aws.sqs(), settings.outbound_queue_url),
+        clock=time.time,
+    )
+
+
+def _handle_all(messages: list[InboundMessage]) -> Response[str]:
+    outcomes = [handle_inbound(message, _settings(), _deps()).value for message in messages]
+    return json_response(200, {"processed": len(outcomes), "outcomes": outcomes})
+
+
+def post_cm(secret: str) -> Response[str]:
+    expected = webhook_secrets(_settings()).cm_webhook_secret
+    # Constant-time, and the same 404 as an unknown path: a wrong secret learns nothing.
+    if not expected or not hmac.compare_digest(secret.encode("utf-8", "surrogatepass"), expected.encode()):
+        return json_response(404, NOT_FOUND)
+    body = parse_json_object(request_text(_app().current_event), max_bytes=_settings().webhook_max_body_bytes)
+    return _handle_all(parse_cm_mo(body, received_at=int(time.time())))
+
+
+def get_meta() -> Response[str]:
+    params = _app().current_event.query_string_parameters or {}
+    challenge = verify_subscription(params, webhook_secrets(_settings()).meta_verify_token)
+    if challenge is None:
+        return json_response(403, {"message": "Verification failed.", "code": "forbidden"})
+    return Response(status_code=200, content_type=content_types.TEXT_PLAIN, body=challenge)
+
+
+def post_meta() -> Response[str]:
+    event = _app().current_event
+    max_bytes = _settings().webhook_max_body_bytes
+    raw = request_text(event) or ""
+    raw_bytes = raw.encode("utf-8", "surrogatepass")
+    if len(raw_bytes) > max_bytes:
+        return json_response(400, {"message": "The request body is too large.", "code": "body_too_large"})
+    # The signature covers the exact bytes Meta sent, so it is checked before anything is parsed.
+    signature = event.headers.get("x-hub-signature-256") or event.headers.get("X-Hub-Signature-256")
+    if not verify_signature(raw_bytes, signature, webhook_secrets(_settings()).meta_app_secret):
+        return json_response(401, {"message": "Invalid or missing X-Hub-Signature-256.", "code": "unauthorized"})
+    batch = parse_meta(parse_json_object(raw, max_bytes=max_bytes), received_at=int(time.time()))
+    # Statuses are the delivery side's (channel delivery); acknowledged here so Meta does not retry.
+    return _handle_all(batch.messages)
+
+
+@cache
+def _app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+    app.post("/webhooks/cm/<secret>")(post_cm)
+    app.get("/webhooks/meta")(get_meta)
+    app.post("/webhooks/meta")(post_meta)
+    register_error_answers(app)
+    return app
+
+
+def _handle_sns(event: dict[str, Any]) -> dict[str, Any]:
+    received_at = int(time.time())
+    outcomes: list[str] = []
+    for record in SNSEvent(event).records:
+        try:
+            message = parse_sns_sms(record.sns.message, received_at=received_at)
+        except InvalidPayload as error:
+            # A malformed notification never becomes valid: log it and drop it rather than retry.
+            logger.warning("unusable two-way SMS notification", extra={"reason": error.message})
+            continue
+        # DependencyUnavailable propagates: Lambda retries the asynchronous SNS invocation.
+        outcomes.append(handle_inbound(message, _settings(), _deps()).value)
+    return {"processed": len(outcomes), "outcomes": outcomes}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records")
+    if isinstance(records, list) and records and records[0].get("EventSource") == "aws:sns":
+        return _handle_sns(event)
+    return _app().resolve(event, context)

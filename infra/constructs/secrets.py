@@ -1,0 +1,58 @@
+"""Secrets Manager: the webhook secrets, shared with the channel providers, never in the template."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.constructs import acknowledge
+
+# The JSON keys `trialgw.adapters.secrets.webhook_secrets` reads: the first is generated here, the
+# others (Meta's) the operator fills in.
+SECRET_KEYS = ("cm_webhook_secret", "meta_app_secret", "meta_verify_token")
+GENERATED_KEY, *OPERATOR_KEYS = SECRET_KEYS
+# 48 letters and digits (~285 bits): safe as a URL path segment without escaping.
+CM_SECRET_LENGTH = 48
+
+
+class WebhookSecrets(Construct):
+    """One JSON secret holding every webhook secret.
+
+    Secrets Manager generates `cm_webhook_secret` at creation (it becomes the last path segment of
+    the CM MO webhook URL); the Meta values stay empty until the operator copies them from their
+    Meta app (an empty value refuses every call to that webhook). Nothing secret is in the template.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            description=(
+                "trialgw webhook secrets: cm_webhook_secret (generated; the CM MO webhook path), "
+                "meta_app_secret and meta_verify_token (fill in from your Meta app)"
+            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps(dict.fromkeys(OPERATOR_KEYS, "")),
+                generate_string_key=GENERATED_KEY,
+                password_length=CM_SECRET_LENGTH,
+                exclude_punctuation=True,
+                include_space=False,
+            ),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.secret,
+            "AwsSolutions-SMG4",
+            "These secrets are shared with external providers (CM's MO webhook URL, the Meta app's "
+            "secret and verify token); automatic rotation would break the webhooks, so the operator "
+            "rotates each value here and at the provider at once.",
+        )
+        self.secret_name = self.secret.secret_name
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.secret.grant_read(grantee)

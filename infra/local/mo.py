@@ -1,0 +1,363 @@
+"""`POST /_local/mo`: an end user sends a message to the trial company, through the real entry point.
+
+The helper builds the payload the provider itself would send and hands it to the same path the
+provider's call would take: Meta's webhook POST (signed with the app secret over the exact bytes) or
+CM's MO webhook (with the path secret) as an HTTP request through the local API Gateway, and two-way
+SMS as the SNS Lambda event AWS End User Messaging's topic would deliver to its subscribers. Nothing
+is shortcut: a payload the entry point refuses is refused here too, and its answer is passed back.
+
+Default route per channel: WhatsApp, Messenger and Instagram via `meta`, SMS via `sns`; `"via": "cm"`
+sends CM's MO JSON for any channel. Every call has fresh provider message ids.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from infra.local.events import HttpRequest, HttpResponse, json_response
+from infra.local.outbound import QueuedMessage
+from trialgw.addresses import normalize_address, normalize_phone
+from trialgw.inbound.meta import SIGNATURE_HEADER, sign
+from trialgw.models import Channel
+
+CM, META, SNS = "cm", "meta", "sns"
+VIAS = (CM, META, SNS)
+DEFAULT_VIA = {Channel.WHATSAPP: META, Channel.MESSENGER: META, Channel.INSTAGRAM: META, Channel.SMS: SNS}
+FIELDS = ("channel", "from", "text", "via")
+EXAMPLE = {"channel": "WhatsApp", "from": "+31612345678", "text": "<trial key>"}
+# Channel names ignoring case and spaces, as CM's MO parser reads them (`whatsapp`, `FacebookMessenger`).
+_CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
+META_USER_AGENT = "facebookexternalua"
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+Send = Callable[[HttpRequest], HttpResponse]
+Peek = Callable[[], list[QueuedMessage]]
+Log = Callable[[str], None]
+
+
+class MoInputError(ValueError):
+    """The `/_local/mo` request itself is wrong (answered 400 before any entry point is called)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoRequest:
+    channel: Channel
+    # The raw sender as given, and its canonical address on the channel (E.164, PSID or IGSID).
+    raw_sender: str
+    sender: str
+    text: str
+    via: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyAddresses:
+    """The trial company's own accounts on each channel: where the end user's message goes."""
+
+    whatsapp_number: str
+    sms_number: str
+    # Locally invented ids (nothing checks them): the Facebook Page, the Instagram professional
+    # account, the WhatsApp Business Account and the WhatsApp phone number id.
+    page_id: str = "104000000000001"
+    instagram_id: str = "17841400000000001"
+    waba_id: str = "102000000000001"
+    phone_number_id: str = "106000000000001"
+
+    def address(self, channel: Channel) -> str:
+        return {
+            Channel.WHATSAPP: self.whatsapp_number,
+            Channel.SMS: self.sms_number,
+            Channel.MESSENGER: self.page_id,
+            Channel.INSTAGRAM: self.instagram_id,
+        }[channel]
+
+
+def _channel_names() -> str:
+    return ", ".join(f'"{c.value}"' for c in Channel)
+
+
+def parse_mo_request(body: bytes) -> MoRequest:
+    """The `{"channel", "from", "text", "via"?}` of a `/_local/mo` call; raises MoInputError."""
+    try:
+        data: object = json.loads(body)
+    except (ValueError, RecursionError):
+        raise MoInputError("The body must be JSON: {channel, from, text, via?}.") from None
+    if not isinstance(data, dict):
+        raise MoInputError("The body must be a JSON object: {channel, from, text, via?}.")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise MoInputError(f"Unknown field(s) {', '.join(unknown)}; expected {', '.join(FIELDS)}.")
+    raw_channel = data.get("channel")
+    if not isinstance(raw_channel, str):
+        raise MoInputError(f"channel is required: one of {_channel_names()}.")
+    channel = _CHANNELS.get(raw_channel.replace(" ", "").casefold())
+    if channel is None:
+        raise MoInputError(f"channel {raw_channel!r} is not a trial channel; use one of {_channel_names()}.")
+    raw_sender = data.get("from")
+    if not isinstance(raw_sender, str) or not raw_sender.strip():
+        raise MoInputError("from is required: the end user's phone number, or their Messenger/Instagram id.")
+    sender = normalize_address(channel, raw_sender)
+    if sender is None:
+        kind = (
+            "an international phone number (+31612345678)"
+            if channel in (Channel.WHATSAPP, Channel.SMS)
+            else "a numeric id (the page-scoped id, or the Instagram-scoped id)"
+        )
+        raise MoInputError(f"from {raw_sender!r} is not {kind} on {channel.value}.")
+    text = data.get("text")
+    if not isinstance(text, str) or not text:
+        raise MoInputError("text is required: the message the end user types (e.g. the trial key).")
+    via = data.get("via", DEFAULT_VIA[channel])
+    if via not in VIAS:
+        raise MoInputError(f"via {via!r} is not an entry point; use one of {', '.join(VIAS)}.")
+    if via != CM and via != DEFAULT_VIA[channel]:
+        raise MoInputError(f"{channel.value} messages do not arrive via {via}; use {DEFAULT_VIA[channel]} or cm.")
+    return MoRequest(channel=channel, raw_sender=raw_sender, sender=sender, text=text, via=str(via))
+
+
+def cm_payload(mo: MoRequest, company: CompanyAddresses, *, reference: str, now: float) -> dict[str, Any]:
+    """CM's MO JSON, as the Business Messaging platform posts it to a trial's webhook."""
+    return {
+        "reference": reference,
+        "messageContext": "",
+        "from": {"number": mo.sender, "name": ""},
+        "to": {"number": company.address(mo.channel)},
+        "message": {"text": mo.text, "media": {"mediaUri": "", "contentType": "", "title": ""}, "custom": {}},
+        "groupings": ["", "", ""],
+        "timeUtc": datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "channel": mo.channel.value,
+    }
+
+
+def cm_request(mo: MoRequest, company: CompanyAddresses, *, secret: str, reference: str, now: float) -> HttpRequest:
+    body = json.dumps(cm_payload(mo, company, reference=reference, now=now), ensure_ascii=False).encode("utf-8")
+    return HttpRequest(
+        method="POST",
+        target=f"/webhooks/cm/{quote(secret, safe='')}",
+        headers=(("Content-Type", "application/json; charset=utf-8"), ("User-Agent", "CM.com MO webhook (local)")),
+        body=body,
+    )
+
+
+def meta_payload(mo: MoRequest, company: CompanyAddresses, *, message_id: str, now: float) -> dict[str, Any]:
+    """Meta's webhook envelope: WhatsApp Cloud API, or the Messenger Platform for Messenger and Instagram."""
+    if mo.channel is Channel.WHATSAPP:
+        # WhatsApp ids are the international digits without `+`.
+        wa_id = mo.sender.removeprefix("+")
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": company.whatsapp_number.removeprefix("+"),
+                "phone_number_id": company.phone_number_id,
+            },
+            "contacts": [{"profile": {"name": ""}, "wa_id": wa_id}],
+            "messages": [
+                {
+                    "from": wa_id,
+                    "id": message_id,
+                    "timestamp": str(int(now)),
+                    "type": "text",
+                    "text": {"body": mo.text},
+                }
+            ],
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": company.waba_id, "changes": [{"field": "messages", "value": value}]}],
+        }
+    account = company.address(mo.channel)
+    millis = int(now * 1000)
+    return {
+        "object": "page" if mo.channel is Channel.MESSENGER else "instagram",
+        "entry": [
+            {
+                "id": account,
+                "time": millis,
+                "messaging": [
+                    {
+                        "sender": {"id": mo.sender},
+                        "recipient": {"id": account},
+                        "timestamp": millis,
+                        "message": {"mid": message_id, "text": mo.text},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def meta_message_id(channel: Channel) -> str:
+    if channel is Channel.WHATSAPP:
+        return f"wamid.LOCAL{uuid.uuid4().hex.upper()}"
+    return f"m_local{uuid.uuid4().hex}"
+
+
+def meta_request(
+    mo: MoRequest, company: CompanyAddresses, *, app_secret: str, message_id: str, now: float
+) -> HttpRequest:
+    payload = meta_payload(mo, company, message_id=message_id, now=now)
+    # Meta signs the bytes it sends: compact JSON with non-ASCII escaped (`\u00e9`), as Meta serialises it.
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return HttpRequest(
+        method="POST",
+        target="/webhooks/meta",
+        headers=(
+            ("Content-Type", "application/json"),
+            ("User-Agent", META_USER_AGENT),
+            (SIGNATURE_HEADER, sign(body, app_secret)),
+        ),
+        body=body,
+    )
+
+
+def sns_event(
+    mo: MoRequest, company: CompanyAddresses, *, topic_arn: str, inbound_id: str, sns_message_id: str, now: float
+) -> dict[str, Any]:
+    """The Lambda event of an SNS subscription, carrying AWS End User Messaging's two-way SMS JSON."""
+    destination = company.sms_number
+    inbound = {
+        "originationNumber": mo.sender,
+        "destinationNumber": destination,
+        "messageKeyword": f"KEYWORD_{destination.removeprefix('+')}",
+        "messageBody": mo.text,
+        "inboundMessageId": inbound_id,
+    }
+    region = topic_arn.split(":")[3] if topic_arn.count(":") >= 5 else "eu-west-1"
+    subscription = f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, topic_arn)}"
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": sns_message_id,
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                    "Message": json.dumps(inbound, separators=(",", ":")),
+                    "Timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+                    "SignatureVersion": "1",
+                    # Lambda subscribers are authenticated by IAM, not by this signature: a placeholder.
+                    "Signature": "TE9DQUwtU1RBQ0stTk9ULUEtUkVBTC1TSUdOQVRVUkU=",
+                    "SigningCertUrl": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-local.pem",
+                    "UnsubscribeUrl": (
+                        f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription}"
+                    ),
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def _decoded(response: HttpResponse) -> Any:
+    try:
+        return json.loads(response.body)
+    except ValueError:
+        return response.body.decode("utf-8", "replace")
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class MoSimulator:
+    """Answers `/_local/mo`: builds the provider's payload and calls the real entry point with it."""
+
+    def __init__(
+        self,
+        *,
+        company: CompanyAddresses,
+        cm_webhook_secret: str,
+        meta_app_secret: str,
+        topic_arn: str,
+        subscribers: Iterable[str],
+        invoke: Invoke,
+        peek: Peek | None = None,
+        clock: Callable[[], float] | None = None,
+        log: Log = _stderr,
+    ) -> None:
+        self._company = company
+        self._cm_secret = cm_webhook_secret
+        self._meta_secret = meta_app_secret
+        self._topic_arn = topic_arn
+        self._subscribers = tuple(subscribers)
+        self._invoke = invoke
+        self._peek = peek
+        self._clock = clock or time.time
+        self._log = log
+
+    def handle(self, request: HttpRequest, send: Send) -> HttpResponse:
+        """`send` is the local API Gateway: HTTP entry points are called through it, as over the wire."""
+        try:
+            mo = parse_mo_request(request.body)
+        except MoInputError as error:
+            return json_response(400, {"message": str(error), "code": "bad_request", "example": EXAMPLE})
+        before = self._queued_ids()
+        answer: dict[str, Any] = {"via": mo.via, "channel": mo.channel.value, "from": mo.sender}
+        if mo.via == SNS:
+            answer.update(self._via_sns(mo))
+        else:
+            answer.update(self._via_http(mo, send))
+        if self._peek is not None:
+            answer["replies"] = [
+                m.message() for m in self._peek() if m.sqs_message_id not in before and m.addressed_to(mo.sender)
+            ]
+        return json_response(200, answer)
+
+    def _queued_ids(self) -> set[str]:
+        return set() if self._peek is None else {m.sqs_message_id for m in self._peek()}
+
+    def _via_http(self, mo: MoRequest, send: Send) -> dict[str, Any]:
+        now = self._clock()
+        if mo.via == CM:
+            message_id = str(uuid.uuid4())
+            request = cm_request(mo, self._company, secret=self._cm_secret, reference=message_id, now=now)
+        else:
+            message_id = meta_message_id(mo.channel)
+            request = meta_request(mo, self._company, app_secret=self._meta_secret, message_id=message_id, now=now)
+        response = send(request)
+        return {"providerMessageId": message_id, "status": response.status, "answer": _decoded(response)}
+
+    def _via_sns(self, mo: MoRequest) -> dict[str, Any]:
+        inbound_id = str(uuid.uuid4())
+        event = sns_event(
+            mo,
+            self._company,
+            topic_arn=self._topic_arn,
+            inbound_id=inbound_id,
+            sns_message_id=str(uuid.uuid4()),
+            now=self._clock(),
+        )
+        invocations = [self._invoke_subscriber(name, event) for name in self._subscribers]
+        if not invocations:
+            return {"providerMessageId": inbound_id, "status": 500, "answer": "no function subscribes to the topic"}
+        # One subscriber today (the MO function); with more, the worst answer speaks for the call.
+        status, function, result = max(invocations, key=lambda i: i[0])
+        return {"providerMessageId": inbound_id, "status": status, "function": function, "answer": result}
+
+    def _invoke_subscriber(self, name: str, event: dict[str, Any]) -> tuple[int, str, Any]:
+        try:
+            return 200, name, self._invoke(name, event)
+        except Exception as error:
+            # In AWS, SNS would retry the asynchronous invocation; the traceback is for the terminal.
+            self._log(f"[local] {name} raised on an SNS event:\n{traceback.format_exc()}")
+            return 500, name, {"error": type(error).__name__, "message": str(error)}
+
+
+def company_addresses(whatsapp_number: str, sms_numbers: Mapping[str, str]) -> CompanyAddresses:
+    """The company's addresses from the trial settings: its WhatsApp number and first SMS number."""
+    sms = next(iter(sms_numbers.values()), whatsapp_number)
+    return CompanyAddresses(
+        whatsapp_number=normalize_phone(whatsapp_number) or whatsapp_number,
+        sms_number=normalize_phone(sms) or sms,
+    )

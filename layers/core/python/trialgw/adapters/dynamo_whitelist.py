@@ -1,0 +1,185 @@
+"""The whitelist table: entries and their counter under the trial, the reverse index under the address.
+
+Adding is one transaction (entry if absent + reverse index + counter below the limit), so the
+10-recipient limit is exact under concurrent webhooks and a repeated key never takes a second slot.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trialgw import names
+from trialgw.errors import StoreError
+from trialgw.models import Channel, Trial
+from trialgw.ports import Membership, WhitelistOutcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _trial_pk(key_hash: str) -> dict[str, str]:
+    return _s(f"{names.TRIAL_PK_PREFIX}{key_hash}")
+
+
+def _address_pk(channel: Channel, address: str) -> dict[str, str]:
+    return _s(f"{names.ADDRESS_PK_PREFIX}{channel.value}#{address}")
+
+
+def _entry_key(key_hash: str, channel: Channel, address: str) -> dict[str, Any]:
+    return {
+        names.PARTITION_KEY: _trial_pk(key_hash),
+        names.SORT_KEY: _s(f"{names.RECIPIENT_SK_PREFIX}{channel.value}#{address}"),
+    }
+
+
+def _reverse_key(key_hash: str, channel: Channel, address: str) -> dict[str, Any]:
+    return {
+        names.PARTITION_KEY: _address_pk(channel, address),
+        names.SORT_KEY: _s(f"{names.TRIAL_PK_PREFIX}{key_hash}"),
+    }
+
+
+def _counter_key(key_hash: str) -> dict[str, Any]:
+    return {names.PARTITION_KEY: _trial_pk(key_hash), names.SORT_KEY: _s(names.RECIPIENT_COUNT_SK)}
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons") or []
+    return [str(reason.get("Code", "")) for reason in reasons]
+
+
+class DynamoWhitelistStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
+        entry = {
+            **_entry_key(trial.key_hash, channel, address),
+            "channel": _s(channel.value),
+            "address": _s(address),
+            "whitelisted_at": _n(now),
+            "expires_at": _n(trial.expires_at),
+            names.TTL_ATTRIBUTE: _n(ttl),
+        }
+        reverse = {
+            **_reverse_key(trial.key_hash, channel, address),
+            "key_hash": _s(trial.key_hash),
+            "expires_at": _n(trial.expires_at),
+            names.TTL_ATTRIBUTE: _n(ttl),
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": entry,
+                            "ConditionExpression": "attribute_not_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY},
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": reverse}},
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _counter_key(trial.key_hash),
+                            "UpdateExpression": "ADD #count :one SET #ttl = :ttl",
+                            "ConditionExpression": "attribute_not_exists(#count) OR #count < :limit",
+                            "ExpressionAttributeNames": {"#count": "count", "#ttl": names.TTL_ATTRIBUTE},
+                            "ExpressionAttributeValues": {":one": _n(1), ":limit": _n(limit), ":ttl": _n(ttl)},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            codes = _cancellation_codes(error)
+            if codes and codes[0] == CONDITION_FAILED:
+                return WhitelistOutcome.ALREADY
+            if len(codes) > 2 and codes[2] == CONDITION_FAILED:
+                return WhitelistOutcome.FULL
+            raise StoreError(f"could not whitelist: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not whitelist: {type(error).__name__}") from error
+        return WhitelistOutcome.ADDED
+
+    def memberships(self, channel: Channel, address: str) -> list[Membership]:
+        try:
+            answer = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+                ExpressionAttributeValues={":pk": _address_pk(channel, address)},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the whitelist: {type(error).__name__}") from error
+        return [
+            Membership(key_hash=item["key_hash"]["S"], expires_at=int(item["expires_at"]["N"]))
+            for item in answer.get("Items", [])
+        ]
+
+    def remove(self, key_hash: str, channel: Channel, address: str) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": _entry_key(key_hash, channel, address),
+                            "ConditionExpression": "attribute_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY},
+                        }
+                    },
+                    {"Delete": {"TableName": self._table, "Key": _reverse_key(key_hash, channel, address)}},
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _counter_key(key_hash),
+                            "UpdateExpression": "ADD #count :minus_one",
+                            "ConditionExpression": "#count > :zero",
+                            "ExpressionAttributeNames": {"#count": "count"},
+                            "ExpressionAttributeValues": {":minus_one": _n(-1), ":zero": _n(0)},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if CONDITION_FAILED in _cancellation_codes(error):
+                # Already removed (a repeated STOP): the slot was freed the first time.
+                return
+            raise StoreError(f"could not remove from the whitelist: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not remove from the whitelist: {type(error).__name__}") from error
+
+    def claim_join_hint(self, channel: Channel, address: str, *, day: str, ttl: int) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    names.PARTITION_KEY: _s(f"{names.JOIN_HINT_PK_PREFIX}{channel.value}#{address}"),
+                    names.SORT_KEY: _s(day),
+                    names.TTL_ATTRIBUTE: _n(ttl),
+                },
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == f"{CONDITION_FAILED}Exception":
+                return False
+            raise StoreError(f"could not claim the join hint: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not claim the join hint: {type(error).__name__}") from error
+        return True

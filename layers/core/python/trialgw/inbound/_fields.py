@@ -1,0 +1,109 @@
+"""Typed access to untrusted JSON with errors that name the path (`entry[0].messaging[1].sender.id`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from trialgw.inbound import InvalidPayload
+
+# Error texts go back to the caller and into logs: never echo more than a hint of a hostile value.
+_MAX_SHOWN = 40
+# Unix times in seconds or milliseconds; more digits than this is not a time.
+_MAX_TIMESTAMP_DIGITS = 16
+_KINDS: dict[type, str] = {type(None): "null", list: "an array", dict: "an object"}
+
+
+def describe(value: object) -> str:
+    """A short, safe description of a JSON value for an error text."""
+    if isinstance(value, str):
+        shown = value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "…"
+        return repr(shown)
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _KINDS.get(type(value), "an unsupported value")
+
+
+def as_object(value: object, path: str) -> Mapping[str, object]:
+    """`value` as a JSON object, or InvalidPayload naming `path`."""
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"{path} must be an object, not {describe(value)}.")
+    return value
+
+
+def as_list(value: object, path: str) -> list[object]:
+    """`value` as a JSON array, or InvalidPayload naming `path`."""
+    if not isinstance(value, list):
+        raise InvalidPayload(f"{path} must be an array, not {describe(value)}.")
+    return value
+
+
+def lookup(obj: Mapping[str, object], key: str, *, ignore_case: bool = False) -> object:
+    """`obj[key]` or None; with `ignore_case`, an exact match wins, else the first key equal ignoring case."""
+    if key in obj:
+        return obj[key]
+    if ignore_case:
+        folded = key.casefold()
+        for name, value in obj.items():
+            if isinstance(name, str) and name.casefold() == folded:
+                return value
+    return None
+
+
+def required_str(obj: Mapping[str, object], key: str, path: str, *, ignore_case: bool = False) -> str:
+    """A non-empty string field (surrounding white space does not count as content)."""
+    value = lookup(obj, key, ignore_case=ignore_case)
+    if value is None:
+        raise InvalidPayload(f"{path}.{key} is required.")
+    if not isinstance(value, str):
+        raise InvalidPayload(f"{path}.{key} must be a string, not {describe(value)}.")
+    if not value.strip():
+        raise InvalidPayload(f"{path}.{key} must not be empty.")
+    return value
+
+
+def optional_str(obj: Mapping[str, object], key: str, path: str, *, ignore_case: bool = False) -> str | None:
+    """A string field kept verbatim, or None when absent, null or empty."""
+    value = lookup(obj, key, ignore_case=ignore_case)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidPayload(f"{path}.{key} must be a string, not {describe(value)}.")
+    return value or None
+
+
+def optional_object(
+    obj: Mapping[str, object], key: str, path: str, *, ignore_case: bool = False
+) -> Mapping[str, object] | None:
+    """An object field, or None when absent or null."""
+    value = lookup(obj, key, ignore_case=ignore_case)
+    return None if value is None else as_object(value, f"{path}.{key}")
+
+
+def optional_list(obj: Mapping[str, object], key: str, path: str) -> list[object]:
+    """An array field, or an empty list when absent or null."""
+    value = obj.get(key)
+    return [] if value is None else as_list(value, f"{path}.{key}")
+
+
+def optional_timestamp(obj: Mapping[str, object], key: str, path: str) -> int | None:
+    """A Unix time given as a number or a string of digits (WhatsApp sends strings), or None when absent."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**_MAX_TIMESTAMP_DIGITS:
+        return value
+    if isinstance(value, str) and 0 < len(value) <= _MAX_TIMESTAMP_DIGITS and value.isascii() and value.isdigit():
+        return int(value)
+    raise InvalidPayload(f"{path}.{key} must be a Unix time, not {describe(value)}.")
+
+
+def optional_int(obj: Mapping[str, object], key: str, path: str) -> int | None:
+    """An integer field (a code), or None when absent or null."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise InvalidPayload(f"{path}.{key} must be an integer, not {describe(value)}.")

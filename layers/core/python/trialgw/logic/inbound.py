@@ -1,0 +1,198 @@
+"""Inbound (MO) messages: whitelisting by trial key, STOP, recording, and the replies to the end user.
+
+A recipient becomes sendable only after it sent the trial key, from that very account or number, to
+the trial company. Every step is safe to repeat: a provider's retry of a message that failed half-way
+is processed again (its claim is released), and a redelivery of one that succeeded changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from trialgw.addresses import find_key, is_stop
+from trialgw.errors import DependencyUnavailable, QueueError, StoreError
+from trialgw.inbound.cm import to_cm_mo_json
+from trialgw.keys import hash_key
+from trialgw.models import Channel, InboundMessage
+from trialgw.observability import logger
+from trialgw.ports import (
+    Clock,
+    LoggedMessage,
+    MessageLog,
+    OutboundMessage,
+    OutboundQueue,
+    TrialStore,
+    WhitelistOutcome,
+    WhitelistStore,
+)
+from trialgw.settings import TrialSettings
+
+# How long a provider message id is remembered; providers retry for far less (CM: up to a month of
+# 5-minute retries only while we fail, and a claim is released on failure).
+SEEN_TTL_SECONDS = 7 * 24 * 3600
+DAY_SECONDS = 24 * 3600
+
+
+class InboundOutcome(StrEnum):
+    WHITELISTED = "whitelisted"
+    ALREADY_WHITELISTED = "already_whitelisted"
+    WHITELIST_FULL = "whitelist_full"
+    INVALID_KEY = "invalid_key"
+    STOPPED = "stopped"
+    RECORDED = "recorded"
+    JOIN_HINT = "join_hint"
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundDeps:
+    trials: TrialStore
+    whitelist: WhitelistStore
+    messages: MessageLog
+    outbound: OutboundQueue
+    clock: Clock
+
+
+def _utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _noun(channel: Channel) -> str:
+    return "number" if channel in (Channel.SMS, Channel.WHATSAPP) else "account"
+
+
+def handle_inbound(message: InboundMessage, settings: TrialSettings, deps: InboundDeps) -> InboundOutcome:
+    """Processes one inbound message. Raises DependencyUnavailable (the provider should retry)."""
+    provider_id = message.provider_message_id
+    try:
+        if not deps.messages.claim(message.provider, provider_id, ttl=message.received_at + SEEN_TTL_SECONDS):
+            return InboundOutcome.DUPLICATE
+    except StoreError as error:
+        raise DependencyUnavailable("The message could not be processed; please retry.") from error
+    try:
+        outcome = _process(message, settings, deps)
+    except (StoreError, QueueError) as error:
+        try:
+            deps.messages.release(message.provider, provider_id)
+        except StoreError:
+            logger.warning("could not release a message claim; the provider's retry will be dropped")
+        raise DependencyUnavailable("The message could not be processed; please retry.") from error
+    logger.info("inbound processed", extra={"channel": message.channel.value, "outcome": outcome.value})
+    return outcome
+
+
+def _process(message: InboundMessage, settings: TrialSettings, deps: InboundDeps) -> InboundOutcome:
+    now = int(deps.clock())
+    key = find_key(message.text)
+    if key is not None:
+        return _whitelist(message, key, now, settings, deps)
+    if is_stop(message.text):
+        return _stop(message, now, deps)
+    active = [m for m in deps.whitelist.memberships(message.channel, message.sender) if m.expires_at > now]
+    if active:
+        for membership in active:
+            _record(message, membership.key_hash, membership.expires_at, settings, deps)
+        return InboundOutcome.RECORDED
+    day = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
+    if not deps.whitelist.claim_join_hint(message.channel, message.sender, day=day, ttl=now + 2 * DAY_SECONDS):
+        return InboundOutcome.IGNORED
+    _reply(
+        message,
+        f"Hi! This is the {settings.brand} messaging trial. To receive test messages here, send the trial "
+        f"key from your sign-up e-mail. No key yet? Sign up at {settings.site_url}/",
+        deps,
+    )
+    return InboundOutcome.JOIN_HINT
+
+
+def _whitelist(
+    message: InboundMessage, key: str, now: int, settings: TrialSettings, deps: InboundDeps
+) -> InboundOutcome:
+    trial = deps.trials.get(hash_key(key))
+    if trial is None or not trial.is_usable(now):
+        _reply(
+            message,
+            f"That trial key is invalid or has expired. Get a new key at {settings.site_url}/ and send it again.",
+            deps,
+        )
+        return InboundOutcome.INVALID_KEY
+    outcome = deps.whitelist.add(
+        trial,
+        message.channel,
+        message.sender,
+        now=now,
+        limit=settings.max_recipients,
+        ttl=trial.expires_at + settings.expired_retention_seconds,
+    )
+    if outcome is WhitelistOutcome.FULL:
+        _reply(
+            message,
+            f"This trial already has {settings.max_recipients} whitelisted recipients, the most a trial can "
+            f"have. Sign up for a new trial at {settings.site_url}/",
+            deps,
+        )
+        return InboundOutcome.WHITELIST_FULL
+    _record(message, trial.key_hash, trial.expires_at, settings, deps)
+    until = _utc(trial.expires_at)
+    if outcome is WhitelistOutcome.ALREADY:
+        _reply(message, f"This {_noun(message.channel)} is already whitelisted for this trial, until {until}.", deps)
+        return InboundOutcome.ALREADY_WHITELISTED
+    _reply(
+        message,
+        f"You are whitelisted for the {settings.brand} messaging trial until {until}: test messages sent to "
+        f"this {_noun(message.channel)} will now reach you. Reply STOP to be removed.",
+        deps,
+    )
+    logger.info("recipient whitelisted", extra={"channel": message.channel.value})
+    return InboundOutcome.WHITELISTED
+
+
+def _stop(message: InboundMessage, now: int, deps: InboundDeps) -> InboundOutcome:
+    memberships = [m for m in deps.whitelist.memberships(message.channel, message.sender) if m.expires_at > now]
+    if not memberships:
+        # Not on any trial: nothing to undo, and an unasked reply would be just the spam STOP refuses.
+        return InboundOutcome.IGNORED
+    for membership in memberships:
+        deps.whitelist.remove(membership.key_hash, message.channel, message.sender)
+    _reply(
+        message,
+        "You have been removed from the messaging trial and will receive no more test messages. "
+        "Send a trial key again to join.",
+        deps,
+    )
+    return InboundOutcome.STOPPED
+
+
+def _record(
+    message: InboundMessage, key_hash: str, expires_at: int, settings: TrialSettings, deps: InboundDeps
+) -> None:
+    deps.messages.record(
+        LoggedMessage(
+            key_hash=key_hash,
+            direction="inbound",
+            channel=message.channel,
+            counterpart=message.sender,
+            text=message.text,
+            at=message.received_at,
+            message_id=f"{message.provider}:{message.provider_message_id}",
+            payload=json.dumps(to_cm_mo_json(message), ensure_ascii=False),
+            ttl=expires_at + settings.expired_retention_seconds,
+        )
+    )
+
+
+def _reply(message: InboundMessage, text: str, deps: InboundDeps) -> None:
+    # Replies go through the delivery queue like any send, but count against no quota.
+    deps.outbound.enqueue(
+        OutboundMessage(
+            channel=message.channel, to=message.sender, text=text, kind="reply", message_id=uuid.uuid4().hex
+        )
+    )
+
+
+__all__ = ["InboundDeps", "InboundOutcome", "handle_inbound"]

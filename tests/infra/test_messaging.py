@@ -1,0 +1,178 @@
+"""Queues, topics and the webhook secrets: encrypted, TLS only, dead letters, no secret in the template."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from infra import topology
+from infra.constructs.secrets import SECRET_KEYS
+from infra.constructs.topics import END_USER_MESSAGING
+from infra.stack import SECRET_SETTINGS, StackConfig, camel
+from tests.infra.cfn import environment, functions, outputs, props, referenced_id, references, render, resources
+from tests.infra.conftest import Synthesized
+from trialgw import names
+
+FOURTEEN_DAYS = 14 * 24 * 3600
+SECURE_TRANSPORT_DENIED = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _policy_statements(template: dict[str, Any], policy_type: str, key: str, logical_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for _, policy in resources(template, policy_type):
+        if any(references(target, logical_id) for target in props(policy)[key]):
+            statements.extend(props(policy)["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _queues(template: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(queues with a dead-letter queue, their dead-letter queues), by logical id."""
+    all_queues = dict(resources(template, "AWS::SQS::Queue"))
+    main = {qid: q for qid, q in all_queues.items() if "RedrivePolicy" in props(q)}
+    dead = {referenced_id(props(q)["RedrivePolicy"]["deadLetterTargetArn"]) for q in main.values()}
+    assert set(all_queues) == set(main) | dead, "every queue is a work queue or a dead-letter queue"
+    return main, {qid: all_queues[qid] for qid in dead}
+
+
+def test_one_queue_with_a_dead_letter_queue_per_queue_definition(template_json: dict[str, Any]) -> None:
+    main, dead = _queues(template_json)
+    assert len(main) == len(dead) == len(names.QUEUES)
+    for queue in main.values():
+        properties = props(queue)
+        assert properties["RedrivePolicy"]["maxReceiveCount"] == 5  # cdk.json's queueMaxReceiveCount
+        assert properties["VisibilityTimeout"] >= 60
+    for queue in dead.values():
+        assert props(queue)["MessageRetentionPeriod"] == FOURTEEN_DAYS
+
+
+def test_every_queue_is_encrypted_and_refuses_plain_http(template_json: dict[str, Any]) -> None:
+    main, dead = _queues(template_json)
+    for queue_id, queue in {**main, **dead}.items():
+        assert props(queue)["SqsManagedSseEnabled"] is True
+        statements = _policy_statements(template_json, "AWS::SQS::QueuePolicy", "Queues", queue_id)
+        assert any(s["Effect"] == "Deny" and s["Condition"] == SECURE_TRANSPORT_DENIED for s in statements)
+        assert all(s["Effect"] == "Deny" for s in statements), "no one is let in by a queue policy"
+
+
+def test_dead_letters_and_old_messages_raise_alarms(template_json: dict[str, Any]) -> None:
+    main, dead = _queues(template_json)
+    alarms = [props(a) for _, a in resources(template_json, "AWS::CloudWatch::Alarm")]
+    watched = {
+        (referenced_id(alarm["Dimensions"][0]["Value"]), alarm["MetricName"])
+        for alarm in alarms
+        if alarm.get("Namespace") == "AWS/SQS"
+    }
+    for dead_id in dead:
+        assert (dead_id, "ApproximateNumberOfMessagesVisible") in watched
+    for queue_id in main:
+        assert (queue_id, "ApproximateAgeOfOldestMessage") in watched
+
+
+def test_functions_that_send_to_a_queue_get_its_url(template_json: dict[str, Any]) -> None:
+    main, _ = _queues(template_json)
+    for definition in topology.FUNCTIONS:
+        variables = environment(functions(template_json)[definition.name][1])
+        for queue in names.QUEUES:
+            if queue.logical in definition.sends_to:
+                assert referenced_id(variables[queue.env_var]) in main  # Ref of a queue is its URL
+            else:
+                assert queue.env_var not in variables
+
+
+def test_one_encrypted_tls_only_topic_per_topic_definition_subscribed_by_its_functions(
+    template_json: dict[str, Any],
+) -> None:
+    topics = dict(resources(template_json, "AWS::SNS::Topic"))
+    assert len(topics) == len(names.TOPICS)
+    subscriptions = [props(s) for _, s in resources(template_json, "AWS::SNS::Subscription")]
+    for definition in names.TOPICS:
+        (topic_id,) = [t_id for t_id, t in topics.items() if props(t)["DisplayName"] == f"trialgw {definition.logical}"]
+        key = template_json["Resources"][referenced_id(props(topics[topic_id])["KmsMasterKeyId"])]
+        assert key["Type"] == "AWS::KMS::Key"
+        assert props(key)["EnableKeyRotation"] is True
+        statements = _policy_statements(template_json, "AWS::SNS::TopicPolicy", "Topics", topic_id)
+        assert any(
+            s["Effect"] == "Deny" and s["Principal"] == "*" and s["Condition"] == SECURE_TRANSPORT_DENIED
+            for s in statements
+        )
+        subscribers = {referenced_id(s["Endpoint"]) for s in subscriptions if references(s["TopicArn"], topic_id)}
+        assert all(s["Protocol"] == "lambda" for s in subscriptions)
+        expected = {
+            functions(template_json)[f.name][0] for f in topology.FUNCTIONS if definition.logical in f.subscribes_to
+        }
+        assert subscribers == expected
+
+
+def _only_this_accounts_end_user_messaging(statement: dict[str, Any]) -> None:
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": END_USER_MESSAGING}
+    condition = statement["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert render(condition["ArnLike"]["aws:SourceArn"]) == "arn:aws:sms-voice:eu-west-1:123456789012:*"
+
+
+def test_end_user_messaging_of_this_account_alone_may_publish_two_way_sms(template_json: dict[str, Any]) -> None:
+    topic_id = referenced_id(outputs(template_json)["TwoWaySmsTopicArn"])
+    topic = props(template_json["Resources"][topic_id])
+    statements = _policy_statements(template_json, "AWS::SNS::TopicPolicy", "Topics", topic_id)
+    (publish,) = [s for s in statements if s["Effect"] == "Allow"]
+    _only_this_accounts_end_user_messaging(publish)
+    assert publish["Action"] == "sns:Publish"
+    assert references(publish["Resource"], topic_id)
+    # An encrypted topic takes messages only from publishers that may use its key.
+    key = props(template_json["Resources"][referenced_id(topic["KmsMasterKeyId"])])
+    (key_use,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": END_USER_MESSAGING}]
+    _only_this_accounts_end_user_messaging(key_use)
+    assert set(key_use["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+
+
+def test_the_webhook_secret_is_generated_never_written_in_the_template(
+    template_json: dict[str, Any], synthesized: Synthesized
+) -> None:
+    ((secret_id, secret),) = resources(template_json, "AWS::SecretsManager::Secret")
+    properties = props(secret)
+    assert "SecretString" not in properties
+    generator = properties["GenerateSecretString"]
+    assert generator["GenerateStringKey"] == "cm_webhook_secret"
+    assert generator["ExcludePunctuation"] is True  # a URL path segment without escaping
+    assert generator["PasswordLength"] >= 32
+    assert json.loads(generator["SecretStringTemplate"]) == {"meta_app_secret": "", "meta_verify_token": ""}
+    assert {generator["GenerateStringKey"], *json.loads(generator["SecretStringTemplate"])} == set(SECRET_KEYS)
+    assert secret["DeletionPolicy"] == "Retain"
+    ((_, variant_secret),) = resources(synthesized.variant_json, "AWS::SecretsManager::Secret")
+    assert variant_secret["DeletionPolicy"] == "Delete"
+    assert references(outputs(template_json)["WebhookSecretsName"], secret_id)
+
+
+def test_no_function_environment_holds_a_webhook_secret(template_json: dict[str, Any]) -> None:
+    ((secret_id, _),) = resources(template_json, "AWS::SecretsManager::Secret")
+    for definition in topology.FUNCTIONS:
+        variables = environment(functions(template_json)[definition.name][1])
+        for secret in ("TRIALGW_CM_WEBHOOK_SECRET", "TRIALGW_META_APP_SECRET", "TRIALGW_META_VERIFY_TOKEN"):
+            assert secret not in variables
+        if definition.reads_webhook_secrets:
+            name = variables["TRIALGW_WEBHOOK_SECRETS_NAME"]
+            assert references(name, secret_id)
+            assert name == outputs(template_json)["WebhookSecretsName"]
+            # The secret's name (the ARN without Secrets Manager's suffix), never its value.
+            assert render(name) == f"ref-{secret_id.lower()}"
+
+
+def test_secrets_are_no_context_knobs_and_are_refused_there() -> None:
+    assert not {camel(name) for name in SECRET_SETTINGS} & StackConfig.knobs()
+    app = cdk.App(context={"senderEmail": "a@example.com", "cmWebhookSecret": "oops"})
+    with pytest.raises(ValueError, match="cmWebhookSecret must not be in the CDK context"):
+        StackConfig.from_context(app.node)
+
+
+def test_webhook_outputs_name_the_urls_without_the_secret(template_json: dict[str, Any]) -> None:
+    values = {name: render(value) for name, value in outputs(template_json).items()}
+    cm_route = next(route for route in topology.ROUTES if route.path.startswith("/webhooks/cm/"))
+    assert values["CmWebhookUrlTemplate"] == (
+        values["ApiUrl"] + cm_route.path.replace("{secret}", "<cm_webhook_secret of WebhookSecretsName>")
+    )
+    assert values["MetaWebhookUrl"] == values["ApiUrl"] + "/webhooks/meta"
+    assert values["TwoWaySmsTopicArn"].startswith("ref-")

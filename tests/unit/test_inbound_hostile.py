@@ -1,0 +1,270 @@
+"""Hostile input for every inbound parser: any JSON value gives a valid result or InvalidPayload, nothing else.
+
+A small seeded generator (no hypothesis): random JSON shapes, and mutations of the real fixtures so the
+junk reaches deep into each parser (nulls, arrays where objects belong, huge strings, wrong types).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trialgw.addresses import normalize_address
+from trialgw.inbound import InvalidPayload
+from trialgw.inbound.cm import parse_cm_mo, to_cm_mo_json
+from trialgw.inbound.meta import MetaBatch, parse_meta, verify_signature, verify_subscription
+from trialgw.inbound.sns_sms import parse_sns_sms
+from trialgw.models import Channel, InboundMessage
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+NOW = 1_772_443_200
+ROUNDS = 400
+
+INTERESTING_STRINGS = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "null",
+    "+31612345678",
+    "31612345678",
+    "0031612345678",
+    "5215512345678",
+    "0612345678",
+    "7012345678901234",
+    "9" * 40,
+    "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d",
+    "WhatsApp",
+    "sms",
+    "Facebook Messenger",
+    "FacebookMessenger",
+    "Instagram",
+    "Viber",
+    "page",
+    "instagram",
+    "whatsapp_business_account",
+    "messages",
+    "text",
+    "reaction",
+    "subscribe",
+    "STOP",
+    "\ud800",
+    "\x00\x01",
+    "<script>alert(1)</script>",
+    "é" * 3,
+    "1" * 30,
+]
+INTERESTING_KEYS = [
+    "reference", "Reference", "REFERENCE", "from", "FROM", "to", "number", "Number", "name", "message", "Message",
+    "text", "channel", "Channel", "object", "entry", "changes", "field", "value", "metadata", "display_phone_number",
+    "phone_number_id", "contacts", "profile", "wa_id", "messages", "statuses", "id", "type", "body", "timestamp",
+    "recipient_id", "status", "errors", "code", "title", "messaging", "standby", "sender", "recipient", "mid",
+    "is_echo", "is_deleted", "originationNumber", "destinationNumber", "messageBody", "inboundMessageId", "",
+]  # fmt: skip
+
+
+def random_string(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.5:
+        return rng.choice(INTERESTING_STRINGS)
+    if roll < 0.55:
+        return rng.choice("x9€\ud83d") * rng.choice([1_000, 100_000])
+    alphabet = "0123456789abcdefABCDEF+-() .\n\t\u00a0é😀\ud800\x00"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+
+
+def random_json(rng: random.Random, depth: int = 0) -> Any:
+    makers: list[Callable[[], Any]] = [
+        lambda: None,
+        lambda: rng.random() < 0.5,
+        lambda: rng.choice([0, -1, 1, 2**63, -(2**63), 10**40, rng.randint(-(10**12), 10**16)]),
+        lambda: rng.choice([0.5, -1e308, 1e308, float("inf"), float("nan"), 1.0]),
+        lambda: random_string(rng),
+    ]
+    if depth < 4:
+
+        def a_list() -> list[Any]:
+            return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+
+        def an_object() -> dict[str, Any]:
+            keys = [rng.choice(INTERESTING_KEYS) if rng.random() < 0.8 else random_string(rng) for _ in range(5)]
+            return {key: random_json(rng, depth + 1) for key in keys[: rng.randint(0, 5)]}
+
+        makers += [a_list, an_object, a_list, an_object]
+    return rng.choice(makers)()
+
+
+def _containers(node: Any) -> list[Any]:
+    found = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict | list):
+            found.append(current)
+            stack.extend(current.values() if isinstance(current, dict) else current)
+    return found
+
+
+def _mutate_list(rng: random.Random, target: list[Any]) -> None:
+    if not target:
+        target.append(random_json(rng))
+        return
+    index = rng.randrange(len(target))
+    action = rng.choice(["replace", "delete", "wrap", "duplicate"])
+    if action == "replace":
+        target[index] = random_json(rng)
+    elif action == "delete":
+        del target[index]
+    elif action == "wrap":
+        target[index] = [target[index]]
+    else:
+        target.append(copy.deepcopy(target[index]))
+
+
+def _mutate_dict(rng: random.Random, target: dict[str, Any]) -> None:
+    if not target:
+        target[rng.choice(INTERESTING_KEYS)] = random_json(rng)
+        return
+    key = rng.choice(list(target))
+    action = rng.choice(["replace", "delete", "wrap", "null", "recase", "string"])
+    if action == "delete":
+        del target[key]
+    elif action == "recase":
+        target[key.swapcase()] = target.pop(key)
+    else:
+        replacements = {
+            "replace": lambda: random_json(rng),
+            "wrap": lambda: [target[key]],
+            "null": lambda: None,
+            "string": lambda: random_string(rng),
+        }
+        target[key] = replacements[action]()
+
+
+def mutate(rng: random.Random, value: Any) -> Any:
+    """A copy of `value` with one to three subtrees replaced, deleted, wrapped or re-cased."""
+    value = copy.deepcopy(value)
+    for _ in range(rng.randint(1, 3)):
+        containers = _containers(value)
+        if not containers:
+            return random_json(rng)
+        target = rng.choice(containers)
+        if isinstance(target, list):
+            _mutate_list(rng, target)
+        else:
+            _mutate_dict(rng, target)
+    return value
+
+
+def fixture(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def hostile_inputs(seed: int, fixtures: list[Any]) -> list[Any]:
+    rng = random.Random(seed)
+    inputs: list[Any] = [random_json(rng) for _ in range(ROUNDS // 4)]
+    inputs += [mutate(rng, rng.choice(fixtures)) for _ in range(ROUNDS)]
+    return inputs
+
+
+def check_message(message: InboundMessage, provider: str) -> None:
+    assert isinstance(message, InboundMessage)
+    assert isinstance(message.channel, Channel)
+    assert message.provider == provider
+    assert isinstance(message.sender, str)
+    assert normalize_address(message.channel, message.sender) == message.sender
+    assert isinstance(message.recipient, str)
+    assert isinstance(message.provider_message_id, str)
+    assert message.provider_message_id.strip()
+    assert message.text is None or isinstance(message.text, str)
+    assert message.sender_name is None or isinstance(message.sender_name, str)
+    assert message.received_at == NOW
+
+
+def run(parse: Callable[[Any], Any], inputs: list[Any], check: Callable[[Any], None]) -> tuple[int, int]:
+    accepted = 0
+    errors: list[str] = []
+    for value in inputs:
+        try:
+            result = parse(value)
+        except InvalidPayload as error:
+            errors.append(error.message)
+        else:
+            check(result)
+            accepted += 1
+    assert all(errors)
+    assert max(map(len, errors), default=0) < 500  # never echoes a huge hostile value
+    return accepted, len(errors)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_cm_parser_only_raises_invalid_payload(seed):
+    fixtures = [fixture(f"mo_cm_{name}.json") for name in ("whatsapp", "sms", "messenger", "instagram")]
+    fixtures.append([fixtures[0], fixtures[2]])
+
+    def check(result: Any) -> None:
+        assert isinstance(result, list)
+        for message in result:
+            check_message(message, "cm")
+            json.dumps(to_cm_mo_json(message))
+
+    accepted, rejected = run(lambda v: parse_cm_mo(v, received_at=NOW), hostile_inputs(seed, fixtures), check)
+    # The mutations must exercise both outcomes, or the test proves little.
+    assert accepted > 10
+    assert rejected > 10
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_meta_parser_only_raises_invalid_payload(seed):
+    names = ["whatsapp_text", "whatsapp_status", "messenger_text", "messenger_echo", "instagram_text"]
+    fixtures = [fixture(f"meta_{name}.json") for name in names]
+
+    def check(result: Any) -> None:
+        assert isinstance(result, MetaBatch)
+        for message in result.messages:
+            check_message(message, "meta")
+        for status in result.statuses:
+            assert isinstance(status.provider_message_id, str)
+            assert isinstance(status.status, str)
+            assert isinstance(status.at, int)
+            assert status.error_code is None or isinstance(status.error_code, int)
+        assert result.ignored >= 0
+
+    accepted, rejected = run(lambda v: parse_meta(v, received_at=NOW), hostile_inputs(seed, fixtures), check)
+    assert accepted > 10
+    assert rejected > 10
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_sns_parser_only_raises_invalid_payload(seed):
+    inner = json.loads(fixture("sns_two_way_sms.json")["Records"][0]["Sns"]["Message"])
+    rng = random.Random(seed)
+    inputs: list[Any] = [json.dumps(value) for value in hostile_inputs(seed, [inner])]
+    inputs += [random_string(rng) for _ in range(50)] + [random_json(rng) for _ in range(50)]
+
+    def check(result: Any) -> None:
+        check_message(result, "aws-sms")
+        assert result.channel is Channel.SMS
+
+    accepted, rejected = run(lambda v: parse_sns_sms(v, received_at=NOW), inputs, check)
+    assert accepted > 10
+    assert rejected > 10
+
+
+def test_signature_and_handshake_never_raise():
+    rng = random.Random(7)
+    for _ in range(ROUNDS):
+        header = random_json(rng) if rng.random() < 0.3 else "sha256=" + random_string(rng)
+        body = random_string(rng).encode("utf-8", "surrogatepass")
+        assert verify_signature(body, header, "secret") is False
+        params = {
+            rng.choice(["hub.mode", "hub.verify_token", "hub.challenge", "x"]): random_string(rng) for _ in range(3)
+        }
+        result = verify_subscription(params, "token")
+        assert result is None or result == params.get("hub.challenge")
