@@ -26,6 +26,7 @@ def render_banner(
         "trialgw local stack is running",
         "",
         f"  Signup page      {base_url}/",
+        f"  End user's phone {base_url}/_local/phone   (send messages as an end user, see the replies)",
         f"  Gateway (API)    {base_url}",
         f"  Sign up by API   POST {base_url}/signup",
         f"  Sent e-mail      GET  {base_url}/_local/mail   (?to=<address> to filter)",

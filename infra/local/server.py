@@ -33,7 +33,7 @@ from infra.local.events import (
 from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
 from infra.local.mo import MoSimulator, Peek
-from infra.local.static import Redirect, StaticSite
+from infra.local.static import PHONE_PATH, Redirect, StaticSite, phone_site
 from infra.topology import RouteDef
 from infra.web_security import security_headers
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
@@ -44,6 +44,8 @@ LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
     "/_local/mail": ("GET", "HEAD"),
     "/_local/outbound": ("GET", "HEAD"),
     "/_local/mo": ("POST",),
+    # The end user's phone page, and its files under `/_local/phone/...`.
+    PHONE_PATH: ("GET", "HEAD"),
 }
 
 Log = Callable[[str], None]
@@ -66,9 +68,11 @@ class LocalGateway:
         base_url: str,
         mo: MoSimulator | None = None,
         outbound: Peek | None = None,
+        phone: StaticSite | None = None,
         log: Log = _stderr,
     ) -> None:
         self._routes = tuple(routes)
+        self._phone = phone if phone is not None else phone_site()
         self._mo = mo
         self._outbound = outbound
         self._functions = functions
@@ -138,29 +142,41 @@ class LocalGateway:
         if path == "/config.json":
             config = json.dumps({"apiUrl": self._base_url}).encode()
             return self._page(200, "application/json", config)
-        found = self._site.resolve(path)
+        return self._file(self._site, path)
+
+    def _file(self, site: StaticSite, path: str, mount: str = "") -> HttpResponse:
+        """A file of `site`, whose root is served at the URL path `mount` (`""` for the site itself)."""
+        found = site.resolve(path)
         if found is None:
             return self._page(404, "text/plain; charset=utf-8", b"Not found\n")
         if isinstance(found, Redirect):
-            return self._page(301, "text/plain; charset=utf-8", b"", ("Location", found.location))
+            return self._page(301, "text/plain; charset=utf-8", b"", ("Location", mount + found.location))
         return self._page(200, found.content_type, found.path.read_bytes())
 
     # --- local-only helpers --------------------------------------------------------------------
 
     def _local(self, request: HttpRequest) -> HttpResponse:
         path = request.path.rstrip("/")
-        methods = LOCAL_HELPERS.get(path)
+        # The phone page is one helper with files under it: `/_local/phone/phone.js` is the page's too.
+        helper = PHONE_PATH if path == PHONE_PATH or path.startswith(PHONE_PATH + "/") else path
+        methods = LOCAL_HELPERS.get(helper)
         if methods is None:
             return json_response(404, {"message": "No such local helper", "helpers": list(LOCAL_HELPERS)})
         if request.method.upper() not in methods:
             allowed = ", ".join(methods)
             return json_response(405, {"message": f"Use {methods[0]}"}, (("Allow", allowed),))
-        if path == "/_local/mo":
+        return self._helper(helper, request)
+
+    def _helper(self, helper: str, request: HttpRequest) -> HttpResponse:
+        if helper == PHONE_PATH:
+            # A page like the site's (same security headers); `/_local/phone` itself is its index.html.
+            return self._file(self._phone, request.path.removeprefix(PHONE_PATH) or "/", PHONE_PATH)
+        if helper == "/_local/mo":
             if self._mo is None:
                 return json_response(503, {"message": "No inbound simulation in this stack"})
             return self._mo.handle(request, self.handle)
         wanted = parse_query(request.query).get("to", [None])[-1]
-        if path == "/_local/mail":
+        if helper == "/_local/mail":
             return json_response(200, [mail.to_json() for mail in self._outbox.sent(wanted)])
         return self._queued(wanted)
 

@@ -3,6 +3,9 @@
 `/` is the signup page; a path ending in `/` is that folder's `index.html`; a folder without the
 slash redirects to it (so `/dashboard` reaches `/dashboard/`, the fragment kept by the browser).
 Dot-files, `..` and anything resolving outside `web/` are simply not found.
+
+The local stack's own pages (`infra/local/phone/`, the end user's phone at `/_local/phone`) are
+served by a second `StaticSite` rooted at their folder: they are never part of `web/`, so never deployed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ CONTENT_TYPES = {
     ".map": "application/json",
 }
 ROOT_PAGE = ("signup", "index.html")
+# The end user's phone: a local-only page, served under `/_local/phone/...` with its root at `/_local/phone`.
+PHONE_DIR = Path(__file__).resolve().parent / "phone"
+PHONE_PATH = "/_local/phone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +61,10 @@ def content_type(path: Path) -> str:
 
 
 class StaticSite:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, root_page: tuple[str, ...] = ROOT_PAGE) -> None:
         self._root = root.resolve()
+        # The file `/` serves: the signup page for `web/`, `index.html` for a single-page folder.
+        self._root_page = root_page
 
     def resolve(self, url_path: str) -> StaticFile | Redirect | None:
         """The file for a (still percent-encoded) URL path, a redirect to its folder, or None."""
@@ -67,7 +75,7 @@ class StaticSite:
         if any(s.startswith(".") for s in segments):
             return None
         if not segments:
-            segments = list(ROOT_PAGE)
+            segments = list(self._root_page)
         candidate = self._root.joinpath(*segments)
         if path.endswith("/") and path != "/":
             candidate = candidate / "index.html"
@@ -80,3 +88,8 @@ class StaticSite:
         if not resolved.is_relative_to(self._root) or not resolved.is_file():
             return None
         return StaticFile(resolved, content_type(resolved))
+
+
+def phone_site(root: Path = PHONE_DIR) -> StaticSite:
+    """The phone page's files: `/` (that is, `/_local/phone` itself) is its `index.html`."""
+    return StaticSite(root, root_page=("index.html",))
