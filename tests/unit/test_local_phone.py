@@ -80,7 +80,8 @@ def test_the_page_needs_no_inline_script_or_style() -> None:
     # Every script is a file of ours; no style element or attribute, no inline event handler.
     assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/_local/phone/phone.js" defer>']
     assert re.findall(r"<link\b[^>]*stylesheet[^>]*>", html) == [
-        '<link rel="stylesheet" href="/_local/phone/phone.css">'
+        '<link rel="stylesheet" href="/base.css">',
+        '<link rel="stylesheet" href="/_local/phone/phone.css">',
     ]
     assert "<style" not in html
     assert not re.search(r"\sstyle=", html)
