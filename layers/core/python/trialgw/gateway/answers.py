@@ -1,0 +1,282 @@
+"""Every answer of the send gateway, in CM's envelope, with the seed's texts verbatim.
+
+The rows are the table "Send: order of checks and answers" in DESIGN.md. `details` always carries the
+row's text; CM's per-message codes (301-305, 401-403; reference §2.3) are per-recipient reasons, so for
+those `messages[0]` repeats the text as a `Rejected` entry, while request-level codes (101, 102, 202,
+203, 999) answer with `messages: []`, as CM does for a failed authentication.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trialgw.models import Channel
+
+# The seed's texts ("Troubleshooting › Sending Messages"), exact: clients and external tests compare them.
+NOT_JSON = "Incoming request is not JSON. Check the content-type and content."
+INVALID_POST_DATA = "Invalid POST data. Please double check your JSON payload."
+AT_CAPACITY = "The trial functionality is at capacity right now, please try again later."
+INVALID_TOKEN = "Invalid or expired trial token"  # noqa: S105 - an error text, not a secret
+MULTIPLE_CHANNELS = (
+    "Using multiple channels in allowedChannels (channel fallback) is not supported in the trial. "
+    "Please onboard to our platform to get the full functionality."
+)
+BULK_MESSAGES = (
+    "Sending bulk messages in a single call is not supported in the trial. "
+    "Please onboard to our platform to get the full functionality."
+)
+MULTIPLE_RECIPIENTS = (
+    "Sending to multiple recipients in a single call is not supported in the trial. "
+    "Please onboard to our platform to get the full functionality."
+)
+SMS_SENDER = (
+    "The from: field for SMS is limited to 4-11 alphanumeric characters in the trial. "
+    "Please onboard to our platform to get the full functionality."
+)
+COUNTRY_BLOCKED = (
+    "Because of rules and regulations, the destination for this message is not allowed in the trial. "
+    "Please onboard to our platform to get the full functionality."
+)
+# `[channel]` is literally in the seed's text; `quota_used_up` puts the channel's CM name there.
+QUOTA_USED_UP = "You have reached the maximum amount of messages that can be sent via [channel] in this trial"
+# The generic SMS text for US/Canada/Australia; the brand is a setting (default CM.COM).
+REPLACED_CONTENT = (
+    "Because of regulations in this destination, your message from the {brand} trial gateway has been replaced. "
+    "Onboard to our platform for full functionality."
+)
+ONBOARD = "Please onboard to our platform to get the full functionality."
+CREATED_ONE = "Created 1 message(s)"
+
+# CM's errorCodes (reference §2.3).
+CODE_OK = 0
+CODE_AUTHENTICATION = 101
+CODE_BALANCE = 102
+CODE_MALFORMED = 202
+CODE_MSG_ARRAY = 203
+CODE_INVALID_FROM = 301
+CODE_INVALID_TO = 302
+CODE_INVALID_BODY = 304
+CODE_OTHER_FIELD = 305
+CODE_REJECTED = 403
+CODE_UNKNOWN = 999
+
+HTTP_OK = 200
+# An echoed channel name is cut to this many characters: enough for any real name, too little to abuse.
+_MAX_ECHOED = 40
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """One refused send: the HTTP answer's status, CM errorCode, text and extra headers.
+
+    `reason` is a stable machine name for logs and metrics; `hint` says what was wrong for the log
+    (a JSON path, never a value) and is not sent to the client, whose text stays the seed's.
+    """
+
+    http_status: int
+    error_code: int
+    details: str
+    per_recipient: bool
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reason: str
+    hint: str | None = None
+
+
+def replaced_content(brand: str = "CM.COM") -> str:
+    """The generic message that replaces SMS content for restricted destinations (US/Canada/Australia)."""
+    return REPLACED_CONTENT.format(brand=brand)
+
+
+# Rows 1-7 and 13 of the table: the seed's texts.
+
+
+def not_json(hint: str | None = None) -> Refusal:
+    """Row 1: the content-type is not JSON or the body does not parse."""
+    return Refusal(
+        http_status=400, error_code=CODE_MALFORMED, details=NOT_JSON, per_recipient=False, reason="not_json", hint=hint
+    )
+
+
+def invalid_post_data(hint: str | None = None) -> Refusal:
+    """Row 2: JSON, but not a valid send request."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_MALFORMED,
+        details=INVALID_POST_DATA,
+        per_recipient=False,
+        reason="invalid_post_data",
+        hint=hint,
+    )
+
+
+def at_capacity(retry_after_seconds: int) -> Refusal:
+    """Row 3: the capacity breaker is tripped; 503 with `Retry-After`."""
+    return Refusal(
+        http_status=503,
+        error_code=CODE_UNKNOWN,
+        details=AT_CAPACITY,
+        per_recipient=False,
+        headers={"Retry-After": str(max(1, int(retry_after_seconds)))},
+        reason="at_capacity",
+    )
+
+
+def invalid_token() -> Refusal:
+    """Row 4: the key is missing, malformed, unknown, revoked or expired."""
+    return Refusal(
+        http_status=401,
+        error_code=CODE_AUTHENTICATION,
+        details=INVALID_TOKEN,
+        per_recipient=False,
+        reason="invalid_token",
+    )
+
+
+def multiple_channels() -> Refusal:
+    """Row 5: `allowedChannels` names more than one channel (channel fallback)."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_MSG_ARRAY,
+        details=MULTIPLE_CHANNELS,
+        per_recipient=False,
+        reason="multiple_channels",
+    )
+
+
+def bulk_messages() -> Refusal:
+    """Row 6: `msg` has more than one item."""
+    return Refusal(
+        http_status=400, error_code=CODE_MSG_ARRAY, details=BULK_MESSAGES, per_recipient=False, reason="bulk_messages"
+    )
+
+
+def multiple_recipients() -> Refusal:
+    """Row 7: `to` has more than one item (a per-recipient code in CM: 302, invalid `to`)."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_TO,
+        details=MULTIPLE_RECIPIENTS,
+        per_recipient=True,
+        reason="multiple_recipients",
+    )
+
+
+def quota_used_up(channel: Channel) -> Refusal:
+    """Row 13: the trial's quota on `channel` is used up; the text names the channel as CM spells it."""
+    return Refusal(
+        http_status=429,
+        error_code=CODE_BALANCE,
+        details=QUOTA_USED_UP.replace("[channel]", Channel(channel).value),
+        per_recipient=False,
+        reason="quota_used_up",
+    )
+
+
+# Rows 8-12: per-recipient reasons; 9 and 10 quote the seed, 8, 11 and 12 are new texts.
+
+
+def _echo(value: str) -> str:
+    # A client's value in our text: no control or invisible characters, and only a short prefix.
+    visible = "".join(ch for ch in value if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp"}).strip()
+    return visible if len(visible) <= _MAX_ECHOED else visible[:_MAX_ECHOED] + "…"
+
+
+def channel_not_offered(channel: str, offered: Iterable[Channel | str]) -> Refusal:
+    """Row 8: the requested channel is not one this trial offers; the text names it and the offered ones."""
+    names = ", ".join(str(item) for item in offered)
+    details = (
+        f'The channel "{_echo(channel)}" is not available in the trial. '
+        f"Use one of these in allowedChannels: {names}. {ONBOARD}"
+    )
+    return Refusal(
+        http_status=400,
+        error_code=CODE_OTHER_FIELD,
+        details=details,
+        per_recipient=True,
+        reason="channel_not_offered",
+    )
+
+
+def sms_sender_invalid() -> Refusal:
+    """Row 9: the SMS `from` is not 4-11 alphanumeric characters."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_FROM,
+        details=SMS_SENDER,
+        per_recipient=True,
+        reason="sms_sender_invalid",
+    )
+
+
+def country_blocked() -> Refusal:
+    """Row 10: SMS to a destination country the trial does not serve."""
+    return Refusal(
+        http_status=403,
+        error_code=CODE_REJECTED,
+        details=COUNTRY_BLOCKED,
+        per_recipient=True,
+        reason="country_blocked",
+    )
+
+
+def too_many_parts(details: str) -> Refusal:
+    """Row 11: the SMS needs more parts than the trial allows; `details` states the limit."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_BODY,
+        details=details,
+        per_recipient=True,
+        reason="too_many_parts",
+    )
+
+
+def not_whitelisted(details: str) -> Refusal:
+    """Row 12: the recipient is not whitelisted on the channel; `details` says how to whitelist it."""
+    return Refusal(
+        http_status=403,
+        error_code=CODE_INVALID_TO,
+        details=details,
+        per_recipient=True,
+        reason="not_whitelisted",
+    )
+
+
+# CM's envelope (reference §2.1).
+
+
+def envelope(refusal: Refusal, *, to: str | None, reference: str | None) -> dict[str, Any]:
+    """The JSON body of a refusal: `messages[0]` is a `Rejected` entry for a per-recipient reason, else empty."""
+    messages: list[dict[str, Any]] = []
+    if refusal.per_recipient:
+        messages.append(
+            {
+                "to": to,
+                "status": "Rejected",
+                "reference": reference,
+                "parts": 0,
+                "messageDetails": refusal.details,
+                "messageErrorCode": refusal.error_code,
+            }
+        )
+    return {"details": refusal.details, "errorCode": refusal.error_code, "messages": messages}
+
+
+def accepted_envelope(to: str, reference: str | None, parts: int, message_details: str | None) -> dict[str, Any]:
+    """The JSON body of an accepted send (HTTP 200, `HTTP_OK`): one `Accepted` message with its SMS parts."""
+    return {
+        "details": CREATED_ONE,
+        "errorCode": CODE_OK,
+        "messages": [
+            {
+                "to": to,
+                "status": "Accepted",
+                "reference": reference,
+                "parts": parts,
+                "messageDetails": message_details,
+                "messageErrorCode": CODE_OK,
+            }
+        ],
+    }

@@ -1,0 +1,366 @@
+"""A CM Business Messaging send request (reference §1) as real clients send it, read from untrusted input.
+
+`parse_send_request` answers rows 1 and 2 of the send table itself (not JSON; not a valid request) and
+returns everything else as a `SendRequest`. Rows 5-7 (channel fallback, bulk, several recipients) are
+found here too but come after the key check (row 4) in the table, so they travel in
+`SendRequest.unsupported` for the caller to answer once the key is known good.
+
+Decisions (each has a test):
+- Content types: `application/json`, `text/json` and `application/<x>+json`, any parameters (charset),
+  any letter case: the media types ASP.NET Core's JSON input takes. Anything else, or none, is row 1.
+  Browsers can post form or `text/plain` bodies cross-site without a CORS preflight; JSON types cannot.
+- JSON keys match ignoring case at every level (CM documents them case-insensitive; SDKs send `producttoken`,
+  `productToken`, Zapier `Messages`/`Authentication`/`ProductToken`/`Msg`); an exact-case key wins a tie.
+- The key: the `X-CM-PRODUCTTOKEN` header first (CM's recommended way), else
+  `messages.authentication.producttoken`. A value that is not GUID-shaped counts as absent, so a typo in
+  the header does not hide a good body key, and a request without a usable key gets row 4.
+- Row 2, in short: the body must be `{"messages": {"msg": [ {...} ]}}` with, in every `msg` item, a
+  non-empty `to` array of `{"number": "<string>"}` and `body.content` a non-blank string. `from`,
+  `reference`, `body.type`, `allowedChannels`, `richContent`, `authentication` are optional but must have
+  their types when given. Unknown keys are ignored (SDKs add `customGrouping3`, `$type`, …), and not forwarded.
+- `allowedChannels`: absent, null or `[]` means SMS. Values match ignoring case and spaces (`whatsapp`,
+  `Whatsapp`, `FacebookMessenger`). Duplicates of one channel are one channel; two different ones are
+  row 5. An unknown value (`Viber`) is kept as `channel_raw` with `channel=None` for row 8.
+- `from` may be absent (`""`): the trial's sender is always the trial company, and for SMS row 9 explains
+  the 4-11 character rule better than row 2 would.
+- Limits: the body at most 64 KiB of UTF-8 (one message with the longest content below, fully
+  `\\u`-escaped, plus a rich carousel fits with room; it bounds parse time and stays far under SQS's
+  message size). `body.content` at most 4,096 characters: WhatsApp's text limit, the longest any trial
+  channel carries (Messenger 2,000, Instagram 1,000, trial SMS 288 - the SMS limit is row 11, checked
+  by the caller with the counter, so it gets its helpful text). `reference` at most 64 characters (CM
+  documents 32 alphanumerics; 64 lets a UUID through). `richContent` at most 16 levels deep.
+  Strings must be valid Unicode (no lone surrogates from `\\ud800` escapes): they go to DynamoDB and SQS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from trialgw.addresses import normalize_address
+from trialgw.gateway import answers
+from trialgw.gateway.answers import Refusal
+from trialgw.keys import normalize_key
+from trialgw.models import Channel
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_CONTENT_CHARS = 4096
+MAX_REFERENCE_CHARS = 64
+MAX_RICH_CONTENT_DEPTH = 16
+# Numbers, ids and channel names longer than this are not ones (normalize_address caps phones at 64 too).
+MAX_SHORT_FIELD_CHARS = 64
+# CM's own cap on `msg` items per call; a bigger array is no request at all.
+MAX_MSG_ITEMS = 1000
+MAX_RECIPIENTS = 1000
+
+_JSON_TYPES = frozenset({"application/json", "text/json"})
+_CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
+_BOM = "\ufeff"
+
+
+class BodyType(StrEnum):
+    """`body.type`: `auto` (GSM-7 or Unicode, as the text needs) or `text` (GSM-7 only); any letter case."""
+
+    AUTO = "auto"
+    TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendRequest:
+    """One parsed send: the first `msg` item and its first recipient, plus what rows 5-7 found.
+
+    `token` is the normalized (lower-case) key or None; it is left out of `repr` so it never reaches a log.
+    `channel` is None when `channel_raw` is no trial channel (row 8). `to_raw` and `reference` are echoed
+    as sent; `recipient` is the normalized address on `channel`, or None when it is not one.
+    """
+
+    token: str | None = field(repr=False)
+    channel: Channel | None
+    channel_raw: str
+    sender: str
+    to_raw: str
+    content: str
+    body_type: BodyType
+    reference: str | None
+    rich_content: dict[str, object] | None
+    unsupported: Refusal | None = None
+
+    @property
+    def recipient(self) -> str | None:
+        return recipient_address(self.channel, self.to_raw)
+
+
+def recipient_address(channel: Channel | None, raw: str) -> str | None:
+    """The recipient's canonical address on `channel`: E.164 for SMS and WhatsApp (`+…`, `00…` or bare
+    international digits), the numeric id for Messenger (PSID) and Instagram (IGSID); None when it is none."""
+    if channel is None:
+        return None
+    return normalize_address(channel, raw)
+
+
+class _Invalid(Exception):
+    """Row 2, with the JSON path of the problem for the log."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+class _NotJson(ValueError):
+    """`NaN`/`Infinity`: Python's json module reads them, JSON has no such thing."""
+
+
+def _reject_constant(name: str) -> object:
+    raise _NotJson(name)
+
+
+def _finite_float(text: str) -> float:
+    # `1e999` is JSON syntax but becomes infinity, which no JSON encoder may write back out.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """True for `application/json`, `text/json` and `application/<x>+json`, with any parameters or case."""
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in _JSON_TYPES:
+        return True
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and subtype.endswith("+json") and len(subtype) > len("+json")
+
+
+def parse_send_request(
+    body: str | None,
+    content_type: str | None,
+    header_token: str | None,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> SendRequest | Refusal:
+    """The send request in `body`, or the refusal of row 1 (not JSON) or row 2 (not a valid request).
+
+    Never raises, whatever it is given. `header_token` is the `X-CM-PRODUCTTOKEN` header's value.
+    """
+    try:
+        return _request(_document(body, content_type, max_body_bytes), header_token)
+    except _Refused as refused:
+        return refused.refusal
+    except _Invalid as invalid:
+        return answers.invalid_post_data(invalid.hint)
+
+
+class _Refused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
+def _document(body: str | None, content_type: str | None, max_body_bytes: int) -> object:
+    if not is_json_content_type(content_type):
+        raise _Refused(answers.not_json("content-type"))
+    if not isinstance(body, str):
+        raise _Refused(answers.not_json("no body"))
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise _Refused(answers.not_json("body is not Unicode text")) from None
+    if size > max_body_bytes:
+        raise _Invalid(f"body larger than {max_body_bytes} bytes")
+    text = body.removeprefix(_BOM)
+    if not text.strip():
+        raise _Refused(answers.not_json("empty body"))
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (json.JSONDecodeError, _NotJson):
+        raise _Refused(answers.not_json("body does not parse")) from None
+    except (ValueError, RecursionError):
+        # Valid JSON syntax no request needs: nesting beyond the parser's depth, numbers of thousands of digits or
+        # beyond a float's range.
+        raise _Invalid("nesting or number too large") from None
+
+
+# Reading the document. Each helper raises _Invalid naming the path; none echoes a value.
+
+
+def _lookup(obj: Mapping[str, object], key: str) -> object:
+    # An exact-case key wins; else the first key equal ignoring case.
+    if key in obj:
+        return obj[key]
+    folded = key.casefold()
+    for name, value in obj.items():
+        if name.casefold() == folded:
+            return value
+    return None
+
+
+def _object(value: object, path: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"{path} must be an object")
+    return value
+
+
+def _array(value: object, path: str, limit: int) -> list[object]:
+    if not isinstance(value, list):
+        raise _Invalid(f"{path} must be an array")
+    if not value:
+        raise _Invalid(f"{path} must not be empty")
+    if len(value) > limit:
+        raise _Invalid(f"{path} has more than {limit} items")
+    return value
+
+
+def _unicode(value: str, path: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid(f"{path} is not valid Unicode") from None
+    return value
+
+
+def _string(value: object, path: str, limit: int, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise _Invalid(f"{path} is required")
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{path} must be a string")
+    if len(value) > limit:
+        raise _Invalid(f"{path} is longer than {limit} characters")
+    if required and not value.strip():
+        raise _Invalid(f"{path} must not be empty")
+    return _unicode(value, path)
+
+
+def _body_type(value: object, path: str) -> BodyType:
+    text = _string(value, path, MAX_SHORT_FIELD_CHARS, required=False)
+    if text is None or not text.strip():
+        return BodyType.AUTO
+    try:
+        return BodyType(text.strip().lower())
+    except ValueError:
+        # BINARY (CM's machine messages) included: the trial sends text only.
+        raise _Invalid(f"{path} must be auto or text") from None
+
+
+def _channels(value: object, path: str) -> list[str]:
+    """The distinct requested channel names, as given; `[]` when none are."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Invalid(f"{path} must be an array")
+    names: dict[str, str] = {}
+    for index, item in enumerate(value):
+        name = _string(item, f"{path}[{index}]", MAX_SHORT_FIELD_CHARS, required=True)
+        assert name is not None
+        names.setdefault(name.replace(" ", "").casefold(), name.strip())
+    return list(names.values())
+
+
+def _rich_content(value: object, path: str) -> dict[str, object] | None:
+    if value is None:
+        return None
+    rich = _object(value, path)
+    stack: list[tuple[object, int]] = [(rich, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _unicode(node, path)
+        elif isinstance(node, dict | list):
+            if depth > MAX_RICH_CONTENT_DEPTH:
+                raise _Invalid(f"{path} is nested more than {MAX_RICH_CONTENT_DEPTH} levels deep")
+            if isinstance(node, dict):
+                stack.extend((key, depth) for key in node)
+                stack.extend((child, depth + 1) for child in node.values())
+            else:
+                stack.extend((child, depth + 1) for child in node)
+    return rich
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    channels: list[str]
+    sender: str
+    recipients: list[str]
+    content: str
+    body_type: BodyType
+    reference: str | None
+    rich_content: dict[str, object] | None
+
+
+def _message(value: object, path: str) -> _Message:
+    msg = _object(value, path)
+    recipients: list[str] = []
+    for index, item in enumerate(_array(_lookup(msg, "to"), f"{path}.to", MAX_RECIPIENTS)):
+        recipient = _object(item, f"{path}.to[{index}]")
+        number = _string(
+            _lookup(recipient, "number"), f"{path}.to[{index}].number", MAX_SHORT_FIELD_CHARS, required=True
+        )
+        assert number is not None
+        recipients.append(number)
+    body = _object(_lookup(msg, "body"), f"{path}.body")
+    content = _string(_lookup(body, "content"), f"{path}.body.content", MAX_CONTENT_CHARS, required=True)
+    assert content is not None
+    sender = _string(_lookup(msg, "from"), f"{path}.from", MAX_SHORT_FIELD_CHARS, required=False)
+    reference = _string(_lookup(msg, "reference"), f"{path}.reference", MAX_REFERENCE_CHARS, required=False)
+    return _Message(
+        channels=_channels(_lookup(msg, "allowedChannels"), f"{path}.allowedChannels"),
+        sender=sender or "",
+        recipients=recipients,
+        content=content,
+        body_type=_body_type(_lookup(body, "type"), f"{path}.body.type"),
+        reference=reference or None,
+        rich_content=_rich_content(_lookup(msg, "richContent"), f"{path}.richContent"),
+    )
+
+
+def _body_token(messages: Mapping[str, object]) -> str | None:
+    authentication = _lookup(messages, "authentication")
+    if authentication is None:
+        return None
+    token = _lookup(_object(authentication, "messages.authentication"), "producttoken")
+    # A token of the wrong type is a malformed key: absent, so the caller answers row 4, not row 2.
+    return normalize_key(token) if isinstance(token, str) and len(token) <= MAX_SHORT_FIELD_CHARS else None
+
+
+def _unsupported(items: list[_Message]) -> Refusal | None:
+    # The table's order across all items: fallback (5) before bulk (6) before several recipients (7).
+    if any(len(item.channels) > 1 for item in items):
+        return answers.multiple_channels()
+    if len(items) > 1:
+        return answers.bulk_messages()
+    if len(items[0].recipients) > 1:
+        return answers.multiple_recipients()
+    return None
+
+
+def _request(document: object, header_token: str | None) -> SendRequest:
+    root = _object(document, "body")
+    messages = _object(_lookup(root, "messages"), "messages")
+    msg = _array(_lookup(messages, "msg"), "messages.msg", MAX_MSG_ITEMS)
+    items = [_message(item, f"messages.msg[{index}]") for index, item in enumerate(msg)]
+    body_token = _body_token(messages)
+    header_key = (
+        normalize_key(header_token)
+        if isinstance(header_token, str) and len(header_token) <= MAX_SHORT_FIELD_CHARS
+        else None
+    )
+    first = items[0]
+    channel_raw = first.channels[0] if first.channels else Channel.SMS.value
+    return SendRequest(
+        token=header_key or body_token,
+        channel=_CHANNELS.get(channel_raw.replace(" ", "").casefold()),
+        channel_raw=channel_raw,
+        sender=first.sender,
+        to_raw=first.recipients[0],
+        content=first.content,
+        body_type=first.body_type,
+        reference=first.reference,
+        rich_content=first.rich_content,
+        unsupported=_unsupported(items),
+    )

@@ -1,0 +1,694 @@
+"""Parsing a send request as real clients send it: rows 1, 2, 5, 6, 7 of the table, the key, the channel.
+
+The hostile part at the end uses a small seeded generator (no hypothesis): random JSON, and mutations of
+real requests so the junk reaches every field (nulls, arrays where objects belong, huge strings, re-cased
+keys, wrong types), plus broken JSON text. Every input gives a SendRequest or a row 1/2 refusal.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from trialgw.gateway import answers
+from trialgw.gateway.answers import Refusal
+from trialgw.gateway.request import (
+    MAX_BODY_BYTES,
+    MAX_CONTENT_CHARS,
+    MAX_RICH_CONTENT_DEPTH,
+    BodyType,
+    SendRequest,
+    is_json_content_type,
+    parse_send_request,
+    recipient_address,
+)
+from trialgw.models import Channel
+
+KEY = "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d"
+OTHER_KEY = "11111111-2222-4333-8444-555555555555"
+JSON = "application/json"
+NOT_JSON = "Incoming request is not JSON. Check the content-type and content."
+INVALID = "Invalid POST data. Please double check your JSON payload."
+
+
+def message(**fields: Any) -> dict[str, Any]:
+    msg: dict[str, Any] = {
+        "from": "TrialTest",
+        "to": [{"number": "0031612345678"}],
+        "body": {"type": "auto", "content": "Hello from the trial"},
+    }
+    msg.update(fields)
+    return msg
+
+
+def request_body(*msgs: dict[str, Any], token: str | None = KEY) -> dict[str, Any]:
+    messages: dict[str, Any] = {"msg": list(msgs) or [message()]}
+    if token is not None:
+        messages["authentication"] = {"producttoken": token}
+    return {"messages": messages}
+
+
+def parse(body: Any, content_type: str | None = JSON, header: str | None = None) -> SendRequest | Refusal:
+    text = body if isinstance(body, str) or body is None else json.dumps(body)
+    return parse_send_request(text, content_type, header)
+
+
+def parsed(body: Any, content_type: str | None = JSON, header: str | None = None) -> SendRequest:
+    result = parse(body, content_type, header)
+    assert isinstance(result, SendRequest), result
+    return result
+
+
+def assert_row(result: SendRequest | Refusal, text: str, status: int = 400, code: int = 202) -> None:
+    assert isinstance(result, Refusal), result
+    assert (result.details, result.http_status, result.error_code) == (text, status, code)
+
+
+# A plain request.
+
+
+def test_plain_sms_request():
+    request = parsed(request_body(message(reference="order42")))
+    assert request.token == KEY
+    assert request.channel is Channel.SMS
+    assert request.channel_raw == "SMS"
+    assert request.sender == "TrialTest"
+    assert request.to_raw == "0031612345678"
+    assert request.recipient == "+31612345678"
+    assert request.content == "Hello from the trial"
+    assert request.body_type is BodyType.AUTO
+    assert request.reference == "order42"
+    assert request.rich_content is None
+    assert request.unsupported is None
+
+
+def test_token_never_appears_in_repr():
+    assert KEY not in repr(parsed(request_body()))
+
+
+def test_optional_fields_may_be_absent_or_null():
+    msg = {"to": [{"number": "+31612345678"}], "body": {"content": "hi"}, "reference": None, "from": None}
+    request = parsed({"messages": {"msg": [msg]}})
+    assert request.token is None
+    assert request.sender == ""
+    assert request.reference is None
+    assert request.body_type is BodyType.AUTO
+    assert request.channel is Channel.SMS
+
+
+def test_content_is_kept_verbatim():
+    content = "  Ünïcödé 😀\nline two\t "
+    assert parsed(request_body(message(body={"content": content}))).content == content
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", BodyType.AUTO), ("AUTO", BodyType.AUTO),
+                                                 ("Auto", BodyType.AUTO), ("TEXT", BodyType.TEXT),
+                                                 ("text", BodyType.TEXT), ("", BodyType.AUTO)])  # fmt: skip
+def test_body_type_any_case(value, expected):
+    assert parsed(request_body(message(body={"type": value, "content": "hi"}))).body_type is expected
+
+
+def test_rich_content_is_passed_through():
+    rich = {
+        "conversation": [
+            {"text": "Do you want a reminder?"},
+            {"media": {"mediaName": "logo", "mediaUri": "https://example.com/logo.png", "mimeType": "image/png"}},
+        ],
+        "suggestions": [{"action": "reply", "label": "Yes", "postbackdata": "YES"}],
+    }
+    request = parsed(request_body(message(richContent=rich, allowedChannels=["WhatsApp"])))
+    assert request.rich_content == rich
+    assert request.channel is Channel.WHATSAPP
+
+
+def test_unknown_keys_are_ignored():
+    msg = message(customGrouping3="text-sdk-python-2.0.4", validity="2h", minimumNumberOfMessageParts=1)
+    msg["$type"] = "TextMessage"
+    assert isinstance(parse(request_body(msg)), SendRequest)
+
+
+# Row 1: not JSON.
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;Charset=UTF-8",
+        'application/json ; charset="utf-8"',
+        "text/json",
+        "application/vnd.api+json",
+    ],
+)
+def test_json_content_types_are_accepted(content_type):
+    assert is_json_content_type(content_type)
+    assert isinstance(parse(request_body(), content_type), SendRequest)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+     "application/jsonp", "application/+json", "text/html", "json", "application/xml"],
+)  # fmt: skip
+def test_other_content_types_are_row_1(content_type):
+    assert not is_json_content_type(content_type)
+    assert_row(parse(request_body(), content_type), NOT_JSON)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, "", "   ", "{", "{'messages': {}}", "[1,]", "messages=1&msg=2", "NaN", '{"messages": Infinity}',
+     '{"messages": {"msg": [-NaN]}}', "<xml/>", '{"a": 1} trailing'],
+)  # fmt: skip
+def test_bodies_that_do_not_parse_are_row_1(body):
+    assert_row(parse(body), NOT_JSON)
+
+
+def test_a_byte_order_mark_is_tolerated():
+    assert isinstance(parse("\ufeff" + json.dumps(request_body())), SendRequest)
+
+
+def test_lone_surrogate_in_the_text_is_row_1():
+    assert_row(parse_send_request('{"messages": "\ud800"}', JSON, None), NOT_JSON)
+
+
+# Row 2: JSON, but not a valid request.
+
+
+def _with_msg(**fields: Any) -> dict[str, Any]:
+    msg = message()
+    for name, value in fields.items():
+        if value is _DELETE:
+            msg.pop(name, None)
+        else:
+            msg[name] = value
+    return request_body(msg)
+
+
+_DELETE = object()
+
+INVALID_REQUESTS: list[Any] = [
+    [],
+    [request_body()],
+    "messages",
+    42,
+    None,
+    {},
+    {"messages": None},
+    {"messages": []},
+    {"messages": [{"msg": [message()]}]},
+    {"messages": "msg"},
+    {"messages": {}},
+    {"messages": {"msg": None}},
+    {"messages": {"msg": []}},
+    {"messages": {"msg": message()}},
+    {"messages": {"msg": [None]}},
+    {"messages": {"msg": ["text"]}},
+    {"messages": {"msg": [[message()]]}},
+    {"msg": [message()]},
+    _with_msg(to=_DELETE),
+    _with_msg(to=None),
+    _with_msg(to=[]),
+    _with_msg(to="0031612345678"),
+    _with_msg(to={"number": "0031612345678"}),
+    _with_msg(to=["0031612345678"]),
+    _with_msg(to=[{"number": 31612345678}]),
+    _with_msg(to=[{"number": None}]),
+    _with_msg(to=[{"number": ""}]),
+    _with_msg(to=[{"number": "   "}]),
+    _with_msg(to=[{"phone": "0031612345678"}]),
+    _with_msg(to=[{"number": "1" * 65}]),
+    _with_msg(to=[{"number": ["0031612345678"]}]),
+    _with_msg(body=_DELETE),
+    _with_msg(body=None),
+    _with_msg(body="Hello"),
+    _with_msg(body=["Hello"]),
+    _with_msg(body={}),
+    _with_msg(body={"content": None}),
+    _with_msg(body={"content": ""}),
+    _with_msg(body={"content": " \n "}),
+    _with_msg(body={"content": 12}),
+    _with_msg(body={"content": {"text": "hi"}}),
+    _with_msg(body={"content": "hi", "type": "binary"}),
+    _with_msg(body={"content": "hi", "type": "unicode"}),
+    _with_msg(body={"content": "hi", "type": 0}),
+    _with_msg(body={"content": "x" * (MAX_CONTENT_CHARS + 1)}),
+    _with_msg(**{"from": 1234}),
+    _with_msg(**{"from": ["Test"]}),
+    _with_msg(reference=42),
+    _with_msg(reference="r" * 65),
+    _with_msg(reference={"id": "x"}),
+    _with_msg(allowedChannels="WhatsApp"),
+    _with_msg(allowedChannels={"0": "SMS"}),
+    _with_msg(allowedChannels=[None]),
+    _with_msg(allowedChannels=[""]),
+    _with_msg(allowedChannels=[1]),
+    _with_msg(allowedChannels=[["SMS"]]),
+    _with_msg(allowedChannels=["x" * 65]),
+    _with_msg(richContent="text"),
+    _with_msg(richContent=[{"text": "hi"}]),
+    _with_msg(body={"content": "\ud800"}),
+    _with_msg(to=[{"number": "\udfff31612345678"}]),
+    _with_msg(richContent={"conversation": [{"text": "\ud83d"}]}),
+    {"messages": {"authentication": "token", "msg": [message()]}},
+    {"messages": {"authentication": [{"producttoken": KEY}], "msg": [message()]}},
+    # Row 2 comes before rows 5-7: a broken second message is row 2, not bulk.
+    request_body(message(), message(body=None)),
+    request_body(message(allowedChannels=["SMS", "WhatsApp"]), {"to": []}),
+]
+
+
+@pytest.mark.parametrize("body", INVALID_REQUESTS)
+def test_invalid_requests_are_row_2(body):
+    result = parse(json.dumps(body))
+    assert_row(result, INVALID)
+    assert isinstance(result, Refusal)
+    assert result.hint
+
+
+def test_row_2_hint_names_the_path_not_the_value():
+    result = parse(_with_msg(to=[{"number": 31612345678}]))
+    assert isinstance(result, Refusal)
+    assert result.hint == "messages.msg[0].to[0].number must be a string"
+
+
+def test_content_at_the_limit_is_accepted():
+    assert isinstance(parse(_with_msg(body={"content": "x" * MAX_CONTENT_CHARS})), SendRequest)
+
+
+def test_body_over_the_size_limit_is_row_2():
+    filler = "y" * MAX_BODY_BYTES
+    assert_row(parse(_with_msg(customGrouping=filler)), INVALID)
+    # Bytes, not characters: 3-byte characters cross the limit sooner.
+    assert_row(parse(_with_msg(customGrouping="€" * (MAX_BODY_BYTES // 3))), INVALID)
+
+
+def test_a_megabyte_of_anything_is_row_2():
+    assert_row(parse("{" * 1_000_000), INVALID)
+    assert_row(parse(" " * 1_000_000), INVALID)
+
+
+def test_nesting_past_the_parser_is_row_2():
+    depth = 50_000
+    assert_row(parse_send_request("[" * depth + "]" * depth, JSON, None, max_body_bytes=10**6), INVALID)
+    assert_row(parse_send_request('{"a":' * depth + "1" + "}" * depth, JSON, None, max_body_bytes=10**6), INVALID)
+
+
+def test_numbers_json_cannot_round_trip_are_row_2():
+    assert_row(parse('{"messages": {"msg": [], "x": ' + "9" * 5000 + "}}"), INVALID)
+    rich = '{"conversation": [{"location": {"latitude": 1e999}}]}'
+    text = json.dumps(_with_msg(richContent={})).replace('"richContent": {}', '"richContent": ' + rich)
+    assert_row(parse(text), INVALID)
+
+
+def test_rich_content_depth_is_limited():
+    def nested(levels: int) -> dict[str, Any]:
+        node: dict[str, Any] = {"text": "deep"}
+        for _ in range(levels - 1):
+            node = {"x": node}
+        return node
+
+    assert isinstance(parse(_with_msg(richContent=nested(MAX_RICH_CONTENT_DEPTH))), SendRequest)
+    assert_row(parse(_with_msg(richContent=nested(MAX_RICH_CONTENT_DEPTH + 1))), INVALID)
+
+
+# JSON keys in any letter case, at every level.
+
+
+def _recased(value: Any, recase: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        return {recase(key): _recased(item, recase) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_recased(item, recase) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "recase",
+    [str.upper, str.lower, str.capitalize, str.swapcase, lambda key: key[:1].upper() + key[1:]],
+    ids=["upper", "lower", "capitalize", "swapcase", "pascal"],
+)
+def test_keys_match_in_any_case(recase):
+    body = request_body(message(reference="r1", allowedChannels=["WhatsApp"], richContent={"conversation": []}))
+    request = parsed(_recased(body, recase))
+    assert (request.token, request.channel, request.reference) == (KEY, Channel.WHATSAPP, "r1")
+    assert request.sender == "TrialTest"
+    assert request.to_raw == "0031612345678"
+    assert request.content == "Hello from the trial"
+    assert request.rich_content is not None
+
+
+def test_zapier_spelling():
+    body = {
+        "Messages": {
+            "Authentication": {"ProductToken": KEY},
+            "Msg": [{"From": "Zapier", "To": [{"Number": "+31612345678"}], "Body": {"Content": "hi", "Type": "AUTO"},
+                     "AllowedChannels": ["sms"], "Reference": "z1"}],
+        }
+    }  # fmt: skip
+    request = parsed(body)
+    assert (request.token, request.channel, request.sender, request.reference) == (KEY, Channel.SMS, "Zapier", "z1")
+
+
+@pytest.mark.parametrize("token_key", ["producttoken", "productToken", "ProductToken", "PRODUCTTOKEN"])
+def test_body_token_in_any_sdk_spelling(token_key):
+    body = {"messages": {"authentication": {token_key: KEY}, "msg": [message()]}}
+    assert parsed(body).token == KEY
+
+
+def test_exact_case_key_wins_over_a_recased_duplicate():
+    body = {"messages": {"Msg": [], "msg": [message()]}}
+    assert isinstance(parse(body), SendRequest)
+
+
+# The key: header or body.
+
+
+def test_header_token_alone():
+    assert parsed(request_body(token=None), header=KEY).token == KEY
+
+
+def test_token_is_normalized_to_lower_case():
+    assert parsed(request_body(token=KEY.upper())).token == KEY
+    assert parsed(request_body(token=None), header=f"  {KEY.upper()} ").token == KEY
+
+
+def test_header_wins_over_body():
+    assert parsed(request_body(token=OTHER_KEY), header=KEY).token == KEY
+
+
+def test_malformed_header_falls_back_to_the_body():
+    assert parsed(request_body(token=KEY), header="not-a-key").token == KEY
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "not-a-key", KEY.replace("-", ""), KEY + "0", "{" + KEY + "}", 12345, None, ["x"], {"k": KEY}, "k" * 10_000],
+)
+def test_malformed_body_token_is_missing_not_invalid(token):
+    # Row 4, answered by the caller: a malformed key is the same as no key.
+    body = {"messages": {"authentication": {"producttoken": token}, "msg": [message()]}}
+    assert parsed(body).token is None
+
+
+@pytest.mark.parametrize("header", ["", "   ", "bearer " + KEY, KEY * 2, "k" * 10_000])
+def test_malformed_header_is_missing(header):
+    assert parsed(request_body(token=None), header=header).token is None
+
+
+def test_authentication_may_be_null_or_empty():
+    assert parsed({"messages": {"authentication": None, "msg": [message()]}}).token is None
+    assert parsed({"messages": {"authentication": {}, "msg": [message()]}}).token is None
+
+
+# Channels.
+
+
+@pytest.mark.parametrize(
+    ("value", "channel"),
+    [
+        ("SMS", Channel.SMS),
+        ("sms", Channel.SMS),
+        ("WhatsApp", Channel.WHATSAPP),
+        ("whatsapp", Channel.WHATSAPP),
+        ("Whatsapp", Channel.WHATSAPP),
+        ("WHATSAPP", Channel.WHATSAPP),
+        ("Facebook Messenger", Channel.MESSENGER),
+        ("FacebookMessenger", Channel.MESSENGER),
+        ("facebook messenger", Channel.MESSENGER),
+        ("Instagram", Channel.INSTAGRAM),
+        ("instagram", Channel.INSTAGRAM),
+        (" Instagram ", Channel.INSTAGRAM),
+    ],
+)
+def test_channel_values_any_case(value, channel):
+    request = parsed(request_body(message(allowedChannels=[value])))
+    assert request.channel is channel
+    assert request.unsupported is None
+
+
+@pytest.mark.parametrize("value", ["Viber", "RCS", "Telegram Messenger", "Apple Messages for Business", "Messenger"])
+def test_unknown_channel_is_kept_raw_for_row_8(value):
+    request = parsed(request_body(message(allowedChannels=[value])))
+    assert request.channel is None
+    assert request.channel_raw == value
+    assert request.unsupported is None
+    assert request.recipient is None
+
+
+@pytest.mark.parametrize("value", [_DELETE, None, []])
+def test_no_allowed_channels_means_sms(value):
+    request = parsed(_with_msg(allowedChannels=value))
+    assert (request.channel, request.channel_raw) == (Channel.SMS, "SMS")
+
+
+def test_the_same_channel_twice_is_one_channel():
+    request = parsed(request_body(message(allowedChannels=["WhatsApp", "whatsapp", "Whatsapp"])))
+    assert request.channel is Channel.WHATSAPP
+    assert request.unsupported is None
+
+
+# Rows 5, 6 and 7, in the table's order (answered by the caller after the key check).
+
+
+def test_row_5_multiple_channels():
+    request = parsed(request_body(message(allowedChannels=["WhatsApp", "SMS"])))
+    assert request.unsupported == answers.multiple_channels()
+    assert request.token == KEY
+
+
+def test_row_5_with_an_unknown_second_channel():
+    assert parsed(request_body(message(allowedChannels=["SMS", "Viber"]))).unsupported == answers.multiple_channels()
+
+
+def test_row_6_bulk():
+    request = parsed(request_body(message(), message(to=[{"number": "0031687654321"}])))
+    assert request.unsupported == answers.bulk_messages()
+    assert request.to_raw == "0031612345678"
+
+
+def test_row_7_multiple_recipients():
+    request = parsed(request_body(message(to=[{"number": "0031612345678"}, {"number": "0031687654321"}])))
+    assert request.unsupported == answers.multiple_recipients()
+    assert request.to_raw == "0031612345678"
+    body = answers.envelope(request.unsupported, to=request.to_raw, reference=request.reference)
+    assert body["messages"][0]["to"] == "0031612345678"
+    assert body["messages"][0]["messageDetails"] == body["details"]
+
+
+def test_channels_and_recipients_is_row_5():
+    msg = message(allowedChannels=["WhatsApp", "SMS"], to=[{"number": "0031612345678"}, {"number": "0031687654321"}])
+    assert parsed(request_body(msg)).unsupported == answers.multiple_channels()
+
+
+def test_bulk_and_recipients_is_row_6():
+    two = [{"number": "0031612345678"}, {"number": "0031687654321"}]
+    assert parsed(request_body(message(to=two), message(to=two))).unsupported == answers.bulk_messages()
+
+
+def test_fallback_in_a_later_message_is_still_row_5():
+    later = message(allowedChannels=["WhatsApp", "SMS"])
+    assert parsed(request_body(message(), later)).unsupported == answers.multiple_channels()
+
+
+def test_rows_5_to_7_do_not_hide_a_missing_key():
+    request = parsed(request_body(message(allowedChannels=["WhatsApp", "SMS"]), token=None))
+    # The caller checks the key (row 4) before answering `unsupported`.
+    assert request.token is None
+    assert request.unsupported is not None
+
+
+# Recipients.
+
+
+@pytest.mark.parametrize(
+    ("channel", "raw", "expected"),
+    [
+        (Channel.SMS, "0031612345678", "+31612345678"),
+        (Channel.SMS, "+31612345678", "+31612345678"),
+        (Channel.SMS, "31612345678", "+31612345678"),
+        (Channel.SMS, "+31 6 1234 5678", "+31612345678"),
+        (Channel.WHATSAPP, "0044 7911 123456", "+447911123456"),
+        (Channel.WHATSAPP, "447911123456", "+447911123456"),
+        (Channel.SMS, "0612345678", None),
+        (Channel.SMS, "not a number", None),
+        (Channel.MESSENGER, "6789012345678901", "6789012345678901"),
+        (Channel.INSTAGRAM, " 17841400000000000 ", "17841400000000000"),
+        (Channel.MESSENGER, "+31612345678", None),
+        (None, "0031612345678", None),
+    ],
+)
+def test_recipient_address(channel, raw, expected):
+    assert recipient_address(channel, raw) == expected
+
+
+def test_recipient_follows_the_channel():
+    request = parsed(request_body(message(allowedChannels=["Facebook Messenger"], to=[{"number": "6789012345"}])))
+    assert request.recipient == "6789012345"
+    assert parsed(request_body(message(to=[{"number": "00447911123456"}]))).recipient == "+447911123456"
+
+
+# Hostile input: never anything but a SendRequest or a row 1/2 refusal.
+
+ROUNDS = 500
+STRINGS = [
+    "", " ", "0", "null", "auto", "AUTO", "TEXT", "binary", "SMS", "sms", "WhatsApp", "whatsapp", "Viber",
+    "FacebookMessenger", "Instagram", "0031612345678", "+31612345678", "6789012345", KEY, KEY.upper(),
+    "\ud800", "\x00", "€", "😀", "<script>", "x" * 70, "9" * 40,
+]  # fmt: skip
+KEYS = [
+    "messages", "Messages", "msg", "Msg", "authentication", "Authentication", "producttoken", "productToken",
+    "to", "To", "number", "body", "content", "Content", "type", "from", "reference", "allowedChannels",
+    "AllowedChannels", "richContent", "conversation", "text", "",
+]  # fmt: skip
+
+
+def random_string(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.6:
+        return rng.choice(STRINGS)
+    if roll < 0.65:
+        return rng.choice("x€\ud83d") * rng.choice([5_000, 70_000])
+    return "".join(rng.choice("0123456789abcDEF+- .\n\u00a0é😀\ud800\x00") for _ in range(rng.randint(0, 30)))
+
+
+def random_json(rng: random.Random, depth: int = 0) -> Any:
+    makers: list[Callable[[], Any]] = [
+        lambda: None,
+        lambda: rng.random() < 0.5,
+        lambda: rng.choice([0, -1, 2**63, 10**40, 1.5, float("inf"), float("nan")]),
+        lambda: random_string(rng),
+    ]
+    if depth < 5:
+        makers += [
+            lambda: [random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))],
+            lambda: {rng.choice(KEYS): random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))},
+        ]
+    return rng.choice(makers)()
+
+
+def _containers(node: Any) -> list[Any]:
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict | list):
+            found.append(current)
+            stack.extend(current.values() if isinstance(current, dict) else current)
+    return found
+
+
+def _mutate_list(rng: random.Random, target: list[Any]) -> None:
+    if not target:
+        target.append(random_json(rng))
+        return
+    index = rng.randrange(len(target))
+    choice = rng.choice(["replace", "wrap", "duplicate", "delete"])
+    if choice == "replace":
+        target[index] = random_json(rng)
+    elif choice == "wrap":
+        target[index] = [target[index]]
+    elif choice == "duplicate":
+        target.append(copy.deepcopy(target[index]))
+    else:
+        del target[index]
+
+
+def _mutate_dict(rng: random.Random, target: dict[str, Any]) -> None:
+    if not target:
+        target[rng.choice(KEYS)] = random_json(rng)
+        return
+    key = rng.choice(list(target))
+    choice = rng.choice(["replace", "wrap", "null", "delete", "recase", "string"])
+    if choice == "delete":
+        del target[key]
+    elif choice == "recase":
+        target[key.swapcase()] = target.pop(key)
+    elif choice == "wrap":
+        target[key] = [target[key]]
+    elif choice == "null":
+        target[key] = None
+    elif choice == "string":
+        target[key] = random_string(rng)
+    else:
+        target[key] = random_json(rng)
+
+
+def mutate(rng: random.Random, value: Any) -> Any:
+    """A copy of `value` with one to three subtrees replaced, deleted, wrapped, nulled or re-cased."""
+    value = copy.deepcopy(value)
+    for _ in range(rng.randint(1, 3)):
+        target = rng.choice(_containers(value))
+        if isinstance(target, list):
+            _mutate_list(rng, target)
+        else:
+            _mutate_dict(rng, target)
+    return value
+
+
+def break_text(rng: random.Random, text: str) -> str:
+    cut = rng.randrange(len(text) + 1)
+    return rng.choice([text[:cut], text[:cut] + rng.choice(["}", "]", ",", '"', "\\", "\ud800"]) + text[cut:]])
+
+
+FIXTURES = [
+    request_body(),
+    request_body(message(reference="r1", allowedChannels=["WhatsApp"], richContent={"conversation": [{"text": "x"}]})),
+    request_body(message(allowedChannels=["SMS", "WhatsApp"], to=[{"number": "1"}, {"number": "2"}]), message()),
+    {"Messages": {"Authentication": {"ProductToken": KEY}, "Msg": [{"To": [{"Number": "6789"}],
+                  "Body": {"Content": "hi"}, "AllowedChannels": ["Instagram"]}]}},
+]  # fmt: skip
+
+
+def hostile_texts(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = [json.dumps(random_json(rng)) for _ in range(ROUNDS // 5)]
+    texts += [json.dumps(mutate(rng, rng.choice(FIXTURES))) for _ in range(ROUNDS)]
+    texts += [break_text(rng, json.dumps(rng.choice(FIXTURES))) for _ in range(ROUNDS // 5)]
+    return texts
+
+
+def check_request(request: SendRequest) -> None:
+    assert request.token is None or request.token == request.token.lower()
+    assert request.channel is None or isinstance(request.channel, Channel)
+    assert isinstance(request.channel_raw, str)
+    assert request.channel_raw.strip()
+    assert isinstance(request.content, str)
+    assert request.content.strip()
+    assert len(request.content) <= MAX_CONTENT_CHARS
+    assert isinstance(request.to_raw, str)
+    assert request.to_raw.strip()
+    assert request.recipient is None or isinstance(request.recipient, str)
+    assert isinstance(request.body_type, BodyType)
+    assert request.unsupported in (None, answers.multiple_channels(), answers.bulk_messages(),
+                                   answers.multiple_recipients())  # fmt: skip
+    # Everything kept goes to DynamoDB and SQS as UTF-8 JSON.
+    fields = [request.channel_raw, request.sender, request.to_raw, request.content, request.reference,
+              request.rich_content]  # fmt: skip
+    json.dumps(fields, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hostile_input_gives_a_request_or_row_1_or_2(seed):
+    rng = random.Random(seed)
+    accepted = refused = 0
+    for text in hostile_texts(seed):
+        content_type = rng.choice([JSON, JSON, JSON, "text/json; charset=utf-8", "text/plain", None])
+        result = parse_send_request(text, content_type, rng.choice([None, KEY, "junk", "\ud800"]))
+        if isinstance(result, SendRequest):
+            check_request(result)
+            accepted += 1
+        else:
+            assert isinstance(result, Refusal)
+            assert result.details in (NOT_JSON, INVALID)
+            assert (result.http_status, result.error_code, result.per_recipient) == (400, 202, False)
+            json.dumps(answers.envelope(result, to=None, reference=None), ensure_ascii=False).encode("utf-8")
+            refused += 1
+    # The generator reaches both outcomes, so the test exercises the parser rather than its first check.
+    assert accepted > 20
+    assert refused > 100
