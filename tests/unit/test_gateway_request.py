@@ -7,7 +7,6 @@ keys, wrong types), plus broken JSON text. Every input gives a SendRequest or a 
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.hostile import HostileJson
 from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.gateway.request import (
@@ -549,88 +549,6 @@ KEYS = [
 ]  # fmt: skip
 
 
-def random_string(rng: random.Random) -> str:
-    roll = rng.random()
-    if roll < 0.6:
-        return rng.choice(STRINGS)
-    if roll < 0.65:
-        return rng.choice("x€\ud83d") * rng.choice([5_000, 70_000])
-    return "".join(rng.choice("0123456789abcDEF+- .\n\u00a0é😀\ud800\x00") for _ in range(rng.randint(0, 30)))
-
-
-def random_json(rng: random.Random, depth: int = 0) -> Any:
-    makers: list[Callable[[], Any]] = [
-        lambda: None,
-        lambda: rng.random() < 0.5,
-        lambda: rng.choice([0, -1, 2**63, 10**40, 1.5, float("inf"), float("nan")]),
-        lambda: random_string(rng),
-    ]
-    if depth < 5:
-        makers += [
-            lambda: [random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))],
-            lambda: {rng.choice(KEYS): random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))},
-        ]
-    return rng.choice(makers)()
-
-
-def _containers(node: Any) -> list[Any]:
-    found, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict | list):
-            found.append(current)
-            stack.extend(current.values() if isinstance(current, dict) else current)
-    return found
-
-
-def _mutate_list(rng: random.Random, target: list[Any]) -> None:
-    if not target:
-        target.append(random_json(rng))
-        return
-    index = rng.randrange(len(target))
-    choice = rng.choice(["replace", "wrap", "duplicate", "delete"])
-    if choice == "replace":
-        target[index] = random_json(rng)
-    elif choice == "wrap":
-        target[index] = [target[index]]
-    elif choice == "duplicate":
-        target.append(copy.deepcopy(target[index]))
-    else:
-        del target[index]
-
-
-def _mutate_dict(rng: random.Random, target: dict[str, Any]) -> None:
-    if not target:
-        target[rng.choice(KEYS)] = random_json(rng)
-        return
-    key = rng.choice(list(target))
-    choice = rng.choice(["replace", "wrap", "null", "delete", "recase", "string"])
-    if choice == "delete":
-        del target[key]
-    elif choice == "recase":
-        target[key.swapcase()] = target.pop(key)
-    elif choice == "wrap":
-        target[key] = [target[key]]
-    elif choice == "null":
-        target[key] = None
-    elif choice == "string":
-        target[key] = random_string(rng)
-    else:
-        target[key] = random_json(rng)
-
-
-def mutate(rng: random.Random, value: Any) -> Any:
-    """A copy of `value` with one to three subtrees replaced, deleted, wrapped, nulled or re-cased."""
-    value = copy.deepcopy(value)
-    for _ in range(rng.randint(1, 3)):
-        target = rng.choice(_containers(value))
-        if isinstance(target, list):
-            _mutate_list(rng, target)
-        else:
-            _mutate_dict(rng, target)
-    return value
-
-
 def break_text(rng: random.Random, text: str) -> str:
     cut = rng.randrange(len(text) + 1)
     return rng.choice([text[:cut], text[:cut] + rng.choice(["}", "]", ",", '"', "\\", "\ud800"]) + text[cut:]])
@@ -647,8 +565,9 @@ FIXTURES = [
 
 def hostile_texts(seed: int) -> list[str]:
     rng = random.Random(seed)
-    texts = [json.dumps(random_json(rng)) for _ in range(ROUNDS // 5)]
-    texts += [json.dumps(mutate(rng, rng.choice(FIXTURES))) for _ in range(ROUNDS)]
+    hostile = HostileJson(rng, STRINGS, KEYS, max_depth=5)
+    texts = [json.dumps(hostile.value()) for _ in range(ROUNDS // 5)]
+    texts += [json.dumps(hostile.mutate(rng.choice(FIXTURES))) for _ in range(ROUNDS)]
     texts += [break_text(rng, json.dumps(rng.choice(FIXTURES))) for _ in range(ROUNDS // 5)]
     return texts
 

@@ -6,7 +6,6 @@ junk reaches deep into each parser (nulls, arrays where objects belong, huge str
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.hostile import HostileJson
 from trialgw.addresses import normalize_address
 from trialgw.inbound import InvalidPayload
 from trialgw.inbound.cm import parse_cm_mo, to_cm_mo_json
@@ -69,97 +69,8 @@ INTERESTING_KEYS = [
 ]  # fmt: skip
 
 
-def random_string(rng: random.Random) -> str:
-    roll = rng.random()
-    if roll < 0.5:
-        return rng.choice(INTERESTING_STRINGS)
-    if roll < 0.55:
-        return rng.choice("x9€\ud83d") * rng.choice([1_000, 100_000])
-    alphabet = "0123456789abcdefABCDEF+-() .\n\t\u00a0é😀\ud800\x00"
-    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
-
-
-def random_json(rng: random.Random, depth: int = 0) -> Any:
-    makers: list[Callable[[], Any]] = [
-        lambda: None,
-        lambda: rng.random() < 0.5,
-        lambda: rng.choice([0, -1, 1, 2**63, -(2**63), 10**40, rng.randint(-(10**12), 10**16)]),
-        lambda: rng.choice([0.5, -1e308, 1e308, float("inf"), float("nan"), 1.0]),
-        lambda: random_string(rng),
-    ]
-    if depth < 4:
-
-        def a_list() -> list[Any]:
-            return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-
-        def an_object() -> dict[str, Any]:
-            keys = [rng.choice(INTERESTING_KEYS) if rng.random() < 0.8 else random_string(rng) for _ in range(5)]
-            return {key: random_json(rng, depth + 1) for key in keys[: rng.randint(0, 5)]}
-
-        makers += [a_list, an_object, a_list, an_object]
-    return rng.choice(makers)()
-
-
-def _containers(node: Any) -> list[Any]:
-    found = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict | list):
-            found.append(current)
-            stack.extend(current.values() if isinstance(current, dict) else current)
-    return found
-
-
-def _mutate_list(rng: random.Random, target: list[Any]) -> None:
-    if not target:
-        target.append(random_json(rng))
-        return
-    index = rng.randrange(len(target))
-    action = rng.choice(["replace", "delete", "wrap", "duplicate"])
-    if action == "replace":
-        target[index] = random_json(rng)
-    elif action == "delete":
-        del target[index]
-    elif action == "wrap":
-        target[index] = [target[index]]
-    else:
-        target.append(copy.deepcopy(target[index]))
-
-
-def _mutate_dict(rng: random.Random, target: dict[str, Any]) -> None:
-    if not target:
-        target[rng.choice(INTERESTING_KEYS)] = random_json(rng)
-        return
-    key = rng.choice(list(target))
-    action = rng.choice(["replace", "delete", "wrap", "null", "recase", "string"])
-    if action == "delete":
-        del target[key]
-    elif action == "recase":
-        target[key.swapcase()] = target.pop(key)
-    else:
-        replacements = {
-            "replace": lambda: random_json(rng),
-            "wrap": lambda: [target[key]],
-            "null": lambda: None,
-            "string": lambda: random_string(rng),
-        }
-        target[key] = replacements[action]()
-
-
-def mutate(rng: random.Random, value: Any) -> Any:
-    """A copy of `value` with one to three subtrees replaced, deleted, wrapped or re-cased."""
-    value = copy.deepcopy(value)
-    for _ in range(rng.randint(1, 3)):
-        containers = _containers(value)
-        if not containers:
-            return random_json(rng)
-        target = rng.choice(containers)
-        if isinstance(target, list):
-            _mutate_list(rng, target)
-        else:
-            _mutate_dict(rng, target)
-    return value
+def generator(rng: random.Random) -> HostileJson:
+    return HostileJson(rng, INTERESTING_STRINGS, INTERESTING_KEYS)
 
 
 def fixture(name: str) -> Any:
@@ -168,8 +79,9 @@ def fixture(name: str) -> Any:
 
 def hostile_inputs(seed: int, fixtures: list[Any]) -> list[Any]:
     rng = random.Random(seed)
-    inputs: list[Any] = [random_json(rng) for _ in range(ROUNDS // 4)]
-    inputs += [mutate(rng, rng.choice(fixtures)) for _ in range(ROUNDS)]
+    hostile = generator(rng)
+    inputs: list[Any] = [hostile.value() for _ in range(ROUNDS // 4)]
+    inputs += [hostile.mutate(rng.choice(fixtures)) for _ in range(ROUNDS)]
     return inputs
 
 
@@ -244,9 +156,9 @@ def test_meta_parser_only_raises_invalid_payload(seed):
 @pytest.mark.parametrize("seed", [5, 6])
 def test_sns_parser_only_raises_invalid_payload(seed):
     inner = json.loads(fixture("sns_two_way_sms.json")["Records"][0]["Sns"]["Message"])
-    rng = random.Random(seed)
+    hostile = generator(random.Random(seed))
     inputs: list[Any] = [json.dumps(value) for value in hostile_inputs(seed, [inner])]
-    inputs += [random_string(rng) for _ in range(50)] + [random_json(rng) for _ in range(50)]
+    inputs += [hostile.string() for _ in range(50)] + [hostile.value() for _ in range(50)]
 
     def check(result: Any) -> None:
         check_message(result, "aws-sms")
@@ -259,12 +171,13 @@ def test_sns_parser_only_raises_invalid_payload(seed):
 
 def test_signature_and_handshake_never_raise():
     rng = random.Random(7)
+    hostile = generator(rng)
     for _ in range(ROUNDS):
-        header = random_json(rng) if rng.random() < 0.3 else "sha256=" + random_string(rng)
-        body = random_string(rng).encode("utf-8", "surrogatepass")
+        header = hostile.value() if rng.random() < 0.3 else "sha256=" + hostile.string()
+        body = hostile.string().encode("utf-8", "surrogatepass")
         assert verify_signature(body, header, "secret") is False
         params = {
-            rng.choice(["hub.mode", "hub.verify_token", "hub.challenge", "x"]): random_string(rng) for _ in range(3)
+            rng.choice(["hub.mode", "hub.verify_token", "hub.challenge", "x"]): hostile.string() for _ in range(3)
         }
         result = verify_subscription(params, "token")
         assert result is None or result == params.get("hub.challenge")
