@@ -29,6 +29,7 @@ from infra.constructs.site import Site
 from infra.constructs.storage import Storage
 from infra.constructs.topics import Topics
 from trialgw import names
+from trialgw.urls import gateway_url
 
 # Settings the deployment itself provides (URLs, names of what the stack creates); every other
 # settings field is an operator knob in the CDK context, named in camelCase.
@@ -277,6 +278,12 @@ class TrialGatewayStack(Stack):
         CfnOutput(self, "SiteUrl", value=self.site.url, description="The signup page (dashboard: /dashboard/)")
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API (no trailing slash)")
         CfnOutput(self, "SignupUrl", value=f"{self.api.url}{signup_path}", description="POST to sign up")
+        CfnOutput(
+            self,
+            "GatewayUrl",
+            value=gateway_url(self.api.url),
+            description="The send gateway: POST CM Business Messaging JSON with a trial key",
+        )
         for logical, table in self.storage.tables.items():
             CfnOutput(self, f"{logical.capitalize()}TableName", value=table.table_name)
         for logical, topic in self.topics.by_logical.items():

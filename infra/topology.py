@@ -11,7 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from trialgw import names
-from trialgw.settings import MoWebhookSettings, SignupSettings, TrialSettings
+from trialgw.settings import MoWebhookSettings, SendSettings, SignupSettings, TrialSettings
+from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -64,6 +65,17 @@ class RouteDef:
 
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef(
+        name="send",
+        description="The trial send gateway: CM JSON in, trial rules and quotas, accepted messages to the queue",
+        settings_model=SendSettings,
+        tables={
+            # Trials: the quota's conditional write and the capacity breaker; messages: the queued record.
+            names.TRIALS.logical: Access.READ_WRITE,
+            names.MESSAGES.logical: Access.READ_WRITE,
+        },
+        sends_to=(names.OUTBOUND.logical,),
+    ),
+    FunctionDef(
         name="signup",
         description="Creates a 24-hour trial and e-mails its key",
         settings_model=SignupSettings,
@@ -75,7 +87,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Whitelists end users who send a trial key; records their messages; replies",
         settings_model=MoWebhookSettings,
         tables={
-            names.TRIALS.logical: Access.READ,
+            # Read-write: whitelisting adds the recipient to the trial item's members in the same transaction.
+            names.TRIALS.logical: Access.READ_WRITE,
             names.WHITELIST.logical: Access.READ_WRITE,
             names.MESSAGES.logical: Access.READ_WRITE,
         },
@@ -86,6 +99,10 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
 )
 
 ROUTES: tuple[RouteDef, ...] = (
+    # API Gateway and Powertools both take `/gw/` for `/gw`: the trailing slash is optional.
+    RouteDef(method="POST", path=GATEWAY_PATH.rstrip("/"), function="send"),
+    RouteDef(method="GET", path=STATUS_PATH, function="send"),
+    RouteDef(method="GET", path="/openapi.json", function="send"),
     RouteDef(method="POST", path="/signup", function="signup"),
     RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook"),
     RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook"),

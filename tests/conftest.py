@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
@@ -30,6 +33,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 60
+TRIAL_KEY = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 STOP_TIMEOUT_SECONDS = 10
 
 
@@ -103,6 +107,15 @@ class LocalStack:
         mails: list[dict[str, Any]] = result.json()
         return mails
 
+    def sign_up(self, name: str = "E2E Tester") -> str:
+        """Signs up a fresh address and returns the trial key from its e-mail."""
+        email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
+        response = self.post_json("/signup", {"name": name, "email": email})
+        assert response.status == 202, response.text
+        keys = set(TRIAL_KEY.findall(self.mail(to=email)[0]["text"]))
+        assert len(keys) == 1
+        return str(keys.pop())
+
     def output(self) -> str:
         """Everything the stack printed so far (banner, e-mails, access log, handler logs)."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -117,6 +130,11 @@ class LocalStack:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def random_phone() -> str:
+    """A fresh Dutch mobile number, so tests sharing a stack never share a sender or a recipient."""
+    return f"+316{random.randrange(10**8):08d}"
 
 
 def free_port() -> int:

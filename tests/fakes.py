@@ -5,8 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from trialgw.errors import MailError, QueueError, StoreError
-from trialgw.models import Channel, Trial
-from trialgw.ports import LoggedMessage, Membership, OutboundMessage, OutgoingEmail, WhitelistOutcome
+from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
+from trialgw.ports import (
+    BreakerState,
+    CapacityStore,
+    CapacityWindow,
+    Clock,
+    LoggedMessage,
+    Mailer,
+    Membership,
+    MessageLog,
+    OutboundMessage,
+    OutboundQueue,
+    OutgoingEmail,
+    QuotaTake,
+    SignupCounter,
+    TrialStore,
+    WhitelistOutcome,
+    WhitelistStore,
+)
 
 
 @dataclass
@@ -19,11 +36,21 @@ class FakeClock:
 
 @dataclass
 class FakeTrialStore:
+    """Trials with their whitelisted `members` and `sent` counters, as the trial item holds them in DynamoDB."""
+
     trials: dict[str, Trial] = field(default_factory=dict)
     ttls: dict[str, int] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    sent: dict[str, dict[Channel, int]] = field(default_factory=dict)
     fail_create: bool = False
     fail_delete: bool = False
+    fail_state: bool = False
+    fail_take: bool = False
+    fail_give_back: bool = False
     deleted: list[str] = field(default_factory=list)
+    state_reads: list[str] = field(default_factory=list)
+    takes: list[tuple[str, Channel, str, int, int]] = field(default_factory=list)
+    given_back: list[tuple[str, Channel]] = field(default_factory=list)
 
     def create(self, trial: Trial, *, ttl: int) -> None:
         if self.fail_create or trial.key_hash in self.trials:
@@ -39,6 +66,56 @@ class FakeTrialStore:
             raise StoreError("delete failed")
         self.deleted.append(key_hash)
         self.trials.pop(key_hash, None)
+        self.members.pop(key_hash, None)
+        self.sent.pop(key_hash, None)
+
+    def whitelist(self, key_hash: str, channel: Channel, address: str) -> None:
+        """Test helper: what the whitelist's transaction does to the trial's `members`."""
+        self.members.setdefault(key_hash, set()).add(member_token(channel, address))
+
+    def _state(self, key_hash: str) -> TrialState | None:
+        trial = self.trials.get(key_hash)
+        if trial is None:
+            return None
+        counts = self.sent.get(key_hash, {})
+        return TrialState(
+            trial=trial,
+            members=frozenset(self.members.get(key_hash, set())),
+            sent={channel: counts.get(channel, 0) for channel in Channel},
+        )
+
+    def state(self, key_hash: str) -> TrialState | None:
+        self.state_reads.append(key_hash)
+        if self.fail_state:
+            raise StoreError("state failed")
+        return self._state(key_hash)
+
+    def take_quota(self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int) -> QuotaTake:
+        """The DynamoDB adapter's condition: trial exists, active, `now < expires_at`, member, `sent < limit`."""
+        self.takes.append((key_hash, channel, address, now, limit))
+        if self.fail_take:
+            raise StoreError("take failed")
+        before = self._state(key_hash)
+        if (
+            before is None
+            or before.trial.status is not TrialStatus.ACTIVE
+            or not now < before.trial.expires_at
+            or not before.is_whitelisted(channel, address)
+            or before.sent[channel] >= limit
+        ):
+            return QuotaTake(taken=False, state=before)
+        counts = self.sent.setdefault(key_hash, {})
+        counts[channel] = counts.get(channel, 0) + 1
+        return QuotaTake(taken=True, state=self._state(key_hash))
+
+    def give_back_quota(self, key_hash: str, channel: Channel) -> None:
+        """Uncounts one message; a counter at zero (or a trial that is gone) stays as it is."""
+        self.given_back.append((key_hash, channel))
+        if self.fail_give_back:
+            raise StoreError("give back failed")
+        counts = self.sent.get(key_hash, {})
+        if counts.get(channel, 0) > 0:
+            counts[channel] -= 1
 
 
 @dataclass
@@ -115,6 +192,9 @@ class FakeMessageLog:
     seen: set[tuple[str, str]] = field(default_factory=set)
     recorded: list[LoggedMessage] = field(default_factory=list)
     released: list[tuple[str, str]] = field(default_factory=list)
+    forgotten: list[LoggedMessage] = field(default_factory=list)
+    fail_record: bool = False
+    fail_forget: bool = False
 
     def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
         if (provider, provider_message_id) in self.seen:
@@ -127,7 +207,15 @@ class FakeMessageLog:
         self.seen.discard((provider, provider_message_id))
 
     def record(self, message: LoggedMessage) -> None:
+        if self.fail_record:
+            raise StoreError("record failed")
         self.recorded.append(message)
+
+    def forget(self, message: LoggedMessage) -> None:
+        self.forgotten.append(message)
+        if self.fail_forget:
+            raise StoreError("forget failed")
+        self.recorded = [kept for kept in self.recorded if kept.message_id != message.message_id]
 
 
 @dataclass
@@ -139,3 +227,67 @@ class FakeOutboundQueue:
         if self.fail:
             raise QueueError("queue failed")
         self.queued.append(message)
+
+
+@dataclass
+class FakeCapacityStore:
+    """The breaker flag and the windows' counters; every call is counted, attempts that fail included."""
+
+    state: BreakerState = field(default_factory=lambda: BreakerState(tripped=False))
+    counters: dict[int, CapacityWindow] = field(default_factory=dict)
+    fail_breaker: bool = False
+    fail_add: bool = False
+    fail_trip: bool = False
+    fail_reset: bool = False
+    fail_windows: bool = False
+    breaker_reads: int = 0
+    adds: list[tuple[int, int]] = field(default_factory=list)
+    trips: list[tuple[int, int]] = field(default_factory=list)
+    resets: list[int] = field(default_factory=list)
+
+    def breaker(self) -> BreakerState:
+        self.breaker_reads += 1
+        if self.fail_breaker:
+            raise StoreError("breaker read failed")
+        return self.state
+
+    def add(self, count: int, *, window_start: int, window_seconds: int, limit: int) -> int:
+        self.adds.append((count, window_start))
+        if self.fail_add:
+            raise StoreError("add failed")
+        old = self.counters.get(window_start)
+        total = (old.count if old else 0) + count
+        self.counters[window_start] = CapacityWindow(window_start, total, limit, window_seconds)
+        return total
+
+    def trip(self, *, now: int, count: int) -> None:
+        self.trips.append((now, count))
+        if self.fail_trip:
+            raise StoreError("trip failed")
+        if not self.state.tripped:
+            self.state = BreakerState(tripped=True, tripped_at=now, tripped_count=count)
+
+    def reset(self, *, now: int) -> None:
+        self.resets.append(now)
+        if self.fail_reset:
+            raise StoreError("reset failed")
+        self.counters.clear()
+        self.state = BreakerState(tripped=False)
+
+    def windows(self) -> list[CapacityWindow]:
+        if self.fail_windows:
+            raise StoreError("windows failed")
+        return sorted(self.counters.values(), key=lambda window: window.start, reverse=True)
+
+
+def _implements_the_ports() -> None:
+    """Never called: mypy checks here that every fake implements its port."""
+    clock: Clock = FakeClock()
+    trials: TrialStore = FakeTrialStore()
+    counter: SignupCounter = FakeSignupCounter()
+    mailer: Mailer = FakeMailer()
+    whitelist: WhitelistStore = FakeWhitelistStore()
+    messages: MessageLog = FakeMessageLog()
+    outbound: OutboundQueue = FakeOutboundQueue()
+    capacity: CapacityStore = FakeCapacityStore()
+    del clock, trials, counter, mailer, whitelist, messages, outbound, capacity

@@ -45,7 +45,7 @@ def _deps() -> InboundDeps:
     dynamodb = aws.dynamodb()
     return InboundDeps(
         trials=DynamoTrialStore(dynamodb, settings.trials_table),
-        whitelist=DynamoWhitelistStore(dynamodb, settings.whitelist_table),
+        whitelist=DynamoWhitelistStore(dynamodb, settings.whitelist_table, settings.trials_table),
         messages=DynamoMessageLog(dynamodb, settings.messages_table),
         outbound=SqsOutboundQueue(aws.sqs(), settings.outbound_queue_url),
         clock=time.time,

@@ -11,7 +11,8 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 from urllib.parse import urlsplit
@@ -43,6 +44,7 @@ STAGE = "local"
 LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
     "/_local/mail": ("GET", "HEAD"),
     "/_local/outbound": ("GET", "HEAD"),
+    "/_local/aws": ("GET", "HEAD"),
     "/_local/mo": ("POST",),
     # The end user's phone page, and its files under `/_local/phone/...`.
     PHONE_PATH: ("GET", "HEAD"),
@@ -53,6 +55,19 @@ Log = Callable[[str], None]
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAws:
+    """Where the stack's AWS services are (moto), for `/_local/aws`: how `trialgw-admin --local` finds them."""
+
+    endpoint: str
+    region: str
+    # Logical table name → physical name, as the functions read them.
+    tables: Mapping[str, str]
+
+    def to_json(self) -> dict[str, object]:
+        return {"endpoint": self.endpoint, "region": self.region, "tables": dict(self.tables)}
 
 
 class LocalGateway:
@@ -69,9 +84,11 @@ class LocalGateway:
         mo: MoSimulator | None = None,
         outbound: Peek | None = None,
         phone: StaticSite | None = None,
+        aws: LocalAws | None = None,
         log: Log = _stderr,
     ) -> None:
         self._routes = tuple(routes)
+        self._aws = aws
         self._phone = phone if phone is not None else phone_site()
         self._mo = mo
         self._outbound = outbound
@@ -172,13 +189,24 @@ class LocalGateway:
             # A page like the site's (same security headers); `/_local/phone` itself is its index.html.
             return self._file(self._phone, request.path.removeprefix(PHONE_PATH) or "/", PHONE_PATH)
         if helper == "/_local/mo":
-            if self._mo is None:
-                return json_response(503, {"message": "No inbound simulation in this stack"})
-            return self._mo.handle(request, self.handle)
+            return self._simulate_mo(request)
+        if helper == "/_local/aws":
+            return self._aws_location()
         wanted = parse_query(request.query).get("to", [None])[-1]
         if helper == "/_local/mail":
             return json_response(200, [mail.to_json() for mail in self._outbox.sent(wanted)])
         return self._queued(wanted)
+
+    def _simulate_mo(self, request: HttpRequest) -> HttpResponse:
+        if self._mo is None:
+            return json_response(503, {"message": "No inbound simulation in this stack"})
+        return self._mo.handle(request, self.handle)
+
+    def _aws_location(self) -> HttpResponse:
+        """`/_local/aws`: moto's endpoint, the region and the table names, for `trialgw-admin --local`."""
+        if self._aws is None:
+            return json_response(503, {"message": "No AWS emulation in this stack"})
+        return json_response(200, self._aws.to_json())
 
     def _queued(self, to: str | None) -> HttpResponse:
         """`/_local/outbound`: what waits on the outbound queue now, peeked, not received."""

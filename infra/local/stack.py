@@ -15,10 +15,12 @@ from types import FrameType
 
 from infra.local.banner import render_banner
 from infra.local.environment import (
+    REGION,
     EnvironmentConflict,
     apply_aws_environment,
     overrides,
     process_environment,
+    table_names,
     webhook_secret_defaults,
 )
 from infra.local.invoke import FunctionHost
@@ -26,7 +28,7 @@ from infra.local.mail import MailOutbox
 from infra.local.mo import MoSimulator, company_addresses
 from infra.local.moto_backend import MotoBackend
 from infra.local.resources import Resources, provision
-from infra.local.server import LocalGateway, LocalHttpServer
+from infra.local.server import LocalAws, LocalGateway, LocalHttpServer
 from infra.local.static import StaticSite
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
 from trialgw import names
@@ -116,6 +118,7 @@ def main() -> int:
             base_url=base_url,
             mo=_mo_simulator(functions, resources, moto),
             outbound=lambda: moto.peek(outbound_queue),
+            aws=LocalAws(endpoint=moto_endpoint, region=REGION, tables=table_names(os.environ)),
         )
         serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
         serving.start()

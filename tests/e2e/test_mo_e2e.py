@@ -18,25 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LocalStack, start_local_stack
+from tests.conftest import LocalStack, random_phone, start_local_stack
 
 pytestmark = pytest.mark.e2e
-
-GUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
-
-
-def sign_up(stack: LocalStack) -> str:
-    email = f"e2e-mo-{uuid.uuid4().hex[:10]}@example.com"
-    response = stack.post_json("/signup", {"name": "Mo Tester", "email": email})
-    assert response.status == 202, response.text
-    keys = set(GUID.findall(stack.mail(to=email)[0]["text"]))
-    assert len(keys) == 1
-    return str(keys.pop())
-
-
-def phone() -> str:
-    """A fresh Dutch mobile number, so tests sharing the stack never share a sender."""
-    return f"+316{random.randrange(10**8):08d}"
 
 
 def page_scoped_id() -> str:
@@ -111,8 +95,8 @@ def cm_mo(sender: str, text: str, channel: str = "WhatsApp") -> dict[str, Any]:
 
 
 def test_the_key_whitelists_through_meta_sns_and_cm(local_stack: LocalStack) -> None:
-    key = sign_up(local_stack)
-    whatsapp, sms, messenger = phone(), phone(), page_scoped_id()
+    key = local_stack.sign_up()
+    whatsapp, sms, messenger = random_phone(), random_phone(), page_scoped_id()
 
     first = mo(local_stack, "WhatsApp", whatsapp, f"Hi, my key is {key}")
     assert first["via"] == "meta"
@@ -146,7 +130,7 @@ def test_the_key_whitelists_through_meta_sns_and_cm(local_stack: LocalStack) -> 
 
 
 def test_outbound_lists_the_queue_without_consuming_it(local_stack: LocalStack) -> None:
-    key = sign_up(local_stack)
+    key = local_stack.sign_up()
     sender = page_scoped_id()
     mo(local_stack, "Instagram", sender, key)
     first = local_stack.get("/_local/outbound").json()
@@ -160,8 +144,8 @@ def test_outbound_lists_the_queue_without_consuming_it(local_stack: LocalStack) 
 
 
 def test_a_forged_meta_webhook_changes_nothing(local_stack: LocalStack) -> None:
-    key = sign_up(local_stack)
-    sender = phone()
+    key = local_stack.sign_up()
+    sender = random_phone()
     body = whatsapp_webhook(sender, key)
     forged = "sha256=" + hmac.new(b"not-the-app-secret", body, hashlib.sha256).hexdigest()
     for headers in ({"X-Hub-Signature-256": forged}, {}):
@@ -175,8 +159,8 @@ def test_a_forged_meta_webhook_changes_nothing(local_stack: LocalStack) -> None:
 
 
 def test_a_forged_cm_webhook_changes_nothing(local_stack: LocalStack) -> None:
-    key = sign_up(local_stack)
-    sender = phone()
+    key = local_stack.sign_up()
+    sender = random_phone()
     real_path = cm_webhook_path(local_stack)
     for path in ("/webhooks/cm/not-the-secret", real_path + "x", real_path[:-1]):
         response = local_stack.post_json(path, cm_mo(sender, key))
@@ -187,8 +171,8 @@ def test_a_forged_cm_webhook_changes_nothing(local_stack: LocalStack) -> None:
 
 
 def test_the_cm_webhook_from_the_banner_accepts_cm_mo_json(local_stack: LocalStack) -> None:
-    key = sign_up(local_stack)
-    sender = phone()
+    key = local_stack.sign_up()
+    sender = random_phone()
     response = local_stack.post_json(cm_webhook_path(local_stack), cm_mo(sender, f"key {key}", channel="SMS"))
     assert response.status == 200, response.text
     assert response.json() == {"processed": 1, "outcomes": ["whitelisted"]}
@@ -219,8 +203,8 @@ def test_a_bad_body_on_the_authenticated_cm_webhook_is_a_4xx_never_a_500(local_s
 
 
 def test_stop_removes_the_sender(local_stack: LocalStack) -> None:
-    key = sign_up(local_stack)
-    sender = phone()
+    key = local_stack.sign_up()
+    sender = random_phone()
     assert outcomes(mo(local_stack, "WhatsApp", sender, key)) == ["whitelisted"]
 
     stopped = mo(local_stack, "WhatsApp", sender, "STOP")
@@ -260,10 +244,10 @@ def test_local_mo_refuses_non_json_and_get(local_stack: LocalStack) -> None:
 
 def test_the_recipient_limit_holds_across_channels() -> None:
     with start_local_stack({"TRIALGW_MAX_RECIPIENTS": "2"}) as stack:
-        key = sign_up(stack)
-        assert outcomes(mo(stack, "WhatsApp", phone(), key)) == ["whitelisted"]
+        key = stack.sign_up()
+        assert outcomes(mo(stack, "WhatsApp", random_phone(), key)) == ["whitelisted"]
         assert outcomes(mo(stack, "Facebook Messenger", page_scoped_id(), key, via="cm")) == ["whitelisted"]
-        third = phone()
+        third = random_phone()
         full = mo(stack, "SMS", third, key, via="cm")
         assert outcomes(full) == ["whitelist_full"]
         [reply] = full["replies"]

@@ -18,6 +18,7 @@ def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_th
         "SiteUrl",
         "ApiUrl",
         "SignupUrl",
+        "GatewayUrl",
         "SenderEmail",
         "SesConfigurationSet",
         *(f"{table.logical.capitalize()}TableName" for table in names.TABLES),
@@ -32,6 +33,7 @@ def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_th
     assert values["ApiUrl"].endswith("/v1")
     signup = next(route for route in topology.ROUTES if route.function == "signup")
     assert values["SignupUrl"] == values["ApiUrl"] + signup.path
+    assert values["GatewayUrl"] == values["ApiUrl"] + "/messaging/messagingtrial/gw/"
     assert values["SenderEmail"] == "trials@example.com"
 
 

@@ -117,3 +117,35 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, st
     headers = {k: v[0] if isinstance(v, list) else v for k, v in (answer.get("multiValueHeaders") or {}).items()}
     headers.update(answer.get("headers") or {})
     return answer["statusCode"], headers, json.loads(answer["body"]) if answer.get("body") else None
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's real HTTP server, which serializes requests: conditional writes are atomic under concurrency, as
+    in DynamoDB (in-process `mock_aws` is not thread-safe). One per test module."""
+    from infra.local.mail import MailOutbox
+    from infra.local.moto_backend import MotoBackend
+
+    backend = MotoBackend(MailOutbox())
+    url = backend.start()
+    try:
+        yield url
+    finally:
+        backend.stop()
+
+
+@pytest.fixture
+def moto_dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A DynamoDB client of the moto server, with the project's tables created afresh for the test."""
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint)
+    for table in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=table)
+    create_tables(dynamodb, os.environ)
+    return dynamodb

@@ -5,19 +5,15 @@ Requests reach moto concurrently over sockets, as webhooks reach DynamoDB; the l
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 
-from infra.local.mail import MailOutbox
-from infra.local.moto_backend import MotoBackend
-from infra.local.resources import create_tables
 from trialgw import names
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel, Trial
@@ -26,49 +22,38 @@ from trialgw.ports import LoggedMessage, WhitelistOutcome
 NOW = 1_800_000_000
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    backend = MotoBackend(MailOutbox())
-    url = backend.start()
-    try:
-        yield url
-    finally:
-        backend.stop()
+@pytest.fixture
+def client(moto_dynamodb):
+    return moto_dynamodb
 
 
 @pytest.fixture
-def client(endpoint, monkeypatch):
-    for variable, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(variable, value)
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-    for table in dynamodb.list_tables()["TableNames"]:
-        dynamodb.delete_table(TableName=table)
-    create_tables(dynamodb, os.environ)
-    return dynamodb
+def endpoint(moto_endpoint):
+    return moto_endpoint
 
 
-def _trial() -> Trial:
-    return Trial(hash_key(new_key()), "Jane", "jane@example.com", None, NOW, NOW + 3600)
+def _trial(client) -> Trial:
+    trial = Trial(hash_key(new_key()), "Jane", "jane@example.com", None, NOW, NOW + 3600)
+    DynamoTrialStore(client, names.TRIALS.local_name).create(trial, ttl=NOW + 7200)
+    return trial
+
+
+def _store(client) -> DynamoWhitelistStore:
+    return DynamoWhitelistStore(client, names.WHITELIST.local_name, names.TRIALS.local_name)
 
 
 def _count(client, trial: Trial) -> int:
-    item = client.get_item(
-        TableName=names.WHITELIST.local_name,
-        Key={"pk": {"S": f"TRIAL#{trial.key_hash}"}, "sk": {"S": names.RECIPIENT_COUNT_SK}},
-    )["Item"]
-    return int(item["count"]["N"])
+    state = DynamoTrialStore(client, names.TRIALS.local_name).state(trial.key_hash)
+    assert state is not None
+    return len(state.members)
 
 
 def test_twelve_concurrent_senders_give_exactly_ten_entries(client, endpoint):
-    trial = _trial()
+    trial = _trial(client)
 
     def whitelist(i: int) -> WhitelistOutcome:
         # One client per sender, as separate Lambda instances would have.
-        store = DynamoWhitelistStore(boto3.client("dynamodb", endpoint_url=endpoint), names.WHITELIST.local_name)
+        store = _store(boto3.client("dynamodb", endpoint_url=endpoint))
         return store.add(trial, Channel.WHATSAPP, f"+3161234{i:04d}", now=NOW, limit=10, ttl=NOW + 7200)
 
     with ThreadPoolExecutor(max_workers=12) as pool:
@@ -78,10 +63,10 @@ def test_twelve_concurrent_senders_give_exactly_ten_entries(client, endpoint):
 
 
 def test_the_same_sender_concurrently_takes_one_slot(client, endpoint):
-    trial = _trial()
+    trial = _trial(client)
 
     def whitelist(_: int) -> WhitelistOutcome:
-        store = DynamoWhitelistStore(boto3.client("dynamodb", endpoint_url=endpoint), names.WHITELIST.local_name)
+        store = _store(boto3.client("dynamodb", endpoint_url=endpoint))
         return store.add(trial, Channel.SMS, "+31612345678", now=NOW, limit=10, ttl=NOW + 7200)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -91,8 +76,8 @@ def test_the_same_sender_concurrently_takes_one_slot(client, endpoint):
 
 
 def test_memberships_remove_and_a_freed_slot(client):
-    store = DynamoWhitelistStore(client, names.WHITELIST.local_name)
-    first, second = _trial(), _trial()
+    store = _store(client)
+    first, second = _trial(client), _trial(client)
     for trial in (first, second):
         assert store.add(trial, Channel.INSTAGRAM, "1784000000001", now=NOW, limit=1, ttl=NOW + 7200) is (
             WhitelistOutcome.ADDED
@@ -115,7 +100,7 @@ def test_memberships_remove_and_a_freed_slot(client):
 
 
 def test_join_hint_once_per_day(client):
-    store = DynamoWhitelistStore(client, names.WHITELIST.local_name)
+    store = _store(client)
     assert store.claim_join_hint(Channel.SMS, "+31612345678", day="2027-01-15", ttl=NOW)
     assert not store.claim_join_hint(Channel.SMS, "+31612345678", day="2027-01-15", ttl=NOW)
     assert store.claim_join_hint(Channel.SMS, "+31612345678", day="2027-01-16", ttl=NOW)
@@ -128,7 +113,7 @@ def test_message_log_claims_once_and_records(client):
     assert log.claim("meta", "ref-1", ttl=NOW)
     log.release("cm", "ref-1")
     assert log.claim("cm", "ref-1", ttl=NOW)
-    trial = _trial()
+    trial = _trial(client)
     for at, text in ((NOW + 5, "second"), (NOW, "first")):
         log.record(
             LoggedMessage(trial.key_hash, "inbound", Channel.SMS, "+31612345678", text, at, f"cm:{at}", "{}", NOW)

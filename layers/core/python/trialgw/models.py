@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,6 +19,11 @@ class Channel(StrEnum):
     WHATSAPP = "WhatsApp"
     MESSENGER = "Facebook Messenger"
     INSTAGRAM = "Instagram"
+
+    @property
+    def short_name(self) -> str:
+        """One word for header names and item attributes ("Messenger" for "Facebook Messenger")."""
+        return self.value.split()[-1]
 
 
 class TrialStatus(StrEnum):
@@ -44,6 +50,35 @@ class Trial:
     @property
     def expires_at_utc(self) -> datetime:
         return datetime.fromtimestamp(self.expires_at, tz=UTC)
+
+
+def member_token(channel: Channel, address: str) -> str:
+    """How one whitelisted recipient is spelled in the trial's set of members."""
+    return f"{channel.value}#{address}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrialState:
+    """A trial with what its sends depend on: the whitelisted recipients and the messages sent per channel.
+
+    One DynamoDB item holds all of it, so a send checks key, expiry, whitelist and quota in one
+    conditional write.
+    """
+
+    trial: Trial
+    members: frozenset[str]
+    sent: Mapping[Channel, int]
+
+    def is_whitelisted(self, channel: Channel, address: str) -> bool:
+        return member_token(channel, address) in self.members
+
+    def whitelist(self) -> list[tuple[Channel, str]]:
+        """The whitelisted recipients as (channel, address), in a stable order."""
+        pairs = []
+        for token in sorted(self.members):
+            channel, _, address = token.partition("#")
+            pairs.append((Channel(channel), address))
+        return pairs
 
 
 def _clean_text(value: str, field: str) -> str:

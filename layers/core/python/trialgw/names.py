@@ -60,11 +60,16 @@ TRIAL_PK_PREFIX = "TRIAL#"
 TRIAL_SK = "TRIAL"
 SIGNUP_COUNTER_PK_PREFIX = "SIGNUPS#"
 SIGNUP_COUNTER_SK_PREFIX = "WINDOW#"
+# The trial item's set of whitelisted recipients ("<channel>#<address>"), kept by the whitelist's transaction.
+MEMBERS_ATTRIBUTE = "members"
+# The capacity breaker: its flag, and one counter per fixed window of accepted messages.
+CAPACITY_PK = "CAPACITY"
+CAPACITY_BREAKER_SK = "BREAKER"
+CAPACITY_WINDOW_SK_PREFIX = "WINDOW#"
 
-# Item shapes in the whitelist table: a trial's entries and their counter under the trial, and the
-# reverse index (which trials an address is on) under the address, written in one transaction.
+# Item shapes in the whitelist table: a trial's entries under the trial, and the reverse index (which
+# trials an address is on) under the address, written in one transaction with the trial's `members`.
 RECIPIENT_SK_PREFIX = "RCPT#"
-RECIPIENT_COUNT_SK = "RCPTCOUNT"
 ADDRESS_PK_PREFIX = "ADDR#"
 JOIN_HINT_PK_PREFIX = "HINT#"
 

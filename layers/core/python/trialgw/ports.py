@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from trialgw.models import Channel, Trial
+from trialgw.models import Channel, Trial, TrialState
 
 # Seconds since the epoch; injected so tests can move time.
 Clock = Callable[[], float]
@@ -22,6 +22,25 @@ class TrialStore(Protocol):
 
     def delete(self, key_hash: str) -> None:
         """Removes a trial; raises StoreError."""
+
+    def state(self, key_hash: str) -> TrialState | None:
+        """The trial with its whitelist and sent counts, expired or not; raises StoreError."""
+
+    def take_quota(self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int) -> QuotaTake:
+        """Counts one message on `channel` in one conditional write: only when the trial is usable at `now`,
+        `address` is whitelisted on `channel` and fewer than `limit` were sent. Raises StoreError."""
+
+    def give_back_quota(self, key_hash: str, channel: Channel) -> None:
+        """Uncounts one message taken by `take_quota` whose send could not complete; raises StoreError."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaTake:
+    """What `take_quota` did: `taken`, and the trial as it is after (taken) or as it was (refused, None
+    when there is no such trial), so the caller can tell which condition refused it."""
+
+    taken: bool
+    state: TrialState | None
 
 
 class SignupCounter(Protocol):
@@ -84,6 +103,8 @@ class LoggedMessage:
     message_id: str
     payload: str
     ttl: int
+    # Outbound messages: queued → sent → delivered/read, or failed. Inbound ones have none.
+    status: str | None = None
 
 
 class MessageLog(Protocol):
@@ -96,18 +117,68 @@ class MessageLog(Protocol):
     def record(self, message: LoggedMessage) -> None:
         """Stores a message on its trial's message list (idempotent per message id)."""
 
+    def forget(self, message: LoggedMessage) -> None:
+        """Removes a recorded message (a send that was not accepted after all); raises StoreError."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """A message for the delivery queue: a reply to an end user, or (later) an accepted send."""
+    """A message for the delivery queue: a reply to an end user (`kind` "reply"), or an accepted send ("send").
+
+    A send also carries its trial (`key_hash`) and the time its record was written (`at`), which locate the
+    record whose status delivery updates; the SMS sender a developer chose (`sender`), their `reference`, and
+    `rich_content` for the provider. `text` is what the end user gets (the replacement text where a country
+    rule replaced the content).
+    """
 
     channel: Channel
     to: str
     text: str
     kind: str
     message_id: str
+    key_hash: str | None = None
+    at: int | None = None
+    sender: str | None = None
+    reference: str | None = None
+    rich_content: dict[str, object] | None = None
 
 
 class OutboundQueue(Protocol):
     def enqueue(self, message: OutboundMessage) -> None:
         """Puts a message on the delivery queue; raises QueueError."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """The capacity breaker as stored: tripped or not, and when and at what count it tripped."""
+
+    tripped: bool
+    tripped_at: int | None = None
+    tripped_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityWindow:
+    """Messages accepted across all trials in one fixed window starting at `start`."""
+
+    start: int
+    count: int
+    limit: int
+    window_seconds: int
+
+
+class CapacityStore(Protocol):
+    def breaker(self) -> BreakerState:
+        """The breaker's persisted state; raises StoreError."""
+
+    def add(self, count: int, *, window_start: int, window_seconds: int, limit: int) -> int:
+        """Adds `count` accepted messages to the window; returns the window's total. Raises StoreError."""
+
+    def trip(self, *, now: int, count: int) -> None:
+        """Persists the tripped breaker (keeping the first trip's time); raises StoreError."""
+
+    def reset(self, *, now: int) -> None:
+        """Closes the breaker and empties the current windows, so counting starts afresh; raises StoreError."""
+
+    def windows(self) -> list[CapacityWindow]:
+        """The windows still stored, newest first; raises StoreError."""

@@ -16,6 +16,7 @@ from typing import Any, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trialgw import names
+from trialgw.models import Channel
 
 ENV_PREFIX = "TRIALGW_"
 
@@ -95,6 +96,14 @@ class TrialSettings(_Settings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    def quota_for(self, channel: Channel) -> int:
+        """Messages a trial may send on `channel`: SMS and WhatsApp have their own quota, the others share one."""
+        if channel is Channel.SMS:
+            return self.quota_sms
+        if channel is Channel.WHATSAPP:
+            return self.quota_whatsapp
+        return self.quota_other
+
 
 class SignupSettings(TrialSettings):
     """The signup function: who the e-mail comes from, and how often one address may sign up."""
@@ -122,6 +131,27 @@ class MoWebhookSettings(TrialSettings):
     meta_app_secret: str | None = None
     meta_verify_token: str | None = None
     webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+
+class SendSettings(TrialSettings):
+    """The send gateway: the channels it offers, where accepted messages go, and the capacity breaker.
+
+    The breaker trips when more than `capacity_limit` messages were accepted across all trials within a
+    window of `capacity_window_seconds`, and stays tripped until an operator resets it. Each function
+    instance counts its accepted messages and adds them to the window at most every
+    `capacity_flush_seconds` (0: at every send), and reads the tripped flag at most every
+    `capacity_cache_seconds`, so the breaker costs the request path almost nothing.
+    """
+
+    offered_channels: list[Channel] = Field(default_factory=lambda: list(Channel), min_length=1)
+    messages_table: str = names.MESSAGES.local_name
+    outbound_queue_url: str = ""
+    send_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    capacity_limit: int = Field(default=1000, ge=0)
+    capacity_window_seconds: int = Field(default=3600, gt=0)
+    capacity_cache_seconds: float = Field(default=5.0, ge=0)
+    capacity_flush_seconds: float = Field(default=1.0, ge=0)
+    capacity_retry_after_seconds: int = Field(default=900, gt=0)
 
 
 S = TypeVar("S", bound=_Settings)

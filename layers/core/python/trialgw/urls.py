@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
+# The trial's expiry, whitelist and remaining quotas, for the key in `X-CM-PRODUCTTOKEN`.
+STATUS_PATH = "/messaging/messagingtrial/status"
 
 
 def gateway_url(api_url: str) -> str:

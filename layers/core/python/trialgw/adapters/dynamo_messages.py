@@ -49,11 +49,17 @@ class DynamoMessageLog:
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not release the message: {type(error).__name__}") from error
 
-    def record(self, message: LoggedMessage) -> None:
-        item = {
+    @staticmethod
+    def _message_key(message: LoggedMessage) -> dict[str, dict[str, str]]:
+        return {
             names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{message.key_hash}"},
             # Zero-padded time first, so a query in sort-key order is a timeline.
             names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{message.at:011d}#{message.message_id}"},
+        }
+
+    def record(self, message: LoggedMessage) -> None:
+        item = {
+            **self._message_key(message),
             "direction": {"S": message.direction},
             "channel": {"S": message.channel.value},
             "counterpart": {"S": message.counterpart},
@@ -64,7 +70,15 @@ class DynamoMessageLog:
         }
         if message.text is not None:
             item["text"] = {"S": message.text}
+        if message.status is not None:
+            item["status"] = {"S": message.status}
         try:
             self._client.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not record the message: {type(error).__name__}") from error
+
+    def forget(self, message: LoggedMessage) -> None:
+        try:
+            self._client.delete_item(TableName=self._table, Key=self._message_key(message))
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not remove the message: {type(error).__name__}") from error

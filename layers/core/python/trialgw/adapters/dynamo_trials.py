@@ -1,4 +1,10 @@
-"""The trials table: trials (by key hash) and the per-address signup counters."""
+"""The trials table: trials (by key hash) and the per-address signup counters.
+
+A trial's item also holds what its sends depend on: `members`, the whitelisted recipients (a string set
+the whitelist's transaction maintains), and `sent_<channel>` counters. So one conditional UpdateItem
+checks the key, expiry, whitelist and quota of a send and counts it, and returns the trial as it now is
+(or, when it refuses, as it was) for the answer and its headers.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from trialgw import names
 from trialgw.errors import StoreError
 from trialgw.keys import trial_id
-from trialgw.models import Trial, TrialStatus
+from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
+from trialgw.ports import QuotaTake
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,6 +33,49 @@ def _trial_key(key_hash: str) -> dict[str, Any]:
 
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == CONDITION_FAILED
+
+
+def _decrement(client: DynamoDBClient, table: str, key: dict[str, Any], attribute: str, *, what: str) -> None:
+    """Gives one counted unit back; a counter already at zero (or absent) stays as it is."""
+    try:
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD #count :minus_one",
+            ConditionExpression="#count > :zero",
+            ExpressionAttributeNames={"#count": attribute},
+            ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return
+        raise StoreError(f"could not give back {what}: {type(error).__name__}") from error
+    except BotoCoreError as error:
+        raise StoreError(f"could not give back {what}: {type(error).__name__}") from error
+
+
+def sent_attribute(channel: Channel) -> str:
+    return f"sent_{channel.short_name.lower()}"
+
+
+def _trial(item: dict[str, Any]) -> Trial:
+    return Trial(
+        key_hash=item["key_hash"]["S"],
+        name=item["name"]["S"],
+        email=item["email"]["S"],
+        company=item["company"]["S"] if "company" in item else None,
+        created_at=int(item["created_at"]["N"]),
+        expires_at=int(item["expires_at"]["N"]),
+        status=TrialStatus(item["status"]["S"]),
+    )
+
+
+def _state(item: dict[str, Any]) -> TrialState:
+    return TrialState(
+        trial=_trial(item),
+        members=frozenset(item.get(names.MEMBERS_ATTRIBUTE, {}).get("SS", [])),
+        sent={channel: int(item.get(sent_attribute(channel), {}).get("N", "0")) for channel in Channel},
+    )
 
 
 class DynamoTrialStore:
@@ -57,23 +107,60 @@ class DynamoTrialStore:
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not store the trial: {type(error).__name__}") from error
 
-    def get(self, key_hash: str) -> Trial | None:
+    def _item(self, key_hash: str) -> dict[str, Any] | None:
         try:
             answer = self._client.get_item(TableName=self._table, Key=_trial_key(key_hash), ConsistentRead=True)
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not read the trial: {type(error).__name__}") from error
-        item = answer.get("Item")
-        if item is None:
-            return None
-        return Trial(
-            key_hash=item["key_hash"]["S"],
-            name=item["name"]["S"],
-            email=item["email"]["S"],
-            company=item["company"]["S"] if "company" in item else None,
-            created_at=int(item["created_at"]["N"]),
-            expires_at=int(item["expires_at"]["N"]),
-            status=TrialStatus(item["status"]["S"]),
-        )
+        return answer.get("Item")
+
+    def get(self, key_hash: str) -> Trial | None:
+        item = self._item(key_hash)
+        return None if item is None else _trial(item)
+
+    def state(self, key_hash: str) -> TrialState | None:
+        item = self._item(key_hash)
+        return None if item is None else _state(item)
+
+    def take_quota(self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int) -> QuotaTake:
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=_trial_key(key_hash),
+                UpdateExpression="ADD #sent :one",
+                ConditionExpression=(
+                    "attribute_exists(#pk) AND #status = :active AND #expires > :now "
+                    "AND contains(#members, :member) AND (attribute_not_exists(#sent) OR #sent < :limit)"
+                ),
+                ExpressionAttributeNames={
+                    "#pk": names.PARTITION_KEY,
+                    "#status": "status",
+                    "#expires": "expires_at",
+                    "#members": names.MEMBERS_ATTRIBUTE,
+                    "#sent": sent_attribute(channel),
+                },
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":active": {"S": TrialStatus.ACTIVE.value},
+                    ":now": {"N": str(now)},
+                    ":member": {"S": member_token(channel, address)},
+                    ":limit": {"N": str(limit)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                # ReturnValuesOnConditionCheckFailure puts the item as it was here (none: no such trial).
+                old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+                return QuotaTake(taken=False, state=_state(old) if old else None)
+            raise StoreError(f"could not count the message: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not count the message: {type(error).__name__}") from error
+        return QuotaTake(taken=True, state=_state(answer["Attributes"]))
+
+    def give_back_quota(self, key_hash: str, channel: Channel) -> None:
+        _decrement(self._client, self._table, _trial_key(key_hash), sent_attribute(channel), what="the message")
 
     def delete(self, key_hash: str) -> None:
         try:
@@ -119,18 +206,4 @@ class DynamoSignupCounter:
         return True
 
     def release(self, subject_hash: str, *, window_start: int) -> None:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(subject_hash, window_start),
-                UpdateExpression="ADD #count :minus_one",
-                ConditionExpression="#count > :zero",
-                ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return
-            raise StoreError(f"could not give back the signup: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not give back the signup: {type(error).__name__}") from error
+        _decrement(self._client, self._table, self._key(subject_hash, window_start), "count", what="the signup")

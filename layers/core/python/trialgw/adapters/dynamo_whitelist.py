@@ -1,7 +1,9 @@
-"""The whitelist table: entries and their counter under the trial, the reverse index under the address.
+"""The whitelist table: entries under the trial, the reverse index under the address.
 
-Adding is one transaction (entry if absent + reverse index + counter below the limit), so the
-10-recipient limit is exact under concurrent webhooks and a repeated key never takes a second slot.
+Adding is one transaction across two tables (entry if absent + reverse index + the recipient added to
+the trial item's `members` while it has fewer than the limit), so the 10-recipient limit is exact under
+concurrent webhooks, a repeated key never takes a second slot, and a send checks the whitelist in the
+same conditional write that takes its quota (see dynamo_trials).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
 from trialgw.errors import StoreError
-from trialgw.models import Channel, Trial
+from trialgw.models import Channel, Trial, member_token
 from trialgw.ports import Membership, WhitelistOutcome
 
 if TYPE_CHECKING:
@@ -51,8 +53,15 @@ def _reverse_key(key_hash: str, channel: Channel, address: str) -> dict[str, Any
     }
 
 
-def _counter_key(key_hash: str) -> dict[str, Any]:
-    return {names.PARTITION_KEY: _trial_pk(key_hash), names.SORT_KEY: _s(names.RECIPIENT_COUNT_SK)}
+def _trial_key(key_hash: str) -> dict[str, Any]:
+    return {names.PARTITION_KEY: _trial_pk(key_hash), names.SORT_KEY: _s(names.TRIAL_SK)}
+
+
+_MEMBER_NAMES = {"#pk": names.PARTITION_KEY, "#members": names.MEMBERS_ATTRIBUTE}
+
+
+def _member(channel: Channel, address: str) -> dict[str, list[str]]:
+    return {"SS": [member_token(channel, address)]}
 
 
 def _cancellation_codes(error: ClientError) -> list[str]:
@@ -61,9 +70,10 @@ def _cancellation_codes(error: ClientError) -> list[str]:
 
 
 class DynamoWhitelistStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, trials_table: str) -> None:
         self._client = client
         self._table = table
+        self._trials_table = trials_table
 
     def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
         entry = {
@@ -94,12 +104,14 @@ class DynamoWhitelistStore:
                     {"Put": {"TableName": self._table, "Item": reverse}},
                     {
                         "Update": {
-                            "TableName": self._table,
-                            "Key": _counter_key(trial.key_hash),
-                            "UpdateExpression": "ADD #count :one SET #ttl = :ttl",
-                            "ConditionExpression": "attribute_not_exists(#count) OR #count < :limit",
-                            "ExpressionAttributeNames": {"#count": "count", "#ttl": names.TTL_ATTRIBUTE},
-                            "ExpressionAttributeValues": {":one": _n(1), ":limit": _n(limit), ":ttl": _n(ttl)},
+                            "TableName": self._trials_table,
+                            "Key": _trial_key(trial.key_hash),
+                            "UpdateExpression": "ADD #members :member",
+                            "ConditionExpression": (
+                                "attribute_exists(#pk) AND (attribute_not_exists(#members) OR size(#members) < :limit)"
+                            ),
+                            "ExpressionAttributeNames": _MEMBER_NAMES,
+                            "ExpressionAttributeValues": {":member": _member(channel, address), ":limit": _n(limit)},
                         }
                     },
                 ]
@@ -146,12 +158,12 @@ class DynamoWhitelistStore:
                     {"Delete": {"TableName": self._table, "Key": _reverse_key(key_hash, channel, address)}},
                     {
                         "Update": {
-                            "TableName": self._table,
-                            "Key": _counter_key(key_hash),
-                            "UpdateExpression": "ADD #count :minus_one",
-                            "ConditionExpression": "#count > :zero",
-                            "ExpressionAttributeNames": {"#count": "count"},
-                            "ExpressionAttributeValues": {":minus_one": _n(-1), ":zero": _n(0)},
+                            "TableName": self._trials_table,
+                            "Key": _trial_key(key_hash),
+                            "UpdateExpression": "DELETE #members :member",
+                            "ConditionExpression": "attribute_exists(#pk)",
+                            "ExpressionAttributeNames": _MEMBER_NAMES,
+                            "ExpressionAttributeValues": {":member": _member(channel, address)},
                         }
                     },
                 ]

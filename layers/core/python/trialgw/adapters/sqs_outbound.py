@@ -22,6 +22,8 @@ class SqsOutboundQueue:
 
     def enqueue(self, message: OutboundMessage) -> None:
         try:
-            self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(asdict(message)))
+            # Fields a reply does not have (its trial, sender, reference…) are left out rather than sent as null.
+            body = {name: value for name, value in asdict(message).items() if value is not None}
+            self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body, ensure_ascii=False))
         except (ClientError, BotoCoreError) as error:
             raise QueueError(f"could not queue the message: {type(error).__name__}") from error

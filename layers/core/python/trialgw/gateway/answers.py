@@ -112,16 +112,20 @@ def invalid_post_data(hint: str | None = None) -> Refusal:
     )
 
 
-def at_capacity(retry_after_seconds: int) -> Refusal:
-    """Row 3: the capacity breaker is tripped; 503 with `Retry-After`."""
+def _try_later(details: str, reason: str, retry_after_seconds: int) -> Refusal:
     return Refusal(
         http_status=503,
         error_code=CODE_UNKNOWN,
-        details=AT_CAPACITY,
+        details=details,
         per_recipient=False,
         headers={"Retry-After": str(max(1, int(retry_after_seconds)))},
-        reason="at_capacity",
+        reason=reason,
     )
+
+
+def at_capacity(retry_after_seconds: int) -> Refusal:
+    """Row 3: the capacity breaker is tripped; 503 with `Retry-After`."""
+    return _try_later(AT_CAPACITY, "at_capacity", retry_after_seconds)
 
 
 def invalid_token() -> Refusal:
@@ -242,6 +246,27 @@ def not_whitelisted(details: str) -> Refusal:
         per_recipient=True,
         reason="not_whitelisted",
     )
+
+
+def invalid_recipient(details: str) -> Refusal:
+    """Row 12's other case: the `to` is no address on the channel at all (not a phone number, not an id)."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_TO,
+        details=details,
+        per_recipient=True,
+        reason="invalid_recipient",
+    )
+
+
+UNAVAILABLE = (
+    "The message could not be accepted right now because a service the trial depends on failed. Please try again."
+)
+
+
+def unavailable(retry_after_seconds: int) -> Refusal:
+    """Not a row: a store or the queue failed; nothing was taken or queued, so the client may simply retry."""
+    return _try_later(UNAVAILABLE, "unavailable", retry_after_seconds)
 
 
 # CM's envelope (reference §2.1).

@@ -1,0 +1,246 @@
+"""The send handler's own CPU time per request, with every AWS call answered by a stub, against a floor.
+
+The handler runs as deployed (Powertools resolver, request parsing, the rules, the quota's conditional
+write, the message's record, the queue, the capacity breaker with its default intervals, INFO logging and
+EMF metrics, its output thrown away) with real botocore clients: each call is validated and serialized,
+then answered in-process at botocore's `before-call` hook, as botocore's Stubber does, so nothing waits on
+a network and the CPU measured is the function's own. Tracing is off (no X-Ray outside Lambda).
+
+The floor is a bare Powertools `APIGatewayRestResolver` with one POST route that parses the same body
+with `json.loads` and answers a 200 JSON: what any Powertools function pays for the request at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import logging
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, cast
+
+import boto3
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+from benchmarks.aws_calls import UNKNOWN_KEY, WHITELISTED, send_body, send_event
+from tests.integration.conftest import FakeLambdaContext, load_handler
+from trialgw import names, settings
+from trialgw.adapters import aws
+from trialgw.adapters.dynamo_trials import DynamoTrialStore, sent_attribute
+from trialgw.keys import hash_key, new_key
+from trialgw.models import Channel, Trial, member_token
+from trialgw.observability import logger
+from trialgw.urls import GATEWAY_PATH
+
+WARMUP = 50
+REQUESTS = 300
+ROUNDS = 5
+QUEUE_URL = f"https://sqs.eu-west-1.amazonaws.com/123456789012/{names.OUTBOUND.local_name}"
+_PARAMS = "trialgw_bench_params"
+
+
+class AwsStub:
+    """Answers the send handler's DynamoDB and SQS calls in-process, from one trial held in memory.
+
+    Hooked on the clients' `before-parameter-build` (to keep the call's parameters) and `before-call` (to
+    answer it: a response there skips the HTTP request, as botocore's Stubber does). The trial has one
+    WhatsApp recipient whitelisted and one message sent, whatever is sent; any other key is no trial.
+    """
+
+    def __init__(self, key_hash: str) -> None:
+        self.trial_key = {"S": f"{names.TRIAL_PK_PREFIX}{key_hash}"}
+        self.trial_item: dict[str, Any] = {}
+        self.calls = 0
+
+    def attach(self, client: Any) -> None:
+        service = client.meta.service_model.service_name
+        client.meta.events.register(f"before-parameter-build.{service}", self._keep)
+        client.meta.events.register(f"before-call.{service}", self._answer)
+
+    @staticmethod
+    def _keep(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[_PARAMS] = params
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        self.calls += 1
+        params: Mapping[str, Any] = context[_PARAMS]
+        pk = params.get("Key", {}).get(names.PARTITION_KEY)
+        parsed: dict[str, Any]
+        match model.name:
+            case "PutItem":
+                if not self.trial_item:
+                    # The first put is the trial's own, written by the real adapter: keep it as the trial.
+                    self.trial_item = dict(params["Item"])
+                parsed = {}
+            case "GetItem":
+                # The trial, or the capacity breaker's flag, never written here: closed.
+                parsed = {"Item": self.trial_item} if pk == self.trial_key else {}
+            case "UpdateItem" if pk == self.trial_key:
+                parsed = {"Attributes": self.trial_item}
+            case "UpdateItem" if pk == {"S": names.CAPACITY_PK}:
+                parsed = {"Attributes": {"count": {"N": "1"}}}
+            case "UpdateItem":
+                # The quota's conditional write for a key that is no trial.
+                return _error("ConditionalCheckFailedException", "The conditional request failed")
+            case "SendMessage":
+                digest = hashlib.md5(params["MessageBody"].encode()).hexdigest()
+                parsed = {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
+            case _:
+                raise AssertionError(f"the stub does not answer {model.name}")
+        return _ok(parsed)
+
+
+def _ok(parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    return AWSResponse("", 200, HTTPHeaders(), None), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+def _error(code: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:
+    parsed = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    return AWSResponse("", 400, HTTPHeaders(), None), parsed
+
+
+def floor_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    @app.post(GATEWAY_PATH.rstrip("/"))
+    def post() -> dict[str, Any]:
+        body = json.loads(app.current_event.body or "")
+        return {"details": "Created 1 message(s)", "errorCode": 0, "messages": len(body["messages"]["msg"])}
+
+    return app
+
+
+@dataclass(frozen=True)
+class CpuTime:
+    name: str
+    ms_per_request: float
+    ratio: float
+    # Stubbed AWS calls per request.
+    aws_calls: float
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Logs and EMF metrics are written as in Lambda, to /dev/null."""
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        previous = handler.setStream(devnull)
+        try:
+            yield
+        finally:
+            handler.setStream(previous)
+
+
+def _cpu_ms(call: Callable[[dict[str, Any]], dict[str, Any]], event: dict[str, Any], status: int) -> float:
+    """Median over rounds of the CPU time per request, in milliseconds, after a warm-up."""
+    for _ in range(WARMUP):
+        answer = call(copy.deepcopy(event))
+        assert answer["statusCode"] == status, answer
+    samples = []
+    for _ in range(ROUNDS):
+        # Fresh copies, made outside the timing: nothing a request might change is seen twice.
+        events = [copy.deepcopy(event) for _ in range(REQUESTS)]
+        started = time.process_time()
+        for each in events:
+            call(each)
+        samples.append((time.process_time() - started) * 1000 / REQUESTS)
+    return statistics.median(samples)
+
+
+def _setup() -> tuple[ModuleType, AwsStub, str]:
+    """The send handler, loaded afresh, with its clients stubbed and one trial in the stub."""
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "POWERTOOLS_SERVICE_NAME": "send",
+            "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
+            "POWERTOOLS_METRICS_DISABLED": "false",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            names.OUTBOUND.env_var: QUEUE_URL,
+        }
+    )
+    # Default quotas and breaker intervals, whatever another benchmark set.
+    for variable in [v for v in os.environ if v.startswith(("TRIALGW_QUOTA_", "TRIALGW_CAPACITY_"))]:
+        del os.environ[variable]
+    settings.reload()
+    boto3.setup_default_session()
+    for client in (aws.dynamodb, aws.sesv2, aws.sqs):
+        client.cache_clear()
+    logger.setLevel("INFO")
+
+    key = new_key()
+    stub = AwsStub(hash_key(key))
+    stub.attach(aws.dynamodb())
+    stub.attach(aws.sqs())
+    now = int(time.time())
+    trial = Trial(
+        key_hash=hash_key(key),
+        name="Bench",
+        email="bench@example.com",
+        company=None,
+        created_at=now,
+        expires_at=now + 24 * 3600,
+    )
+    DynamoTrialStore(aws.dynamodb(), names.TRIALS.local_name).create(trial, ttl=now + 48 * 3600)
+    stub.trial_item.update(
+        {
+            names.MEMBERS_ATTRIBUTE: {"SS": [member_token(Channel.WHATSAPP, WHITELISTED)]},
+            sent_attribute(Channel.WHATSAPP): {"N": "1"},
+        }
+    )
+    return load_handler("send"), stub, key
+
+
+def measure() -> list[CpuTime]:
+    send, stub, key = _setup()
+    context = cast(LambdaContext, FakeLambdaContext())
+    app = floor_app()
+    cases = [
+        ("send handler: accepted send", send_event(send_body(key, WHITELISTED)), 200),
+        ("send handler: refused, invalid key", send_event(send_body(UNKNOWN_KEY, WHITELISTED)), 401),
+    ]
+    with _quiet():
+        floor = _cpu_ms(lambda event: app.resolve(event, context), cases[0][1], 200)
+        results = [CpuTime("floor: bare Powertools resolver", floor, 1.0, 0.0)]
+        for name, event, status in cases:
+            before = stub.calls
+            ms = _cpu_ms(lambda event: send.handler(event, context), event, status)
+            calls = (stub.calls - before) / (WARMUP + ROUNDS * REQUESTS)
+            results.append(CpuTime(name, ms, ms / floor, calls))
+    return results
+
+
+def report() -> list[dict[str, object]]:
+    rows = measure()
+    print(
+        f"\nSend: CPU time per request, AWS answered by a stub (median of {ROUNDS} rounds of {REQUESTS}, "
+        f"after {WARMUP} warm-up)"
+    )
+    print(f"{'what':<38}{'ms/request':>12}{'× floor':>10}{'AWS calls':>11}")
+    for row in rows:
+        print(f"{row.name:<38}{row.ms_per_request:>12.3f}{row.ratio:>10.2f}{row.aws_calls:>11.2f}")
+    return [
+        {
+            "name": r.name,
+            "ms_per_request": round(r.ms_per_request, 3),
+            "ratio": round(r.ratio, 2),
+            "aws_calls_per_request": round(r.aws_calls, 3),
+        }
+        for r in rows
+    ]
+
+
+if __name__ == "__main__":
+    report()

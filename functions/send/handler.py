@@ -1,0 +1,116 @@
+"""The send gateway: `POST /messaging/messagingtrial/gw/` (CM Business Messaging JSON), the trial's state at
+`GET /messaging/messagingtrial/status`, and the API's OpenAPI document at `GET /openapi.json`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from trialgw import settings as trial_settings
+from trialgw.adapters import aws
+from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.dynamo_trials import DynamoTrialStore
+from trialgw.adapters.sqs_outbound import SqsOutboundQueue
+from trialgw.gateway import openapi
+from trialgw.gateway.openapi import TOKEN_HEADER
+from trialgw.gateway.request import parse_send_request
+from trialgw.http import BadRequest, json_response, register_error_answers, request_text
+from trialgw.keys import normalize_key
+from trialgw.logic.capacity import CapacityBreaker
+from trialgw.logic.send import GatewayAnswer, SendDeps, send, trial_status
+from trialgw.observability import logger, metrics, tracer
+from trialgw.settings import SendSettings
+from trialgw.urls import GATEWAY_PATH, STATUS_PATH
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+
+def _settings() -> SendSettings:
+    return trial_settings.load(SendSettings)
+
+
+def build_deps(settings: SendSettings, dynamodb: DynamoDBClient, sqs: SQSClient) -> SendDeps:
+    """What one function instance sends with: its adapters over these clients, and its own breaker (whose cached
+    flag and pending count live as long as the instance)."""
+    return SendDeps(
+        trials=DynamoTrialStore(dynamodb, settings.trials_table),
+        messages=DynamoMessageLog(dynamodb, settings.messages_table),
+        outbound=SqsOutboundQueue(sqs, settings.outbound_queue_url),
+        breaker=CapacityBreaker(
+            DynamoCapacityStore(dynamodb, settings.trials_table),
+            time.time,
+            limit=settings.capacity_limit,
+            window_seconds=settings.capacity_window_seconds,
+            cache_seconds=settings.capacity_cache_seconds,
+            flush_seconds=settings.capacity_flush_seconds,
+        ),
+        clock=time.time,
+        new_message_id=lambda: uuid.uuid4().hex,
+    )
+
+
+@cache
+def _deps() -> SendDeps:
+    return build_deps(_settings(), aws.dynamodb(), aws.sqs())
+
+
+def _answer(answer: GatewayAnswer) -> Response[str]:
+    return json_response(answer.status, answer.body, answer.headers)
+
+
+def _header(name: str) -> str | None:
+    # Powertools' headers are case-insensitive: clients send `x-cm-producttoken`, `X-CM-PRODUCTTOKEN`, ….
+    return _app().current_event.headers.get(name)
+
+
+def post_gateway() -> Response[str]:
+    event = _app().current_event
+    try:
+        body = request_text(event)
+    except BadRequest:
+        # Not UTF-8: no JSON at all, which the parser answers as row 1.
+        body = None
+    parsed = parse_send_request(
+        body, _header("Content-Type"), _header(TOKEN_HEADER), max_body_bytes=_settings().send_max_body_bytes
+    )
+    return _answer(send(parsed, _settings(), _deps()))
+
+
+def get_status() -> Response[str]:
+    raw = _header(TOKEN_HEADER)
+    token = normalize_key(raw) if raw is not None and len(raw) <= 64 else None
+    return _answer(trial_status(token, _settings(), _deps().trials, time.time))
+
+
+def get_openapi() -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=_app().get_openapi_json_schema(**openapi.document_info(_settings().api_url)),
+    )
+
+
+@cache
+def _app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+    # Powertools' REST resolver ignores a trailing slash, as API Gateway does: `/gw` and `/gw/` are one route.
+    app.post(GATEWAY_PATH.rstrip("/"), **openapi.SEND_OPERATION)(post_gateway)
+    app.get(STATUS_PATH, **openapi.STATUS_OPERATION)(get_status)
+    app.get(openapi.OPENAPI_PATH, include_in_schema=False)(get_openapi)
+    register_error_answers(app)
+    return app
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _app().resolve(event, context)

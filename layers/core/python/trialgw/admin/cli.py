@@ -1,0 +1,475 @@
+"""`trialgw-admin`: operator commands against a deployed stack or the local one (`make dev`).
+
+    trialgw-admin capacity status [--local [--port N] | --stack NAME [--region R]] [--json]
+    trialgw-admin capacity reset  [same options]
+
+Each command first resolves a `Target` (the stack's table names and a DynamoDB client), then runs the
+same adapters and logic the functions use against it. A failure the operator can act on (no local
+stack, no credentials, no such stack, DynamoDB refused) is one line on stderr and exit code 1; a usage
+error is exit code 2. Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from trialgw import names
+from trialgw.errors import StoreError
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from botocore.config import Config
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+    from trialgw.logic.capacity import CapacityReport
+
+PROG = "trialgw-admin"
+# infra/app.py's DEFAULT_STACK_NAME and cdk.json's stackName (a test keeps them equal).
+DEFAULT_STACK_NAME = "trialgw"
+LOCAL_HOST = "127.0.0.1"
+# infra/local/stack.py's default port; PORT overrides it there and here.
+DEFAULT_PORT = 8080
+LOCAL_AWS_PATH = "/_local/aws"
+# moto accepts any credentials; these keep a real profile out of it.
+LOCAL_CREDENTIAL = "testing"
+LOCAL_TIMEOUT_SECONDS = 5
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+NO_CREDENTIALS = (
+    "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY), or use --local for the stack of `make dev`"
+)
+
+
+class AdminError(Exception):
+    """A failure the operator can act on: printed as one line, exit code `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def stack_output_key(table: names.TableDef) -> str:
+    """The CloudFormation output naming a table (infra/stack.py `_outputs`), e.g. `TrialsTableName`."""
+    return f"{table.logical.capitalize()}TableName"
+
+
+# --- where a command runs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A stack to run commands against: its tables (logical name → physical name) and a DynamoDB client."""
+
+    kind: Literal["local", "stack"]
+    # The local stack's URL, or the CloudFormation stack's name.
+    name: str
+    region: str
+    tables: Mapping[str, str]
+    dynamodb: DynamoDBClient
+
+    @property
+    def description(self) -> str:
+        if self.kind == "local":
+            return f"the local stack at {self.name}"
+        return f"stack {self.name!r} in {self.region}"
+
+    def table(self, table: names.TableDef) -> str:
+        """The physical name of `table`; AdminError when the stack does not name it."""
+        found = self.tables.get(table.logical)
+        if found:
+            return found
+        if self.kind == "stack":
+            raise AdminError(
+                f"{self.description} has no output {stack_output_key(table)}: is it a trialgw stack, fully deployed?"
+            )
+        raise AdminError(f"{self.description} names no {table.logical} table on {LOCAL_AWS_PATH}")
+
+
+def _boto_config() -> Config:
+    from botocore.config import Config
+
+    return Config(connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 3})
+
+
+def _error_detail(error: Exception) -> str:
+    """`Code: message` of an AWS error answer; botocore's own text for anything else."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = details.get("Code", "") or type(error).__name__
+        message = details.get("Message", "")
+        return f"{code}: {message}" if message else code
+    return str(error) or type(error).__name__
+
+
+def local_target(port: int) -> Target:
+    """The local stack on 127.0.0.1:`port`: where its moto runs and its table names, from `/_local/aws`."""
+    url = f"http://{LOCAL_HOST}:{port}"
+    aws = _local_aws(url)
+    import boto3
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        # The operator's AWS profile and files have no say here: moto needs none of them.
+        core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        core.set_config_variable("config_file", os.devnull)
+        core.set_config_variable("credentials_file", os.devnull)
+        session = boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIAL,
+            aws_secret_access_key=LOCAL_CREDENTIAL,
+            aws_session_token=LOCAL_CREDENTIAL,
+            region_name=aws["region"],
+            botocore_session=core,
+        )
+        dynamodb = session.client("dynamodb", endpoint_url=aws["endpoint"], config=_boto_config())
+    except BotoCoreError as error:
+        raise AdminError(f"could not set up a DynamoDB client for {url}: {_error_detail(error)}") from error
+    return Target(kind="local", name=url, region=aws["region"], tables=aws["tables"], dynamodb=dynamodb)
+
+
+def _local_aws(url: str) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
+    not_ours = f"{url} does not look like a trialgw local stack (no usable {LOCAL_AWS_PATH})"
+    try:
+        with urllib.request.urlopen(url + LOCAL_AWS_PATH, timeout=LOCAL_TIMEOUT_SECONDS) as response:  # noqa: S310
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise AdminError(f"{not_ours}: HTTP {error.code}") from None
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, ConnectionRefusedError):
+            raise AdminError(
+                f"no local stack is running at {url}: start it with `make dev`, or give its port (--port or PORT)"
+            ) from None
+        raise AdminError(f"could not reach the local stack at {url}: {error.reason}") from None
+    except OSError as error:
+        # A timeout, or the connection dropped mid-answer.
+        raise AdminError(f"could not reach the local stack at {url}: {error}") from None
+    try:
+        aws = json.loads(body)
+    except ValueError:
+        raise AdminError(f"{not_ours}: its answer is not JSON") from None
+    if not (
+        isinstance(aws, dict)
+        and isinstance(aws.get("endpoint"), str)
+        and isinstance(aws.get("region"), str)
+        and isinstance(aws.get("tables"), dict)
+        and all(isinstance(v, str) for v in aws["tables"].values())
+    ):
+        raise AdminError(f"{not_ours}: unexpected answer")
+    return aws
+
+
+def stack_target(stack_name: str, region: str | None) -> Target:
+    """A deployed stack: its table names from its CloudFormation outputs, in `region` or the configured one."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        session: Session = boto3.session.Session(region_name=region)
+        region_name = session.region_name
+        if not region_name:
+            raise NoRegionError
+        cloudformation = session.client("cloudformation", config=_boto_config())
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+        dynamodb = session.client("dynamodb", config=_boto_config())
+    except NoRegionError:
+        raise AdminError(
+            "no AWS region configured: give --region, or set AWS_REGION or a region in your AWS profile"
+        ) from None
+    except NoCredentialsError:
+        raise AdminError(NO_CREDENTIALS) from None
+    except ClientError as error:
+        detail = _error_detail(error)
+        if "does not exist" in detail:
+            raise AdminError(f"stack {stack_name!r} does not exist in {region_name}") from None
+        raise AdminError(f"could not read stack {stack_name!r} in {region_name}: {detail}") from None
+    except BotoCoreError as error:
+        raise AdminError(f"could not read stack {stack_name!r}: {_error_detail(error)}") from None
+    if not stacks:
+        raise AdminError(f"stack {stack_name!r} does not exist in {region_name}")
+    outputs = {o.get("OutputKey", ""): o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
+    tables = {t.logical: outputs[stack_output_key(t)] for t in names.TABLES if outputs.get(stack_output_key(t))}
+    return Target(kind="stack", name=stack_name, region=region_name, tables=tables, dynamodb=dynamodb)
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    if args.local:
+        return local_target(args.port if args.port is not None else _port_from_environment())
+    return stack_target(args.stack or DEFAULT_STACK_NAME, args.region)
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def _port_argument(raw: str) -> int:
+    try:
+        return _port(raw)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _port_from_environment() -> int:
+    raw = os.environ.get("PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        return _port(raw)
+    except ValueError as error:
+        raise AdminError(f"PORT: {error}; give --port", EXIT_USAGE) from None
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a command prints: `data` as JSON with --json, `text` otherwise."""
+
+    data: Mapping[str, Any]
+    text: str
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
+
+
+def capacity_output(report: CapacityReport, *, target: Target, now: float, reset: bool = False) -> Output:
+    """The breaker and the current window, as JSON and as a small table."""
+    breaker, window = report.breaker, report.current
+    data: dict[str, Any] = {
+        "target": target.description,
+        "checkedAt": iso_utc(now),
+        "breaker": {
+            "tripped": breaker.tripped,
+            "trippedAt": iso_utc(breaker.tripped_at),
+            "trippedCount": breaker.tripped_count,
+        },
+        "window": None
+        if window is None
+        else {
+            "start": iso_utc(window.start),
+            "end": iso_utc(window.start + window.window_seconds),
+            "seconds": window.window_seconds,
+            "count": window.count,
+            "limit": window.limit,
+        },
+    }
+    if reset:
+        data = {"reset": True, **data}
+    rows = [
+        ("breaker", "OPEN: every send is refused until reset" if breaker.tripped else "closed"),
+        ("tripped", "yes" if breaker.tripped else "no"),
+        ("tripped at", iso_utc(breaker.tripped_at) or "-"),
+        ("count at trip", "-" if breaker.tripped_count is None else str(breaker.tripped_count)),
+    ]
+    if window is None:
+        rows += [("current window", "- (no message accepted in it yet)"), ("count / limit", "0 / -")]
+    else:
+        span = f"{iso_utc(window.start)} to {iso_utc(window.start + window.window_seconds)}"
+        rows += [("current window", span), ("count / limit", f"{window.count} / {window.limit}")]
+    heading = f"Capacity breaker of {target.description}"
+    if reset:
+        heading = f"Capacity breaker reset: counting starts afresh.\n{heading}"
+    return Output(data=data, text=f"{heading}\n{_table(rows)}")
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+def _capacity_store(target: Target) -> DynamoCapacityStore:
+    from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+
+    return DynamoCapacityStore(target.dynamodb, target.table(names.TRIALS))
+
+
+def capacity_status(target: Target, _args: argparse.Namespace) -> Output:
+    from trialgw.logic import capacity
+
+    store = _capacity_store(target)
+    now = time.time()
+    return capacity_output(capacity.report(store, now), target=target, now=now)
+
+
+def capacity_reset(target: Target, _args: argparse.Namespace) -> Output:
+    from trialgw.logic import capacity
+
+    store = _capacity_store(target)
+    capacity.reset(store, time.time())
+    now = time.time()
+    return capacity_output(capacity.report(store, now), target=target, now=now, reset=True)
+
+
+def _no_arguments(_parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """`trialgw-admin <group> <name>`: `arguments` adds the command's own arguments, `run` does it."""
+
+    group: str
+    name: str
+    help: str
+    run: Callable[[Target, argparse.Namespace], Output]
+    arguments: Callable[[argparse.ArgumentParser], object] = _no_arguments
+
+
+# Each group's one-line help; its commands are in COMMANDS.
+GROUPS: dict[str, str] = {
+    "capacity": "the capacity breaker: while it is tripped, every send is refused",
+}
+
+COMMANDS: tuple[Command, ...] = (
+    Command("capacity", "status", "show the breaker and the current window", capacity_status),
+    Command("capacity", "reset", "close the breaker and start counting afresh", capacity_reset),
+)
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def _target_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    where = options.add_argument_group("where")
+    which = where.add_mutually_exclusive_group()
+    which.add_argument("--local", action="store_true", help="the local stack of `make dev`, on 127.0.0.1")
+    which.add_argument(
+        "--stack", metavar="NAME", help=f"a deployed stack, by its CloudFormation name (default: {DEFAULT_STACK_NAME})"
+    )
+    where.add_argument(
+        "--port",
+        type=_port_argument,
+        help=f"with --local: the local stack's port (default: $PORT, else {DEFAULT_PORT})",
+    )
+    where.add_argument("--region", help="with --stack: the stack's AWS region (default: your AWS configuration's)")
+    options.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return options
+
+
+def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Operator commands for trialgw, against a deployed stack (--stack) or the local one (--local).",
+    )
+    groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+    options = _target_options()
+    group_parsers: dict[str, Any] = {}
+    for command in commands:
+        if command.group not in group_parsers:
+            help_text = GROUPS.get(command.group, "")
+            group = groups.add_parser(command.group, help=help_text, description=help_text)
+            group_parsers[command.group] = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+        leaf = group_parsers[command.group].add_parser(
+            command.name, help=command.help, description=command.help, parents=[options]
+        )
+        command.arguments(leaf)
+        # The leaf parser reports option errors found after parsing, with its own usage line.
+        leaf.set_defaults(handler=command, leaf_parser=leaf)
+    return parser
+
+
+def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.port is not None and not args.local:
+        parser.error("--port applies only with --local")
+    if args.region is not None and args.local:
+        parser.error("--region applies only to a deployed stack (--stack)")
+
+
+@contextlib.contextmanager
+def _function_logs_to_stderr() -> Iterator[None]:
+    """The logic logs JSON lines for CloudWatch on stdout; here stdout is the command's output, so only
+    warnings are shown, on stderr."""
+    from trialgw.observability import logger
+
+    handler = logger.registered_handler
+    level = logger.log_level
+    stream = handler.setStream(sys.stderr) if isinstance(handler, logging.StreamHandler) else None
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if stream is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _store_error(error: StoreError, target: Target) -> str:
+    """The adapter's `could not <action>: <error type>`, with what AWS said in place of the type."""
+    from botocore.exceptions import NoCredentialsError
+
+    cause = error.__cause__
+    if isinstance(cause, NoCredentialsError):
+        return NO_CREDENTIALS
+    text = str(error)
+    if isinstance(cause, Exception):
+        text = f"{text.removesuffix(f': {type(cause).__name__}')}: {_error_detail(cause)}"
+    return f"{target.description}: {text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check_options(args.leaf_parser, args)
+    except SystemExit as exit_:
+        # argparse has printed the usage or the help.
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    command: Command = args.handler
+    try:
+        target = resolve_target(args)
+        with _function_logs_to_stderr():
+            output = command.run(target, args)
+    except AdminError as error:
+        _fail(error.message)
+        return error.exit_code
+    except StoreError as error:
+        _fail(_store_error(error, target))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    print(json.dumps(output.data, indent=2) if args.json else output.text)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""The send gateway: one CM send request in, one accepted message on the delivery queue or one refusal out.
+
+The checks run in the order of DESIGN.md's table. Rows 5-11 need no store, so they are decided first and
+answered only once the key is known good (row 4); rows 4, 12 and 13 are decided by the one conditional
+write that takes the quota, which returns the trial either way. A send that is accepted therefore costs
+the write, the message's record and the queue; a refused one at most one call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
+from trialgw.errors import QueueError, StoreError
+from trialgw.gateway import answers
+from trialgw.gateway.answers import ONBOARD, Refusal
+from trialgw.gateway.request import SendRequest
+from trialgw.keys import hash_key
+from trialgw.logic.capacity import CapacityBreaker
+from trialgw.models import Channel, TrialState
+from trialgw.observability import logger, mask_phone, metrics
+from trialgw.ports import Clock, LoggedMessage, MessageLog, OutboundMessage, OutboundQueue, TrialStore
+from trialgw.settings import SendSettings
+from trialgw.sms import count_parts, describe_limit, fits
+
+SMS_SENDER_PATTERN = re.compile(r"[A-Za-z0-9]{4,11}")
+# How long a client should wait after a store or queue failure.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SendDeps:
+    trials: TrialStore
+    messages: MessageLog
+    outbound: OutboundQueue
+    breaker: CapacityBreaker
+    clock: Clock
+    new_message_id: Callable[[], str]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayAnswer:
+    """An HTTP answer: status, JSON body and headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What an acceptable request will send, decided before any store is asked."""
+
+    channel: Channel
+    recipient: str
+    delivered_text: str
+    parts: int
+    message_details: str | None
+    explain: dict[str, Any]
+
+
+def trial_headers(state: TrialState, settings: SendSettings) -> dict[str, str]:
+    """`X-Trial-Expires-At` and `X-Trial-Remaining-<Channel>` for every offered channel."""
+    headers = {"X-Trial-Expires-At": _iso(state.trial.expires_at)}
+    for channel in settings.offered_channels:
+        remaining = max(0, settings.quota_for(channel) - state.sent.get(channel, 0))
+        headers[f"X-Trial-Remaining-{channel.short_name}"] = str(remaining)
+    return headers
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _refused(
+    refusal: Refusal,
+    request: SendRequest | None = None,
+    state: TrialState | None = None,
+    settings: SendSettings | None = None,
+) -> GatewayAnswer:
+    headers = dict(refusal.headers)
+    if state is not None and settings is not None:
+        headers.update(trial_headers(state, settings))
+    body = answers.envelope(
+        refusal,
+        to=request.to_raw if request else None,
+        reference=request.reference if request else None,
+    )
+    metrics.add_metric(name="SendRefused", unit="Count", value=1)
+    logger.info("send refused", extra={"reason": refusal.reason, "hint": refusal.hint, "status": refusal.http_status})
+    return GatewayAnswer(refusal.http_status, body, headers)
+
+
+def send(parsed: SendRequest | Refusal, settings: SendSettings, deps: SendDeps) -> GatewayAnswer:
+    """Accepts the message onto the delivery queue, or answers the first row of the table that refuses it."""
+    if isinstance(parsed, Refusal):
+        return _refused(parsed)
+    request = parsed
+    if deps.breaker.is_tripped():
+        return _refused(answers.at_capacity(settings.capacity_retry_after_seconds), request)
+    if request.token is None:
+        return _refused(answers.invalid_token(), request)
+    key_hash = hash_key(request.token)
+    now = int(deps.clock())
+    try:
+        return _send(request, key_hash, now, settings, deps)
+    except (StoreError, QueueError) as error:
+        logger.warning("send failed on a dependency", extra={"error": str(error)})
+        return _refused(answers.unavailable(UNAVAILABLE_RETRY_SECONDS), request)
+
+
+def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings, deps: SendDeps) -> GatewayAnswer:
+    plan = _plan(request, settings)
+    if isinstance(plan, Refusal):
+        state = deps.trials.state(key_hash)
+        if state is None or not state.trial.is_usable(now):
+            return _refused(answers.invalid_token(), request)
+        return _refused(plan, request, state, settings)
+    take = deps.trials.take_quota(
+        key_hash, plan.channel, plan.recipient, now=now, limit=settings.quota_for(plan.channel)
+    )
+    state = take.state
+    if state is None or not state.trial.is_usable(now):
+        return _refused(answers.invalid_token(), request)
+    if not take.taken:
+        if not state.is_whitelisted(plan.channel, plan.recipient):
+            refusal = answers.not_whitelisted(_how_to_whitelist(plan, settings))
+            return _refused(refusal, request, state, settings)
+        return _refused(answers.quota_used_up(plan.channel), request, state, settings)
+    _queue(request, plan, state, now, deps, retention=settings.expired_retention_seconds)
+    deps.breaker.count_accepted()
+    metrics.add_metric(name="SendAccepted", unit="Count", value=1)
+    logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
+    body = answers.accepted_envelope(request.to_raw, request.reference, plan.parts, plan.message_details)
+    return GatewayAnswer(answers.HTTP_OK, body, trial_headers(state, settings))
+
+
+def _queue(request: SendRequest, plan: _Plan, state: TrialState, now: int, deps: SendDeps, *, retention: int) -> None:
+    """Records the message as queued and puts it on the delivery queue; on failure undoes both and the quota."""
+    key_hash = state.trial.key_hash
+    message_id = deps.new_message_id()
+    record = LoggedMessage(
+        key_hash=key_hash,
+        direction="outbound",
+        channel=plan.channel,
+        counterpart=plan.recipient,
+        text=request.content,
+        at=now,
+        message_id=message_id,
+        payload=json.dumps({"request": _as_cm_json(request, plan.channel), **plan.explain}, ensure_ascii=False),
+        ttl=state.trial.expires_at + retention,
+        status="queued",
+    )
+    try:
+        deps.messages.record(record)
+    except StoreError:
+        _give_back(key_hash, plan.channel, deps)
+        raise
+    try:
+        deps.outbound.enqueue(
+            OutboundMessage(
+                channel=plan.channel,
+                to=plan.recipient,
+                text=plan.delivered_text,
+                kind="send",
+                message_id=message_id,
+                key_hash=key_hash,
+                at=now,
+                sender=request.sender or None,
+                reference=request.reference,
+                rich_content=request.rich_content,
+            )
+        )
+    except QueueError:
+        try:
+            deps.messages.forget(record)
+        except StoreError:
+            logger.error("a send that was not queued is still recorded as queued", extra={"message_id": message_id})
+        _give_back(key_hash, plan.channel, deps)
+        raise
+
+
+def _give_back(key_hash: str, channel: Channel, deps: SendDeps) -> None:
+    try:
+        deps.trials.give_back_quota(key_hash, channel)
+    except StoreError:
+        metrics.add_metric(name="QuotaGiveBackFailed", unit="Count", value=1)
+        logger.error("could not give back the quota of a send that failed", extra={"channel": channel.value})
+
+
+def _plan(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
+    """Rows 5-11 and the recipient's form: everything decidable without a store."""
+    if request.unsupported is not None:
+        return request.unsupported
+    channel = request.channel
+    if channel is None or channel not in settings.offered_channels:
+        return answers.channel_not_offered(request.channel_raw, settings.offered_channels)
+    if channel is Channel.SMS:
+        return _plan_sms(request, settings)
+    recipient = request.recipient
+    if recipient is None:
+        return answers.invalid_recipient(_not_an_address(request, channel))
+    return _Plan(channel, recipient, request.content, 1, None, {"delivered": {"text": request.content}})
+
+
+def _plan_sms(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
+    if not SMS_SENDER_PATTERN.fullmatch(request.sender):
+        return answers.sms_sender_invalid()
+    recipient = request.recipient
+    rule = rule_for(recipient) if recipient is not None else None
+    if rule is not None and rule.action is RuleAction.BLOCK:
+        return answers.country_blocked()
+    sizes = {"gsm7_part_chars": settings.sms_gsm7_part_chars, "unicode_part_chars": settings.sms_unicode_part_chars}
+    counted = count_parts(request.content, **sizes)
+    if not fits(counted, settings.sms_max_parts):
+        return answers.too_many_parts(describe_limit(counted, **sizes, max_parts=settings.sms_max_parts))
+    if recipient is None or rule is None:
+        return answers.invalid_recipient(_not_an_address(request, Channel.SMS))
+    delivered, details = request.content, None
+    if rule.action is RuleAction.REPLACE:
+        delivered, details = replacement_text(settings.brand), replaced_notice(rule.country_name)
+    elif rule.action is RuleAction.FILTER_WARNING:
+        details = warning_text(rule.country_name)
+    sent = count_parts(delivered, **sizes)
+    explain = {
+        "delivered": {"text": delivered, "from": request.sender},
+        "sms": {
+            "encoding": counted.encoding.value,
+            "characters": counted.units,
+            "parts": counted.parts,
+            "partSize": counted.part_size,
+            "deliveredParts": sent.parts,
+        },
+        "countryRule": {"region": rule.region, "country": rule.country_name, "action": rule.action.value},
+        "messageDetails": details,
+    }
+    return _Plan(Channel.SMS, recipient, delivered, sent.parts, details, explain)
+
+
+def _not_an_address(request: SendRequest, channel: Channel) -> str:
+    shown = request.to_raw[:40]
+    if channel in (Channel.SMS, Channel.WHATSAPP):
+        what = "a phone number in international format, such as +31612345678 or 0031612345678"
+    else:
+        what = f"a {channel.short_name} id: the numeric id of the account, as the trial dashboard shows it"
+    return f'The recipient "{shown}" is not {what}. {ONBOARD}'
+
+
+def _how_to_whitelist(plan: _Plan, settings: SendSettings) -> str:
+    """Row 12's text: which key to send, from where, to which number or account."""
+    channel, recipient = plan.channel, plan.recipient
+    where: str
+    if channel is Channel.SMS:
+        numbers = [f"{number} (from {region})" for region, number in settings.sms_numbers.items()]
+        where = f"by SMS from {recipient} to " + _either(numbers)
+    elif channel is Channel.WHATSAPP:
+        where = f"on WhatsApp from {recipient} to {settings.whatsapp_number} (https://wa.me/{settings.whatsapp_number.lstrip('+')})"
+    elif channel is Channel.MESSENGER:
+        where = f"on Messenger from that account to {settings.messenger_url}"
+    else:
+        where = f"as an Instagram direct message from that account to {settings.instagram_url}"
+    return (
+        f"The recipient {recipient} is not whitelisted for {channel.value} in this trial. To whitelist it, send "
+        f"this trial's key {where}, then send this message again. A trial can whitelist up to "
+        f"{settings.max_recipients} recipients."
+    )
+
+
+def _either(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _as_cm_json(request: SendRequest, channel: Channel) -> dict[str, Any]:
+    """The accepted message as CM JSON, without the key: what the dashboard shows as sent."""
+    message: dict[str, Any] = {
+        "allowedChannels": [channel.value],
+        "from": request.sender,
+        "to": [{"number": request.to_raw}],
+        "body": {"type": request.body_type.value, "content": request.content},
+    }
+    if request.reference is not None:
+        message["reference"] = request.reference
+    if request.rich_content is not None:
+        message["richContent"] = request.rich_content
+    return {"messages": {"msg": [message]}}
+
+
+def trial_status(token: str | None, settings: SendSettings, trials: TrialStore, clock: Clock) -> GatewayAnswer:
+    """`GET /messaging/messagingtrial/status`: the trial's expiry, whitelist and quotas as JSON."""
+    refusal = answers.invalid_token()
+    unknown = GatewayAnswer(refusal.http_status, answers.envelope(refusal, to=None, reference=None), {})
+    if token is None:
+        return unknown
+    now = int(clock())
+    try:
+        state = trials.state(hash_key(token))
+    except StoreError:
+        unavailable = answers.unavailable(UNAVAILABLE_RETRY_SECONDS)
+        return GatewayAnswer(503, answers.envelope(unavailable, to=None, reference=None), dict(unavailable.headers))
+    if state is None or not state.trial.is_usable(now):
+        return unknown
+    body = {
+        "status": "active",
+        "expiresAt": _iso(state.trial.expires_at),
+        "secondsLeft": state.trial.expires_at - now,
+        "channels": [
+            {
+                "channel": channel.value,
+                "quota": settings.quota_for(channel),
+                "sent": state.sent.get(channel, 0),
+                "remaining": max(0, settings.quota_for(channel) - state.sent.get(channel, 0)),
+            }
+            for channel in settings.offered_channels
+        ],
+        "whitelist": {
+            "max": settings.max_recipients,
+            "recipients": [{"channel": channel.value, "recipient": address} for channel, address in state.whitelist()],
+        },
+    }
+    return GatewayAnswer(200, body, trial_headers(state, settings))
+
+
+__all__ = ["GatewayAnswer", "SendDeps", "send", "trial_headers", "trial_status"]

@@ -1,0 +1,532 @@
+"""`trialgw-admin`: its command line, its output, and the one-line errors an operator can act on.
+
+Deployed stacks are moto's CloudFormation and DynamoDB (`mock_aws`); the local stack is the real
+`LocalGateway` behind `LocalHttpServer` on 127.0.0.1, pointing at a moto server; DynamoDB failures
+come from botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from infra.local.environment import REGION
+from infra.local.invoke import FunctionHost
+from infra.local.mail import MailOutbox
+from infra.local.moto_backend import MotoBackend
+from infra.local.server import LocalAws, LocalGateway, LocalHttpServer
+from infra.local.static import StaticSite
+from tests.conftest import free_port
+from trialgw import names
+from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+from trialgw.admin import cli
+from trialgw.logic.capacity import CapacityReport
+from trialgw.observability import logger
+from trialgw.ports import BreakerState, CapacityWindow
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "trialgw-test"
+# 2026-03-02T09:15:30Z, inside the window 09:00-10:00.
+NOW = 1_772_442_930
+WINDOW_START = 1_772_442_000
+
+
+# The access log of the in-process local server (`GET /_local/aws → 200 (0 ms)`), which shares stderr here.
+SERVER_LOG = re.compile(r"^[A-Z]+ /\S* → \d{3} \(\d+ ms\)$")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`trialgw-admin argv`: exit code, stdout, and stderr without the server's access log."""
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, "".join(line for line in err.splitlines(keepends=True) if not SERVER_LOG.match(line.strip()))
+
+
+def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == cli.EXIT_ERROR
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("trialgw-admin: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def key_schema() -> dict[str, Any]:
+    return {
+        "KeySchema": [
+            {"AttributeName": names.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": names.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, t in names.KEY_ATTRIBUTES],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def trip(store: DynamoCapacityStore, *, count: int = 12, limit: int = 10) -> None:
+    start = int(time.time()) // 3600 * 3600
+    store.add(count, window_start=start, window_seconds=3600, limit=limit)
+    store.trip(now=start + 60, count=count)
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_options_come_after_the_command() -> None:
+    args = cli.build_parser().parse_args(["capacity", "status", "--local", "--port", "9000", "--json"])
+    assert (args.group, args.command, args.local, args.port, args.json) == ("capacity", "status", True, 9000, True)
+    assert args.handler.run is cli.capacity_status
+    args = cli.build_parser().parse_args(["capacity", "reset", "--stack", "prod", "--region", "us-east-1"])
+    assert (args.stack, args.region, args.local, args.json) == ("prod", "us-east-1", False, False)
+    assert args.handler.run is cli.capacity_reset
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "required"),
+        (["capacity"], "required"),
+        (["capacity", "trip"], "invalid choice"),
+        (["capacity", "status", "--local", "--stack", "x"], "not allowed with"),
+        (["capacity", "status", "--port", "9000"], "--port applies only with --local"),
+        (["capacity", "status", "--local", "--region", "eu-west-1"], "--region applies only"),
+        (["capacity", "status", "--local", "--port", "http"], "'http' is not a port number"),
+        (["capacity", "status", "--local", "--port", "70000"], "70000 is not a port number"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert err.startswith("usage: trialgw-admin")
+    assert says in err
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "capacity", "--help")
+    assert code == 0
+    assert "status" in out
+    assert "reset" in out
+    code, out, _ = run(capsys, "capacity", "status", "--help")
+    assert code == 0
+    for option in ("--local", "--stack", "--port", "--region", "--json"):
+        assert option in out
+
+
+def test_a_later_command_group_needs_only_a_registry_entry() -> None:
+    def listing(target: cli.Target, args: Any) -> cli.Output:
+        return cli.Output(data={}, text="")
+
+    extra = cli.Command("trials", "show", "show one trial", listing, lambda p: p.add_argument("key"))
+    parser = cli.build_parser((*cli.COMMANDS, extra))
+    args = parser.parse_args(["trials", "show", "k-1", "--local"])
+    assert (args.handler, args.key, args.local) == (extra, "k-1", True)
+    assert parser.parse_args(["capacity", "status"]).handler.run is cli.capacity_status
+
+
+def test_every_command_has_a_documented_group() -> None:
+    assert {command.group for command in cli.COMMANDS} <= set(cli.GROUPS)
+
+
+def test_the_default_stack_is_the_one_cdk_deploys() -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    assert context["stackName"] == cli.DEFAULT_STACK_NAME
+    app = (ROOT / "infra" / "app.py").read_text()
+    assert re.search(rf'^DEFAULT_STACK_NAME = "{cli.DEFAULT_STACK_NAME}"$', app, re.MULTILINE)
+
+
+def test_table_outputs_are_named_as_the_stack_names_them() -> None:
+    assert [cli.stack_output_key(t) for t in names.TABLES] == [
+        "TrialsTableName",
+        "WhitelistTableName",
+        "MessagesTableName",
+    ]
+
+
+@pytest.fixture
+def resolved(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object, object]]:
+    """Records which target `main` resolves, and fails the command right after."""
+    calls: list[tuple[str, object, object]] = []
+
+    def local(port: int) -> cli.Target:
+        calls.append(("local", port, None))
+        raise cli.AdminError("stop here")
+
+    def stack(name: str, region: str | None) -> cli.Target:
+        calls.append(("stack", name, region))
+        raise cli.AdminError("stop here")
+
+    monkeypatch.setattr(cli, "local_target", local)
+    monkeypatch.setattr(cli, "stack_target", stack)
+    return calls
+
+
+def test_without_a_target_it_is_the_default_stack_in_the_configured_region(
+    capsys: pytest.CaptureFixture[str], resolved: list[tuple[str, object, object]]
+) -> None:
+    run(capsys, "capacity", "status")
+    run(capsys, "capacity", "status", "--stack", "other", "--region", "us-east-1")
+    assert resolved == [("stack", "trialgw", None), ("stack", "other", "us-east-1")]
+
+
+def test_the_local_port_is_the_option_else_port_else_8080(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, resolved: list[tuple[str, object, object]]
+) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    run(capsys, "capacity", "status", "--local")
+    monkeypatch.setenv("PORT", "9100")
+    run(capsys, "capacity", "status", "--local")
+    run(capsys, "capacity", "status", "--local", "--port", "9200")
+    assert [port for _, port, _ in resolved] == [8080, 9100, 9200]
+
+
+def test_a_bad_port_variable_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "eighty")
+    code, out, err = run(capsys, "capacity", "status", "--local")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert err.strip() == "trialgw-admin: error: PORT: 'eighty' is not a port number; give --port"
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+def stub_target() -> cli.Target:
+    client = boto3.client(
+        "dynamodb", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x", config=Config()
+    )
+    return cli.Target(kind="stack", name="prod", region=REGION, tables={"trials": "t"}, dynamodb=client)
+
+
+TRIPPED = CapacityReport(
+    breaker=BreakerState(tripped=True, tripped_at=WINDOW_START + 600, tripped_count=1001),
+    current=CapacityWindow(start=WINDOW_START, count=1003, limit=1000, window_seconds=3600),
+)
+CLOSED = CapacityReport(breaker=BreakerState(tripped=False), current=None)
+
+
+def test_a_tripped_breaker_as_json() -> None:
+    assert cli.capacity_output(TRIPPED, target=stub_target(), now=NOW).data == {
+        "target": "stack 'prod' in eu-west-1",
+        "checkedAt": "2026-03-02T09:15:30Z",
+        "breaker": {"tripped": True, "trippedAt": "2026-03-02T09:10:00Z", "trippedCount": 1001},
+        "window": {
+            "start": "2026-03-02T09:00:00Z",
+            "end": "2026-03-02T10:00:00Z",
+            "seconds": 3600,
+            "count": 1003,
+            "limit": 1000,
+        },
+    }
+
+
+def test_a_tripped_breaker_as_a_table() -> None:
+    assert cli.capacity_output(TRIPPED, target=stub_target(), now=NOW).text == (
+        "Capacity breaker of stack 'prod' in eu-west-1\n"
+        "  breaker         OPEN: every send is refused until reset\n"
+        "  tripped         yes\n"
+        "  tripped at      2026-03-02T09:10:00Z\n"
+        "  count at trip   1001\n"
+        "  current window  2026-03-02T09:00:00Z to 2026-03-02T10:00:00Z\n"
+        "  count / limit   1003 / 1000"
+    )
+
+
+def test_a_reset_breaker_without_a_window() -> None:
+    output = cli.capacity_output(CLOSED, target=stub_target(), now=NOW, reset=True)
+    assert output.data == {
+        "reset": True,
+        "target": "stack 'prod' in eu-west-1",
+        "checkedAt": "2026-03-02T09:15:30Z",
+        "breaker": {"tripped": False, "trippedAt": None, "trippedCount": None},
+        "window": None,
+    }
+    assert output.text.splitlines() == [
+        "Capacity breaker reset: counting starts afresh.",
+        "Capacity breaker of stack 'prod' in eu-west-1",
+        "  breaker         closed",
+        "  tripped         no",
+        "  tripped at      -",
+        "  count at trip   -",
+        "  current window  - (no message accepted in it yet)",
+        "  count / limit   0 / -",
+    ]
+
+
+# --- a deployed stack (moto's CloudFormation) ------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+def deploy(outputs: dict[str, Any], resources: dict[str, Any] | None = None, name: str = STACK) -> None:
+    template = {
+        "Resources": resources or {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+@pytest.fixture
+def stack(aws: None) -> DynamoCapacityStore:
+    """A deployed stack with the three tables; the trials table's capacity store."""
+    resources = {
+        f"{t.logical.capitalize()}Table": {"Type": "AWS::DynamoDB::Table", "Properties": key_schema()}
+        for t in names.TABLES
+    }
+    deploy({cli.stack_output_key(t): {"Ref": f"{t.logical.capitalize()}Table"} for t in names.TABLES}, resources)
+    outputs = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=STACK)["Stacks"][0]
+    trials = next(o["OutputValue"] for o in outputs["Outputs"] if o["OutputKey"] == "TrialsTableName")
+    return DynamoCapacityStore(boto3.client("dynamodb", region_name=REGION), trials)
+
+
+def test_status_of_a_deployed_stack(capsys: pytest.CaptureFixture[str], stack: DynamoCapacityStore) -> None:
+    code, out, err = run(capsys, "capacity", "status", "--stack", STACK, "--region", REGION, "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert answer["target"] == f"stack '{STACK}' in {REGION}"
+    assert answer["breaker"] == {"tripped": False, "trippedAt": None, "trippedCount": None}
+    assert answer["window"] is None
+
+    trip(stack)
+    code, out, err = run(capsys, "capacity", "status", "--stack", STACK)
+    assert (code, err) == (0, "")
+    assert re.search(r"^  breaker +OPEN", out, re.MULTILINE)
+    assert re.search(r"^  count at trip +12$", out, re.MULTILINE)
+    assert re.search(r"^  count / limit +12 / 10$", out, re.MULTILINE)
+
+
+def test_reset_of_a_deployed_stack_closes_the_breaker_and_prints_only_json(
+    capsys: pytest.CaptureFixture[str], stack: DynamoCapacityStore
+) -> None:
+    trip(stack)
+    level = logger.log_level
+    code, out, err = run(capsys, "capacity", "reset", "--stack", STACK, "--json")
+    assert (code, err) == (0, "")
+    # The logic's own log line (JSON for CloudWatch) does not mix into the command's JSON.
+    answer = json.loads(out)
+    assert answer["reset"] is True
+    assert answer["breaker"]["tripped"] is False
+    assert answer["window"] is None
+    assert not stack.breaker().tripped
+    assert stack.windows() == []
+    assert logger.log_level == level
+
+
+def test_a_stack_that_does_not_exist(capsys: pytest.CaptureFixture[str], aws: None) -> None:
+    code, out, err = run(capsys, "capacity", "status", "--stack", "nope")
+    assert_one_line_error(code, out, err, "stack 'nope' does not exist in eu-west-1")
+
+
+def test_a_stack_without_the_table_output(capsys: pytest.CaptureFixture[str], aws: None) -> None:
+    deploy({"WhitelistTableName": "w"})
+    code, out, err = run(capsys, "capacity", "status", "--stack", STACK)
+    assert_one_line_error(code, out, err, f"stack '{STACK}' in eu-west-1 has no output TrialsTableName")
+
+
+def test_an_output_naming_a_missing_table_is_a_dynamodb_error(capsys: pytest.CaptureFixture[str], aws: None) -> None:
+    deploy({"TrialsTableName": "gone"})
+    code, out, err = run(capsys, "capacity", "reset", "--stack", STACK)
+    assert_one_line_error(code, out, err)
+    assert err.strip() == (
+        f"trialgw-admin: error: stack '{STACK}' in eu-west-1: could not read the capacity windows: "
+        "ResourceNotFoundException: Requested resource not found"
+    )
+
+
+@pytest.fixture
+def no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for variable in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_without_credentials(capsys: pytest.CaptureFixture[str], no_aws_config: None) -> None:
+    code, out, err = run(capsys, "capacity", "status", "--region", REGION)
+    assert_one_line_error(code, out, err, "no AWS credentials found")
+
+
+def test_without_a_region(capsys: pytest.CaptureFixture[str], no_aws_config: None) -> None:
+    code, out, err = run(capsys, "capacity", "status")
+    assert_one_line_error(code, out, err, "no AWS region configured", "--region")
+
+
+def test_a_missing_profile(
+    capsys: pytest.CaptureFixture[str], no_aws_config: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    code, out, err = run(capsys, "capacity", "status", "--region", REGION)
+    assert_one_line_error(code, out, err, "nobody")
+
+
+# --- DynamoDB failures (Stubber) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    client = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+    target = cli.Target(kind="stack", name="prod", region=REGION, tables={"trials": "t"}, dynamodb=client)
+    monkeypatch.setattr(cli, "resolve_target", lambda _args: target)
+    with Stubber(client) as stubber:
+        yield stubber
+
+
+def test_a_throttled_status(capsys: pytest.CaptureFixture[str], stubbed: Stubber) -> None:
+    stubbed.add_client_error("query", "ProvisionedThroughputExceededException", "Rate of requests exceeds")
+    code, out, err = run(capsys, "capacity", "status")
+    assert_one_line_error(
+        code,
+        out,
+        err,
+        "could not read the capacity windows",
+        "ProvisionedThroughputExceededException: Rate of requests exceeds",
+    )
+
+
+def test_a_denied_reset(capsys: pytest.CaptureFixture[str], stubbed: Stubber) -> None:
+    stubbed.add_response("query", {"Items": []})
+    stubbed.add_client_error("put_item", "AccessDeniedException", "not authorized to perform dynamodb:PutItem")
+    code, out, err = run(capsys, "capacity", "reset", "--json")
+    assert_one_line_error(code, out, err, "could not reset the capacity breaker", "AccessDeniedException")
+
+
+def test_credentials_missing_at_dynamodb(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_aws_config: None
+) -> None:
+    # A session of its own: boto3's default session keeps credentials other tests' environments gave it.
+    client = boto3.session.Session(region_name=REGION).client("dynamodb")
+    target = cli.Target(kind="stack", name="prod", region=REGION, tables={"trials": "t"}, dynamodb=client)
+    monkeypatch.setattr(cli, "resolve_target", lambda _args: target)
+    code, out, err = run(capsys, "capacity", "status")
+    assert_one_line_error(code, out, err, "no AWS credentials found")
+
+
+# --- the local stack -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, DynamoCapacityStore]]:
+    """A gateway answering `/_local/aws` on a free port, for a moto server with a trials table of its own."""
+    moto = MotoBackend(MailOutbox())
+    endpoint = moto.start()
+    client = boto3.client(
+        "dynamodb", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    # moto's memory is per process: a name of its own keeps other tests' tables apart.
+    table = f"test-trials-{uuid.uuid4().hex[:8]}"
+    client.create_table(TableName=table, **key_schema())
+    # The operator's AWS settings (here: a profile that does not exist) must not matter to --local. Set only
+    # now: moto itself reads the AWS configuration when it first builds its DynamoDB backend (above).
+    monkeypatch.setenv("AWS_PROFILE", "an-operator-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    http = LocalHttpServer("127.0.0.1", 0)
+    http.gateway = LocalGateway(
+        routes=[],
+        functions=FunctionHost([]),
+        site=StaticSite(tmp_path),
+        outbox=MailOutbox(),
+        base_url=f"http://127.0.0.1:{http.port}",
+        aws=LocalAws(endpoint=endpoint, region=REGION, tables={"trials": table, "whitelist": "w", "messages": "m"}),
+        log=lambda _line: None,
+    )
+    serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    serving.start()
+    try:
+        yield http.port, DynamoCapacityStore(client, table)
+    finally:
+        http.shutdown()
+        http.server_close()
+        client.delete_table(TableName=table)
+        moto.stop()
+
+
+def test_status_and_reset_of_the_local_stack(
+    capsys: pytest.CaptureFixture[str], local: tuple[int, DynamoCapacityStore]
+) -> None:
+    port, store = local
+    trip(store)
+    code, out, err = run(capsys, "capacity", "status", "--local", "--port", str(port), "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert answer["target"] == f"the local stack at http://127.0.0.1:{port}"
+    assert answer["breaker"]["tripped"] is True
+    assert answer["breaker"]["trippedCount"] == 12
+    assert (answer["window"]["count"], answer["window"]["limit"], answer["window"]["seconds"]) == (12, 10, 3600)
+
+    code, out, err = run(capsys, "capacity", "reset", "--local", "--port", str(port))
+    assert (code, err) == (0, "")
+    assert out.startswith("Capacity breaker reset")
+    assert re.search(r"^  tripped +no$", out, re.MULTILINE)
+    assert not store.breaker().tripped
+
+
+def test_no_local_stack_running(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    code, out, err = run(capsys, "capacity", "status", "--local", "--port", str(port))
+    assert_one_line_error(code, out, err, f"no local stack is running at http://127.0.0.1:{port}", "make dev")
+
+
+def test_something_else_on_the_port(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    http = LocalHttpServer("127.0.0.1", 0)
+    # A local stack from before `/_local/aws` existed answers it with 503.
+    http.gateway = LocalGateway(
+        routes=[],
+        functions=FunctionHost([]),
+        site=StaticSite(tmp_path),
+        outbox=MailOutbox(),
+        base_url="http://127.0.0.1",
+        log=lambda _line: None,
+    )
+    serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    serving.start()
+    try:
+        code, out, err = run(capsys, "capacity", "status", "--local", "--port", str(http.port))
+    finally:
+        http.shutdown()
+        http.server_close()
+    assert_one_line_error(code, out, err, "does not look like a trialgw local stack", "HTTP 503")

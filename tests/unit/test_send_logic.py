@@ -1,0 +1,916 @@
+"""The send gateway's logic: DESIGN.md's table "Send: order of checks and answers", row by row, in its order.
+
+Requests go through `parse_send_request` as the handler does; the stores, queue and capacity breaker are the
+fakes, so each test also checks what was (not) taken, recorded, queued and counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.cm_requests import cm_send_body
+from tests.fakes import FakeCapacityStore, FakeClock, FakeMessageLog, FakeOutboundQueue, FakeTrialStore
+from trialgw.country_rules import replaced_notice, replacement_text, warning_text
+from trialgw.gateway import answers
+from trialgw.gateway.request import parse_send_request
+from trialgw.keys import hash_key, new_key
+from trialgw.logic.capacity import CapacityBreaker, window_start
+from trialgw.logic.send import GatewayAnswer, SendDeps, send, trial_status
+from trialgw.models import Channel, Trial, TrialStatus
+from trialgw.ports import BreakerState
+from trialgw.settings import SendSettings
+from trialgw.sms import count_parts
+
+NOW = 1_800_000_000
+EXPIRES = NOW + 3600
+EXPIRES_ISO = "2027-01-15T09:00:00Z"
+SETTINGS = SendSettings()
+
+PHONE = "+31612345678"  # the Netherlands: no SMS country rule
+OTHER_PHONE = "+31687654321"
+PSID = "1234567890"
+IGSID = "9876543210"
+US_PHONE = "+12125550123"
+GERMAN_PHONE = "+4915123456789"  # in the seed's content-filter list
+KAZAKH_PHONE = "+77012345678"
+RUSSIAN_PHONE = "+79123456789"
+
+# The seed's tail of every "not supported in the trial" sentence.
+ONBOARD = "Please onboard to our platform to get the full functionality."
+SMS_LIMIT = (
+    "SMS messages in the trial are limited to 2 parts: 288 GSM-7 characters or 126 Unicode characters "
+    "(one part holds 144 GSM-7 or 63 Unicode characters; GSM-7 extension characters such as € count double, "
+    "and so do emoji in Unicode)."
+)
+
+
+@dataclass
+class World:
+    trials: FakeTrialStore
+    messages: FakeMessageLog
+    outbound: FakeOutboundQueue
+    capacity: FakeCapacityStore
+    clock: FakeClock
+    deps: SendDeps
+
+
+def _world(settings: SendSettings = SETTINGS) -> World:
+    trials, messages, outbound = FakeTrialStore(), FakeMessageLog(), FakeOutboundQueue()
+    capacity, clock = FakeCapacityStore(), FakeClock(NOW)
+    breaker = CapacityBreaker(
+        capacity,
+        clock,
+        limit=settings.capacity_limit,
+        window_seconds=settings.capacity_window_seconds,
+        cache_seconds=settings.capacity_cache_seconds,
+        flush_seconds=0,
+    )
+    ids = itertools.count(1)
+    deps = SendDeps(trials, messages, outbound, breaker, clock, new_message_id=lambda: f"msg-{next(ids)}")
+    return World(trials, messages, outbound, capacity, clock, deps)
+
+
+@pytest.fixture
+def world() -> World:
+    return _world()
+
+
+def _trial(
+    world: World,
+    *whitelisted: tuple[Channel, str],
+    expires_at: int = EXPIRES,
+    status: TrialStatus = TrialStatus.ACTIVE,
+) -> str:
+    """A trial (default: active, an hour left) with `whitelisted` recipients; returns its key."""
+    key = new_key()
+    key_hash = hash_key(key)
+    world.trials.create(Trial(key_hash, "Jane", "jane@example.com", None, NOW - 60, expires_at, status), ttl=expires_at)
+    for channel, address in whitelisted:
+        world.trials.whitelist(key_hash, channel, address)
+    return key
+
+
+def _body(
+    *,
+    channels: Sequence[str] | None = ("WhatsApp",),
+    to: Sequence[str] = (PHONE,),
+    content: str = "Hello from the trial",
+    sender: str | None = "Test",
+    reference: str | None = "ref-1",
+    items: int = 1,
+    rich_content: dict[str, Any] | None = None,
+    body_key: str | None = None,
+) -> str:
+    return cm_send_body(
+        body_key,
+        channels=channels,
+        to=to,
+        content=content,
+        sender=sender,
+        reference=reference,
+        items=items,
+        rich_content=rich_content,
+    )
+
+
+def _send(world: World, key: str | None, *, settings: SendSettings = SETTINGS, **fields: Any) -> GatewayAnswer:
+    parsed = parse_send_request(_body(**fields), "application/json", key)
+    return send(parsed, settings, world.deps)
+
+
+def _assert_refused(
+    answer: GatewayAnswer, status: int, code: int, details: str, *, rejected_to: str | None = None
+) -> None:
+    """The status and CM's envelope; `rejected_to` for a per-recipient row, whose entry repeats the text."""
+    assert answer.status == status
+    messages = []
+    if rejected_to is not None:
+        messages.append(
+            {
+                "to": rejected_to,
+                "status": "Rejected",
+                "reference": "ref-1",
+                "parts": 0,
+                "messageDetails": details,
+                "messageErrorCode": code,
+            }
+        )
+    assert answer.body == {"details": details, "errorCode": code, "messages": messages}
+
+
+def _assert_nothing_taken(world: World) -> None:
+    assert all(count == 0 for counts in world.trials.sent.values() for count in counts.values())
+    assert world.messages.recorded == []
+    assert world.outbound.queued == []
+    assert world.capacity.adds == []
+
+
+def _trial_headers(remaining: dict[str, int] | None = None) -> dict[str, str]:
+    left = {"SMS": 10, "WhatsApp": 10, "Messenger": 30, "Instagram": 30, **(remaining or {})}
+    return {"X-Trial-Expires-At": EXPIRES_ISO, **{f"X-Trial-Remaining-{name}": str(n) for name, n in left.items()}}
+
+
+def _sent(world: World, key: str) -> dict[Channel, int]:
+    return dict(world.trials.sent.get(hash_key(key), {}))
+
+
+# Rows 1 and 2: the parser's refusals.
+
+
+def test_row_01_body_that_is_not_json(world):
+    _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = send(parse_send_request("messages=hello", "application/x-www-form-urlencoded", None), SETTINGS, world.deps)
+    _assert_refused(answer, 400, 202, "Incoming request is not JSON. Check the content-type and content.")
+    assert answer.headers == {}
+    _assert_nothing_taken(world)
+
+
+def test_row_01_json_content_type_but_no_json(world):
+    answer = send(parse_send_request("{not json", "application/json", None), SETTINGS, world.deps)
+    _assert_refused(answer, 400, 202, answers.NOT_JSON)
+
+
+def test_row_02_json_but_not_a_send_request(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = send(parse_send_request('{"messages": {"msg": []}}', "application/json", key), SETTINGS, world.deps)
+    _assert_refused(answer, 400, 202, "Invalid POST data. Please double check your JSON payload.")
+    assert answer.headers == {}
+    assert world.trials.state_reads == []
+    _assert_nothing_taken(world)
+
+
+def test_rows_1_and_2_come_before_the_breaker(world):
+    world.capacity.state = BreakerState(tripped=True)
+    answer = send(parse_send_request("hello", "text/plain", None), SETTINGS, world.deps)
+    _assert_refused(answer, 400, 202, answers.NOT_JSON)
+    assert world.capacity.breaker_reads == 0
+
+
+# Row 3: the capacity breaker.
+
+
+@pytest.mark.parametrize("has_key", [True, False], ids=["good-key", "no-key"])
+def test_row_03_tripped_breaker_refuses_before_the_key_is_checked(world, has_key):
+    key = _trial(world, (Channel.WHATSAPP, PHONE)) if has_key else None
+    world.capacity.state = BreakerState(tripped=True, tripped_at=NOW - 10, tripped_count=1001)
+    answer = _send(world, key)
+    _assert_refused(answer, 503, 999, "The trial functionality is at capacity right now, please try again later.")
+    assert answer.headers == {"Retry-After": "900"}
+    assert world.trials.state_reads == []
+    assert world.trials.takes == []
+    _assert_nothing_taken(world)
+
+
+def test_row_03_retry_after_is_a_setting(world):
+    world.capacity.state = BreakerState(tripped=True)
+    answer = _send(world, None, settings=SETTINGS.model_copy(update={"capacity_retry_after_seconds": 60}))
+    assert answer.status == 503
+    assert answer.headers == {"Retry-After": "60"}
+
+
+# Row 4: the key.
+
+
+@pytest.mark.parametrize("case", ["missing", "not-a-guid", "unknown", "revoked", "expired", "expires-now"])
+def test_row_04_key_missing_unknown_revoked_or_expired(world, case):
+    _trial(world, (Channel.WHATSAPP, PHONE))  # a good trial next to it changes nothing
+    key: str | None = {
+        "missing": None,
+        "not-a-guid": "my-key",
+        "unknown": new_key(),
+        "revoked": _trial(world, (Channel.WHATSAPP, PHONE), status=TrialStatus.REVOKED),
+        "expired": _trial(world, (Channel.WHATSAPP, PHONE), expires_at=NOW - 1),
+        "expires-now": _trial(world, (Channel.WHATSAPP, PHONE), expires_at=NOW),
+    }[case]
+    answer = _send(world, key)
+    _assert_refused(answer, 401, 101, "Invalid or expired trial token")
+    assert answer.headers == {}
+    _assert_nothing_taken(world)
+
+
+def test_row_04_key_in_the_body_is_read_too(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    assert _send(world, None, body_key=key).status == 200
+    assert _send(world, None, body_key=new_key()).status == 401
+
+
+# Rows 5-7: what the trial does not support (found by the parser, answered once the key is good).
+
+
+def test_row_05_channel_fallback(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, channels=["WhatsApp", "SMS"])
+    _assert_refused(
+        answer,
+        400,
+        203,
+        "Using multiple channels in allowedChannels (channel fallback) is not supported in the trial. " + ONBOARD,
+    )
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+def test_row_06_bulk_messages(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, items=2)
+    _assert_refused(
+        answer, 400, 203, "Sending bulk messages in a single call is not supported in the trial. " + ONBOARD
+    )
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+def test_row_07_several_recipients(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE), (Channel.WHATSAPP, OTHER_PHONE))
+    answer = _send(world, key, to=[PHONE, OTHER_PHONE])
+    _assert_refused(
+        answer,
+        400,
+        302,
+        "Sending to multiple recipients in a single call is not supported in the trial. " + ONBOARD,
+        rejected_to=PHONE,
+    )
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+# Row 8: a channel the trial does not offer.
+
+
+def test_row_08_unknown_channel(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, channels=["Viber"])
+    details = (
+        'The channel "Viber" is not available in the trial. '
+        "Use one of these in allowedChannels: SMS, WhatsApp, Facebook Messenger, Instagram. " + ONBOARD
+    )
+    _assert_refused(answer, 400, 305, details, rejected_to=PHONE)
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+def test_row_08_trial_channel_switched_off_by_settings():
+    settings = SETTINGS.model_copy(update={"offered_channels": [Channel.SMS, Channel.WHATSAPP]})
+    world = _world(settings)
+    key = _trial(world, (Channel.INSTAGRAM, IGSID))
+    answer = _send(world, key, settings=settings, channels=["Instagram"], to=[IGSID])
+    details = (
+        'The channel "Instagram" is not available in the trial. Use one of these in allowedChannels: SMS, WhatsApp.'
+    )
+    _assert_refused(answer, 400, 305, f"{details} {ONBOARD}", rejected_to=IGSID)
+    # Only the offered channels have a remaining-quota header.
+    assert answer.headers == {
+        "X-Trial-Expires-At": EXPIRES_ISO,
+        "X-Trial-Remaining-SMS": "10",
+        "X-Trial-Remaining-WhatsApp": "10",
+    }
+    _assert_nothing_taken(world)
+
+
+# Rows 9-11: SMS.
+
+
+@pytest.mark.parametrize("sender", ["abc", "ABCDEFGHIJKL", "Te st", "Tést", "", None], ids=repr)
+def test_row_09_sms_sender_not_4_to_11_alphanumerics(world, sender):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send(world, key, channels=None, sender=sender)
+    details = "The from: field for SMS is limited to 4-11 alphanumeric characters in the trial. " + ONBOARD
+    _assert_refused(answer, 400, 301, details, rejected_to=PHONE)
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+@pytest.mark.parametrize("sender", ["Test", "ABCDEFGHIJK", "Trial2024"])
+def test_row_09_sms_sender_of_4_to_11_alphanumerics_is_accepted(world, sender):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send(world, key, channels=["SMS"], sender=sender)
+    assert answer.status == 200
+    (queued,) = world.outbound.queued
+    assert queued.sender == sender
+
+
+def test_row_10_blocked_destination_kazakhstan(world):
+    key = _trial(world, (Channel.SMS, KAZAKH_PHONE))
+    answer = _send(world, key, channels=["SMS"], to=[KAZAKH_PHONE])
+    details = (
+        "Because of rules and regulations, the destination for this message is not allowed in the trial. " + ONBOARD
+    )
+    _assert_refused(answer, 403, 403, details, rejected_to=KAZAKH_PHONE)
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+@pytest.mark.parametrize("number", ["+255712345678", "+8613912345678", "+6591234567", "+966501234567", "+971501234567"])
+def test_row_10_other_blocked_destinations(world, number):
+    key = _trial(world, (Channel.SMS, number))
+    answer = _send(world, key, channels=["SMS"], to=[number])
+    assert answer.status == 403
+    assert answer.body["details"] == answers.COUNTRY_BLOCKED
+    _assert_nothing_taken(world)
+
+
+def test_row_10_russia_shares_plus_7_but_is_allowed_with_a_warning(world):
+    key = _trial(world, (Channel.SMS, RUSSIAN_PHONE))
+    answer = _send(world, key, channels=["SMS"], to=[RUSSIAN_PHONE])
+    assert answer.status == 200
+    assert answer.body["messages"][0]["messageDetails"] == warning_text("Russia")
+    assert world.outbound.queued[0].to == RUSSIAN_PHONE
+
+
+@pytest.mark.parametrize(
+    ("content", "needs"),
+    [
+        ("a" * 289, "This message needs 3 parts (289 GSM-7 characters)."),
+        ("a" * 287 + "€", "This message needs 3 parts (289 GSM-7 characters)."),
+        (
+            "ж" * 127,
+            "This message needs 3 parts (127 Unicode characters). "
+            "It is sent as Unicode because 'ж' (U+0436) is not a GSM-7 character.",
+        ),
+    ],
+    ids=["289-gsm7", "287-gsm7-and-euro", "127-unicode"],
+)
+def test_row_11_sms_longer_than_two_parts(world, content, needs):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send(world, key, channels=["SMS"], content=content)
+    _assert_refused(answer, 400, 304, f"{SMS_LIMIT} {needs} {ONBOARD}", rejected_to=PHONE)
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+@pytest.mark.parametrize(
+    "content", ["a" * 288, "ж" * 126, "a" * 286 + "€"], ids=["288-gsm7", "126-unicode", "286-gsm7-and-euro"]
+)
+def test_row_11_two_full_parts_are_accepted(world, content):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send(world, key, channels=["SMS"], content=content)
+    assert answer.status == 200
+    assert answer.body["messages"][0]["parts"] == 2
+    assert world.outbound.queued[0].text == content
+
+
+def test_sms_part_sizes_are_settings(world):
+    settings = SETTINGS.model_copy(update={"sms_gsm7_part_chars": 10, "sms_max_parts": 1})
+    key = _trial(world, (Channel.SMS, PHONE))
+    assert _send(world, key, settings=settings, channels=["SMS"], content="a" * 10).status == 200
+    answer = _send(world, key, settings=settings, channels=["SMS"], content="a" * 11)
+    assert answer.status == 400
+    assert answer.body["details"].startswith("SMS messages in the trial are limited to 1 part: 10 GSM-7 characters")
+
+
+# Row 12: the recipient is not whitelisted on the channel; and a `to` that is no address at all.
+
+
+@pytest.mark.parametrize(
+    ("channel", "to", "where"),
+    [
+        (
+            Channel.WHATSAPP,
+            PHONE,
+            f"on WhatsApp from {PHONE} to +31850876714 (https://wa.me/31850876714)",
+        ),
+        (
+            Channel.SMS,
+            PHONE,
+            f"by SMS from {PHONE} to +447860054666 (from the UK), +14232515465 (from the US) "
+            "or +3197005159375 (from the Netherlands)",
+        ),
+        (Channel.MESSENGER, PSID, "on Messenger from that account to https://m.me/cmdotcom"),
+        (Channel.INSTAGRAM, IGSID, "as an Instagram direct message from that account to https://ig.me/m/cmdotcom"),
+    ],
+    ids=lambda value: value.value if isinstance(value, Channel) else None,
+)
+def test_row_12_not_whitelisted_says_how_to_whitelist(world, channel, to, where):
+    # Whitelisted elsewhere, not on this channel.
+    others = [(other, PHONE if other in (Channel.SMS, Channel.WHATSAPP) else PSID) for other in Channel]
+    key = _trial(world, *[(other, address) for other, address in others if other is not channel])
+    answer = _send(world, key, channels=[channel.value], to=[to])
+    details = (
+        f"The recipient {to} is not whitelisted for {channel.value} in this trial. To whitelist it, send this "
+        f"trial's key {where}, then send this message again. A trial can whitelist up to 10 recipients."
+    )
+    _assert_refused(answer, 403, 302, details, rejected_to=to)
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+def test_row_12_echoes_the_to_as_sent_but_names_the_normalized_number(world):
+    key = _trial(world)
+    answer = _send(world, key, to=["0031 6 1234 5678"])
+    assert answer.status == 403
+    assert answer.body["messages"][0]["to"] == "0031 6 1234 5678"
+    assert answer.body["details"].startswith(f"The recipient {PHONE} is not whitelisted for WhatsApp")
+
+
+@pytest.mark.parametrize(
+    ("channel", "to", "what"),
+    [
+        ("WhatsApp", "0612345678", "a phone number in international format, such as +31612345678 or 0031612345678"),
+        ("SMS", "hello", "a phone number in international format, such as +31612345678 or 0031612345678"),
+        (
+            "Facebook Messenger",
+            "jane.doe",
+            "a Messenger id: the numeric id of the account, as the trial dashboard shows it",
+        ),
+        ("Instagram", "@jane", "a Instagram id: the numeric id of the account, as the trial dashboard shows it"),
+    ],
+)
+def test_recipient_that_is_no_address_on_the_channel(world, channel, to, what):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, channels=[channel], to=[to])
+    _assert_refused(answer, 400, 302, f'The recipient "{to}" is not {what}. {ONBOARD}', rejected_to=to)
+    assert answer.headers == _trial_headers()
+    assert world.trials.takes == []
+    _assert_nothing_taken(world)
+
+
+# Row 13: quotas.
+
+
+def test_row_13_eleventh_whatsapp_message_is_refused(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    for sent in range(1, 11):
+        answer = _send(world, key)
+        assert answer.status == 200
+        assert answer.headers["X-Trial-Remaining-WhatsApp"] == str(10 - sent)
+    answer = _send(world, key)
+    _assert_refused(
+        answer, 429, 102, "You have reached the maximum amount of messages that can be sent via WhatsApp in this trial"
+    )
+    assert answer.headers == _trial_headers({"WhatsApp": 0})
+    assert _sent(world, key)[Channel.WHATSAPP] == 10
+    assert len(world.messages.recorded) == 10
+    assert len(world.outbound.queued) == 10
+
+
+def test_row_13_sms_quota_is_10(world):
+    key = _trial(world, (Channel.SMS, PHONE))
+    assert all(_send(world, key, channels=["SMS"]).status == 200 for _ in range(10))
+    answer = _send(world, key, channels=["SMS"])
+    _assert_refused(answer, 429, 102, answers.QUOTA_USED_UP.replace("[channel]", "SMS"))
+
+
+def test_row_13_messenger_allows_30_and_instagram_has_its_own_30(world):
+    key = _trial(world, (Channel.MESSENGER, PSID), (Channel.INSTAGRAM, IGSID))
+    messenger: dict[str, Any] = {"channels": ["Facebook Messenger"], "to": [PSID]}
+    assert all(_send(world, key, **messenger).status == 200 for _ in range(30))
+    answer = _send(world, key, **messenger)
+    _assert_refused(
+        answer,
+        429,
+        102,
+        "You have reached the maximum amount of messages that can be sent via Facebook Messenger in this trial",
+    )
+    assert answer.headers["X-Trial-Remaining-Messenger"] == "0"
+    instagram = _send(world, key, channels=["Instagram"], to=[IGSID])
+    assert instagram.status == 200
+    assert instagram.headers["X-Trial-Remaining-Instagram"] == "29"
+    assert _sent(world, key) == {Channel.MESSENGER: 30, Channel.INSTAGRAM: 1}
+
+
+def test_row_13_quotas_are_settings(world):
+    settings = SETTINGS.model_copy(update={"quota_whatsapp": 1})
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    assert _send(world, key, settings=settings).status == 200
+    assert _send(world, key, settings=settings).status == 429
+
+
+# The order of the checks.
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"channels": ["Viber"]},
+        {"channels": ["WhatsApp", "SMS"]},
+        {"items": 2},
+        {"to": [PHONE, OTHER_PHONE]},
+        {"channels": ["SMS"], "sender": "ab"},
+        {"channels": ["SMS"], "to": [KAZAKH_PHONE]},
+        {"channels": ["SMS"], "content": "a" * 289},
+        {"to": ["not a number"]},
+        {"to": [OTHER_PHONE]},
+    ],
+    ids=["row8", "row5", "row6", "row7", "row9", "row10", "row11", "no-address", "row12"],
+)
+@pytest.mark.parametrize("key_case", ["missing", "unknown", "expired", "revoked"])
+def test_a_bad_key_comes_before_every_later_row(world, fields, key_case):
+    key = {
+        "missing": None,
+        "unknown": new_key(),
+        "expired": _trial(world, (Channel.WHATSAPP, PHONE), (Channel.SMS, PHONE), expires_at=NOW - 1),
+        "revoked": _trial(world, (Channel.WHATSAPP, PHONE), (Channel.SMS, PHONE), status=TrialStatus.REVOKED),
+    }[key_case]
+    answer = _send(world, key, **fields)
+    _assert_refused(answer, 401, 101, answers.INVALID_TOKEN)
+    assert answer.headers == {}
+    _assert_nothing_taken(world)
+
+
+def test_a_bad_key_comes_before_a_used_up_quota(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE), expires_at=NOW - 1)
+    world.trials.sent[hash_key(key)] = {Channel.WHATSAPP: 10}
+    _assert_refused(_send(world, key), 401, 101, answers.INVALID_TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("fields", "row_text"),
+    [
+        ({"channels": ["WhatsApp", "Viber"], "items": 2}, answers.MULTIPLE_CHANNELS),
+        ({"items": 2, "to": [PHONE, OTHER_PHONE]}, answers.BULK_MESSAGES),
+        ({"channels": ["Viber"], "to": [PHONE, OTHER_PHONE]}, answers.MULTIPLE_RECIPIENTS),
+        ({"channels": ["SMS"], "to": [PHONE, KAZAKH_PHONE], "sender": "ab"}, answers.MULTIPLE_RECIPIENTS),
+        ({"channels": ["Viber"], "to": ["not a number"]}, 'The channel "Viber" is not available'),
+        ({"channels": ["SMS"], "to": [KAZAKH_PHONE], "sender": "ab"}, answers.SMS_SENDER),
+        ({"channels": ["SMS"], "to": [KAZAKH_PHONE], "content": "a" * 289}, answers.COUNTRY_BLOCKED),
+        ({"channels": ["SMS"], "to": [OTHER_PHONE], "content": "a" * 289}, SMS_LIMIT),
+        ({"channels": ["SMS"], "to": ["hello"], "content": "a" * 289}, SMS_LIMIT),
+    ],
+    ids=[
+        "5-before-6",
+        "6-before-7",
+        "7-before-8",
+        "7-before-9",
+        "8-before-address",
+        "9-before-10",
+        "10-before-11",
+        "11-before-12",
+        "11-before-address",
+    ],
+)
+def test_a_good_key_with_two_problems_gets_the_lower_row(world, fields, row_text):
+    key = _trial(world, (Channel.WHATSAPP, PHONE), (Channel.SMS, PHONE))
+    answer = _send(world, key, **fields)
+    assert answer.body["details"].startswith(row_text)
+    assert world.trials.takes == []
+    _assert_nothing_taken(world)
+
+
+def test_not_whitelisted_comes_before_a_used_up_quota(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.trials.sent[hash_key(key)] = {Channel.WHATSAPP: 10}
+    answer = _send(world, key, to=[OTHER_PHONE])
+    assert answer.status == 403
+    assert answer.body["details"].startswith(f"The recipient {OTHER_PHONE} is not whitelisted for WhatsApp")
+    assert _sent(world, key)[Channel.WHATSAPP] == 10
+
+
+def test_a_refusal_costs_at_most_one_store_call(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    _send(world, key, channels=["Viber"])
+    assert (len(world.trials.state_reads), len(world.trials.takes)) == (1, 0)
+    _send(world, key, to=[OTHER_PHONE])
+    assert (len(world.trials.state_reads), len(world.trials.takes)) == (1, 1)
+
+
+# Accepted.
+
+
+def test_accepted_whatsapp_message(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    rich = {"conversation": [{"text": "Hello"}, {"media": {"mediaName": "logo", "mediaUri": "https://x.test/a.png"}}]}
+    answer = _send(world, key, to=["0031612345678"], reference="order-42", rich_content=rich)
+    assert answer.status == 200
+    assert answer.body == {
+        "details": "Created 1 message(s)",
+        "errorCode": 0,
+        "messages": [
+            {
+                "to": "0031612345678",
+                "status": "Accepted",
+                "reference": "order-42",
+                "parts": 1,
+                "messageDetails": None,
+                "messageErrorCode": 0,
+            }
+        ],
+    }
+    assert answer.headers == _trial_headers({"WhatsApp": 9})
+    assert world.trials.takes == [(hash_key(key), Channel.WHATSAPP, PHONE, NOW, 10)]
+    assert _sent(world, key) == {Channel.WHATSAPP: 1}
+
+    (record,) = world.messages.recorded
+    assert record.key_hash == hash_key(key)
+    assert record.direction == "outbound"
+    assert record.channel is Channel.WHATSAPP
+    assert record.counterpart == PHONE
+    assert record.text == "Hello from the trial"
+    assert record.at == NOW
+    assert record.message_id == "msg-1"
+    assert record.status == "queued"
+    assert record.ttl == EXPIRES + SETTINGS.expired_retention_seconds
+    payload = json.loads(record.payload)
+    assert payload["request"] == {
+        "messages": {
+            "msg": [
+                {
+                    "allowedChannels": ["WhatsApp"],
+                    "from": "Test",
+                    "to": [{"number": "0031612345678"}],
+                    "body": {"type": "auto", "content": "Hello from the trial"},
+                    "reference": "order-42",
+                    "richContent": rich,
+                }
+            ]
+        }
+    }
+    assert payload["delivered"] == {"text": "Hello from the trial"}
+
+    (queued,) = world.outbound.queued
+    assert queued.kind == "send"
+    assert queued.channel is Channel.WHATSAPP
+    assert queued.to == PHONE
+    assert queued.text == "Hello from the trial"
+    assert queued.message_id == record.message_id
+    assert queued.key_hash == hash_key(key)
+    assert queued.at == NOW
+    assert queued.sender == "Test"
+    assert queued.reference == "order-42"
+    assert queued.rich_content == rich
+
+
+def test_accepted_record_never_holds_the_key(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    assert _send(world, None, body_key=key.upper()).status == 200
+    (record,) = world.messages.recorded
+    assert key not in record.payload.lower()
+    assert "authentication" not in record.payload.lower()
+    assert key not in repr(world.outbound.queued).lower()
+
+
+def test_accepted_without_from_or_reference(world):
+    key = _trial(world, (Channel.MESSENGER, PSID))
+    answer = _send(world, key, channels=["Facebook Messenger"], to=[PSID], sender=None, reference=None)
+    assert answer.status == 200
+    assert answer.body["messages"][0]["reference"] is None
+    (queued,) = world.outbound.queued
+    assert (queued.channel, queued.to, queued.sender, queued.reference, queued.rich_content) == (
+        Channel.MESSENGER,
+        PSID,
+        None,
+        None,
+        None,
+    )
+    assert "reference" not in json.loads(world.messages.recorded[0].payload)["request"]["messages"]["msg"][0]
+
+
+def test_remaining_headers_count_down_per_channel(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE), (Channel.INSTAGRAM, IGSID))
+    assert _send(world, key).headers == _trial_headers({"WhatsApp": 9})
+    assert _send(world, key).headers == _trial_headers({"WhatsApp": 8})
+    assert _send(world, key, channels=["Instagram"], to=[IGSID]).headers == _trial_headers(
+        {"WhatsApp": 8, "Instagram": 29}
+    )
+    # A refusal after the key check shows them too, unchanged.
+    assert _send(world, key, channels=["Viber"]).headers == _trial_headers({"WhatsApp": 8, "Instagram": 29})
+
+
+def test_accepted_sms_without_a_country_rule(world):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send(world, key, channels=None, sender="Trial", content="Hi")
+    assert answer.status == 200
+    (message,) = answer.body["messages"]
+    assert (message["status"], message["parts"], message["messageDetails"]) == ("Accepted", 1, None)
+    (queued,) = world.outbound.queued
+    assert (queued.channel, queued.to, queued.text, queued.sender) == (Channel.SMS, PHONE, "Hi", "Trial")
+    payload = json.loads(world.messages.recorded[0].payload)
+    assert payload["request"]["messages"]["msg"][0]["allowedChannels"] == ["SMS"]
+    assert payload["sms"] == {
+        "encoding": "GSM-7",
+        "characters": 2,
+        "parts": 1,
+        "partSize": 144,
+        "deliveredParts": 1,
+    }
+    assert payload["countryRule"] == {"region": "NL", "country": None, "action": "allow"}
+
+
+@pytest.mark.parametrize(("number", "country"), [(US_PHONE, "United States"), ("+61412345678", "Australia")])
+def test_accepted_sms_to_a_restricted_country_is_replaced_with_the_generic_text(number, country):
+    settings = SETTINGS.model_copy(update={"brand": "ACME"})
+    world = _world(settings)
+    key = _trial(world, (Channel.SMS, number))
+    answer = _send(world, key, settings=settings, channels=["SMS"], to=[number], content="My own text")
+    assert answer.status == 200
+    (message,) = answer.body["messages"]
+    assert message["messageDetails"] == replaced_notice(country)
+    assert "replaced" in message["messageDetails"]
+    generic = replacement_text("ACME")
+    assert generic == (
+        "Because of regulations in this destination, your message from the ACME trial gateway has been replaced. "
+        "Onboard to our platform for full functionality."
+    )
+    assert message["parts"] == count_parts(generic, gsm7_part_chars=144, unicode_part_chars=63).parts
+    (queued,) = world.outbound.queued
+    assert queued.text == generic
+    (record,) = world.messages.recorded
+    assert record.text == "My own text"
+    payload = json.loads(record.payload)
+    assert payload["delivered"]["text"] == generic
+    assert payload["request"]["messages"]["msg"][0]["body"]["content"] == "My own text"
+
+
+def test_accepted_sms_to_a_content_filtered_country_gets_the_warning(world):
+    key = _trial(world, (Channel.SMS, GERMAN_PHONE))
+    answer = _send(world, key, channels=["SMS"], to=[GERMAN_PHONE], content="Hallo")
+    assert answer.status == 200
+    details = answer.body["messages"][0]["messageDetails"]
+    assert details == warning_text("Germany")
+    assert "Germany" in details
+    assert world.outbound.queued[0].text == "Hallo"
+
+
+# A store or the queue failing: 503, and nothing taken is kept.
+
+
+def test_quota_take_failing_answers_503(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.trials.fail_take = True
+    answer = _send(world, key)
+    _assert_refused(answer, 503, 999, answers.UNAVAILABLE)
+    assert answer.headers == {"Retry-After": "5"}
+    _assert_nothing_taken(world)
+
+
+def test_state_read_failing_answers_503(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.trials.fail_state = True
+    answer = _send(world, key, channels=["Viber"])
+    _assert_refused(answer, 503, 999, answers.UNAVAILABLE)
+    _assert_nothing_taken(world)
+
+
+def test_record_failing_gives_the_quota_back_and_queues_nothing(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.messages.fail_record = True
+    answer = _send(world, key)
+    _assert_refused(answer, 503, 999, answers.UNAVAILABLE)
+    assert answer.headers == {"Retry-After": "5"}
+    assert world.trials.given_back == [(hash_key(key), Channel.WHATSAPP)]
+    assert _sent(world, key) == {Channel.WHATSAPP: 0}
+    assert world.outbound.queued == []
+    assert world.messages.forgotten == []
+    assert world.capacity.adds == []
+
+
+def test_enqueue_failing_forgets_the_record_and_gives_the_quota_back(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.outbound.fail = True
+    answer = _send(world, key)
+    _assert_refused(answer, 503, 999, answers.UNAVAILABLE)
+    (forgotten,) = world.messages.forgotten
+    assert forgotten.message_id == "msg-1"
+    assert world.messages.recorded == []
+    assert world.trials.given_back == [(hash_key(key), Channel.WHATSAPP)]
+    _assert_nothing_taken(world)
+    # The client's retry then goes through as the first message.
+    world.outbound.fail = False
+    assert _send(world, key).headers["X-Trial-Remaining-WhatsApp"] == "9"
+
+
+def test_enqueue_and_forget_failing_still_give_the_quota_back(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.outbound.fail = True
+    world.messages.fail_forget = True
+    answer = _send(world, key)
+    assert answer.status == 503
+    assert world.trials.given_back == [(hash_key(key), Channel.WHATSAPP)]
+    assert _sent(world, key) == {Channel.WHATSAPP: 0}
+
+
+@pytest.mark.parametrize("failing", ["record", "enqueue"])
+def test_give_back_failing_still_answers_503(world, failing):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.trials.fail_give_back = True
+    if failing == "record":
+        world.messages.fail_record = True
+    else:
+        world.outbound.fail = True
+    answer = _send(world, key)
+    _assert_refused(answer, 503, 999, answers.UNAVAILABLE)
+    assert answer.headers == {"Retry-After": "5"}
+    assert world.trials.given_back == [(hash_key(key), Channel.WHATSAPP)]
+    assert world.outbound.queued == []
+
+
+# The capacity breaker on the send path.
+
+
+def test_accepted_send_counts_toward_capacity_and_a_refused_one_does_not(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    _send(world, key, to=[OTHER_PHONE])
+    assert world.capacity.adds == []
+    _send(world, key)
+    assert world.capacity.adds == [(1, window_start(NOW, SETTINGS.capacity_window_seconds))]
+
+
+def test_sends_over_the_capacity_limit_trip_the_breaker():
+    settings = SETTINGS.model_copy(update={"capacity_limit": 2})
+    world = _world(settings)
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    assert [_send(world, key, settings=settings).status for _ in range(3)] == [200, 200, 200]
+    assert world.capacity.trips == [(NOW, 3)]
+    answer = _send(world, key, settings=settings)
+    _assert_refused(answer, 503, 999, answers.AT_CAPACITY)
+    assert answer.headers == {"Retry-After": "900"}
+    assert _sent(world, key) == {Channel.WHATSAPP: 3}
+
+
+# GET status.
+
+
+@pytest.mark.parametrize("case", ["none", "unknown", "expired", "revoked"])
+def test_status_of_a_bad_key_is_401(world, case):
+    key = {
+        "none": None,
+        "unknown": new_key(),
+        "expired": _trial(world, expires_at=NOW),
+        "revoked": _trial(world, status=TrialStatus.REVOKED),
+    }[case]
+    answer = trial_status(key, SETTINGS, world.trials, world.clock)
+    assert answer.status == 401
+    assert answer.body == {"details": "Invalid or expired trial token", "errorCode": 101, "messages": []}
+    assert answer.headers == {}
+
+
+def test_status_of_a_good_key(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE), (Channel.SMS, PHONE), (Channel.MESSENGER, PSID))
+    _send(world, key)
+    world.clock.now = NOW + 600
+    answer = trial_status(key, SETTINGS, world.trials, world.clock)
+    assert answer.status == 200
+    assert answer.body == {
+        "status": "active",
+        "expiresAt": EXPIRES_ISO,
+        "secondsLeft": 3000,
+        "channels": [
+            {"channel": "SMS", "quota": 10, "sent": 0, "remaining": 10},
+            {"channel": "WhatsApp", "quota": 10, "sent": 1, "remaining": 9},
+            {"channel": "Facebook Messenger", "quota": 30, "sent": 0, "remaining": 30},
+            {"channel": "Instagram", "quota": 30, "sent": 0, "remaining": 30},
+        ],
+        "whitelist": {
+            "max": 10,
+            "recipients": [
+                {"channel": "Facebook Messenger", "recipient": PSID},
+                {"channel": "SMS", "recipient": PHONE},
+                {"channel": "WhatsApp", "recipient": PHONE},
+            ],
+        },
+    }
+    assert answer.headers == _trial_headers({"WhatsApp": 9})
+
+
+def test_status_when_the_store_fails_is_503(world):
+    key = _trial(world)
+    world.trials.fail_state = True
+    answer = trial_status(key, SETTINGS, world.trials, world.clock)
+    assert answer.status == 503
+    assert answer.headers == {"Retry-After": "5"}
+    assert answer.body["details"] == answers.UNAVAILABLE
