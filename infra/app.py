@@ -21,7 +21,32 @@ Context knobs (all optional except senderEmail):
 | queueMaxReceiveCount       | 5       | deliveries of an SQS message before it moves to its dead-letter queue |
 | capacityLimit              | 1000    | messages accepted across all trials per window before the breaker trips |
 | capacityWindowSeconds      | 3600    | the capacity breaker's counting window                           |
+| providerSms                | sandbox | who carries SMS: sandbox, cm or aws-sms (End User Messaging)     |
+| providerWhatsapp           | sandbox | who carries WhatsApp: sandbox, cm or meta (WhatsApp Cloud API)   |
+| providerMessenger          | sandbox | who carries Messenger: sandbox, cm or meta                       |
+| providerInstagram          | sandbox | who carries Instagram: sandbox, cm or meta                       |
+| smsOriginationIdentity     | —       | aws-sms: phone number, sender ID or pool (id or ARN) to send from |
+| smsConfigurationSet        | —       | aws-sms: End User Messaging configuration set of every send      |
+| whatsappPhoneNumberId      | —       | meta: the WhatsApp Business phone number id                      |
+| messengerPageId            | —       | meta: the Facebook page id Messenger sends as                    |
+| instagramAccountId         | —       | meta: the Instagram professional account id                      |
+| cmSenders                  | {}      | cm: `from` per channel, JSON (`{"SMS": "ACME", "WhatsApp": "31…"}`) |
 | brand, trialLifetimeSeconds, quotaSms, … | settings defaults | any field of `trialgw.settings`, camelCase |
+
+An empty value ("" in cdk.json) leaves a knob at its default. deliveryMaxAttempts is no knob: the
+delivery function's attempts are always queueMaxReceiveCount, so its last attempt is the one before the
+dead-letter queue.
+
+Channel providers: a channel whose provider's credentials are missing stays on the sandbox. The
+credentials never go in the context (synth refuses cmProductToken, whatsappAccessToken,
+messengerPageToken and instagramAccessToken): they live in the Secrets Manager secret named by the
+`ProviderSecretsName` output, created with every key empty. After the first deploy, put the whole JSON
+(`aws secretsmanager put-secret-value --secret-id <ProviderSecretsName> --secret-string
+'{"cm_product_token": "…", "whatsapp_access_token": "…", "messenger_page_token": "…",
+"instagram_access_token": "…"}'`, "" for a provider you do not use); the delivery function picks it up
+within five minutes. aws-sms needs no credential (IAM allows it): it sends through the End User
+Messaging phone numbers, sender IDs, pools and configuration sets of this account in the stack's
+region, any of them and no other account's.
 
 Webhook secrets never go in the context (synth refuses cmWebhookSecret, metaAppSecret and
 metaVerifyToken): they live in the Secrets Manager secret named by the `WebhookSecretsName` output.
@@ -45,6 +70,17 @@ and aws:SourceArn), so no TwoWayChannelRole is needed. Link each number that sho
 
 (or, in the console: the phone number's two-way SMS settings, destination "Amazon SNS", existing
 topic, "SNS topic policies" as the publishing role). Numbers in a pool are linked on the pool.
+
+SMS delivery status (with providerSms=aws-sms): give the configuration set named by `smsConfigurationSet`
+an SNS event destination on the `SmsEventsTopicArn` output for the TEXT_SUCCESSFUL, TEXT_DELIVERED and
+failure events; the inbound function moves each message's status by them:
+
+    aws pinpoint-sms-voice-v2 create-event-destination --configuration-set-name <smsConfigurationSet> \
+        --event-destination-name trialgw --matching-event-types TEXT_ALL \
+        --sns-destination TopicArn=<SmsEventsTopicArn>
+
+CM status reports (with a provider set to cm): in CM's portal, set the status report webhook to the
+`CmStatusWebhookUrlTemplate` output, its placeholder replaced by the same cm_webhook_secret as the MO webhook.
 """
 
 from __future__ import annotations

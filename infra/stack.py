@@ -2,8 +2,8 @@
 
 Wiring order matters only to Python, never to CloudFormation: the API exists first (functions and
 pages need its URL, built from its id), then the site (its origin is the API's CORS origin), the
-queues and the webhook secrets, then the functions (their environment names all of them), then the
-routes and topic subscriptions that lead to them.
+queues and the secrets, then the functions (their environment names all of them), then the routes,
+topic subscriptions and queue event sources that lead to them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, Node
@@ -22,26 +23,44 @@ from infra import topology
 from infra.constructs.api import Api
 from infra.constructs.email import Email
 from infra.constructs.firewall import WAF_MINIMUM_RATE_LIMIT, ApiFirewall
-from infra.constructs.functions import LOG_LEVELS, WEBHOOK_SECRETS_FIELD, Functions, settings_field
+from infra.constructs.functions import (
+    LOG_LEVELS,
+    PROVIDER_SECRETS_FIELD,
+    WEBHOOK_SECRETS_FIELD,
+    Functions,
+    settings_field,
+)
 from infra.constructs.queues import Queues
-from infra.constructs.secrets import SECRET_KEYS, WebhookSecrets
+from infra.constructs.secrets import PROVIDER_SECRET_KEYS, SECRET_KEYS, ProviderSecrets, WebhookSecrets
 from infra.constructs.site import Site
+from infra.constructs.sms import Sms
 from infra.constructs.storage import Storage
 from infra.constructs.topics import Topics
 from trialgw import names
 from trialgw.urls import gateway_url
 
+# The delivery function's attempts per message: always the queues' maxReceiveCount (the
+# queueMaxReceiveCount knob), so its last attempt is the one before the dead-letter queue.
+MAX_ATTEMPTS_FIELD = "delivery_max_attempts"
 # Settings the deployment itself provides (URLs, names of what the stack creates); every other
 # settings field is an operator knob in the CDK context, named in camelCase.
 DEPLOYED_SETTINGS = frozenset(
-    {"site_url", "api_url", "sender_email", "ses_configuration_set"}
+    {"site_url", "api_url", "sender_email", "ses_configuration_set", MAX_ATTEMPTS_FIELD}
     | {settings_field(table.env_var) for table in names.TABLES}
     | {settings_field(queue.env_var) for queue in names.QUEUES}
-    | {WEBHOOK_SECRETS_FIELD}
+    | {WEBHOOK_SECRETS_FIELD, PROVIDER_SECRETS_FIELD}
 )
-# Settings that are secrets: in AWS they live in Secrets Manager only, never in the CDK context (it is
-# committed in cdk.json) nor in a function's environment.
-SECRET_SETTINGS = frozenset(SECRET_KEYS)
+# Settings that are secrets, by the stack output naming the Secrets Manager secret they live in: in AWS
+# they are there only, never in the CDK context (it is committed in cdk.json) nor in an environment.
+SECRET_OUTPUTS = {
+    **dict.fromkeys(SECRET_KEYS, "WebhookSecretsName"),
+    **dict.fromkeys(PROVIDER_SECRET_KEYS, "ProviderSecretsName"),
+}
+SECRET_SETTINGS = frozenset(SECRET_OUTPUTS)
+# How the delivery function takes its queue: up to 10 messages per invocation, waiting at most a second
+# to fill a batch, and failed messages reported one by one (the others are not redelivered).
+CONSUMER_BATCH_SIZE = 10
+CONSUMER_BATCHING_WINDOW = Duration.seconds(1)
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -139,16 +158,18 @@ class StackConfig:
             values[f.name] = _parse(raw, str(f.type))
         if "sender_email" not in values:
             raise ValueError("set senderEmail (the From address of trial e-mails) in cdk.json or with -c")
-        secrets_in_context = sorted(camel(name) for name in SECRET_SETTINGS if node.try_get_context(camel(name)))
+        secrets_in_context = sorted(name for name in SECRET_SETTINGS if node.try_get_context(camel(name)))
         if secrets_in_context:
             raise ValueError(
-                f"{', '.join(secrets_in_context)} must not be in the CDK context: set them in the "
-                "WebhookSecretsName secret (Secrets Manager) after deploying"
+                f"{', '.join(camel(name) for name in secrets_in_context)} must not be in the CDK context: set "
+                f"them in the {' and '.join(sorted({SECRET_OUTPUTS[name] for name in secrets_in_context}))} "
+                "secret (Secrets Manager) after deploying"
             )
         overrides: dict[str, Any] = {}
         for knob, settings_name in settings_knobs().items():
             raw = node.try_get_context(knob)
-            if raw is not None:
+            # As for the stack's own knobs, "" (cdk.json's way to list a knob) leaves the setting's default.
+            if raw is not None and raw != "":
                 overrides[settings_name] = json.loads(raw) if isinstance(raw, str) and raw[:1] in "[{" else raw
         return cls(**values, settings_overrides=overrides)
 
@@ -215,6 +236,8 @@ class TrialGatewayStack(Stack):
             removal_policy=config.removal_policy,
         )
         self.webhook_secrets = WebhookSecrets(self, "WebhookSecrets", removal_policy=config.removal_policy)
+        self.provider_secrets = ProviderSecrets(self, "ProviderSecrets", removal_policy=config.removal_policy)
+        self.sms = Sms(self, "Sms")
         self.functions = Functions(
             self,
             "Functions",
@@ -224,10 +247,12 @@ class TrialGatewayStack(Stack):
                 "api_url": self.api.url,
                 "sender_email": self.email.sender_email,
                 "ses_configuration_set": self.email.configuration_set_name,
+                MAX_ATTEMPTS_FIELD: str(self.queues.max_receive_count),
             },
             table_names={logical: table.table_name for logical, table in self.storage.tables.items()},
             queue_urls={logical: built.queue.queue_url for logical, built in self.queues.by_logical.items()},
             webhook_secrets_name=self.webhook_secrets.secret_name,
+            provider_secrets_name=self.provider_secrets.secret_name,
             settings_overrides=config.settings_overrides,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
@@ -244,6 +269,16 @@ class TrialGatewayStack(Stack):
                 self.topics[logical].add_subscription(
                     subscriptions.LambdaSubscription(self.functions.by_name[definition.name].function)
                 )
+            for logical in definition.consumes:
+                # The event source grants what consuming takes (receive, delete, change visibility).
+                self.functions.by_name[definition.name].function.add_event_source(
+                    event_sources.SqsEventSource(
+                        self.queues[logical].queue,
+                        batch_size=CONSUMER_BATCH_SIZE,
+                        max_batching_window=CONSUMER_BATCHING_WINDOW,
+                        report_batch_item_failures=True,
+                    )
+                )
         signup_route = next(route for route in topology.ROUTES if route.function == "signup")
         self.firewall = ApiFirewall(
             self,
@@ -258,7 +293,10 @@ class TrialGatewayStack(Stack):
         self._outputs(signup_path=signup_route.path)
 
     def _grant(self) -> None:
-        """Each function gets exactly the tables, queues, secrets and e-mail sending its FunctionDef declares."""
+        """Each function gets exactly the tables, queues, secrets, e-mail and SMS sending its FunctionDef declares.
+
+        Consuming a queue is granted by its event source (see `__init__`).
+        """
         for definition in topology.FUNCTIONS:
             built = self.functions.by_name[definition.name]
             for logical, access in definition.tables.items():
@@ -271,8 +309,12 @@ class TrialGatewayStack(Stack):
                 self.queues[logical].queue.grant_send_messages(built.function)
             if definition.reads_webhook_secrets:
                 self.webhook_secrets.grant_read(built.function)
+            if definition.reads_provider_secrets:
+                self.provider_secrets.grant_read(built.function)
             if definition.sends_email:
                 self.email.grant_send(built.function)
+            if definition.sends_sms:
+                self.sms.grant_send(built.function)
 
     def _outputs(self, *, signup_path: str) -> None:
         CfnOutput(self, "SiteUrl", value=self.site.url, description="The signup page (dashboard: /dashboard/)")
@@ -291,13 +333,20 @@ class TrialGatewayStack(Stack):
                 self,
                 f"{logical[:1].upper()}{logical[1:]}TopicArn",
                 value=topic.topic_arn,
-                description="Set as the TwoWayChannelArn of your End User Messaging numbers (see infra/app.py)",
+                description=next(t.purpose for t in names.TOPICS if t.logical == logical),
             )
         CfnOutput(
             self,
             "WebhookSecretsName",
             value=self.webhook_secrets.secret_name,
             description="Secrets Manager secret: cm_webhook_secret (generated), meta_app_secret, meta_verify_token",
+        )
+        CfnOutput(
+            self,
+            "ProviderSecretsName",
+            value=self.provider_secrets.secret_name,
+            description="Secrets Manager secret: cm_product_token, whatsapp_access_token, messenger_page_token, "
+            "instagram_access_token (empty until you fill them in)",
         )
         cm_route = next(route for route in topology.ROUTES if route.path.startswith("/webhooks/cm/"))
         CfnOutput(
@@ -306,6 +355,13 @@ class TrialGatewayStack(Stack):
             # A placeholder, never the secret: the operator reads it from the secret.
             value=self.api.url + cm_route.path.replace("{secret}", "<cm_webhook_secret of WebhookSecretsName>"),
             description="CM MO webhook URL; replace the placeholder with the secret's cm_webhook_secret",
+        )
+        cm_status_route = next(route for route in topology.ROUTES if route.path.startswith("/webhooks/cm-status/"))
+        CfnOutput(
+            self,
+            "CmStatusWebhookUrlTemplate",
+            value=self.api.url + cm_status_route.path.replace("{secret}", "<cm_webhook_secret of WebhookSecretsName>"),
+            description="CM status report webhook URL; replace the placeholder with the secret's cm_webhook_secret",
         )
         meta_route = next(route for route in topology.ROUTES if route.path == "/webhooks/meta")
         CfnOutput(

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from trialgw import names
-from trialgw.settings import MoWebhookSettings, SendSettings, SignupSettings, TrialSettings
+from trialgw.settings import DeliverySettings, MoWebhookSettings, SendSettings, SignupSettings, TrialSettings
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +39,15 @@ class FunctionDef:
     # subscribed to.
     sends_to: tuple[str, ...] = ()
     subscribes_to: tuple[str, ...] = ()
+    # Logical names of the queues whose messages it consumes (an SQS event source with partial batch responses).
+    consumes: tuple[str, ...] = ()
     # Whether it reads the webhook secrets (one Secrets Manager secret, see MoWebhookSettings).
     reads_webhook_secrets: bool = False
+    # Whether it reads the channel providers' credentials (one Secrets Manager secret, see DeliverySettings).
+    reads_provider_secrets: bool = False
     sends_email: bool = False
+    # Whether it sends SMS through AWS End User Messaging (pinpoint-sms-voice-v2 SendTextMessage).
+    sends_sms: bool = False
     memory_mb: int = 256
     timeout_seconds: int = 10
 
@@ -93,8 +99,18 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
             names.MESSAGES.logical: Access.READ_WRITE,
         },
         sends_to=(names.OUTBOUND.logical,),
-        subscribes_to=(names.TWO_WAY_SMS.logical,),
+        # Two-way SMS (end users' texts) and SMS delivery events (status reports of messages we sent).
+        subscribes_to=(names.TWO_WAY_SMS.logical, names.SMS_EVENTS.logical),
         reads_webhook_secrets=True,
+    ),
+    FunctionDef(
+        name="delivery",
+        description="Hands queued messages to each channel's provider; records sent/failed; retries with back-off",
+        settings_model=DeliverySettings,
+        tables={names.MESSAGES.logical: Access.READ_WRITE, names.IDEMPOTENCY.logical: Access.READ_WRITE},
+        consumes=(names.OUTBOUND.logical,),
+        reads_provider_secrets=True,
+        sends_sms=True,
     ),
 )
 
@@ -105,6 +121,7 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef(method="GET", path="/openapi.json", function="send"),
     RouteDef(method="POST", path="/signup", function="signup"),
     RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook"),
+    RouteDef(method="POST", path="/webhooks/cm-status/{secret}", function="mo_webhook"),
     RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook"),
     RouteDef(method="POST", path="/webhooks/meta", function="mo_webhook"),
 )

@@ -132,6 +132,16 @@ class LocalStack:
         return self.process.returncode
 
 
+def messages_for(stack: LocalStack, address: str) -> list[dict[str, Any]]:
+    """What the trial company sent `address` (`channel`, `to`, `text`, `kind`, `message_id`), wherever it is now: on
+    the delivery queue (`/_local/outbound`) or delivered by the local pump (`/_local/deliveries`); oldest first."""
+    query = urllib.parse.urlencode({"to": address})
+    queued = [entry["message"] for entry in stack.get("/_local/outbound?" + query).json()]
+    delivered = stack.get("/_local/deliveries?" + query).json()
+    seen = {message["message_id"] for message in delivered}
+    return [*delivered, *(message for message in queued if message["message_id"] not in seen)]
+
+
 def random_phone() -> str:
     """A fresh Dutch mobile number, so tests sharing a stack never share a sender or a recipient."""
     return f"+316{random.randrange(10**8):08d}"

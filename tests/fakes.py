@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
 from trialgw.errors import MailError, QueueError, StoreError
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
 from trialgw.ports import (
+    STATUS_MOVES_FROM,
     BreakerState,
     CapacityStore,
     CapacityWindow,
@@ -15,6 +17,9 @@ from trialgw.ports import (
     Mailer,
     Membership,
     MessageLog,
+    MessageRef,
+    MessageStatus,
+    MessageStatusStore,
     OutboundMessage,
     OutboundQueue,
     OutgoingEmail,
@@ -280,6 +285,75 @@ class FakeCapacityStore:
         return sorted(self.counters.values(), key=lambda window: window.start, reverse=True)
 
 
+@dataclass
+class FakeMessageStatusStore:
+    """Records per message: attempts and status (a ref absent from `statuses` has no record)."""
+
+    statuses: dict[MessageRef, MessageStatus] = field(default_factory=dict)
+    attempts: dict[MessageRef, int] = field(default_factory=dict)
+    details: dict[MessageRef, dict[str, str | None]] = field(default_factory=dict)
+    pointers: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
+    fail_attempt: bool = False
+    fail_status: bool = False
+
+    def add(self, ref: MessageRef) -> None:
+        self.statuses[ref] = MessageStatus.QUEUED
+
+    def begin_attempt(self, ref: MessageRef) -> int | None:
+        if self.fail_attempt:
+            raise StoreError("attempt failed")
+        if self.statuses.get(ref) is not MessageStatus.QUEUED:
+            return None
+        self.attempts[ref] = self.attempts.get(ref, 0) + 1
+        return self.attempts[ref]
+
+    def set_status(
+        self,
+        ref: MessageRef,
+        status: MessageStatus,
+        *,
+        at: int,
+        reason: str | None = None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> bool:
+        if self.fail_status:
+            raise StoreError("status failed")
+        if self.statuses.get(ref) not in STATUS_MOVES_FROM[status]:
+            return False
+        self.statuses[ref] = status
+        self.details[ref] = {"reason": reason, "provider": provider, "provider_message_id": provider_message_id}
+        if status is MessageStatus.SENT:
+            self.pointers[("id", ref.message_id)] = ref
+            if provider and provider_message_id:
+                self.pointers[(provider, provider_message_id)] = ref
+        return True
+
+    def locate(
+        self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
+    ) -> MessageRef | None:
+        if message_id:
+            return self.pointers.get(("id", message_id))
+        if provider and provider_message_id:
+            return self.pointers.get((provider, provider_message_id))
+        return None
+
+
+@dataclass
+class FakeProvider:
+    """A provider that records what it delivered, or fails as told (`failures` are raised in order, then success)."""
+
+    name: ProviderName = ProviderName.SANDBOX
+    delivered: list[OutboundMessage] = field(default_factory=list)
+    failures: list[DeliveryFailed] = field(default_factory=list)
+
+    def deliver(self, message: OutboundMessage) -> Delivered:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.delivered.append(message)
+        return Delivered(self.name, f"{self.name.value}-{len(self.delivered)}")
+
+
 def _implements_the_ports() -> None:
     """Never called: mypy checks here that every fake implements its port."""
     clock: Clock = FakeClock()
@@ -290,4 +364,6 @@ def _implements_the_ports() -> None:
     messages: MessageLog = FakeMessageLog()
     outbound: OutboundQueue = FakeOutboundQueue()
     capacity: CapacityStore = FakeCapacityStore()
-    del clock, trials, counter, mailer, whitelist, messages, outbound, capacity
+    statuses: MessageStatusStore = FakeMessageStatusStore()
+    provider: Provider = FakeProvider()
+    del clock, trials, counter, mailer, whitelist, messages, outbound, capacity, statuses, provider

@@ -1,7 +1,10 @@
-"""Inbound (MO) messages: CM's MO webhook, Meta's webhooks and two-way SMS through SNS.
+"""Inbound traffic from the providers: end users' messages (CM's MO webhook, Meta's webhooks, two-way SMS through
+SNS) and the status reports of messages we sent (CM's status webhook, Meta's `statuses`, SMS delivery events
+through SNS).
 
-Every entry point authenticates first (an unauthenticated call changes nothing and learns nothing),
-then parses the provider's payload into InboundMessages and hands each to the one inbound use case.
+Every entry point authenticates first (an unauthenticated call changes nothing and learns nothing), then
+parses the provider's payload and hands it to one use case: inbound messages to `handle_inbound`, status
+reports to `apply_reports`.
 """
 
 from __future__ import annotations
@@ -22,21 +25,35 @@ from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.adapters.secrets import webhook_secrets
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
+from trialgw.delivery.aws_sms import parse_sms_delivery_event
+from trialgw.delivery.cm import parse_cm_status_report
+from trialgw.delivery.provider import ProviderName
+from trialgw.delivery.status import StatusReport
+from trialgw.errors import DependencyUnavailable, StoreError
 from trialgw.http import json_response, parse_json_object, register_error_answers, request_text
 from trialgw.inbound import InvalidPayload
 from trialgw.inbound.cm import parse_cm_mo
-from trialgw.inbound.meta import parse_meta, verify_signature, verify_subscription
+from trialgw.inbound.meta import MetaStatus, parse_meta, verify_signature, verify_subscription
 from trialgw.inbound.sns_sms import parse_sns_sms
+from trialgw.logic.delivery import apply_reports
 from trialgw.logic.inbound import InboundDeps, handle_inbound
 from trialgw.models import InboundMessage
 from trialgw.observability import logger, metrics, tracer
+from trialgw.ports import MessageStatusStore
 from trialgw.settings import MoWebhookSettings
 
 NOT_FOUND = {"message": "Not found.", "code": "not_found"}
+# The WhatsApp statuses that move a sent message; others (e.g. "deleted") say nothing about delivery.
+META_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
 
 
 def _settings() -> MoWebhookSettings:
     return trial_settings.load(MoWebhookSettings)
+
+
+@cache
+def _statuses() -> MessageStatusStore:
+    return DynamoMessageLog(aws.dynamodb(), _settings().messages_table)
 
 
 @cache
@@ -58,12 +75,44 @@ def _handle_all(messages: list[InboundMessage]) -> Response[str]:
 
 
 def post_cm(secret: str) -> Response[str]:
-    expected = webhook_secrets(_settings()).cm_webhook_secret
-    # Constant-time, and the same 404 as an unknown path: a wrong secret learns nothing.
-    if not expected or not hmac.compare_digest(secret.encode("utf-8", "surrogatepass"), expected.encode()):
+    if not _cm_secret_matches(secret):
         return json_response(404, NOT_FOUND)
     body = parse_json_object(request_text(_app().current_event), max_bytes=_settings().webhook_max_body_bytes)
     return _handle_all(parse_cm_mo(body, received_at=int(time.time())))
+
+
+def post_cm_status(secret: str) -> Response[str]:
+    if not _cm_secret_matches(secret):
+        return json_response(404, NOT_FOUND)
+    body = parse_json_object(request_text(_app().current_event), max_bytes=_settings().webhook_max_body_bytes)
+    reports = parse_cm_status_report(body)
+    moved = _apply(reports, provider=ProviderName.CM)
+    return json_response(200, {"processed": len(reports), "updated": moved})
+
+
+def _cm_secret_matches(secret: str) -> bool:
+    expected = webhook_secrets(_settings()).cm_webhook_secret
+    # Constant-time, and the same 404 as an unknown path: a wrong secret learns nothing.
+    return bool(expected) and hmac.compare_digest(secret.encode("utf-8", "surrogatepass"), expected.encode())
+
+
+def _apply(reports: list[StatusReport], *, provider: ProviderName) -> int:
+    try:
+        return apply_reports(_statuses(), reports, now=int(time.time()), provider=provider.value)
+    except StoreError as error:
+        raise DependencyUnavailable("The status reports could not be recorded; please retry.") from error
+
+
+def _meta_reports(statuses: list[MetaStatus]) -> list[StatusReport]:
+    reports = []
+    for status in statuses:
+        if status.status not in META_STATUSES:
+            continue
+        reason = None
+        if status.status == "failed":
+            reason = " ".join(str(part) for part in (status.error_code, status.error_title) if part) or "failed"
+        reports.append(StatusReport("", status.status, reason, status.at, status.provider_message_id))
+    return reports
 
 
 def get_meta() -> Response[str]:
@@ -86,7 +135,7 @@ def post_meta() -> Response[str]:
     if not verify_signature(raw_bytes, signature, webhook_secrets(_settings()).meta_app_secret):
         return json_response(401, {"message": "Invalid or missing X-Hub-Signature-256.", "code": "unauthorized"})
     batch = parse_meta(parse_json_object(raw, max_bytes=max_bytes), received_at=int(time.time()))
-    # Statuses are the delivery side's (channel delivery); acknowledged here so Meta does not retry.
+    _apply(_meta_reports(batch.statuses), provider=ProviderName.META)
     return _handle_all(batch.messages)
 
 
@@ -94,6 +143,7 @@ def post_meta() -> Response[str]:
 def _app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
     app.post("/webhooks/cm/<secret>")(post_cm)
+    app.post("/webhooks/cm-status/<secret>")(post_cm_status)
     app.get("/webhooks/meta")(get_meta)
     app.post("/webhooks/meta")(post_meta)
     register_error_answers(app)
@@ -104,6 +154,12 @@ def _handle_sns(event: dict[str, Any]) -> dict[str, Any]:
     received_at = int(time.time())
     outcomes: list[str] = []
     for record in SNSEvent(event).records:
+        report = parse_sms_delivery_event(record.sns.message)
+        if report is not None:
+            # A delivery event of an SMS we sent (the configuration set's topic), not an end user's text.
+            _apply([report], provider=ProviderName.AWS_SMS)
+            outcomes.append("status")
+            continue
         try:
             message = parse_sns_sms(record.sns.message, received_at=received_at)
         except InvalidPayload as error:

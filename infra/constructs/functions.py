@@ -35,9 +35,10 @@ DEPS_LAYER_DIR = ROOT / "build" / "layers" / "deps"
 ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.installed")
 POWERTOOLS_METRICS_NAMESPACE = "trialgw"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# The settings field naming the webhook secrets (Secrets Manager) a function with
-# `reads_webhook_secrets` reads; the values themselves never enter an environment.
+# The settings fields naming the secrets (Secrets Manager) a function with `reads_webhook_secrets` or
+# `reads_provider_secrets` reads; the values themselves never enter an environment.
 WEBHOOK_SECRETS_FIELD = "webhook_secrets_name"
+PROVIDER_SECRETS_FIELD = "provider_secrets_name"
 
 
 def settings_field(variable: str) -> str:
@@ -185,6 +186,7 @@ class Functions(Construct):
         table_names: Mapping[str, str],
         queue_urls: Mapping[str, str],
         webhook_secrets_name: str,
+        provider_secrets_name: str,
         settings_overrides: Mapping[str, Any],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
@@ -202,7 +204,17 @@ class Functions(Construct):
         for definition in definitions:
             environment = settings_environment(
                 definition.settings_model,
-                deployed={**deployed, **_granted_settings(definition, queue_urls, webhook_secrets_name)},
+                deployed={
+                    **deployed,
+                    **_granted_settings(
+                        definition,
+                        queue_urls=queue_urls,
+                        secret_names={
+                            WEBHOOK_SECRETS_FIELD: webhook_secrets_name,
+                            PROVIDER_SECRETS_FIELD: provider_secrets_name,
+                        },
+                    ),
+                },
                 overrides=settings_overrides,
             )
             self.by_name[definition.name] = PythonFunction(
@@ -218,17 +230,23 @@ class Functions(Construct):
 
 
 def _granted_settings(
-    definition: FunctionDef, queue_urls: Mapping[str, str], webhook_secrets_name: str
+    definition: FunctionDef, *, queue_urls: Mapping[str, str], secret_names: Mapping[str, str]
 ) -> dict[str, str]:
-    """Queue URLs and the secrets' name, only for a function topology lets send or read them.
+    """Queue URLs and the secrets' names, only for a function topology lets use them.
 
-    A function declaring a queue or the secrets must have the settings field that carries it, or it
-    would silently fall back to a local default in AWS.
+    A function sending to or consuming a queue gets its URL (a consumer changes a message's visibility by
+    it); one reading a secret gets its name. A function declaring either must have the settings field
+    that carries it, or it would silently fall back to a local default in AWS.
     """
     queues = {queue.logical: queue for queue in names.QUEUES}
-    wanted = {settings_field(queues[logical].env_var): queue_urls[logical] for logical in definition.sends_to}
+    wanted = {
+        settings_field(queues[logical].env_var): queue_urls[logical]
+        for logical in (*definition.sends_to, *definition.consumes)
+    }
     if definition.reads_webhook_secrets:
-        wanted[WEBHOOK_SECRETS_FIELD] = webhook_secrets_name
+        wanted[WEBHOOK_SECRETS_FIELD] = secret_names[WEBHOOK_SECRETS_FIELD]
+    if definition.reads_provider_secrets:
+        wanted[PROVIDER_SECRETS_FIELD] = secret_names[PROVIDER_SECRETS_FIELD]
     missing = set(wanted) - set(definition.settings_model.model_fields)
     if missing:
         raise ValueError(f"{definition.name}'s settings model lacks {sorted(missing)}")

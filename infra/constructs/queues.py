@@ -92,6 +92,8 @@ class Queues(Construct):
         super().__init__(scope, construct_id)
         if max_receive_count < 1:
             raise ValueError("a queue's maxReceiveCount must be at least 1")
+        # Receives of one message before it moves to the dead-letter queue (its consumer's last attempt).
+        self.max_receive_count = max_receive_count
         self.by_logical: dict[str, DeliveryQueue] = {
             definition.logical: DeliveryQueue(
                 self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from infra.local.resources import Resources
@@ -18,7 +18,9 @@ def render_banner(
     overrides: Mapping[str, str],
     moto_endpoint: str,
     webhook_secrets: Mapping[str, str] | None = None,
+    pumps: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """`pumps`: (queue name, consuming function) of each running queue pump."""
     route_lines = [f"    {r.method:<7} {base_url}{r.path}   ({r.function})" for r in routes]
     override_lines = [f"    {name}={value}" for name, value in sorted(overrides.items())] or ["    (none)"]
     lines = [
@@ -31,7 +33,9 @@ def render_banner(
         f"  Send             POST {base_url}/messaging/messagingtrial/gw/   (CM JSON, key in X-CM-PRODUCTTOKEN)",
         f"  Sign up by API   POST {base_url}/signup",
         f"  Sent e-mail      GET  {base_url}/_local/mail   (?to=<address> to filter)",
+        f"  Delivered        GET  {base_url}/_local/deliveries   (?to=<address>: what end users received)",
         *_inbound_lines(base_url, resources, webhook_secrets or {}),
+        *_outbound_lines(base_url, resources, pumps),
         "",
         "  Routes:",
         *route_lines,
@@ -66,10 +70,27 @@ def _inbound_lines(base_url: str, resources: Resources, secrets: Mapping[str, st
     lines += [
         f"    SNS topic        {topic.name}   ({topic.arn}): two-way SMS, as SNS events" for topic in resources.topics
     ]
-    lines += ["", "  Outbound (replies and sends waiting for delivery; no consumer runs yet):"]
-    lines += [
-        f"    Queue            {queue.name} (dead letters: {queue.dead_letter_name})"
-        + (f"   GET {base_url}/_local/outbound" if queue.logical == names.OUTBOUND.logical else "")
-        for queue in resources.queues
+    return lines
+
+
+def _outbound_lines(base_url: str, resources: Resources, pumps: Sequence[tuple[str, str]]) -> list[str]:
+    """Each queue, the function its pump feeds, and its dead-letter queue."""
+    consumers = dict(pumps)
+    lines = [
+        "",
+        "  Outbound (accepted sends and replies to end users; each channel's provider delivers, sandbox by default):",
     ]
+    for queue in resources.queues:
+        peek = f"   GET {base_url}/_local/outbound" if queue.logical == names.OUTBOUND.logical else ""
+        lines.append(f"    Queue            {queue.name}{peek}   (waiting, not yet delivered)")
+        consumer = consumers.get(queue.name)
+        lines.append(
+            f"    Pump             {queue.name} -> {consumer}   (batches of 10, partial batch failures, as Lambda)"
+            if consumer
+            else "    Pump             none: nothing consumes this queue"
+        )
+        lines.append(
+            f"    Dead letters     {queue.dead_letter_name}   (after {queue.max_receive_count} receives; "
+            "TRIALGW_DELIVERY_MAX_ATTEMPTS)"
+        )
     return lines

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from infra.local.environment import table_names
 from infra.topology import FunctionDef
 from trialgw import names
+from trialgw.settings import DeliverySettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
 QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-# Receives before a message moves to the dead-letter queue: the CDK stack's default `queue_max_receive_count`.
-MAX_RECEIVE_COUNT = 5
+# Receives before a message moves to the dead-letter queue when the environment does not say: the delivery
+# function's default attempts (the CDK stack's default `queue_max_receive_count` is the same 5). `provision` reads
+# `TRIALGW_DELIVERY_MAX_ATTEMPTS` through the settings model, so the queue and the function always agree.
+MAX_RECEIVE_COUNT: int = DeliverySettings.model_fields["delivery_max_attempts"].default
 DLQ_SUFFIX = "-dlq"
 
 
@@ -41,6 +44,8 @@ class QueueResource:
     env_var: str
     dead_letter_name: str
     dead_letter_url: str
+    # Receives after which SQS moves a message to the dead-letter queue (the redrive policy).
+    max_receive_count: int = MAX_RECEIVE_COUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +124,15 @@ def verify_senders(client: SESV2Client, senders: Iterable[str], configuration_se
         client.create_email_identity(EmailIdentity=sender)
 
 
-def create_queues(client: SQSClient, definitions: Iterable[names.QueueDef] = names.QUEUES) -> list[QueueResource]:
+def create_queues(
+    client: SQSClient,
+    definitions: Iterable[names.QueueDef] = names.QUEUES,
+    *,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
+) -> list[QueueResource]:
     """One standard queue per definition, each with a dead-letter queue and a redrive policy to it."""
+    if max_receive_count < 1:
+        raise ValueError("max_receive_count must be at least 1")
     created = []
     for definition in definitions:
         dead_letter_name = f"{definition.local_name}{DLQ_SUFFIX}"
@@ -130,7 +142,7 @@ def create_queues(client: SQSClient, definitions: Iterable[names.QueueDef] = nam
         dead_letter_arn = client.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+        redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(max_receive_count)}
         url = client.create_queue(
             QueueName=definition.local_name,
             Attributes={
@@ -147,6 +159,7 @@ def create_queues(client: SQSClient, definitions: Iterable[names.QueueDef] = nam
                 env_var=definition.env_var,
                 dead_letter_name=dead_letter_name,
                 dead_letter_url=dead_letter_url,
+                max_receive_count=max_receive_count,
             )
         )
     return created
@@ -167,7 +180,9 @@ def provision(functions: Iterable[FunctionDef], environ: Mapping[str, str]) -> R
     tables = create_tables(boto3.client("dynamodb"), environ)
     senders, configuration_sets = email_senders(functions, environ)
     verify_senders(boto3.client("sesv2"), senders, configuration_sets)
-    queues = create_queues(boto3.client("sqs"))
+    # The delivery function marks a message failed on its last attempt: the queue's last receive before the DLQ.
+    max_receive_count = DeliverySettings.from_env(environ).delivery_max_attempts
+    queues = create_queues(boto3.client("sqs"), max_receive_count=max_receive_count)
     topics = create_topics(boto3.client("sns"))
     return Resources(
         tables=tuple(tables),

@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
@@ -37,6 +37,7 @@ from infra.local.mo import MoSimulator, Peek
 from infra.local.static import PHONE_PATH, Redirect, StaticSite, phone_site
 from infra.topology import RouteDef
 from infra.web_security import security_headers
+from trialgw.delivery.sandbox import SandboxDelivery
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
 
 STAGE = "local"
@@ -44,6 +45,7 @@ STAGE = "local"
 LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
     "/_local/mail": ("GET", "HEAD"),
     "/_local/outbound": ("GET", "HEAD"),
+    "/_local/deliveries": ("GET", "HEAD"),
     "/_local/aws": ("GET", "HEAD"),
     "/_local/mo": ("POST",),
     # The end user's phone page, and its files under `/_local/phone/...`.
@@ -51,6 +53,8 @@ LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
 }
 
 Log = Callable[[str], None]
+# What the sandbox provider delivered so far, oldest first (`trialgw.delivery.sandbox.DELIVERIES.entries`).
+Deliveries = Callable[[], Sequence[SandboxDelivery]]
 
 
 def _stderr(line: str) -> None:
@@ -83,6 +87,7 @@ class LocalGateway:
         base_url: str,
         mo: MoSimulator | None = None,
         outbound: Peek | None = None,
+        deliveries: Deliveries | None = None,
         phone: StaticSite | None = None,
         aws: LocalAws | None = None,
         log: Log = _stderr,
@@ -92,6 +97,7 @@ class LocalGateway:
         self._phone = phone if phone is not None else phone_site()
         self._mo = mo
         self._outbound = outbound
+        self._deliveries = deliveries
         self._functions = functions
         self._site = site
         self._outbox = outbox
@@ -195,6 +201,8 @@ class LocalGateway:
         wanted = parse_query(request.query).get("to", [None])[-1]
         if helper == "/_local/mail":
             return json_response(200, [mail.to_json() for mail in self._outbox.sent(wanted)])
+        if helper == "/_local/deliveries":
+            return self._delivered(wanted)
         return self._queued(wanted)
 
     def _simulate_mo(self, request: HttpRequest) -> HttpResponse:
@@ -213,6 +221,12 @@ class LocalGateway:
         if self._outbound is None:
             return json_response(503, {"message": "No outbound queue in this stack"})
         return json_response(200, [m.to_json() for m in self._outbound() if to is None or m.addressed_to(to)])
+
+    def _delivered(self, to: str | None) -> HttpResponse:
+        """`/_local/deliveries`: what the sandbox provider delivered (the end user's view), oldest first."""
+        if self._deliveries is None:
+            return json_response(503, {"message": "No sandbox deliveries in this stack"})
+        return json_response(200, [d.to_json() for d in self._deliveries() if to is None or d.to == to])
 
 
 class _BadRequestBody(Exception):

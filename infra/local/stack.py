@@ -1,8 +1,9 @@
-"""Starts and stops the local stack: moto, the environment, the resources, the HTTP server.
+"""Starts and stops the local stack: moto, the environment, the resources, the HTTP server, the queue pumps.
 
 Order matters: the HTTP port is bound first (a busy port fails fast), boto3 is pointed at moto and
 every function's environment is set before any handler is imported, and requests are served only
-once the resources exist (the server's backlog holds early connections until then).
+once the resources exist (the server's backlog holds early connections until then). The pumps (SQS event
+sources) stop first, so no invocation is cut off by moto going away under it.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
 from infra.local.mo import MoSimulator, company_addresses
 from infra.local.moto_backend import MotoBackend
+from infra.local.pump import Pumps, pumps_for
 from infra.local.resources import Resources, provision
 from infra.local.server import LocalAws, LocalGateway, LocalHttpServer
 from infra.local.static import StaticSite
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
 from trialgw import names
+from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.settings import MoWebhookSettings
 
 HOST = "127.0.0.1"
@@ -100,6 +103,7 @@ def main() -> int:
     outbox = MailOutbox(echo=_say)
     moto = MotoBackend(outbox, host=HOST)
     serving: threading.Thread | None = None
+    pumps: Pumps | None = None
     try:
         moto_endpoint = moto.start()
         apply_aws_environment(os.environ, moto_endpoint)
@@ -118,15 +122,20 @@ def main() -> int:
             base_url=base_url,
             mo=_mo_simulator(functions, resources, moto),
             outbound=lambda: moto.peek(outbound_queue),
+            deliveries=DELIVERIES.entries,
             aws=LocalAws(endpoint=moto_endpoint, region=REGION, tables=table_names(os.environ)),
         )
         serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
         serving.start()
+        # Like each SQS event source mapping: the consuming function gets the queue's batches.
+        pumps = pumps_for(FUNCTIONS, resources, functions.invoke)
+        pumps.start()
         _say(
             render_banner(
                 base_url=base_url,
                 routes=ROUTES,
                 resources=resources,
+                pumps=[(pump.queue.name, pump.function) for pump in pumps],
                 overrides=user_settings,
                 moto_endpoint=moto_endpoint,
                 webhook_secrets={
@@ -144,6 +153,8 @@ def main() -> int:
         print(f"trialgw local: invalid settings in the environment:\n{error}", file=sys.stderr)
         return 2
     finally:
+        if pumps is not None:
+            pumps.stop()
         if serving is not None:
             http.shutdown()
             serving.join(timeout=5)

@@ -1,7 +1,8 @@
 """The end user's phone (`/_local/phone`) in real Chromium against the local stack.
 
 A person signs up, opens the phone page, sends the key from WhatsApp and then SMS, and sees the trial
-company's replies appear on their own; hostile text stays text; bad input is explained.
+company's replies appear on their own once the delivery function delivered them (`/_local/deliveries`);
+hostile text stays text; bad input is explained.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def test_the_key_whitelists_from_the_phone_and_replies_appear_by_themselves(
 
     page.on("dialog", _on_dialog)
     assert page.title().startswith("End user's phone")
-    assert "queued for delivery" in page.locator("#source-note").inner_text()
+    assert "once delivered" in page.locator("#source-note").inner_text()
 
     page.select_option("#channel", "WhatsApp")
     page.fill("#sender", sender)
@@ -94,7 +95,7 @@ def test_the_key_whitelists_from_the_phone_and_replies_appear_by_themselves(
     assert sent.locator(".bubble").inner_text() == key
     assert "Whitelisted" in sent.locator(".outcome").inner_text()
     reply = page.locator("#conversation .msg-received").first
-    assert "Queued for delivery by the trial company" in reply.locator(".meta").inner_text()
+    assert "Delivered by the trial company (automatic reply)" in reply.locator(".meta").inner_text()
     assert page.locator("#text").input_value() == ""
     assert sender in page.locator("#chat-subtitle").inner_text()
 

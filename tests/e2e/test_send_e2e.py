@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HttpResult, LocalStack, random_phone
+from tests.conftest import HttpResult, LocalStack, messages_for, random_phone
 from trialgw.settings import SendSettings
 
 pytestmark = pytest.mark.e2e
@@ -55,9 +55,8 @@ def send(stack: LocalStack, payload: dict[str, Any], path: str = GATEWAY) -> Htt
 
 
 def queued_sends(stack: LocalStack, address: str) -> list[dict[str, Any]]:
-    response = stack.get("/_local/outbound?to=" + address.replace("+", "%2B"))
-    assert response.status == 200, response.text
-    return [entry["message"] for entry in response.json() if entry["message"].get("kind") == "send"]
+    """Accepted sends to `address`: waiting on the queue or already delivered by the local pump."""
+    return [message for message in messages_for(stack, address) if message.get("kind") == "send"]
 
 
 def status(stack: LocalStack, key: str) -> dict[str, Any]:

@@ -138,3 +138,10 @@ def as_list(value: Any) -> list[Any]:
 
 def outputs(template: Template) -> dict[str, Any]:
     return {name: output["Value"] for name, output in template.get("Outputs", {}).items()}
+
+
+def output_resource(template: Template, output_name: str) -> tuple[str, dict[str, Any]]:
+    """The (logical id, resource) a stack output refers to, e.g. the secret `WebhookSecretsName` names."""
+    value = outputs(template)[output_name]
+    (found,) = [(i, r) for i, r in template["Resources"].items() if references(value, i)]
+    return found

@@ -1,7 +1,8 @@
 """Synthesizes the CDK app once per test session (it costs seconds), with the cdk-nag checks on.
 
 Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
-other branches of the knobs (no deletion protection, a domain identity, a settings override).
+other branches of the knobs (no deletion protection, a domain identity, a settings override, another
+queueMaxReceiveCount).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infra.stack import TrialGatewayStack
 
 VARIANT_STACK = "trialgw-variant"
 VARIANT_DOMAIN = "trials.example.org"
+VARIANT_MAX_RECEIVE_COUNT = 3
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         config=replace(
             stack.config,
             deletion_protection=False,
+            queue_max_receive_count=VARIANT_MAX_RECEIVE_COUNT,
             ses_domain=VARIANT_DOMAIN,
             sender_email=f"trials@{VARIANT_DOMAIN}",
             settings_overrides={**stack.config.settings_overrides, "trial_lifetime_seconds": "600"},

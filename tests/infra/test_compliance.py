@@ -25,9 +25,9 @@ EXPECTED_ACKNOWLEDGED_RULES = {
     "AwsSolutions-CFR4",  # default CloudFront certificate
     "AwsSolutions-S1",  # the access-log bucket itself
     "AwsSolutions-IAM4",  # CDK machinery roles (BucketDeployment, API Gateway account role)
-    "AwsSolutions-IAM5",  # X-Ray, and CDK's BucketDeployment handler
+    "AwsSolutions-IAM5",  # X-Ray, CDK's BucketDeployment handler, SMS from this account's identities
     "AwsSolutions-L1",  # CDK's BucketDeployment handler runtime
-    "AwsSolutions-SMG4",  # webhook secrets are shared with providers, rotated by the operator
+    "AwsSolutions-SMG4",  # webhook secrets and provider credentials: rotated with the provider, by the operator
 }
 LAZY_REASONS = re.compile(r"\b(not needed|n/?a|todo|tbd|ignore|suppress(ed)?|false positive)\b", re.IGNORECASE)
 # W3005: CDK writes DependsOn next to the Fn::GetAtt that already implies it (Lambda → its role).

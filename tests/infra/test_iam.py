@@ -12,6 +12,7 @@ from tests.infra.cfn import (
     environment,
     functions,
     identity_statements,
+    output_resource,
     props,
     referenced_id,
     references,
@@ -42,6 +43,20 @@ WRITE_DATA = {
 TABLE_ACTIONS = {topology.Access.READ: READ_DATA, topology.Access.READ_WRITE: READ_DATA | WRITE_DATA}
 SES_SEND = {"ses:SendEmail", "ses:SendRawEmail"}
 SQS_SEND = {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}
+# What an SQS event source grants its function (grant_consume_messages); ChangeMessageVisibility is the
+# delivery function's back-off.
+SQS_CONSUME = {
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+}
+SMS_SEND = "sms-voice:SendTextMessage"
+SMS_RESOURCES = {
+    f"arn:aws:sms-voice:eu-west-1:123456789012:{kind}/*"
+    for kind in ("phone-number", "sender-id", "pool", "configuration-set")
+}
 SECRET_READ = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
 XRAY = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 
@@ -52,6 +67,18 @@ WILDCARD_RESOURCE_ALLOWED = {
     frozenset({"cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"}): "CDK's own BucketDeployment "
     "handler: aws-cdk-lib grants invalidation on *, and the handler invalidates only the distribution "
     "named in its custom resource.",
+}
+# Every other Allow resource with a wildcard (as rendered for account 123456789012 in eu-west-1), with
+# the reason it cannot be narrower. S3 object paths of buckets the stack owns need no entry.
+WILDCARD_ARN_ALLOWED = dict.fromkeys(
+    SMS_RESOURCES,
+    "SendTextMessage is authorized on the origination identity (phone number, sender ID or pool) and the "
+    "configuration set of each message; they are created outside the stack and the identity varies per "
+    "message (the developer's sender, the smsOriginationIdentity knob, or End User Messaging's choice), "
+    "so sending may use those of this account and region only.",
+) | {
+    "arn:aws:s3:::cdk-hnb659fds-assets-123456789012-eu-west-1/*": "CDK's own BucketDeployment handler reads the "
+    "zipped pages from the CDK bootstrap assets bucket; aws-cdk-lib grants reading the objects under it.",
 }
 # AWS managed policies on roles CDK creates for its own machinery, never on our functions' roles.
 MANAGED_POLICIES_ALLOWED = {
@@ -88,7 +115,8 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
     queues_by_logical = {queue.logical: queue for queue in names.QUEUES}
     (identity_id, _), *_ = resources(template_json, "AWS::SES::EmailIdentity")
     (configuration_set_id, _), *_ = resources(template_json, "AWS::SES::ConfigurationSet")
-    ((secret_id, _),) = resources(template_json, "AWS::SecretsManager::Secret")
+    webhook_secret_id, _ = output_resource(template_json, "WebhookSecretsName")
+    provider_secret_id, _ = output_resource(template_json, "ProviderSecretsName")
     for definition in topology.FUNCTIONS:
         _, function = functions(template_json)[definition.name]
         variables = environment(function)
@@ -105,20 +133,36 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
         }
         assert grants.pop("dynamodb", {}) == expected_tables, definition.name
 
-        # The queue the function sends to is the one its environment names, and only sending.
-        expected_queues = {
-            _arn(referenced_id(variables[queues_by_logical[logical].env_var])): SQS_SEND
-            for logical in definition.sends_to
-        }
+        # The queues the function sends to or consumes are the ones its environment names: sending, and
+        # consuming (from its event source) only where topology says so.
+        expected_queues: dict[str, set[str]] = {}
+        for actions, logicals in ((SQS_SEND, definition.sends_to), (SQS_CONSUME, definition.consumes)):
+            for logical in logicals:
+                queue_arn = _arn(referenced_id(variables[queues_by_logical[logical].env_var]))
+                expected_queues.setdefault(queue_arn, set()).update(actions)
         assert grants.pop("sqs", {}) == expected_queues, definition.name
 
-        secrets = grants.pop("secretsmanager", {})
-        if definition.reads_webhook_secrets:
-            assert secrets == {json.dumps({"Ref": secret_id}): SECRET_READ}
-            assert references(variables["TRIALGW_WEBHOOK_SECRETS_NAME"], secret_id)
+        # Each secret it reads is the one its environment names, read-only.
+        expected_secrets = {}
+        for reads, secret_id, variable in (
+            (definition.reads_webhook_secrets, webhook_secret_id, "TRIALGW_WEBHOOK_SECRETS_NAME"),
+            (definition.reads_provider_secrets, provider_secret_id, "TRIALGW_PROVIDER_SECRETS_NAME"),
+        ):
+            if reads:
+                expected_secrets[json.dumps({"Ref": secret_id})] = SECRET_READ
+                assert references(variables[variable], secret_id)
+            else:
+                assert variable not in variables
+        assert grants.pop("secretsmanager", {}) == expected_secrets, definition.name
+
+        sms = [s for s in statements if _statement_kind(s) == "sms-voice"]
+        grants.pop("sms-voice", None)
+        if definition.sends_sms:
+            (statement,) = sms
+            assert as_list(statement["Action"]) == [SMS_SEND]
+            assert {render(r) for r in as_list(statement["Resource"])} == SMS_RESOURCES
         else:
-            assert secrets == {}
-            assert "TRIALGW_WEBHOOK_SECRETS_NAME" not in variables
+            assert sms == []
 
         ses = [s for s in statements if _statement_kind(s) == "ses"]
         grants.pop("ses", None)
@@ -142,14 +186,34 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
 def test_no_statement_allows_every_action_and_wildcard_resources_are_explained(
     template_json: dict[str, Any],
 ) -> None:
+    buckets = {bucket_id for bucket_id, _ in resources(template_json, "AWS::S3::Bucket")}
     for statement in identity_statements(template_json):
         if statement["Effect"] != "Allow":
             continue
         actions = as_list(statement["Action"])
         assert "*" not in actions
         assert not [a for a in actions if a.endswith(":*")], f"a whole service granted: {statement}"
-        if "*" in as_list(statement["Resource"]):
-            assert frozenset(actions) in WILDCARD_RESOURCE_ALLOWED, f"unexplained Resource '*': {statement}"
+        for resource in as_list(statement["Resource"]):
+            if resource == "*":
+                assert frozenset(actions) in WILDCARD_RESOURCE_ALLOWED, f"unexplained Resource '*': {statement}"
+            elif "*" in json.dumps(resource):
+                own_objects = any(references(resource, b) for b in buckets) and render(resource).endswith("/*")
+                assert own_objects or render(resource) in WILDCARD_ARN_ALLOWED, f"unexplained wildcard: {resource}"
+
+
+def test_only_functions_that_send_sms_may_send_sms(template_json: dict[str, Any]) -> None:
+    senders = {
+        referenced_id(props(functions(template_json)[d.name][1])["Role"]) for d in topology.FUNCTIONS if d.sends_sms
+    }
+    for role_id, _ in resources(template_json, "AWS::IAM::Role"):
+        statements = role_statements(template_json, role_id)
+        sends = [s for s in statements if any(str(a).startswith("sms-voice:") for a in as_list(s["Action"]))]
+        assert bool(sends) == (role_id in senders), role_id
+        for statement in sends:
+            assert as_list(statement["Action"]) == [SMS_SEND]
+            assert "Condition" not in statement
+            # Only identities and configuration sets of the stack's own account and region.
+            assert {render(r) for r in as_list(statement["Resource"])} <= set(WILDCARD_ARN_ALLOWED)
 
 
 def test_aws_managed_policies_only_on_cdk_machinery(template_json: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Queues, topics and the webhook secrets: encrypted, TLS only, dead letters, no secret in the template."""
+"""Queues, topics and the secrets: encrypted, TLS only, dead letters, no secret in the template."""
 
 from __future__ import annotations
 
@@ -9,10 +9,20 @@ import aws_cdk as cdk
 import pytest
 
 from infra import topology
-from infra.constructs.secrets import SECRET_KEYS
+from infra.constructs.secrets import PROVIDER_SECRET_KEYS, SECRET_KEYS
 from infra.constructs.topics import END_USER_MESSAGING
 from infra.stack import SECRET_SETTINGS, StackConfig, camel
-from tests.infra.cfn import environment, functions, outputs, props, referenced_id, references, render, resources
+from tests.infra.cfn import (
+    environment,
+    functions,
+    output_resource,
+    outputs,
+    props,
+    referenced_id,
+    references,
+    render,
+    resources,
+)
 from tests.infra.conftest import Synthesized
 from trialgw import names
 
@@ -71,12 +81,12 @@ def test_dead_letters_and_old_messages_raise_alarms(template_json: dict[str, Any
         assert (queue_id, "ApproximateAgeOfOldestMessage") in watched
 
 
-def test_functions_that_send_to_a_queue_get_its_url(template_json: dict[str, Any]) -> None:
+def test_functions_that_send_to_or_consume_a_queue_get_its_url(template_json: dict[str, Any]) -> None:
     main, _ = _queues(template_json)
     for definition in topology.FUNCTIONS:
         variables = environment(functions(template_json)[definition.name][1])
         for queue in names.QUEUES:
-            if queue.logical in definition.sends_to:
+            if queue.logical in (*definition.sends_to, *definition.consumes):
                 assert referenced_id(variables[queue.env_var]) in main  # Ref of a queue is its URL
             else:
                 assert queue.env_var not in variables
@@ -132,7 +142,7 @@ def test_end_user_messaging_of_this_account_alone_may_publish_two_way_sms(templa
 def test_the_webhook_secret_is_generated_never_written_in_the_template(
     template_json: dict[str, Any], synthesized: Synthesized
 ) -> None:
-    ((secret_id, secret),) = resources(template_json, "AWS::SecretsManager::Secret")
+    _, secret = output_resource(template_json, "WebhookSecretsName")
     properties = props(secret)
     assert "SecretString" not in properties
     generator = properties["GenerateSecretString"]
@@ -142,29 +152,65 @@ def test_the_webhook_secret_is_generated_never_written_in_the_template(
     assert json.loads(generator["SecretStringTemplate"]) == {"meta_app_secret": "", "meta_verify_token": ""}
     assert {generator["GenerateStringKey"], *json.loads(generator["SecretStringTemplate"])} == set(SECRET_KEYS)
     assert secret["DeletionPolicy"] == "Retain"
-    ((_, variant_secret),) = resources(synthesized.variant_json, "AWS::SecretsManager::Secret")
+    _, variant_secret = output_resource(synthesized.variant_json, "WebhookSecretsName")
     assert variant_secret["DeletionPolicy"] == "Delete"
-    assert references(outputs(template_json)["WebhookSecretsName"], secret_id)
 
 
-def test_no_function_environment_holds_a_webhook_secret(template_json: dict[str, Any]) -> None:
-    ((secret_id, _),) = resources(template_json, "AWS::SecretsManager::Secret")
+def test_the_provider_secret_holds_every_key_empty_never_a_credential(
+    template_json: dict[str, Any], synthesized: Synthesized
+) -> None:
+    _, secret = output_resource(template_json, "ProviderSecretsName")
+    properties = props(secret)
+    assert "GenerateSecretString" not in properties
+    assert json.loads(properties["SecretString"]) == dict.fromkeys(PROVIDER_SECRET_KEYS, "")
+    assert secret["DeletionPolicy"] == "Retain"
+    _, variant_secret = output_resource(synthesized.variant_json, "ProviderSecretsName")
+    assert variant_secret["DeletionPolicy"] == "Delete"
+    # Exactly the two secrets: webhooks and providers.
+    assert len(list(resources(template_json, "AWS::SecretsManager::Secret"))) == 2
+
+
+def test_secret_keys_are_the_settings_the_functions_would_otherwise_read() -> None:
+    readers = {
+        "webhook": {d.settings_model for d in topology.FUNCTIONS if d.reads_webhook_secrets},
+        "provider": {d.settings_model for d in topology.FUNCTIONS if d.reads_provider_secrets},
+    }
+    for kind, keys in (("webhook", SECRET_KEYS), ("provider", PROVIDER_SECRET_KEYS)):
+        assert readers[kind], f"no function reads the {kind} secret"
+        for model in readers[kind]:
+            assert set(keys) <= set(model.model_fields), (kind, model.__name__)
+
+
+def test_no_function_environment_holds_a_secret_only_the_name_of_the_secrets_it_reads(
+    template_json: dict[str, Any],
+) -> None:
+    secrets = {
+        "TRIALGW_WEBHOOK_SECRETS_NAME": ("WebhookSecretsName", "reads_webhook_secrets"),
+        "TRIALGW_PROVIDER_SECRETS_NAME": ("ProviderSecretsName", "reads_provider_secrets"),
+    }
     for definition in topology.FUNCTIONS:
         variables = environment(functions(template_json)[definition.name][1])
-        for secret in ("TRIALGW_CM_WEBHOOK_SECRET", "TRIALGW_META_APP_SECRET", "TRIALGW_META_VERIFY_TOKEN"):
-            assert secret not in variables
-        if definition.reads_webhook_secrets:
-            name = variables["TRIALGW_WEBHOOK_SECRETS_NAME"]
-            assert references(name, secret_id)
-            assert name == outputs(template_json)["WebhookSecretsName"]
+        for key in SECRET_SETTINGS:
+            assert f"TRIALGW_{key.upper()}" not in variables
+        for variable, (output, reads) in secrets.items():
+            if not getattr(definition, reads):
+                assert variable not in variables
+                continue
+            secret_id, _ = output_resource(template_json, output)
+            name = variables[variable]
+            assert name == outputs(template_json)[output]
             # The secret's name (the ARN without Secrets Manager's suffix), never its value.
             assert render(name) == f"ref-{secret_id.lower()}"
 
 
-def test_secrets_are_no_context_knobs_and_are_refused_there() -> None:
+@pytest.mark.parametrize(
+    ("knob", "output"), [("cmWebhookSecret", "WebhookSecretsName"), ("cmProductToken", "ProviderSecretsName")]
+)
+def test_secrets_are_no_context_knobs_and_are_refused_there(knob: str, output: str) -> None:
     assert not {camel(name) for name in SECRET_SETTINGS} & StackConfig.knobs()
-    app = cdk.App(context={"senderEmail": "a@example.com", "cmWebhookSecret": "oops"})
-    with pytest.raises(ValueError, match="cmWebhookSecret must not be in the CDK context"):
+    assert {camel(name) for name in PROVIDER_SECRET_KEYS} <= {camel(name) for name in SECRET_SETTINGS}
+    app = cdk.App(context={"senderEmail": "a@example.com", knob: "oops"})
+    with pytest.raises(ValueError, match=f"{knob} must not be in the CDK context: set them in the {output} secret"):
         StackConfig.from_context(app.node)
 
 

@@ -10,7 +10,7 @@ from tests.infra.conftest import VARIANT_DOMAIN, Synthesized
 from trialgw import names
 
 
-def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_the_secret(
+def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_the_secrets(
     template_json: dict[str, Any],
 ) -> None:
     values = {name: render(value) for name, value in outputs(template_json).items()}
@@ -24,7 +24,9 @@ def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_th
         *(f"{table.logical.capitalize()}TableName" for table in names.TABLES),
         *(f"{topic.logical[:1].upper()}{topic.logical[1:]}TopicArn" for topic in names.TOPICS),
         "WebhookSecretsName",
+        "ProviderSecretsName",
         "CmWebhookUrlTemplate",
+        "CmStatusWebhookUrlTemplate",
         "MetaWebhookUrl",
     }
     assert values["SiteUrl"].startswith("https://")

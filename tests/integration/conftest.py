@@ -149,3 +149,25 @@ def moto_dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
         dynamodb.delete_table(TableName=table)
     create_tables(dynamodb, os.environ)
     return dynamodb
+
+
+def make_trial(*whitelisted: tuple[Any, str]) -> str:
+    """An active trial (in the `aws_env` tables) with an hour left and `whitelisted` (channel, address) recipients,
+    whitelisted as the webhooks do; its key."""
+    import time
+
+    from trialgw.adapters.dynamo_trials import DynamoTrialStore
+    from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
+    from trialgw.keys import hash_key, new_key
+    from trialgw.models import Trial
+    from trialgw.ports import WhitelistOutcome
+
+    now = int(time.time())
+    key = new_key()
+    trial = Trial(hash_key(key), "Jane", "jane@example.com", None, now - 60, now + 3600)
+    DynamoTrialStore(aws.dynamodb(), names.TRIALS.local_name).create(trial, ttl=trial.expires_at + 86400)
+    store = DynamoWhitelistStore(aws.dynamodb(), names.WHITELIST.local_name, names.TRIALS.local_name)
+    for channel, address in whitelisted:
+        outcome = store.add(trial, channel, address, now=now, limit=10, ttl=trial.expires_at + 86400)
+        assert outcome is WhitelistOutcome.ADDED
+    return key

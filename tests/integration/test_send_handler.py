@@ -28,18 +28,16 @@ from tests.integration.conftest import (
     _forget_cached_state,
     invoke,
     load_handler,
+    make_trial,
     rest_event,
 )
 from trialgw import names
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
-from trialgw.adapters.dynamo_trials import DynamoTrialStore
-from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.country_rules import replaced_notice, replacement_text
 from trialgw.gateway import answers
 from trialgw.keys import KEY_PATTERN, hash_key, new_key
 from trialgw.logic import capacity
-from trialgw.models import Channel, Trial
-from trialgw.ports import WhitelistOutcome
+from trialgw.models import Channel
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
 TEMPLATE = "apigw_rest_send.json"
@@ -129,19 +127,6 @@ def _ddb():
 
 def _trial_key(key: str) -> dict[str, Any]:
     return {"pk": {"S": f"{names.TRIAL_PK_PREFIX}{hash_key(key)}"}, "sk": {"S": names.TRIAL_SK}}
-
-
-def make_trial(*whitelisted: tuple[Channel, str]) -> str:
-    """An active trial with an hour left and `whitelisted` recipients, whitelisted as the webhooks do; its key."""
-    now = int(time.time())
-    key = new_key()
-    trial = Trial(hash_key(key), "Jane", "jane@example.com", None, now - 60, now + 3600)
-    DynamoTrialStore(_ddb(), names.TRIALS.local_name).create(trial, ttl=trial.expires_at + 86400)
-    store = DynamoWhitelistStore(_ddb(), names.WHITELIST.local_name, names.TRIALS.local_name)
-    for channel, address in whitelisted:
-        outcome = store.add(trial, channel, address, now=now, limit=10, ttl=trial.expires_at + 86400)
-        assert outcome is WhitelistOutcome.ADDED
-    return key
 
 
 def trial_item(key: str) -> dict[str, Any]:

@@ -155,6 +155,7 @@ def test_table_outputs_are_named_as_the_stack_names_them() -> None:
         "TrialsTableName",
         "WhitelistTableName",
         "MessagesTableName",
+        "IdempotencyTableName",
     ]
 
 

@@ -38,35 +38,42 @@
 
   // --- What the trial company sent this person: the one place to swap the source ---
   //
-  // Today: the replies still waiting on the outbound queue (no delivery worker runs yet). When the
-  // delivery worker arrives, this becomes GET /_local/deliveries with its own label; the rest of the
-  // page only needs `{id, text, at, note}` items, oldest first.
+  // What the delivery function handed to the sandbox provider for this address (GET /_local/deliveries):
+  // the messages a real phone would have received. The rest of the page only needs `{id, text, at, note}`
+  // items, oldest first.
   const RECEIVED = {
-    note: "Replies from the trial company show here while they are queued for delivery: no delivery " +
-      "worker runs yet, so nothing reaches a real phone.",
+    note: "Messages from the trial company show here once delivered: the delivery function hands them to " +
+      "the sandbox provider, which records them instead of reaching a real phone.",
     load: async function (channel, address) {
-      const body = await getJson("/_local/outbound?to=" + encodeURIComponent(address));
-      if (!Array.isArray(body)) throw new Error("/_local/outbound did not answer a list");
+      const body = await getJson("/_local/deliveries?to=" + encodeURIComponent(address));
+      if (!Array.isArray(body)) throw new Error("/_local/deliveries did not answer a list");
       return body
         .filter(function (entry) {
-          const message = entry && entry.message;
-          return message && typeof message === "object" && message.channel === channel &&
-            message.to === address && typeof message.text === "string";
+          return entry && typeof entry === "object" && entry.channel === channel && entry.to === address &&
+            typeof entry.text === "string";
         })
-        .map(function (entry) {
-          const message = entry.message;
-          let note = "Queued for delivery by the trial company";
-          if (message.kind === "reply") note += " (automatic reply)";
-          if (entry.inFlight) note += ", being delivered";
-          return {
-            id: String(message.message_id || entry.sqsMessageId),
-            text: message.text,
-            at: Date.parse(entry.sentAt) || 0,
-            note: note,
-          };
+        .map(function (entry, index) {
+          let note = "Delivered by the trial company";
+          if (entry.kind === "reply") note += " (automatic reply)";
+          else if (entry.kind === "send") note += " (sent through the gateway)";
+          if (typeof entry.from === "string" && entry.from) note += ", from " + entry.from;
+          const id = String(entry.message_id || "delivery-" + index);
+          return { id: id, text: entry.text, at: deliveredAt(id, Number(entry.at)), note: note };
         });
     },
   };
+
+  // When a delivery happened, in ms for sorting against what the person sent (Date.now()). The server gives
+  // whole seconds, so the delivery lies somewhere in [at, at + 1 s); it also lies before this page first saw it.
+  // The earlier of the two bounds never sorts a reply before the message it answers, nor after a message the
+  // person sent once it showed.
+  const firstSeen = Object.create(null);
+
+  function deliveredAt(id, seconds) {
+    if (!Number.isFinite(seconds)) return 0;
+    if (!(id in firstSeen)) firstSeen[id] = Date.now();
+    return Math.min(seconds * 1000 + 999, firstSeen[id]);
+  }
 
   const whoForm = document.getElementById("who");
   const channelEl = document.getElementById("channel");

@@ -26,7 +26,10 @@ TRIALS = TableDef(logical="trials", env_var="TRIALGW_TRIALS_TABLE", local_name="
 WHITELIST = TableDef(logical="whitelist", env_var="TRIALGW_WHITELIST_TABLE", local_name="trialgw-whitelist")
 MESSAGES = TableDef(logical="messages", env_var="TRIALGW_MESSAGES_TABLE", local_name="trialgw-messages")
 
-TABLES: tuple[TableDef, ...] = (TRIALS, WHITELIST, MESSAGES)
+# Powertools idempotency records of the delivery function: a redelivered SQS message never reaches a provider twice.
+IDEMPOTENCY = TableDef(logical="idempotency", env_var="TRIALGW_IDEMPOTENCY_TABLE", local_name="trialgw-idempotency")
+
+TABLES: tuple[TableDef, ...] = (TRIALS, WHITELIST, MESSAGES, IDEMPOTENCY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +48,26 @@ QUEUES: tuple[QueueDef, ...] = (OUTBOUND,)
 
 @dataclass(frozen=True, slots=True)
 class TopicDef:
-    """An SNS topic a function subscribes to."""
+    """An SNS topic a function subscribes to; `purpose` tells the operator what to connect to it."""
 
     logical: str
     local_name: str
+    purpose: str
 
 
 # AWS End User Messaging publishes two-way SMS (inbound texts) to this topic.
-TWO_WAY_SMS = TopicDef(logical="twoWaySms", local_name="trialgw-two-way-sms")
-TOPICS: tuple[TopicDef, ...] = (TWO_WAY_SMS,)
+TWO_WAY_SMS = TopicDef(
+    logical="twoWaySms",
+    local_name="trialgw-two-way-sms",
+    purpose="Set as the TwoWayChannelArn of your End User Messaging numbers (see infra/app.py)",
+)
+# An End User Messaging configuration set's event destination publishes SMS delivery events (TEXT_DELIVERED, …) here.
+SMS_EVENTS = TopicDef(
+    logical="smsEvents",
+    local_name="trialgw-sms-events",
+    purpose="Add as an SNS event destination (TEXT_ events) of the smsConfigurationSet (see infra/app.py)",
+)
+TOPICS: tuple[TopicDef, ...] = (TWO_WAY_SMS, SMS_EVENTS)
 
 # Item shapes in the trials table (pk / sk prefixes).
 TRIAL_PK_PREFIX = "TRIAL#"
@@ -76,6 +90,11 @@ JOIN_HINT_PK_PREFIX = "HINT#"
 # Item shapes in the messages table: a trial's messages, and the provider message ids already seen.
 MESSAGE_SK_PREFIX = "MSG#"
 SEEN_PK_PREFIX = "SEEN#"
+# Pointers from the ids status reports carry (ours, as CM's `reference` or the SMS `Context`, and the provider's own
+# message id) to a sent message's record; written when the message is sent.
+MESSAGE_ID_PK_PREFIX = "MSGID#"
+PROVIDER_ID_PK_PREFIX = "PROVIDERID#"
+POINTER_SK = "POINTER"
 SEEN_SK = "SEEN"
 
 # Every table has the same key shape and billing; only its items differ.

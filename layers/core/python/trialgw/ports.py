@@ -148,6 +148,59 @@ class OutboundQueue(Protocol):
         """Puts a message on the delivery queue; raises QueueError."""
 
 
+class MessageStatus(StrEnum):
+    """An outbound message's life: queued → sent → delivered → read, or failed (with a reason)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+# Statuses only move forward: a late "sent" report never undoes "delivered", and nothing leaves "failed" or "read".
+STATUS_MOVES_FROM: dict[MessageStatus, frozenset[MessageStatus]] = {
+    MessageStatus.SENT: frozenset({MessageStatus.QUEUED}),
+    MessageStatus.DELIVERED: frozenset({MessageStatus.QUEUED, MessageStatus.SENT}),
+    MessageStatus.READ: frozenset({MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.DELIVERED}),
+    MessageStatus.FAILED: frozenset({MessageStatus.QUEUED, MessageStatus.SENT}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Where an accepted send's record is: its trial, the time it was recorded, its id."""
+
+    key_hash: str
+    at: int
+    message_id: str
+
+
+class MessageStatusStore(Protocol):
+    def begin_attempt(self, ref: MessageRef) -> int | None:
+        """Counts one delivery attempt on the record and returns the count; None when there is no record (the
+        send was answered 503 after all) or it is no longer `queued` (already sent or failed): either way it must
+        not be delivered. Raises StoreError."""
+
+    def set_status(
+        self,
+        ref: MessageRef,
+        status: MessageStatus,
+        *,
+        at: int,
+        reason: str | None = None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> bool:
+        """Moves the record to `status` if `STATUS_MOVES_FROM` allows it; False when it did not. Moving to `sent` with
+        a provider id also records where status reports find the message (`locate`). Raises StoreError."""
+
+    def locate(
+        self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
+    ) -> MessageRef | None:
+        """The record a status report means, by our message id or by the provider's; None when unknown."""
+
+
 @dataclass(frozen=True, slots=True)
 class BreakerState:
     """The capacity breaker as stored: tripped or not, and when and at what count it tripped."""

@@ -154,6 +154,47 @@ class SendSettings(TrialSettings):
     capacity_retry_after_seconds: int = Field(default=900, gt=0)
 
 
+class DeliverySettings(TrialSettings):
+    """The delivery function: which provider carries each channel, and how to reach it.
+
+    Credentials live in one Secrets Manager secret (`provider_secrets_name`, JSON with the keys
+    `cm_product_token`, `whatsapp_access_token`, `messenger_page_token`, `instagram_access_token`), never in the
+    environment; locally they may be given directly. A channel whose provider lacks its credentials falls back to
+    the sandbox. The sandbox's fault settings exercise retries and the dead-letter queue.
+    """
+
+    provider_sms: str = "sandbox"
+    provider_whatsapp: str = "sandbox"
+    provider_messenger: str = "sandbox"
+    provider_instagram: str = "sandbox"
+    provider_secrets_name: str | None = None
+    provider_timeout_seconds: float = Field(default=5.0, gt=0)
+    cm_product_token: str | None = None
+    cm_gateway_url: str = "https://gw.messaging.cm.com/v1.0/message"
+    # CM `from` per channel (channel value → sender): the trial company's number or account on each channel.
+    cm_senders: dict[str, str] = Field(default_factory=dict)
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_access_token: str | None = None
+    messenger_page_id: str | None = None
+    messenger_page_token: str | None = None
+    instagram_account_id: str | None = None
+    instagram_access_token: str | None = None
+    sms_origination_identity: str | None = None
+    sms_configuration_set: str | None = None
+    # When set, every SMS comes from this sender instead of the developer's validated `from`.
+    sms_fixed_sender: str | None = None
+    sandbox_fault: str = Field(default="none", pattern="^(none|transient|permanent)$")
+    sandbox_delay_seconds: float = Field(default=0.0, ge=0, le=60)
+    messages_table: str = names.MESSAGES.local_name
+    idempotency_table: str = names.IDEMPOTENCY.local_name
+    outbound_queue_url: str = ""
+    # Receives of one SQS message before it moves to the dead-letter queue: the queue's maxReceiveCount.
+    delivery_max_attempts: int = Field(default=5, ge=1)
+    # The first retry's back-off; each later one doubles it (capped at 15 minutes). 0 retries at once (tests).
+    delivery_backoff_base_seconds: float = Field(default=10.0, ge=0)
+
+
 S = TypeVar("S", bound=_Settings)
 
 

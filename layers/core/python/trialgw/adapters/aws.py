@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -38,3 +38,11 @@ def sqs() -> SQSClient:
     import boto3
 
     return boto3.client("sqs", config=_config())
+
+
+@cache
+def sms_voice() -> Any:
+    """AWS End User Messaging SMS (`pinpoint-sms-voice-v2`)."""
+    import boto3
+
+    return boto3.client("pinpoint-sms-voice-v2", config=_config())

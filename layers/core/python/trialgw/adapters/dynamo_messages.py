@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
 from trialgw.errors import StoreError
-from trialgw.ports import LoggedMessage
+from trialgw.ports import STATUS_MOVES_FROM, LoggedMessage, MessageRef, MessageStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -82,3 +82,122 @@ class DynamoMessageLog:
             self._client.delete_item(TableName=self._table, Key=self._message_key(message))
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not remove the message: {type(error).__name__}") from error
+
+    # Delivery: attempts and status on an accepted send's record.
+
+    @staticmethod
+    def _ref_key(ref: MessageRef) -> dict[str, dict[str, str]]:
+        return {
+            names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{ref.key_hash}"},
+            names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{ref.at:011d}#{ref.message_id}"},
+        }
+
+    def begin_attempt(self, ref: MessageRef) -> int | None:
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=self._ref_key(ref),
+                UpdateExpression="ADD #attempts :one",
+                # Only while queued: a message already sent or failed is never handed to a provider again.
+                ConditionExpression="attribute_exists(#pk) AND #status = :queued",
+                ExpressionAttributeNames={"#attempts": "attempts", "#pk": names.PARTITION_KEY, "#status": "status"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":queued": {"S": MessageStatus.QUEUED.value}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+                return None
+            raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
+        return int(answer["Attributes"]["attempts"]["N"])
+
+    def set_status(
+        self,
+        ref: MessageRef,
+        status: MessageStatus,
+        *,
+        at: int,
+        reason: str | None = None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> bool:
+        sets = ["#status = :status", "#status_at = :at"]
+        values: dict[str, dict[str, str]] = {":status": {"S": status.value}, ":at": {"N": str(at)}}
+        extra = {"reason": reason, "provider": provider, "provider_message_id": provider_message_id}
+        for attribute, value in extra.items():
+            if value is not None:
+                sets.append(f"{attribute} = :{attribute}")
+                values[f":{attribute}"] = {"S": value}
+        allowed = sorted(STATUS_MOVES_FROM[status])
+        values.update({f":from{index}": {"S": previous.value} for index, previous in enumerate(allowed)})
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._ref_key(ref),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": f"#status IN ({', '.join(f':from{index}' for index in range(len(allowed)))})",
+            "ExpressionAttributeNames": {"#status": "status", "#status_at": "status_at"},
+            "ExpressionAttributeValues": values,
+        }
+        pointers = self._pointers(ref, at, provider, provider_message_id) if status is MessageStatus.SENT else []
+        try:
+            if pointers:
+                # One transaction: a report can find the message exactly when the message is recorded as sent.
+                items: list[Any] = [{"Update": update}]
+                items += [{"Put": {"TableName": self._table, "Item": pointer}} for pointer in pointers]
+                self._client.transact_write_items(TransactItems=items)
+            else:
+                self._client.update_item(**update)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == CONDITION_FAILED or (code == "TransactionCanceledException" and _first_condition_failed(error)):
+                return False
+            raise StoreError(f"could not update the message status: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not update the message status: {type(error).__name__}") from error
+        return True
+
+    @staticmethod
+    def _pointers(
+        ref: MessageRef, at: int, provider: str | None, provider_message_id: str | None
+    ) -> list[dict[str, dict[str, str]]]:
+        target = {
+            "key_hash": {"S": ref.key_hash},
+            "at": {"N": str(ref.at)},
+            "message_id": {"S": ref.message_id},
+            names.TTL_ATTRIBUTE: {"N": str(at + POINTER_TTL_SECONDS)},
+        }
+        pointers = [_pointer_key(names.MESSAGE_ID_PK_PREFIX + ref.message_id) | target]
+        if provider and provider_message_id:
+            pointers.append(_pointer_key(f"{names.PROVIDER_ID_PK_PREFIX}{provider}#{provider_message_id}") | target)
+        return pointers
+
+    def locate(
+        self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
+    ) -> MessageRef | None:
+        if message_id:
+            key = _pointer_key(names.MESSAGE_ID_PK_PREFIX + message_id)
+        elif provider and provider_message_id:
+            key = _pointer_key(f"{names.PROVIDER_ID_PK_PREFIX}{provider}#{provider_message_id}")
+        else:
+            return None
+        try:
+            item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not find the message: {type(error).__name__}") from error
+        if item is None:
+            return None
+        return MessageRef(key_hash=item["key_hash"]["S"], at=int(item["at"]["N"]), message_id=item["message_id"]["S"])
+
+
+# Status reports arrive within days (SMS delivery receipts: up to 72 hours); the trial lives one.
+POINTER_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _pointer_key(partition: str) -> dict[str, dict[str, str]]:
+    return {names.PARTITION_KEY: {"S": partition}, names.SORT_KEY: {"S": names.POINTER_SK}}
+
+
+def _first_condition_failed(error: ClientError) -> bool:
+    reasons = error.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"

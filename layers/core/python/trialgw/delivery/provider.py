@@ -1,0 +1,57 @@
+"""The channel-provider port: every adapter (sandbox, cm, meta, aws-sms) delivers one OutboundMessage or says why not.
+
+A failure is either transient (timeouts, throttling, 5xx: the delivery worker retries it through SQS with
+back-off) or permanent (a 4xx such as an invalid recipient or an expired 24-hour window: it fails at once).
+Adapters never log or raise credentials, tokens or message text; `reason` is for the dashboard and the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from trialgw.models import Channel
+from trialgw.ports import OutboundMessage
+
+
+class ProviderName(StrEnum):
+    SANDBOX = "sandbox"
+    CM = "cm"
+    META = "meta"
+    AWS_SMS = "aws-sms"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The provider took the message; `provider_message_id` is its id (status reports refer to it)."""
+
+    provider: ProviderName
+    provider_message_id: str | None
+
+
+class DeliveryFailed(Exception):
+    """The provider did not take the message. `transient`: worth retrying later; `code`: the provider's own code."""
+
+    def __init__(self, reason: str, *, transient: bool, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.code = code
+
+
+def trial_sender(message: OutboundMessage, senders: Mapping[str, str], sms_fixed_sender: str | None) -> str | None:
+    """Who a message comes from: always the trial company's sender on its channel (`senders`, channel value →
+    sender), except on SMS, where the developer's validated `from` is used unless the operator fixed one."""
+    if message.channel is Channel.SMS:
+        return sms_fixed_sender or message.sender or senders.get(Channel.SMS.value)
+    return senders.get(message.channel.value)
+
+
+class Provider(Protocol):
+    name: ProviderName
+
+    def deliver(self, message: OutboundMessage) -> Delivered:
+        """Hands `message` to the channel; raises DeliveryFailed. The sender is the trial company's, from the
+        adapter's configuration (for SMS, `message.sender` unless the operator fixed one)."""

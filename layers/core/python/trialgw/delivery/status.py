@@ -1,0 +1,24 @@
+"""What a provider's status report says about one outbound message, whatever the provider's wire format.
+
+The CM adapter (`trialgw.delivery.cm.parse_cm_status_report`) produces these, and so will the Meta and AWS SMS
+helpers; the status webhook then moves the message's record forward (statuses only move forward, see
+`trialgw.ports.STATUS_MOVES_FROM`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """One report: our `message_id`, the new `status`, why it failed (`reason`), and when (`at`, Unix seconds).
+
+    `provider_message_id` is the provider's own id when its reports carry one instead of (or besides) ours.
+    """
+
+    message_id: str
+    status: str  # sent|delivered|read|failed (the values of trialgw.ports.MessageStatus, without queued)
+    reason: str | None
+    at: int | None
+    provider_message_id: str | None = None

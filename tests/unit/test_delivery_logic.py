@@ -1,0 +1,154 @@
+"""Delivering one queued message: provider outcomes, the record's status, retries and the last attempt."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import FakeClock, FakeMessageStatusStore, FakeProvider
+from trialgw.delivery.provider import DeliveryFailed, ProviderName
+from trialgw.errors import StoreError
+from trialgw.logic.delivery import (
+    DeliveryDeps,
+    DeliveryOutcome,
+    GiveUp,
+    RetryLater,
+    apply_report,
+    backoff_seconds,
+    deliver,
+    mark_dead_lettered,
+)
+from trialgw.models import Channel
+from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
+
+AT = 1_800_000_000
+SEND = OutboundMessage(
+    channel=Channel.WHATSAPP,
+    to="+31612345678",
+    text="Hello",
+    kind="send",
+    message_id="m-1",
+    key_hash="k" * 64,
+    at=AT,
+    sender="TrialTest",
+)
+REF = MessageRef(key_hash="k" * 64, at=AT, message_id="m-1")
+REPLY = OutboundMessage(channel=Channel.SMS, to="+31612345678", text="Whitelisted", kind="reply", message_id="r")
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider()
+
+
+@pytest.fixture
+def statuses() -> FakeMessageStatusStore:
+    store = FakeMessageStatusStore()
+    store.add(REF)
+    return store
+
+
+@pytest.fixture
+def deps(provider: FakeProvider, statuses: FakeMessageStatusStore) -> DeliveryDeps:
+    return DeliveryDeps(providers=lambda _channel: provider, statuses=statuses, clock=FakeClock(AT + 5))
+
+
+def test_a_send_is_delivered_and_marked_sent_with_the_provider_id(deps, provider, statuses):
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert provider.delivered == [SEND]
+    assert statuses.statuses[REF] is MessageStatus.SENT
+    assert statuses.details[REF] == {"reason": None, "provider": "sandbox", "provider_message_id": "sandbox-1"}
+    assert statuses.attempts[REF] == 1
+
+
+def test_a_reply_has_no_record_and_is_delivered(deps, provider, statuses):
+    assert deliver(REPLY, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert provider.delivered == [REPLY]
+    assert statuses.attempts == {}
+
+
+def test_a_send_without_a_record_is_not_delivered(deps, provider, statuses):
+    statuses.statuses.clear()
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.NOT_ACCEPTED
+    assert provider.delivered == []
+
+
+def test_a_permanent_failure_fails_at_once_with_the_reason(deps, provider, statuses):
+    provider.failures.append(DeliveryFailed("outside the 24-hour window", transient=False, code="131047"))
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.FAILED
+    assert statuses.statuses[REF] is MessageStatus.FAILED
+    assert statuses.details[REF]["reason"] == "outside the 24-hour window"
+
+
+def test_a_transient_failure_is_retried_with_back_off_and_the_record_stays_queued(deps, provider, statuses):
+    provider.failures.append(DeliveryFailed("HTTP 503", transient=True))
+    with pytest.raises(RetryLater) as retry:
+        deliver(SEND, attempt=2, max_attempts=5, deps=deps)
+    assert retry.value.backoff_seconds == backoff_seconds(2) == 20
+    assert statuses.statuses[REF] is MessageStatus.QUEUED
+    assert deliver(SEND, attempt=3, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+
+
+def test_the_last_attempt_marks_a_transient_failure_failed_and_gives_up(deps, provider, statuses):
+    provider.failures.append(DeliveryFailed("timeout", transient=True))
+    with pytest.raises(GiveUp) as gave_up:
+        deliver(SEND, attempt=5, max_attempts=5, deps=deps)
+    assert gave_up.value.backoff_seconds == 0
+    assert statuses.statuses[REF] is MessageStatus.FAILED
+    assert statuses.details[REF]["reason"] == "gave up after 5 attempts: timeout"
+
+
+def test_a_record_that_cannot_be_read_is_retried_without_delivering(deps, provider, statuses):
+    statuses.fail_attempt = True
+    with pytest.raises(StoreError):
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    assert provider.delivered == []
+
+
+def test_a_sent_status_that_cannot_be_written_does_not_send_twice(deps, provider, statuses):
+    statuses.fail_status = True
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert len(provider.delivered) == 1
+
+
+def test_statuses_only_move_forward(deps, statuses):
+    assert statuses.set_status(REF, MessageStatus.DELIVERED, at=AT)
+    assert not statuses.set_status(REF, MessageStatus.SENT, at=AT)
+    assert not statuses.set_status(REF, MessageStatus.FAILED, at=AT)
+    assert statuses.set_status(REF, MessageStatus.READ, at=AT)
+
+
+def test_a_dead_lettered_send_is_marked_failed(deps, statuses):
+    assert mark_dead_lettered(SEND, "moved to the dead-letter queue", deps)
+    assert statuses.statuses[REF] is MessageStatus.FAILED
+    assert not mark_dead_lettered(REPLY, "moved to the dead-letter queue", deps)
+
+
+@pytest.mark.parametrize(("attempt", "seconds"), [(1, 10), (2, 20), (3, 40), (7, 640), (8, 900), (30, 900)])
+def test_back_off_doubles_up_to_fifteen_minutes(attempt, seconds):
+    assert backoff_seconds(attempt) == seconds
+
+
+def test_the_provider_is_chosen_per_channel(statuses):
+    by_channel = {channel: FakeProvider(name=ProviderName.SANDBOX) for channel in Channel}
+    deps = DeliveryDeps(providers=by_channel.__getitem__, statuses=statuses, clock=FakeClock(AT))
+    deliver(REPLY, attempt=1, max_attempts=5, deps=deps)
+    assert by_channel[Channel.SMS].delivered == [REPLY]
+    assert by_channel[Channel.WHATSAPP].delivered == []
+
+
+def test_status_reports_find_a_sent_message_by_either_id_and_move_it_forward(deps, statuses):
+    deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    assert apply_report(
+        statuses, MessageStatus.DELIVERED, at=AT + 9, provider="sandbox", provider_message_id="sandbox-1"
+    )
+    assert apply_report(statuses, MessageStatus.READ, at=AT + 20, message_id="m-1")
+    assert not apply_report(statuses, MessageStatus.DELIVERED, at=AT + 30, message_id="m-1")
+    assert statuses.statuses[REF] is MessageStatus.READ
+    assert not apply_report(statuses, MessageStatus.FAILED, at=AT, message_id="not-ours")
+
+
+def test_a_send_already_sent_or_failed_is_never_delivered_again(deps, provider, statuses):
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    # E.g. redelivered after its idempotency record expired: the record says it went out already.
+    assert deliver(SEND, attempt=2, max_attempts=5, deps=deps) is DeliveryOutcome.NOT_ACCEPTED
+    assert len(provider.delivered) == 1

@@ -1,0 +1,187 @@
+"""The sandbox provider: records what the end user would get, with the trial company's sender; fails and waits on
+command, so retries and the dead-letter queue can be exercised locally."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.fakes import FakeClock
+from trialgw.delivery import sandbox
+from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
+from trialgw.delivery.sandbox import DELIVERIES, SandboxDelivery, SandboxFault, SandboxLog, SandboxProvider
+from trialgw.models import Channel
+from trialgw.ports import OutboundMessage
+from trialgw.settings import DeliverySettings
+
+SENDERS = {"SMS": "CMTrial", "WhatsApp": "+31850876714", "Facebook Messenger": "104857600", "Instagram": "17841400"}
+
+
+def message(
+    channel: Channel = Channel.WHATSAPP, *, sender: str | None = "DevCo", kind: str = "send"
+) -> OutboundMessage:
+    to = "+31612345678" if channel in {Channel.SMS, Channel.WHATSAPP} else "6543210987654321"
+    return OutboundMessage(channel=channel, to=to, text="Hello there", kind=kind, message_id="m1", sender=sender)
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def make(log: SandboxLog, **kwargs: object) -> SandboxProvider:
+    kwargs.setdefault("senders", SENDERS)
+    kwargs.setdefault("clock", FakeClock(1_800_000_000.7))
+    return SandboxProvider(log.append, **kwargs)  # type: ignore[arg-type]
+
+
+def test_records_the_delivery_with_the_trial_companys_sender():
+    log = SandboxLog()
+    provider: Provider = make(log)
+    delivered = provider.deliver(message(Channel.WHATSAPP, sender="DevCo"))
+    assert delivered == Delivered(ProviderName.SANDBOX, "sandbox-m1")
+    [entry] = log.entries()
+    # The developer's `from` never becomes the sender on an OTT channel.
+    assert entry.sender == "+31850876714"
+    assert entry.to_json() == {
+        "channel": "WhatsApp",
+        "to": "+31612345678",
+        "from": "+31850876714",
+        "text": "Hello there",
+        "at": 1_800_000_000,
+        "message_id": "m1",
+        "kind": "send",
+    }
+
+
+@pytest.mark.parametrize(
+    ("channel", "sender", "fixed", "expected"),
+    [
+        (Channel.SMS, "DevCo", None, "DevCo"),  # the developer's validated SMS `from`
+        (Channel.SMS, "DevCo", "CMFixed", "CMFixed"),  # unless the operator fixed the SMS sender
+        (Channel.SMS, None, None, "CMTrial"),  # a reply to an end user: the trial company's SMS sender
+        (Channel.MESSENGER, "DevCo", None, "104857600"),
+        (Channel.INSTAGRAM, "DevCo", "CMFixed", "17841400"),  # the fixed sender is for SMS only
+    ],
+)
+def test_sender_per_channel(channel, sender, fixed, expected):
+    log = SandboxLog()
+    make(log, sms_fixed_sender=fixed).deliver(message(channel, sender=sender))
+    assert log.entries()[0].sender == expected
+
+
+def test_a_channel_without_a_configured_sender_records_none():
+    log = SandboxLog()
+    make(log, senders={}).deliver(message(Channel.WHATSAPP))
+    assert log.entries()[0].to_json()["from"] is None
+
+
+def test_rich_content_is_kept():
+    log = SandboxLog()
+    rich: dict[str, object] = {"conversation": [{"text": "Hi"}]}
+    msg = OutboundMessage(Channel.WHATSAPP, "+31612345678", "Hi", "send", "m2", rich_content=rich)
+    make(log).deliver(msg)
+    assert log.entries()[0].to_json()["richContent"] == rich
+
+
+@pytest.mark.parametrize(("fault", "transient"), [("transient", True), ("permanent", False)])
+def test_fault_fails_every_message_and_records_nothing(fault, transient):
+    log = SandboxLog()
+    with pytest.raises(DeliveryFailed) as failure:
+        make(log, fault=fault).deliver(message())
+    assert failure.value.transient is transient
+    assert failure.value.code == f"sandbox-{fault}"
+    assert fault in failure.value.reason
+    assert log.entries() == []
+
+
+def test_delay_sleeps_before_answering_even_when_failing():
+    sleeps = Sleeps()
+    log = SandboxLog()
+    make(log, delay_seconds=2.5, sleep=sleeps).deliver(message())
+    with pytest.raises(DeliveryFailed):
+        make(log, delay_seconds=1.0, sleep=sleeps, fault=SandboxFault.TRANSIENT).deliver(message())
+    assert sleeps.calls == [2.5, 1.0]
+
+
+def test_no_delay_never_sleeps():
+    sleeps = Sleeps()
+    make(SandboxLog(), sleep=sleeps).deliver(message())
+    assert sleeps.calls == []
+
+
+def test_the_time_is_taken_after_the_delay():
+    clock = FakeClock(100.0)
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    log = SandboxLog()
+    make(log, delay_seconds=3.0, sleep=sleep, clock=clock).deliver(message())
+    assert log.entries()[0].at == 103
+
+
+def test_bad_settings_are_refused_at_construction():
+    with pytest.raises(ValueError, match="flaky"):
+        SandboxProvider(fault="flaky")
+    with pytest.raises(ValueError, match="delay_seconds"):
+        SandboxProvider(delay_seconds=-1)
+    with pytest.raises(ValueError, match="limit"):
+        SandboxLog(limit=0)
+
+
+def test_default_settings_build_a_working_provider():
+    settings = DeliverySettings()
+    provider = SandboxProvider(
+        SandboxLog().append, fault=settings.sandbox_fault, delay_seconds=settings.sandbox_delay_seconds
+    )
+    assert provider.deliver(message()).provider is ProviderName.SANDBOX
+    assert repr(provider) == "SandboxProvider(fault='none', delay_seconds=0.0)"
+
+
+def test_without_a_recorder_deliveries_go_to_the_module_log():
+    # The local stack's `/_local/deliveries` reads this one object from the same process.
+    assert sandbox.DELIVERIES is DELIVERIES
+    DELIVERIES.clear()
+    try:
+        SandboxProvider().deliver(message(Channel.SMS, sender="DevCo"))
+        [entry] = DELIVERIES.entries()
+        assert (entry.channel, entry.to, entry.sender) == (Channel.SMS, "+31612345678", "DevCo")
+    finally:
+        DELIVERIES.clear()
+
+
+def test_log_keeps_the_latest_entries_and_returns_snapshots():
+    log = SandboxLog(limit=3)
+    for index in range(5):
+        log.append(SandboxDelivery(Channel.SMS, "+31612345678", None, f"t{index}", index, f"m{index}", "send"))
+    snapshot = log.entries()
+    assert [entry.text for entry in snapshot] == ["t2", "t3", "t4"]
+    log.append(SandboxDelivery(Channel.SMS, "+31612345678", None, "t5", 5, "m5", "send"))
+    assert [entry.text for entry in snapshot] == ["t2", "t3", "t4"]
+    assert len(log) == 3
+    log.clear()
+    assert log.entries() == []
+
+
+def test_log_is_safe_across_threads():
+    log = SandboxLog(limit=10_000)
+    provider = SandboxProvider(log.append)
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        start.wait()
+        for _ in range(250):
+            provider.deliver(message())
+            log.entries()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(log) == 2000
