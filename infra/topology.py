@@ -11,7 +11,14 @@ from enum import StrEnum
 from pathlib import Path
 
 from trialgw import names
-from trialgw.settings import DeliverySettings, MoWebhookSettings, SendSettings, SignupSettings, TrialSettings
+from trialgw.settings import (
+    DashboardSettings,
+    DeliverySettings,
+    MoWebhookSettings,
+    SendSettings,
+    SignupSettings,
+    TrialSettings,
+)
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +111,16 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         reads_webhook_secrets=True,
     ),
     FunctionDef(
+        name="dashboard",
+        description="Read-only JSON for the trial dashboard: the trial, its whitelist with examples, its messages",
+        settings_model=DashboardSettings,
+        tables={
+            names.TRIALS.logical: Access.READ,
+            names.WHITELIST.logical: Access.READ,
+            names.MESSAGES.logical: Access.READ,
+        },
+    ),
+    FunctionDef(
         name="delivery",
         description="Hands queued messages to each channel's provider; records sent/failed; retries with back-off",
         settings_model=DeliverySettings,
@@ -120,6 +137,9 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef(method="GET", path=STATUS_PATH, function="send"),
     RouteDef(method="GET", path="/openapi.json", function="send"),
     RouteDef(method="POST", path="/signup", function="signup"),
+    RouteDef(method="GET", path="/dashboard-api/trial", function="dashboard"),
+    RouteDef(method="GET", path="/dashboard-api/whitelist", function="dashboard"),
+    RouteDef(method="GET", path="/dashboard-api/messages", function="dashboard"),
     RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook"),
     RouteDef(method="POST", path="/webhooks/cm-status/{secret}", function="mo_webhook"),
     RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook"),

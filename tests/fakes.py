@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
 from trialgw.errors import MailError, QueueError, StoreError
@@ -13,10 +13,12 @@ from trialgw.ports import (
     CapacityStore,
     CapacityWindow,
     Clock,
+    InvalidCursor,
     LoggedMessage,
     Mailer,
     Membership,
     MessageLog,
+    MessagePage,
     MessageRef,
     MessageStatus,
     MessageStatusStore,
@@ -25,7 +27,9 @@ from trialgw.ports import (
     OutgoingEmail,
     QuotaTake,
     SignupCounter,
+    StoredMessage,
     TrialStore,
+    WhitelistEntry,
     WhitelistOutcome,
     WhitelistStore,
 )
@@ -122,6 +126,14 @@ class FakeTrialStore:
         if counts.get(channel, 0) > 0:
             counts[channel] -= 1
 
+    def revoke(self, key_hash: str) -> bool:
+        """Sets the trial's status to revoked; False when there is no such trial."""
+        trial = self.trials.get(key_hash)
+        if trial is None:
+            return False
+        self.trials[key_hash] = replace(trial, status=TrialStatus.REVOKED)
+        return True
+
 
 @dataclass
 class FakeSignupCounter:
@@ -156,7 +168,8 @@ class FakeMailer:
 
 @dataclass
 class FakeWhitelistStore:
-    entries: dict[str, set[tuple[Channel, str]]] = field(default_factory=dict)
+    listed: dict[str, set[tuple[Channel, str]]] = field(default_factory=dict)
+    added_at: dict[tuple[str, Channel, str], int] = field(default_factory=dict)
     expiry: dict[str, int] = field(default_factory=dict)
     hints: set[tuple[Channel, str, str]] = field(default_factory=set)
     fail: bool = False
@@ -164,12 +177,13 @@ class FakeWhitelistStore:
     def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
         if self.fail:
             raise StoreError("whitelist failed")
-        entries = self.entries.setdefault(trial.key_hash, set())
+        entries = self.listed.setdefault(trial.key_hash, set())
         if (channel, address) in entries:
             return WhitelistOutcome.ALREADY
         if len(entries) >= limit:
             return WhitelistOutcome.FULL
         entries.add((channel, address))
+        self.added_at[(trial.key_hash, channel, address)] = now
         self.expiry[trial.key_hash] = trial.expires_at
         return WhitelistOutcome.ADDED
 
@@ -178,18 +192,27 @@ class FakeWhitelistStore:
             raise StoreError("whitelist failed")
         return [
             Membership(key_hash=key_hash, expires_at=self.expiry[key_hash])
-            for key_hash, entries in self.entries.items()
+            for key_hash, entries in self.listed.items()
             if (channel, address) in entries
         ]
 
     def remove(self, key_hash: str, channel: Channel, address: str) -> None:
-        self.entries.get(key_hash, set()).discard((channel, address))
+        self.listed.get(key_hash, set()).discard((channel, address))
 
     def claim_join_hint(self, channel: Channel, address: str, *, day: str, ttl: int) -> bool:
         if (channel, address, day) in self.hints:
             return False
         self.hints.add((channel, address, day))
         return True
+
+    def entries(self, key_hash: str) -> list[WhitelistEntry]:
+        return sorted(
+            (
+                WhitelistEntry(channel, address, self.added_at.get((key_hash, channel, address), 0))
+                for channel, address in self.listed.get(key_hash, set())
+            ),
+            key=lambda entry: entry.whitelisted_at,
+        )
 
 
 @dataclass
@@ -210,6 +233,20 @@ class FakeMessageLog:
     def release(self, provider: str, provider_message_id: str) -> None:
         self.released.append((provider, provider_message_id))
         self.seen.discard((provider, provider_message_id))
+
+    def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
+        mine = sorted(
+            (m for m in self.recorded if m.key_hash == key_hash), key=lambda m: (m.at, m.message_id), reverse=True
+        )
+        if cursor is not None and not cursor.isdigit():
+            raise InvalidCursor(cursor)
+        start = int(cursor or 0)
+        chunk = mine[start : start + limit]
+        stored = [
+            StoredMessage(m.message_id, m.direction, m.channel, m.counterpart, m.text, m.at, m.payload, m.status, None)
+            for m in chunk
+        ]
+        return MessagePage(stored, str(start + limit) if start + limit < len(mine) else None)
 
     def record(self, message: LoggedMessage) -> None:
         if self.fail_record:

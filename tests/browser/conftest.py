@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -107,18 +107,21 @@ class OpenedPage:
 
 
 class OpenPage(Protocol):
-    def __call__(self, viewport: str = "desktop", path: str = "/") -> OpenedPage: ...
+    def __call__(
+        self, viewport: str = "desktop", path: str = "/", setup: Callable[[Page], None] | None = None
+    ) -> OpenedPage: ...
 
 
 @pytest.fixture
 def open_page(browser: Browser, local_stack: LocalStack) -> Iterator[OpenPage]:
-    """Open the signup page in a fresh context of the given viewport, recording its problems."""
+    """Open a page (the signup page unless `path` says otherwise) in a fresh context of the given viewport,
+    recording its problems; `setup` runs on the new page before it loads (e.g. to add `page.route` fakes)."""
     contexts: list[BrowserContext] = []
     base = local_stack.url.rstrip("/")
     api_url = local_stack.get("/config.json").json()["apiUrl"].rstrip("/")
     allowed_prefixes = (base + "/", api_url + "/", "data:")
 
-    def _open(viewport: str = "desktop", path: str = "/") -> OpenedPage:
+    def _open(viewport: str = "desktop", path: str = "/", setup: Callable[[Page], None] | None = None) -> OpenedPage:
         context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-GB", timezone_id="Europe/Amsterdam")
         context.set_default_timeout(10_000)
         contexts.append(context)
@@ -146,6 +149,8 @@ def open_page(browser: Browser, local_stack: LocalStack) -> Iterator[OpenPage]:
                 problems.signup_posts.append(request.post_data_json)
 
         page.on("request", _on_request)
+        if setup is not None:
+            setup(page)
         response = page.goto(base + path, wait_until="networkidle")
         assert response is not None
         assert response.ok, f"GET {path} answered {response.status}"

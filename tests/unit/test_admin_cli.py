@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,15 @@ from infra.local.static import StaticSite
 from tests.conftest import free_port
 from trialgw import names
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
+from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.admin import cli
+from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key, trial_id
 from trialgw.logic.capacity import CapacityReport
+from trialgw.models import Channel, Trial, TrialStatus
 from trialgw.observability import logger
-from trialgw.ports import BreakerState, CapacityWindow
+from trialgw.ports import BreakerState, CapacityWindow, LoggedMessage, StoredMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "trialgw-test"
@@ -132,9 +138,9 @@ def test_a_later_command_group_needs_only_a_registry_entry() -> None:
     def listing(target: cli.Target, args: Any) -> cli.Output:
         return cli.Output(data={}, text="")
 
-    extra = cli.Command("trials", "show", "show one trial", listing, lambda p: p.add_argument("key"))
+    extra = cli.Command("keys", "show", "show one key", listing, lambda p: p.add_argument("key"))
     parser = cli.build_parser((*cli.COMMANDS, extra))
-    args = parser.parse_args(["trials", "show", "k-1", "--local"])
+    args = parser.parse_args(["keys", "show", "k-1", "--local"])
     assert (args.handler, args.key, args.local) == (extra, "k-1", True)
     assert parser.parse_args(["capacity", "status"]).handler.run is cli.capacity_status
 
@@ -531,3 +537,327 @@ def test_something_else_on_the_port(capsys: pytest.CaptureFixture[str], tmp_path
         http.shutdown()
         http.server_close()
     assert_one_line_error(code, out, err, "does not look like a trialgw local stack", "HTTP 503")
+
+
+# --- trials and whitelist (a deployed stack on moto) -----------------------------------------------
+
+JANE_PHONE = "+31612345678"
+JOHN_PHONE = "+31687654321"
+PSID = "1234567890"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The stack's tables and the trials put in them: key hashes by name."""
+
+    tables: dict[str, str]
+    trials: dict[str, str]
+
+    @property
+    def client(self) -> Any:
+        return boto3.client("dynamodb", region_name=REGION)
+
+    def trial_store(self) -> DynamoTrialStore:
+        return DynamoTrialStore(self.client, self.tables["trials"])
+
+    def whitelist_store(self) -> DynamoWhitelistStore:
+        return DynamoWhitelistStore(self.client, self.tables["whitelist"], self.tables["trials"])
+
+
+def _stack_tables() -> dict[str, str]:
+    outputs = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=STACK)["Stacks"][0]
+    by_key = {o["OutputKey"]: o["OutputValue"] for o in outputs["Outputs"]}
+    return {t.logical: by_key[cli.stack_output_key(t)] for t in names.TABLES}
+
+
+def _trial(name: str, email: str, company: str | None, created: int, expires: int) -> Trial:
+    return Trial(hash_key(new_key()), name, email, company, created, expires)
+
+
+@pytest.fixture
+def seeded(stack: DynamoCapacityStore) -> Seeded:
+    """Three trials (jane active with recipients, sends and messages; john expired; mary revoked), a tripped
+    capacity breaker and a signup counter in the same table."""
+    now = int(time.time())
+    seeded = Seeded(tables=_stack_tables(), trials={})
+    trials = seeded.trial_store()
+    jane = _trial("Jane Doe", "jane.doe@example.com", "Acme", now - 600, now + 86400)
+    john = _trial("John Roe", "john@example.org", None, now - 3 * 86400, now - 60)
+    mary = _trial("Mary Major", "mary@example.net", "Initech", now - 86400, now + 3600)
+    for trial in (jane, john, mary):
+        trials.create(trial, ttl=trial.expires_at + 86400)
+        seeded.trials[trial.name.split()[0].lower()] = trial.key_hash
+    assert trials.revoke(mary.key_hash)
+    whitelist = seeded.whitelist_store()
+    for at, (channel, address) in enumerate([(Channel.WHATSAPP, JANE_PHONE), (Channel.MESSENGER, PSID)]):
+        whitelist.add(jane, channel, address, now=now - 500 + at, limit=10, ttl=jane.expires_at)
+    for _ in range(2):
+        assert trials.take_quota(jane.key_hash, Channel.WHATSAPP, JANE_PHONE, now=now, limit=10).taken
+    log = DynamoMessageLog(seeded.client, seeded.tables["messages"])
+    for i in range(12):
+        log.record(
+            LoggedMessage(
+                key_hash=jane.key_hash,
+                direction="outbound",
+                channel=Channel.WHATSAPP,
+                counterpart=JANE_PHONE,
+                text=f"message {i}",
+                at=now - 100 + i,
+                message_id=f"m-{i:02d}",
+                payload="{}",
+                ttl=now + 86400,
+                status="queued",
+            )
+        )
+    trip(stack)
+    DynamoSignupCounter(seeded.client, seeded.tables["trials"]).acquire(
+        "subject", window_start=now // 3600 * 3600, window_seconds=3600, limit=5
+    )
+    return seeded
+
+
+def tid(seeded: Seeded, who: str) -> str:
+    return trial_id(seeded.trials[who])
+
+
+def test_trial_commands_parse_their_arguments() -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["trials", "list", "--limit", "5", "--local"])
+    assert (args.handler.run, args.limit) == (cli.trials_list, 5)
+    assert parser.parse_args(["trials", "list"]).limit == cli.DEFAULT_TRIALS_LIMIT
+    args = parser.parse_args(["trials", "show", "0123456789ABCDEF"])
+    assert (args.handler.run, args.trial_id) == (cli.trials_show, "0123456789abcdef")
+    assert parser.parse_args(["trials", "revoke", "0123456789abcdef"]).handler.run is cli.trials_revoke
+    assert parser.parse_args(["whitelist", "list", "0123456789abcdef"]).handler.run is cli.whitelist_list
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["trials", "show"], "required: TRIAL-ID"),
+        (["trials", "show", "jane"], "'jane' is not a trial id (16 hex digits"),
+        (["trials", "revoke", "0123456789abcdeg"], "is not a trial id"),
+        (["whitelist", "list", "0123456789abcdef0"], "is not a trial id"),
+        (["trials", "list", "--limit", "0"], "0 is not a positive number"),
+        (["trials", "list", "--limit", "many"], "'many' is not a number"),
+    ],
+)
+def test_trial_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (cli.EXIT_USAGE, "")
+    assert err.startswith("usage: trialgw-admin")
+    assert says in err
+
+
+def test_trials_list_newest_first_as_json(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
+    code, out, err = run(capsys, "trials", "list", "--stack", STACK, "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert answer["target"] == f"stack '{STACK}' in {REGION}"
+    assert answer["total"] == 3
+    assert [t["id"] for t in answer["trials"]] == [tid(seeded, "jane"), tid(seeded, "mary"), tid(seeded, "john")]
+    jane, mary, john = answer["trials"]
+    assert jane["email"] == "j***@e***.com"
+    assert (jane["name"], jane["company"], jane["status"], jane["whitelisted"]) == ("Jane Doe", "Acme", "active", 2)
+    assert jane["sent"] == {"SMS": 0, "WhatsApp": 2, "Facebook Messenger": 0, "Instagram": 0}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", jane["created"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", jane["expires"])
+    assert (mary["status"], mary["company"]) == ("revoked", "Initech")
+    assert (john["status"], john["company"], john["whitelisted"]) == ("expired", None, 0)
+    assert "jane.doe" not in out
+
+
+def test_trials_list_as_a_table_with_a_limit(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
+    code, out, err = run(capsys, "trials", "list", "--stack", STACK, "--limit", "2")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"2 of 3 trial(s) of stack '{STACK}' in {REGION}, newest first"
+    assert lines[1].split() == [
+        "ID",
+        "E-MAIL",
+        "NAME",
+        "COMPANY",
+        "CREATED",
+        "EXPIRES",
+        "STATUS",
+        "WHITELISTED",
+        "SENT",
+    ]
+    assert len(lines) == 4
+    assert lines[2].startswith(f"  {tid(seeded, 'jane')}  j***@e***.com  Jane Doe")
+    assert re.search(r"Acme +\S+Z +\S+Z +active +2 +SMS 0 WhatsApp 2 Messenger 0 Instagram 0$", lines[2])
+    assert " Mary Major " in lines[3]
+    assert " revoked " in lines[3]
+
+
+def test_trials_list_of_an_empty_stack(capsys: pytest.CaptureFixture[str], stack: DynamoCapacityStore) -> None:
+    trip(stack)
+    code, out, err = run(capsys, "trials", "list", "--stack", STACK)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1:] == ["  (none)"]
+    code, out, _ = run(capsys, "trials", "list", "--stack", STACK, "--json")
+    assert json.loads(out) == {"target": f"stack '{STACK}' in {REGION}", "total": 0, "trials": []}
+
+
+def test_trials_show_as_json(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
+    code, out, err = run(capsys, "trials", "show", tid(seeded, "jane"), "--stack", STACK, "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert (answer["id"], answer["email"], answer["status"], answer["whitelisted"]) == (
+        tid(seeded, "jane"),
+        "j***@e***.com",
+        "active",
+        2,
+    )
+    assert answer["recipients"] == [
+        {"channel": "Facebook Messenger", "recipient": PSID},
+        {"channel": "WhatsApp", "recipient": JANE_PHONE},
+    ]
+    # The latest 10 of 12, newest first.
+    assert [m["id"] for m in answer["messages"]] == [f"m-{i:02d}" for i in range(11, 1, -1)]
+    first = answer["messages"][0]
+    assert (first["direction"], first["channel"], first["counterpart"], first["text"], first["status"]) == (
+        "outbound",
+        "WhatsApp",
+        JANE_PHONE,
+        "message 11",
+        "queued",
+    )
+
+
+def test_trials_show_as_a_table(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
+    code, out, err = run(capsys, "trials", "show", tid(seeded, "john"), "--stack", STACK)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"Trial {tid(seeded, 'john')} of stack '{STACK}' in {REGION}"
+    assert re.search(r"^  status +expired$", out, re.MULTILINE)
+    assert re.search(r"^  company +-$", out, re.MULTILINE)
+    assert "Whitelisted recipients (0)\n  (none)\nLatest messages (0, newest first)\n  (none)" in out
+
+    code, out, _ = run(capsys, "trials", "show", tid(seeded, "jane"), "--stack", STACK)
+    assert re.search(r"^  Facebook Messenger +1234567890$", out, re.MULTILINE)
+    assert re.search(r"^  \S+Z +outbound +WhatsApp +\+31612345678 +queued +message 11$", out, re.MULTILINE)
+
+
+@pytest.mark.parametrize("argv", [("trials", "show"), ("trials", "revoke"), ("whitelist", "list")])
+def test_an_unknown_trial_id(capsys: pytest.CaptureFixture[str], seeded: Seeded, argv: tuple[str, str]) -> None:
+    code, out, err = run(capsys, *argv, "0123456789abcdef", "--stack", STACK)
+    assert_one_line_error(code, out, err, f"no trial 0123456789abcdef on stack '{STACK}' in {REGION}")
+
+
+def test_trials_revoke(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
+    jane = seeded.trials["jane"]
+    code, out, err = run(capsys, "trials", "revoke", tid(seeded, "jane"), "--stack", STACK, "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert (answer["revoked"], answer["previousStatus"], answer["status"]) == (True, "active", "revoked")
+    trial = seeded.trial_store().get(jane)
+    assert trial is not None
+    assert trial.status is TrialStatus.REVOKED
+    assert not seeded.trial_store().take_quota(jane, Channel.WHATSAPP, JANE_PHONE, now=int(time.time()), limit=10).taken
+
+    code, out, err = run(capsys, "trials", "revoke", tid(seeded, "jane"), "--stack", STACK)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        f"Trial {tid(seeded, 'jane')} revoked (it was already revoked): its key is refused from now on, everywhere."
+    )
+    assert re.search(r"^  status +revoked$", out, re.MULTILINE)
+
+
+def test_revoke_of_a_trial_that_is_gone_is_false(seeded: Seeded) -> None:
+    store = seeded.trial_store()
+    store.delete(seeded.trials["john"])
+    assert store.revoke(seeded.trials["john"]) is False
+    assert store.get(seeded.trials["john"]) is None
+
+
+def test_whitelist_list(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> None:
+    jane = seeded.trials["jane"]
+    # An entry whose member is no longer on the trial item is not whitelisted.
+    seeded.client.update_item(
+        TableName=seeded.tables["trials"],
+        Key={"pk": {"S": f"{names.TRIAL_PK_PREFIX}{jane}"}, "sk": {"S": names.TRIAL_SK}},
+        UpdateExpression="DELETE #m :gone",
+        ExpressionAttributeNames={"#m": names.MEMBERS_ATTRIBUTE},
+        ExpressionAttributeValues={":gone": {"SS": [f"Facebook Messenger#{PSID}"]}},
+    )
+    code, out, err = run(capsys, "whitelist", "list", tid(seeded, "jane"), "--stack", STACK, "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert answer["id"] == tid(seeded, "jane")
+    assert [(r["channel"], r["recipient"]) for r in answer["recipients"]] == [("WhatsApp", JANE_PHONE)]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", answer["recipients"][0]["whitelistedAt"])
+
+    code, out, err = run(capsys, "whitelist", "list", tid(seeded, "jane"), "--stack", STACK)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"1 whitelisted recipient(s) of trial {tid(seeded, 'jane')} on stack '{STACK}' in {REGION}"
+    assert lines[1].split() == ["CHANNEL", "RECIPIENT", "WHITELISTED", "AT"]
+    assert re.fullmatch(r"  WhatsApp +\+31612345678 +\S+Z", lines[2])
+
+    code, out, _ = run(capsys, "whitelist", "list", tid(seeded, "john"), "--stack", STACK)
+    assert out.splitlines()[1:] == ["  (none)"]
+
+
+def test_the_trials_scan_pages_through_the_table(capsys: pytest.CaptureFixture[str], stubbed: Stubber) -> None:
+    now = int(time.time())
+    hashes = [hash_key(new_key()) for _ in range(2)]
+
+    def item(key_hash: str, created: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "key_hash": {"S": key_hash},
+            "trial_id": {"S": trial_id(key_hash)},
+            "name": {"S": "N"},
+            "email": {"S": "n@example.com"},
+            "created_at": {"N": str(created)},
+            "expires_at": {"N": str(now + 60)},
+            "status": {"S": "active"},
+            **extra,
+        }
+
+    last = {"pk": {"S": f"TRIAL#{hashes[0]}"}, "sk": {"S": "TRIAL"}}
+    stubbed.add_response(
+        "scan",
+        {"Items": [{"key_hash": {"S": hashes[0]}, "created_at": {"N": str(now - 10)}}], "LastEvaluatedKey": last},
+    )
+    stubbed.add_response(
+        "scan",
+        {"Items": [{"key_hash": {"S": hashes[1]}, "created_at": {"N": str(now)}}]},
+        {
+            "TableName": "t",
+            "FilterExpression": "begins_with(#pk, :prefix) AND #sk = :sk",
+            "ProjectionExpression": "#hash, #created",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk", "#hash": "key_hash", "#created": "created_at"},
+            "ExpressionAttributeValues": {":prefix": {"S": "TRIAL#"}, ":sk": {"S": "TRIAL"}},
+            "ConsistentRead": True,
+            "ExclusiveStartKey": last,
+        },
+    )
+    stubbed.add_response("get_item", {"Item": item(hashes[1], now)})
+    stubbed.add_response("get_item", {"Item": item(hashes[0], now - 10)})
+    code, out, err = run(capsys, "trials", "list", "--json")
+    assert (code, err) == (0, "")
+    assert [t["id"] for t in json.loads(out)["trials"]] == [trial_id(hashes[1]), trial_id(hashes[0])]
+
+
+def test_a_denied_scan(capsys: pytest.CaptureFixture[str], stubbed: Stubber) -> None:
+    stubbed.add_client_error("scan", "AccessDeniedException", "not authorized to perform dynamodb:Scan")
+    code, out, err = run(capsys, "trials", "show", "0123456789abcdef")
+    assert_one_line_error(code, out, err, "stack 'prod' in eu-west-1: could not scan the trials: AccessDeniedException")
+
+
+def test_a_trial_key_in_a_message_is_not_printed() -> None:
+    key = new_key()
+    message = StoredMessage(
+        message_id="m-1",
+        direction="inbound",
+        channel=Channel.WHATSAPP,
+        counterpart=JANE_PHONE,
+        text=f"join {key.upper()} please",
+        at=NOW,
+        payload="{}",
+        status=None,
+        reason=None,
+    )
+    data = cli.message_data(message)
+    assert data["text"] == f"join {KEY_PLACEHOLDER} please"
+    assert data["at"] == "2026-03-02T09:15:30Z"

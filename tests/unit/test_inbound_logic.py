@@ -4,7 +4,7 @@ import pytest
 
 from tests.fakes import FakeClock, FakeMessageLog, FakeOutboundQueue, FakeTrialStore, FakeWhitelistStore
 from trialgw.errors import DependencyUnavailable
-from trialgw.keys import hash_key, new_key
+from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key
 from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound
 from trialgw.models import Channel, InboundMessage, Trial, TrialStatus
 from trialgw.settings import TrialSettings
@@ -67,7 +67,7 @@ def test_same_sender_again_takes_no_second_slot(deps):
     key = _trial(deps)
     handle_inbound(_mo(key), SETTINGS, deps)
     assert handle_inbound(_mo(key), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
-    assert len(deps.whitelist.entries[hash_key(key)]) == 1
+    assert len(deps.whitelist.listed[hash_key(key)]) == 1
     assert "already whitelisted" in _replies(deps)[-1]
 
 
@@ -98,7 +98,9 @@ def test_messages_from_whitelisted_senders_are_recorded_until_expiry(deps):
     key = _trial(deps, expires_at=NOW + 10)
     handle_inbound(_mo(key), SETTINGS, deps)
     assert handle_inbound(_mo("hello"), SETTINGS, deps) is InboundOutcome.RECORDED
-    assert [m.text for m in deps.messages.recorded] == [key, "hello"]
+    # The key is stored only as its hash: the joining message is recorded with it blanked out, text and payload.
+    assert [m.text for m in deps.messages.recorded] == [KEY_PLACEHOLDER, "hello"]
+    assert key not in deps.messages.recorded[0].payload
     deps.clock.now = NOW + 10
     # At the second the trial expires, the sender is a stranger again.
     assert handle_inbound(_mo("still there?"), SETTINGS, deps) is InboundOutcome.JOIN_HINT

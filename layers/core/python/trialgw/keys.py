@@ -26,6 +26,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.strip().lower().encode("ascii", "replace")).hexdigest()
 
 
+KEY_PLACEHOLDER = "[trial key]"
+
+
+def redact_keys(text: str) -> str:
+    """`text` with every key-shaped GUID replaced by a placeholder, for storing or printing what users wrote."""
+    return KEY_PATTERN.sub(KEY_PLACEHOLDER, text)
+
+
 def trial_id(key_hash: str) -> str:
     """A short public id of a trial for operators; derived from the hash, it reveals nothing of the key."""
     return key_hash[:16]

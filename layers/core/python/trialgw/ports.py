@@ -33,6 +33,10 @@ class TrialStore(Protocol):
     def give_back_quota(self, key_hash: str, channel: Channel) -> None:
         """Uncounts one message taken by `take_quota` whose send could not complete; raises StoreError."""
 
+    def revoke(self, key_hash: str) -> bool:
+        """Sets the trial's status to revoked, so its key is refused at once everywhere; False when there is no
+        such trial. Raises StoreError."""
+
 
 @dataclass(frozen=True, slots=True)
 class QuotaTake:
@@ -78,6 +82,13 @@ class Membership:
     expires_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class WhitelistEntry:
+    channel: Channel
+    address: str
+    whitelisted_at: int
+
+
 class WhitelistStore(Protocol):
     def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
         """Whitelists an address on a trial; one conditional transaction, exact under concurrency."""
@@ -90,6 +101,9 @@ class WhitelistStore(Protocol):
 
     def claim_join_hint(self, channel: Channel, address: str, *, day: str, ttl: int) -> bool:
         """True once per address and day: whether a how-to-join reply may be sent."""
+
+    def entries(self, key_hash: str) -> list[WhitelistEntry]:
+        """A trial's whitelisted recipients, oldest first; raises StoreError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,32 @@ class LoggedMessage:
     status: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message on a trial's list, as the dashboard shows it."""
+
+    message_id: str
+    direction: str
+    channel: Channel
+    counterpart: str
+    text: str | None
+    at: int
+    payload: str
+    status: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: list[StoredMessage]
+    # Where the next (older) page starts; None on the last page.
+    cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    """A paging cursor that is not one `MessageLog.page` gave out."""
+
+
 class MessageLog(Protocol):
     def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
         """True the first time a provider's message id is seen; False for a redelivery."""
@@ -119,6 +159,9 @@ class MessageLog(Protocol):
 
     def forget(self, message: LoggedMessage) -> None:
         """Removes a recorded message (a send that was not accepted after all); raises StoreError."""
+
+    def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
+        """A trial's messages, newest first, `limit` at a time from `cursor`; raises InvalidCursor, StoreError."""
 
 
 @dataclass(frozen=True, slots=True)

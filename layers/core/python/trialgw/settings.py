@@ -154,6 +154,14 @@ class SendSettings(TrialSettings):
     capacity_retry_after_seconds: int = Field(default=900, gt=0)
 
 
+class DashboardSettings(TrialSettings):
+    """The dashboard API: the tables it reads, and how many messages one page holds at most."""
+
+    whitelist_table: str = names.WHITELIST.local_name
+    messages_table: str = names.MESSAGES.local_name
+    dashboard_page_size: int = Field(default=50, ge=1, le=200)
+
+
 class DeliverySettings(TrialSettings):
     """The delivery function: which provider carries each channel, and how to reach it.
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
 from trialgw.errors import StoreError
-from trialgw.ports import STATUS_MOVES_FROM, LoggedMessage, MessageRef, MessageStatus
+from trialgw.models import Channel
+from trialgw.ports import (
+    STATUS_MOVES_FROM,
+    InvalidCursor,
+    LoggedMessage,
+    MessagePage,
+    MessageRef,
+    MessageStatus,
+    StoredMessage,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -82,6 +93,28 @@ class DynamoMessageLog:
             self._client.delete_item(TableName=self._table, Key=self._message_key(message))
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not remove the message: {type(error).__name__}") from error
+
+    def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
+        pk = {"S": f"{names.TRIAL_PK_PREFIX}{key_hash}"}
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY, "#sk": names.SORT_KEY},
+            "ExpressionAttributeValues": {":pk": pk, ":prefix": {"S": names.MESSAGE_SK_PREFIX}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor is not None:
+            query["ExclusiveStartKey"] = {names.PARTITION_KEY: pk, names.SORT_KEY: {"S": _cursor_sort_key(cursor)}}
+        try:
+            answer = self._client.query(**query)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the messages: {type(error).__name__}") from error
+        last = answer.get("LastEvaluatedKey")
+        return MessagePage(
+            messages=[_stored(item) for item in answer.get("Items", [])],
+            cursor=_to_cursor(last[names.SORT_KEY]["S"]) if last else None,
+        )
 
     # Delivery: attempts and status on an accepted send's record.
 
@@ -201,3 +234,43 @@ def _pointer_key(partition: str) -> dict[str, dict[str, str]]:
 def _first_condition_failed(error: ClientError) -> bool:
     reasons = error.response.get("CancellationReasons") or []
     return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+
+
+def _to_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
+
+
+def _cursor_sort_key(cursor: str) -> str:
+    """The sort key a cursor stands for; InvalidCursor for anything `_to_cursor` did not make."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("cursor too long")
+    try:
+        sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidCursor("cursor is not base64") from None
+    if not _MESSAGE_SORT_KEY.fullmatch(sort_key):
+        raise InvalidCursor("cursor names no message")
+    return sort_key
+
+
+# A cursor can only move within the trial's own partition (the query fixes it), so checking its shape is enough.
+MAX_CURSOR_CHARS = 600
+_MESSAGE_SORT_KEY = re.compile(rf"{re.escape(names.MESSAGE_SK_PREFIX)}\d{{11}}#\S{{1,300}}")
+
+
+def _stored(item: dict[str, Any]) -> StoredMessage:
+    def text(name: str) -> str | None:
+        value = item.get(name, {}).get("S")
+        return value if isinstance(value, str) else None
+
+    return StoredMessage(
+        message_id=item["message_id"]["S"],
+        direction=item["direction"]["S"],
+        channel=Channel(item["channel"]["S"]),
+        counterpart=item["counterpart"]["S"],
+        text=text("text"),
+        at=int(item["at"]["N"]),
+        payload=text("payload") or "{}",
+        status=text("status"),
+        reason=text("reason"),
+    )

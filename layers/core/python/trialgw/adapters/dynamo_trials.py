@@ -162,6 +162,24 @@ class DynamoTrialStore:
     def give_back_quota(self, key_hash: str, channel: Channel) -> None:
         _decrement(self._client, self._table, _trial_key(key_hash), sent_attribute(channel), what="the message")
 
+    def revoke(self, key_hash: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_trial_key(key_hash),
+                UpdateExpression="SET #status = :revoked",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#pk": names.PARTITION_KEY, "#status": "status"},
+                ExpressionAttributeValues={":revoked": {"S": TrialStatus.REVOKED.value}},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise StoreError(f"could not revoke the trial: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not revoke the trial: {type(error).__name__}") from error
+        return True
+
     def delete(self, key_hash: str) -> None:
         try:
             self._client.delete_item(TableName=self._table, Key=_trial_key(key_hash))

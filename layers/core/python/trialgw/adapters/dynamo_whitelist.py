@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from trialgw import names
 from trialgw.errors import StoreError
 from trialgw.models import Channel, Trial, member_token
-from trialgw.ports import Membership, WhitelistOutcome
+from trialgw.ports import Membership, WhitelistEntry, WhitelistOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -195,3 +195,24 @@ class DynamoWhitelistStore:
         except BotoCoreError as error:
             raise StoreError(f"could not claim the join hint: {type(error).__name__}") from error
         return True
+
+    def entries(self, key_hash: str) -> list[WhitelistEntry]:
+        try:
+            answer = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+                ExpressionAttributeNames={"#pk": names.PARTITION_KEY, "#sk": names.SORT_KEY},
+                ExpressionAttributeValues={":pk": _trial_pk(key_hash), ":prefix": _s(names.RECIPIENT_SK_PREFIX)},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the whitelist: {type(error).__name__}") from error
+        entries = [
+            WhitelistEntry(
+                channel=Channel(item["channel"]["S"]),
+                address=item["address"]["S"],
+                whitelisted_at=int(item["whitelisted_at"]["N"]),
+            )
+            for item in answer.get("Items", [])
+        ]
+        return sorted(entries, key=lambda entry: entry.whitelisted_at)

@@ -2,6 +2,8 @@
 
     trialgw-admin capacity status [--local [--port N] | --stack NAME [--region R]] [--json]
     trialgw-admin capacity reset  [same options]
+    trialgw-admin trials list [--limit N] | show TRIAL-ID | revoke TRIAL-ID  [same options]
+    trialgw-admin whitelist list TRIAL-ID  [same options]
 
 Each command first resolves a `Target` (the stack's table names and a DynamoDB client), then runs the
 same adapters and logic the functions use against it. A failure the operator can act on (no local
@@ -32,7 +34,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+    from trialgw.adapters.dynamo_trials import DynamoTrialStore
     from trialgw.logic.capacity import CapacityReport
+    from trialgw.models import TrialState
+    from trialgw.ports import StoredMessage, WhitelistEntry
 
 PROG = "trialgw-admin"
 # infra/app.py's DEFAULT_STACK_NAME and cdk.json's stackName (a test keeps them equal).
@@ -49,6 +54,13 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+# `trials list` without --limit; `trials show` prints this many of the latest messages.
+DEFAULT_TRIALS_LIMIT = 50
+SHOWN_MESSAGES = 10
+# A message's text in a human table is cut to this many characters (--json has all of it).
+TEXT_WIDTH = 60
+TRIAL_ID_LENGTH = 16
 
 NO_CREDENTIALS = (
     "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
@@ -269,6 +281,15 @@ def _table(rows: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
 
 
+def _columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows under their column headers, each column as wide as its widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  " + "  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
 def capacity_output(report: CapacityReport, *, target: Target, now: float, reset: bool = False) -> Output:
     """The breaker and the current window, as JSON and as a small table."""
     breaker, window = report.breaker, report.current
@@ -335,6 +356,292 @@ def capacity_reset(target: Target, _args: argparse.Namespace) -> Output:
     return capacity_output(capacity.report(store, now), target=target, now=now, reset=True)
 
 
+# --- trials ----------------------------------------------------------------------------------------
+
+
+def trial_status(state: TrialState, now: float) -> str:
+    """`revoked`, `expired` (past its expiry, not revoked) or `active`."""
+    from trialgw.models import TrialStatus
+
+    if state.trial.status is TrialStatus.REVOKED:
+        return "revoked"
+    return "active" if now < state.trial.expires_at else "expired"
+
+
+def trial_data(state: TrialState, now: float) -> dict[str, Any]:
+    """What `trials list` prints of a trial; the e-mail address masked."""
+    from trialgw.keys import trial_id
+    from trialgw.observability import mask_email
+
+    trial = state.trial
+    return {
+        "id": trial_id(trial.key_hash),
+        "email": mask_email(trial.email),
+        "name": trial.name,
+        "company": trial.company,
+        "created": iso_utc(trial.created_at),
+        "expires": iso_utc(trial.expires_at),
+        "status": trial_status(state, now),
+        "whitelisted": len(state.members),
+        "sent": {channel.value: count for channel, count in state.sent.items()},
+    }
+
+
+def _sent_text(sent: Mapping[str, int]) -> str:
+    from trialgw.models import Channel
+
+    return " ".join(f"{Channel(channel).short_name} {count}" for channel, count in sent.items())
+
+
+def _trial_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [
+        ("id", data["id"]),
+        ("e-mail", data["email"]),
+        ("name", data["name"]),
+        ("company", data["company"] or "-"),
+        ("created", data["created"]),
+        ("expires", data["expires"]),
+        ("status", data["status"]),
+        ("whitelisted", str(data["whitelisted"])),
+        ("sent", _sent_text(data["sent"])),
+    ]
+
+
+def trials_output(states: Sequence[TrialState], *, target: Target, now: float, total: int) -> Output:
+    """Trials, newest first, as JSON and as one row each; `total` is how many the stack holds."""
+    trials = [trial_data(state, now) for state in states]
+    data = {"target": target.description, "total": total, "trials": trials}
+    heading = f"{len(trials)} of {total} trial(s) of {target.description}, newest first"
+    if not trials:
+        return Output(data=data, text=f"{heading}\n  (none)")
+    headers = ("ID", "E-MAIL", "NAME", "COMPANY", "CREATED", "EXPIRES", "STATUS", "WHITELISTED", "SENT")
+    rows = [
+        (
+            t["id"],
+            t["email"],
+            t["name"],
+            t["company"] or "-",
+            t["created"],
+            t["expires"],
+            t["status"],
+            str(t["whitelisted"]),
+            _sent_text(t["sent"]),
+        )
+        for t in trials
+    ]
+    return Output(data=data, text=f"{heading}\n{_columns(headers, rows)}")
+
+
+def _short(text: str | None) -> str:
+    if text is None:
+        return "-"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TEXT_WIDTH else flat[: TEXT_WIDTH - 1] + "…"
+
+
+def message_data(message: StoredMessage) -> dict[str, Any]:
+    """A message as `trials show` prints it; a trial key in its text (an end user joining) is blanked out."""
+    from trialgw.keys import redact_keys
+
+    # Messages recorded before keys were blanked out on the way in may still hold one.
+    text = None if message.text is None else redact_keys(message.text)
+    return {
+        "id": message.message_id,
+        "at": iso_utc(message.at),
+        "direction": message.direction,
+        "channel": message.channel.value,
+        "counterpart": message.counterpart,
+        "text": text,
+        "status": message.status,
+        "reason": message.reason,
+    }
+
+
+def trial_show_output(state: TrialState, messages: Sequence[StoredMessage], *, target: Target, now: float) -> Output:
+    """One trial: what `trials list` prints, its whitelisted recipients and its latest messages (newest first)."""
+    data = {
+        "target": target.description,
+        **trial_data(state, now),
+        "recipients": [{"channel": channel.value, "recipient": address} for channel, address in state.whitelist()],
+        "messages": [message_data(message) for message in messages],
+    }
+    parts = [f"Trial {data['id']} of {target.description}", _table(_trial_rows(data))]
+    parts.append(f"Whitelisted recipients ({len(data['recipients'])})")
+    if data["recipients"]:
+        parts.append(_columns(("CHANNEL", "RECIPIENT"), [(r["channel"], r["recipient"]) for r in data["recipients"]]))
+    else:
+        parts.append("  (none)")
+    parts.append(f"Latest messages ({len(messages)}, newest first)")
+    if messages:
+        rows = [
+            (
+                m["at"],
+                m["direction"],
+                m["channel"],
+                m["counterpart"],
+                m["status"] or "-",
+                _short(m["text"]),
+            )
+            for m in data["messages"]
+        ]
+        parts.append(_columns(("AT", "DIRECTION", "CHANNEL", "COUNTERPART", "STATUS", "TEXT"), rows))
+    else:
+        parts.append("  (none)")
+    return Output(data=data, text="\n".join(parts))
+
+
+def whitelist_output(state: TrialState, entries: Sequence[WhitelistEntry], *, target: Target) -> Output:
+    from trialgw.keys import trial_id
+
+    tid = trial_id(state.trial.key_hash)
+    recipients = [
+        {"channel": e.channel.value, "recipient": e.address, "whitelistedAt": iso_utc(e.whitelisted_at)}
+        for e in entries
+    ]
+    data = {"target": target.description, "id": tid, "recipients": recipients}
+    heading = f"{len(recipients)} whitelisted recipient(s) of trial {tid} on {target.description}"
+    if not recipients:
+        return Output(data=data, text=f"{heading}\n  (none)")
+    rows = [(r["channel"] or "", r["recipient"] or "", r["whitelistedAt"] or "-") for r in recipients]
+    return Output(data=data, text=f"{heading}\n{_columns(('CHANNEL', 'RECIPIENT', 'WHITELISTED AT'), rows)}")
+
+
+def _trial_store(target: Target) -> DynamoTrialStore:
+    from trialgw.adapters.dynamo_trials import DynamoTrialStore
+
+    return DynamoTrialStore(target.dynamodb, target.table(names.TRIALS))
+
+
+def scan_trials(target: Target, *, trial_id: str | None = None) -> list[tuple[str, int]]:
+    """(key hash, created at) of every trial item (or of those with the public id `trial_id`): a Scan of the
+    trials table, page by page, that reads only those two attributes."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    condition = "begins_with(#pk, :prefix) AND #sk = :sk"
+    attribute_names = {"#pk": names.PARTITION_KEY, "#sk": names.SORT_KEY, "#hash": "key_hash", "#created": "created_at"}
+    values: dict[str, Any] = {":prefix": {"S": names.TRIAL_PK_PREFIX}, ":sk": {"S": names.TRIAL_SK}}
+    if trial_id is not None:
+        condition += " AND #tid = :tid"
+        attribute_names["#tid"] = "trial_id"
+        values[":tid"] = {"S": trial_id}
+    request: dict[str, Any] = {
+        "TableName": target.table(names.TRIALS),
+        "FilterExpression": condition,
+        "ProjectionExpression": "#hash, #created",
+        "ExpressionAttributeNames": attribute_names,
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    found: list[tuple[str, int]] = []
+    while True:
+        try:
+            answer = target.dynamodb.scan(**request)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not scan the trials: {type(error).__name__}") from error
+        found += [(item["key_hash"]["S"], int(item["created_at"]["N"])) for item in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        if not last:
+            return found
+        request["ExclusiveStartKey"] = last
+
+
+def _trial_id_argument(raw: str) -> str:
+    candidate = raw.strip().lower()
+    if len(candidate) != TRIAL_ID_LENGTH or any(c not in "0123456789abcdef" for c in candidate):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a trial id ({TRIAL_ID_LENGTH} hex digits, as trials list shows)"
+        )
+    return candidate
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def find_trial(target: Target, trial_id: str) -> TrialState:
+    """The trial whose public id is `trial_id`; AdminError when there is none."""
+    matches = scan_trials(target, trial_id=trial_id)
+    if len(matches) > 1:
+        raise AdminError(f"{len(matches)} trials have the id {trial_id} on {target.description}")
+    state = _trial_store(target).state(matches[0][0]) if matches else None
+    if state is None:
+        raise AdminError(f"no trial {trial_id} on {target.description}")
+    return state
+
+
+def trials_list(target: Target, args: argparse.Namespace) -> Output:
+    store = _trial_store(target)
+    found = sorted(scan_trials(target), key=lambda pair: pair[1], reverse=True)
+    states = [state for key_hash, _ in found[: args.limit] if (state := store.state(key_hash)) is not None]
+    return trials_output(states, target=target, now=time.time(), total=len(found))
+
+
+def trials_show(target: Target, args: argparse.Namespace) -> Output:
+    from trialgw.adapters.dynamo_messages import DynamoMessageLog
+
+    state = find_trial(target, args.trial_id)
+    log = DynamoMessageLog(target.dynamodb, target.table(names.MESSAGES))
+    page = log.page(state.trial.key_hash, limit=SHOWN_MESSAGES, cursor=None)
+    return trial_show_output(state, page.messages, target=target, now=time.time())
+
+
+def trials_revoke(target: Target, args: argparse.Namespace) -> Output:
+    from trialgw.models import TrialStatus
+
+    state = find_trial(target, args.trial_id)
+    store = _trial_store(target)
+    if not store.revoke(state.trial.key_hash):
+        raise AdminError(f"no trial {args.trial_id} on {target.description}")
+    after = store.state(state.trial.key_hash)
+    if after is None:
+        raise AdminError(f"no trial {args.trial_id} on {target.description}")
+    now = time.time()
+    was = (
+        "it was already revoked" if state.trial.status is TrialStatus.REVOKED else "it was " + trial_status(state, now)
+    )
+    data = {"revoked": True, "previousStatus": trial_status(state, now), "target": target.description}
+    data.update(trial_data(after, now))
+    text = (
+        f"Trial {data['id']} revoked ({was}): its key is refused from now on, everywhere.\n{_table(_trial_rows(data))}"
+    )
+    return Output(data=data, text=text)
+
+
+def whitelist_list(target: Target, args: argparse.Namespace) -> Output:
+    from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
+    from trialgw.models import member_token
+
+    state = find_trial(target, args.trial_id)
+    store = DynamoWhitelistStore(target.dynamodb, target.table(names.WHITELIST), target.table(names.TRIALS))
+    # The trial item's members are what sends check; an entry without one is a removal's leftover.
+    entries = [
+        entry
+        for entry in store.entries(state.trial.key_hash)
+        if member_token(entry.channel, entry.address) in state.members
+    ]
+    return whitelist_output(state, entries, target=target)
+
+
+def _trial_id_positional(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("trial_id", metavar="TRIAL-ID", type=_trial_id_argument, help="the trial's id (trials list)")
+
+
+def _limit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--limit",
+        type=_positive,
+        default=DEFAULT_TRIALS_LIMIT,
+        metavar="N",
+        help=f"show the newest N trials (default: {DEFAULT_TRIALS_LIMIT})",
+    )
+
+
 def _no_arguments(_parser: argparse.ArgumentParser) -> None:
     return None
 
@@ -353,11 +660,25 @@ class Command:
 # Each group's one-line help; its commands are in COMMANDS.
 GROUPS: dict[str, str] = {
     "capacity": "the capacity breaker: while it is tripped, every send is refused",
+    "trials": "trials: list them, show one with its recipients and latest messages, revoke one's key",
+    "whitelist": "a trial's whitelisted recipients",
 }
 
 COMMANDS: tuple[Command, ...] = (
     Command("capacity", "status", "show the breaker and the current window", capacity_status),
     Command("capacity", "reset", "close the breaker and start counting afresh", capacity_reset),
+    Command("trials", "list", "the trials, newest first", trials_list, _limit_option),
+    Command(
+        "trials", "show", "one trial, its whitelisted recipients and latest messages", trials_show, _trial_id_positional
+    ),
+    Command(
+        "trials",
+        "revoke",
+        "revoke a trial: its key is refused at once, everywhere",
+        trials_revoke,
+        _trial_id_positional,
+    ),
+    Command("whitelist", "list", "a trial's whitelisted recipients", whitelist_list, _trial_id_positional),
 )
 
 

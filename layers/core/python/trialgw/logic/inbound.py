@@ -16,7 +16,7 @@ from enum import StrEnum
 from trialgw.addresses import find_key, is_stop
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.inbound.cm import to_cm_mo_json
-from trialgw.keys import hash_key
+from trialgw.keys import hash_key, redact_keys
 from trialgw.models import Channel, InboundMessage
 from trialgw.observability import logger
 from trialgw.ports import (
@@ -171,16 +171,18 @@ def _stop(message: InboundMessage, now: int, deps: InboundDeps) -> InboundOutcom
 def _record(
     message: InboundMessage, key_hash: str, expires_at: int, settings: TrialSettings, deps: InboundDeps
 ) -> None:
+    # A key is stored only as its hash: the message that carried one is recorded with the key blanked out.
+    text = redact_keys(message.text) if message.text is not None else None
     deps.messages.record(
         LoggedMessage(
             key_hash=key_hash,
             direction="inbound",
             channel=message.channel,
             counterpart=message.sender,
-            text=message.text,
+            text=text,
             at=message.received_at,
             message_id=f"{message.provider}:{message.provider_message_id}",
-            payload=json.dumps(to_cm_mo_json(message), ensure_ascii=False),
+            payload=redact_keys(json.dumps(to_cm_mo_json(message), ensure_ascii=False)),
             ttl=expires_at + settings.expired_retention_seconds,
         )
     )

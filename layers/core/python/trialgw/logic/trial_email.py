@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from trialgw.examples import curl_example
 from trialgw.models import Trial
 from trialgw.ports import OutgoingEmail
 from trialgw.settings import TrialSettings
-from trialgw.urls import dashboard_url, gateway_url, sms_link, whatsapp_link
-
-EXAMPLE_NUMBER = "+31600000000"
+from trialgw.urls import dashboard_url, sms_link, whatsapp_link
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +49,6 @@ def contact_points(settings: TrialSettings, key: str) -> list[ContactPoint]:
     return points
 
 
-def curl_example(settings: TrialSettings, key: str) -> str:
-    body = {
-        "messages": {
-            "authentication": {"producttoken": key},
-            "msg": [
-                {
-                    "allowedChannels": ["WhatsApp"],
-                    "from": "TrialTest",
-                    "to": [{"number": EXAMPLE_NUMBER}],
-                    "body": {"type": "auto", "content": "Hello from my messaging trial"},
-                }
-            ],
-        }
-    }
-    return (
-        f"curl -X POST '{gateway_url(settings.api_url)}' \\\n"
-        "  -H 'Content-Type: application/json' \\\n"
-        f"  -d '{json.dumps(body, separators=(',', ':'))}'"
-    )
-
-
 def limits(settings: TrialSettings) -> list[str]:
     lifetime = humanize_seconds(settings.trial_lifetime_seconds)
     gsm7 = settings.sms_gsm7_part_chars * settings.sms_max_parts
@@ -94,7 +71,7 @@ def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> Outgo
     lifetime = humanize_seconds(settings.trial_lifetime_seconds)
     dashboard = dashboard_url(settings.site_url, key)
     points = contact_points(settings, key)
-    curl = curl_example(settings, key)
+    curl = curl_example(settings.api_url, key)
     rules = limits(settings)
     subject = f"Your {settings.brand} messaging trial key"
     sms_caveat = (

@@ -1,0 +1,171 @@
+"""The trial dashboard's data: the trial and its quotas, the whitelist with ready examples, the messages.
+
+The key arrives in the `Authorization` header only (the page keeps it in the URL fragment, which no server
+sees). A missing or malformed header is 401; an unknown or revoked key is 404 with the same text either way,
+so the answer never says whether a key existed. An expired trial stays readable (status "expired") while its
+items are kept, so an old link says "ended" rather than "unknown".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from trialgw.errors import TrialGatewayError
+from trialgw.examples import curl_example, postman_collection
+from trialgw.keys import hash_key, normalize_key, trial_id
+from trialgw.logic.trial_email import contact_points
+from trialgw.models import Channel, TrialState, TrialStatus
+from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistStore
+from trialgw.settings import DashboardSettings
+from trialgw.urls import STATUS_PATH, gateway_url
+
+SUMMARY_CHARS = 80
+# What the send path recorded beside the request: what was delivered, the SMS count, the country rule applied.
+EXPLAIN_FIELDS = ("delivered", "sms", "countryRule", "messageDetails")
+BEARER = "bearer "
+
+
+class Unauthorized(TrialGatewayError):
+    """No usable key in the Authorization header."""
+
+
+class UnknownTrial(TrialGatewayError):
+    """No trial for this key (never one, or revoked): one answer for both."""
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardDeps:
+    trials: TrialStore
+    whitelist: WhitelistStore
+    messages: MessageLog
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An authenticated dashboard request: the key (to build examples with) and its trial."""
+
+    key: str
+    state: TrialState
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def authenticate(authorization: str | None, deps: DashboardDeps) -> Viewer:
+    """The viewer of `Authorization: Bearer <key>`; raises Unauthorized, UnknownTrial or StoreError."""
+    if not authorization or len(authorization) > 200 or not authorization.lower().startswith(BEARER):
+        raise Unauthorized("Send the trial key as `Authorization: Bearer <key>`.")
+    key = normalize_key(authorization[len(BEARER) :])
+    if key is None:
+        raise Unauthorized("Send the trial key as `Authorization: Bearer <key>`.")
+    state = deps.trials.state(hash_key(key))
+    if state is None or state.trial.status is TrialStatus.REVOKED:
+        raise UnknownTrial("There is no trial for this key. Sign up for a new one.")
+    return Viewer(key=key, state=state)
+
+
+def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[str, Any]:
+    trial = viewer.state.trial
+    seconds_left = max(0, trial.expires_at - int(now))
+    return {
+        "trial": {
+            "id": trial_id(trial.key_hash),
+            "name": trial.name,
+            "company": trial.company,
+            "createdAt": _iso(trial.created_at),
+            "expiresAt": _iso(trial.expires_at),
+            "secondsLeft": seconds_left,
+            "status": "active" if trial.is_usable(int(now)) else "expired",
+        },
+        "quotas": [
+            {
+                "channel": channel.value,
+                "quota": settings.quota_for(channel),
+                "sent": viewer.state.sent.get(channel, 0),
+                "remaining": max(0, settings.quota_for(channel) - viewer.state.sent.get(channel, 0)),
+            }
+            for channel in Channel
+        ],
+        "whitelistMax": settings.max_recipients,
+        "contactPoints": [
+            {"channel": point.channel, "instruction": point.instruction, "address": point.address, "link": point.link}
+            for point in contact_points(settings, viewer.key)
+        ],
+        "gatewayUrl": gateway_url(settings.api_url),
+        "statusUrl": settings.api_url + STATUS_PATH,
+    }
+
+
+def whitelist_view(viewer: Viewer, settings: DashboardSettings, deps: DashboardDeps) -> dict[str, Any]:
+    entries = deps.whitelist.entries(viewer.state.trial.key_hash)
+    # The trial item's members are the truth (a STOP removes both); entries carry the time.
+    current = [entry for entry in entries if viewer.state.is_whitelisted(entry.channel, entry.address)]
+    recipients = [(entry.channel, entry.address) for entry in current]
+    return {
+        "max": settings.max_recipients,
+        "recipients": [
+            {
+                "channel": entry.channel.value,
+                "recipient": entry.address,
+                "whitelistedAt": _iso(entry.whitelisted_at),
+                "curl": curl_example(settings.api_url, viewer.key, entry.channel, entry.address),
+            }
+            for entry in current
+        ],
+        "postmanCollection": postman_collection(
+            settings.api_url, viewer.key, f"trialgw trial {trial_id(viewer.state.trial.key_hash)}", recipients
+        ),
+    }
+
+
+def messages_view(
+    viewer: Viewer, settings: DashboardSettings, deps: DashboardDeps, *, limit: int | None, cursor: str | None
+) -> dict[str, Any]:
+    """One page of messages, newest first. Raises InvalidCursor for a cursor this API did not give out."""
+    size = settings.dashboard_page_size if limit is None else max(1, min(limit, settings.dashboard_page_size))
+    page = deps.messages.page(viewer.state.trial.key_hash, limit=size, cursor=cursor)
+    return {"messages": [_message(message) for message in page.messages], "next": page.cursor}
+
+
+def _message(message: StoredMessage) -> dict[str, Any]:
+    try:
+        payload: Any = json.loads(message.payload)
+    except ValueError:
+        payload = {}
+    explain = None
+    request: Any = payload
+    if message.direction == "outbound" and isinstance(payload, dict):
+        request = payload.get("request", {})
+        explain = {
+            name: payload[name] for name in ("delivered", "sms", "countryRule", "messageDetails") if name in payload
+        }
+    text = message.text or ""
+    return {
+        "id": message.message_id,
+        "at": _iso(message.at),
+        "direction": message.direction,
+        "channel": message.channel.value,
+        "counterpart": message.counterpart,
+        "summary": text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…",
+        "status": message.status,
+        "reason": message.reason,
+        "json": request,
+        "explain": explain or None,
+    }
+
+
+__all__ = [
+    "DashboardDeps",
+    "Unauthorized",
+    "UnknownTrial",
+    "Viewer",
+    "authenticate",
+    "messages_view",
+    "trial_view",
+    "whitelist_view",
+]

@@ -1,0 +1,99 @@
+"""The dashboard API through the real handler under moto: authentication, the three views, paging, CORS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import SITE_URL, invoke, load_handler, make_trial
+from tests.integration.test_send_handler import PHONE, call, get_event, gw_event, send_body
+from trialgw.keys import new_key
+from trialgw.models import Channel
+
+
+@pytest.fixture
+def dashboard(aws_env: None) -> Any:
+    return load_handler("dashboard")
+
+
+@pytest.fixture
+def gw(aws_env: None) -> Any:
+    return load_handler("send")
+
+
+def get(module: Any, path: str, *, key: str | None = None, query: dict[str, str] | None = None) -> Any:
+    event = get_event(path)
+    if key is not None:
+        event["headers"]["Authorization"] = f"Bearer {key}"
+        event["multiValueHeaders"]["Authorization"] = [f"Bearer {key}"]
+    event["headers"]["Origin"] = SITE_URL
+    event["multiValueHeaders"]["Origin"] = [SITE_URL]
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
+    return invoke(module, event)
+
+
+def test_the_three_views_of_a_trial_that_sent(dashboard, gw):
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    assert call(gw, gw_event(send_body(key)))[0] == 200
+
+    status, headers, trial = get(dashboard, "/dashboard-api/trial", key=key)
+    assert status == 200
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Access-Control-Allow-Origin"] == SITE_URL
+    assert trial["trial"]["status"] == "active"
+    assert {q["channel"]: q["remaining"] for q in trial["quotas"]}["WhatsApp"] == 9
+
+    status, _, whitelist = get(dashboard, "/dashboard-api/whitelist", key=key)
+    assert status == 200
+    [row] = whitelist["recipients"]
+    assert (row["channel"], row["recipient"]) == ("WhatsApp", PHONE)
+    assert key in row["curl"]
+    assert len(whitelist["postmanCollection"]["item"]) == 1
+
+    status, _, messages = get(dashboard, "/dashboard-api/messages", key=key)
+    assert status == 200
+    [message] = messages["messages"]
+    assert message["direction"] == "outbound"
+    assert message["status"] == "queued"
+    assert key not in json.dumps(message)
+    assert message["json"]["messages"]["msg"][0]["to"] == [{"number": PHONE}]
+
+
+def test_paging_walks_every_message_once(dashboard, gw):
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    for _ in range(5):
+        assert call(gw, gw_event(send_body(key)))[0] == 200
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        status, _, page = get(dashboard, "/dashboard-api/messages", key=key, query=query)
+        assert status == 200
+        assert len(page["messages"]) <= 2
+        seen += [m["id"] for m in page["messages"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+
+
+@pytest.mark.parametrize("path", ["/dashboard-api/trial", "/dashboard-api/whitelist", "/dashboard-api/messages"])
+def test_no_key_is_401_and_an_unknown_key_is_404(dashboard, path):
+    status, headers, body = get(dashboard, path)
+    assert (status, body["code"]) == (401, "unauthorized")
+    assert headers["WWW-Authenticate"] == "Bearer"
+    status, _, body = get(dashboard, path, key=new_key())
+    assert (status, body["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "query", [{"cursor": "bm90IGEgbWVzc2FnZQ"}, {"cursor": "%%%"}, {"limit": "0"}, {"limit": "-1"}, {"limit": "x"}]
+)
+def test_bad_paging_parameters_are_400(dashboard, query):
+    key = make_trial()
+    status, _, body = get(dashboard, "/dashboard-api/messages", key=key, query=query)
+    assert status == 400
+    assert body["code"] in {"invalid_cursor", "invalid_limit"}
