@@ -211,7 +211,7 @@ class FakeWhitelistStore:
                 WhitelistEntry(channel, address, self.added_at.get((key_hash, channel, address), 0))
                 for channel, address in self.listed.get(key_hash, set())
             ),
-            key=lambda entry: entry.whitelisted_at,
+            key=lambda entry: (entry.whitelisted_at, entry.channel.value, entry.address),
         )
 
 

@@ -83,8 +83,10 @@ def test_the_whitelist_has_a_runnable_curl_and_a_postman_collection_per_recipien
     key = _trial(deps)
     viewer = authenticate(f"Bearer {key}", deps)
     trial = viewer.state.trial
-    for channel, address in ((Channel.WHATSAPP, "+31612345678"), (Channel.MESSENGER, "1234567890123456")):
-        deps.whitelist.add(trial, channel, address, now=NOW, limit=10, ttl=NOW)
+    for offset, (channel, address) in enumerate(
+        ((Channel.WHATSAPP, "+31612345678"), (Channel.MESSENGER, "1234567890123456"))
+    ):
+        deps.whitelist.add(trial, channel, address, now=NOW + offset, limit=10, ttl=NOW)
         deps.trials.whitelist(trial.key_hash, channel, address)
     view = whitelist_view(authenticate(f"Bearer {key}", deps), SETTINGS, deps)
     assert [(r["channel"], r["recipient"]) for r in view["recipients"]] == [

@@ -215,4 +215,5 @@ class DynamoWhitelistStore:
             )
             for item in answer.get("Items", [])
         ]
-        return sorted(entries, key=lambda entry: entry.whitelisted_at)
+        # Oldest first; ties (one second) in a stable order.
+        return sorted(entries, key=lambda entry: (entry.whitelisted_at, entry.channel.value, entry.address))
