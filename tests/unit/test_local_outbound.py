@@ -6,6 +6,7 @@ Runs moto's server on 127.0.0.1 (the stack's own `MotoBackend`), since peeking r
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -29,8 +30,8 @@ def moto_sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MotoBackend, Que
     backend = MotoBackend(MailOutbox())
     endpoint = backend.start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    # A unique name per test: moto's memory is per process, shared by every server in it.
-    definition = names.QueueDef(logical="outbound", env_var="X", local_name=f"test-{id(backend)}")
+    # A unique name per test: moto's memory is per process, shared by every server in it (an id() is reused).
+    definition = names.QueueDef(logical="outbound", env_var="X", local_name=f"test-{uuid.uuid4().hex[:12]}")
     try:
         [queue] = create_queues(boto3.client("sqs"), [definition])
         yield backend, queue

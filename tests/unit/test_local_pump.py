@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,11 +73,11 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     backend = MotoBackend(MailOutbox())
     endpoint = backend.start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    counter = iter(range(1000))
 
     def make_queue(max_receive_count: int = MAX_RECEIVE_COUNT) -> QueueResource:
-        # A unique name per queue: moto's memory is per process, shared by every server in it.
-        definition = names.QueueDef(logical="outbound", env_var="X", local_name=f"pump-{id(backend)}-{next(counter)}")
+        # A unique name per queue: moto's memory is per process, shared by every server in it (and an object's
+        # id() is reused once it is collected, so it cannot tell two tests' queues apart).
+        definition = names.QueueDef(logical="outbound", env_var="X", local_name=f"pump-{uuid.uuid4().hex[:12]}")
         [queue] = create_queues(boto3.client("sqs"), [definition], max_receive_count=max_receive_count)
         return queue
 
