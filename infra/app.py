@@ -19,6 +19,7 @@ Context knobs (all optional except senderEmail):
 | wafSignupLimitPerIp        | 20      | signups per client IP per 5 minutes (then HTTP 429)              |
 | wafRequestLimitPerIp       | 1000    | API requests per client IP per 5 minutes (then HTTP 429)         |
 | queueMaxReceiveCount       | 5       | deliveries of an SQS message before it moves to its dead-letter queue |
+| alarmEmail                 | —       | e-mails every alarm (the operator alerts topic); confirm the subscription |
 | capacityLimit              | 1000    | messages accepted across all trials per window before the breaker trips |
 | capacityWindowSeconds      | 3600    | the capacity breaker's counting window                           |
 | providerSms                | sandbox | who carries SMS: sandbox, cm or aws-sms (End User Messaging)     |

@@ -30,6 +30,7 @@ from infra.constructs.functions import (
     Functions,
     settings_field,
 )
+from infra.constructs.operations import Operations
 from infra.constructs.queues import Queues
 from infra.constructs.secrets import PROVIDER_SECRET_KEYS, SECRET_KEYS, ProviderSecrets, WebhookSecrets
 from infra.constructs.site import Site
@@ -60,6 +61,9 @@ SECRET_SETTINGS = frozenset(SECRET_OUTPUTS)
 # How the delivery function takes its queue: up to 10 messages per invocation, waiting at most a second
 # to fill a batch, and failed messages reported one by one (the others are not redelivered).
 CONSUMER_BATCH_SIZE = 10
+# The function whose capacity breaker (trialgw.logic.capacity) emits CapacityBreakerTripped.
+BREAKER_SERVICE = "send"
+
 CONSUMER_BATCHING_WINDOW = Duration.seconds(1)
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
@@ -116,6 +120,8 @@ class StackConfig:
     waf_request_limit_per_ip: int = 1000
     # Deliveries of one SQS message before it moves to the queue's dead-letter queue.
     queue_max_receive_count: int = 5
+    # Where the operator alerts topic e-mails its alarms (a subscription to confirm); none: no e-mail.
+    alarm_email: str | None = None
     # Settings fields (snake_case) → values, validated by each function's settings model at synth.
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -130,6 +136,8 @@ class StackConfig:
             raise ValueError(f"WAF rate limits must be at least {WAF_MINIMUM_RATE_LIMIT} per 5 minutes")
         if self.queue_max_receive_count < 1:
             raise ValueError("queueMaxReceiveCount must be at least 1")
+        if self.alarm_email is not None and "@" not in self.alarm_email:
+            raise ValueError(f"alarmEmail {self.alarm_email!r} is not an e-mail address")
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -289,6 +297,16 @@ class TrialGatewayStack(Stack):
             request_limit_per_ip=config.waf_request_limit_per_ip,
             webhook_path_fragment="/webhooks/",
         )
+        self.operations = Operations(
+            self,
+            "Operations",
+            alarm_email=config.alarm_email,
+            queues=self.queues.by_logical,
+            functions={name: built.function for name, built in self.functions.by_name.items()},
+            stage=self.api.stage,
+            breaker_services=[BREAKER_SERVICE],
+            removal_policy=config.removal_policy,
+        )
         self._grant()
         self._outputs(signup_path=signup_route.path)
 
@@ -370,6 +388,13 @@ class TrialGatewayStack(Stack):
             value=f"{self.api.url}{meta_route.path}",
             description="Callback URL of the Meta app (WhatsApp, Messenger, Instagram); verify token in the secret",
         )
+        CfnOutput(
+            self,
+            "OperatorAlertsTopicArn",
+            value=self.operations.topic.topic_arn,
+            description="Every alarm notifies this topic (subscribe to it; alarmEmail does so by e-mail)",
+        )
+        CfnOutput(self, "DashboardName", value=self.operations.dashboard.dashboard_name)
         CfnOutput(self, "SenderEmail", value=self.email.sender_email)
         CfnOutput(self, "SesConfigurationSet", value=self.email.configuration_set_name)
         if self.email.domain:

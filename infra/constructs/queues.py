@@ -19,7 +19,7 @@ VISIBILITY_TIMEOUT = Duration.seconds(60)
 RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)
 # An alarm when the oldest message has waited this long: the consumer is down or far behind.
-MAX_AGE_SECONDS = 15 * 60
+MAX_AGE_SECONDS = 5 * 60
 
 
 class DeliveryQueue(Construct):

@@ -2,7 +2,7 @@
 
 Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
 other branches of the knobs (no deletion protection, a domain identity, a settings override, another
-queueMaxReceiveCount).
+queueMaxReceiveCount, an alarmEmail).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from infra.stack import TrialGatewayStack
 VARIANT_STACK = "trialgw-variant"
 VARIANT_DOMAIN = "trials.example.org"
 VARIANT_MAX_RECEIVE_COUNT = 3
+VARIANT_ALARM_EMAIL = "ops@trials.example.org"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             stack.config,
             deletion_protection=False,
             queue_max_receive_count=VARIANT_MAX_RECEIVE_COUNT,
+            alarm_email=VARIANT_ALARM_EMAIL,
             ses_domain=VARIANT_DOMAIN,
             sender_email=f"trials@{VARIANT_DOMAIN}",
             settings_overrides={**stack.config.settings_overrides, "trial_lifetime_seconds": "600"},

@@ -28,6 +28,8 @@ def test_outputs_name_the_site_the_api_the_endpoints_the_tables_the_topic_and_th
         "CmWebhookUrlTemplate",
         "CmStatusWebhookUrlTemplate",
         "MetaWebhookUrl",
+        "OperatorAlertsTopicArn",
+        "DashboardName",
     }
     assert values["SiteUrl"].startswith("https://")
     assert values["SiteUrl"].endswith(".cloudfront.net")
