@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from trialgw import names
@@ -271,9 +270,9 @@ class Output:
 
 
 def iso_utc(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from trialgw.quotas import iso_utc as iso
+
+    return None if epoch is None else iso(epoch)
 
 
 def _table(rows: Sequence[tuple[str, str]]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from trialgw.errors import TrialGatewayError
@@ -19,6 +18,7 @@ from trialgw.keys import hash_key, normalize_key, trial_id
 from trialgw.logic.trial_email import contact_points
 from trialgw.models import Channel, TrialState, TrialStatus
 from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistStore
+from trialgw.quotas import iso_utc, quota_rows
 from trialgw.settings import DashboardSettings
 from trialgw.urls import STATUS_PATH, gateway_url
 
@@ -52,10 +52,6 @@ class Viewer:
     state: TrialState
 
 
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def authenticate(authorization: str | None, deps: DashboardDeps) -> Viewer:
     """The viewer of `Authorization: Bearer <key>`; raises Unauthorized, UnknownTrial or StoreError."""
     if not authorization or len(authorization) > 200 or not authorization.lower().startswith(BEARER):
@@ -77,20 +73,12 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
             "id": trial_id(trial.key_hash),
             "name": trial.name,
             "company": trial.company,
-            "createdAt": _iso(trial.created_at),
-            "expiresAt": _iso(trial.expires_at),
+            "createdAt": iso_utc(trial.created_at),
+            "expiresAt": iso_utc(trial.expires_at),
             "secondsLeft": seconds_left,
             "status": "active" if trial.is_usable(int(now)) else "expired",
         },
-        "quotas": [
-            {
-                "channel": channel.value,
-                "quota": settings.quota_for(channel),
-                "sent": viewer.state.sent.get(channel, 0),
-                "remaining": max(0, settings.quota_for(channel) - viewer.state.sent.get(channel, 0)),
-            }
-            for channel in Channel
-        ],
+        "quotas": quota_rows(viewer.state, settings, Channel),
         "whitelistMax": settings.max_recipients,
         "contactPoints": [
             {"channel": point.channel, "instruction": point.instruction, "address": point.address, "link": point.link}
@@ -112,7 +100,7 @@ def whitelist_view(viewer: Viewer, settings: DashboardSettings, deps: DashboardD
             {
                 "channel": entry.channel.value,
                 "recipient": entry.address,
-                "whitelistedAt": _iso(entry.whitelisted_at),
+                "whitelistedAt": iso_utc(entry.whitelisted_at),
                 "curl": curl_example(settings.api_url, viewer.key, entry.channel, entry.address),
             }
             for entry in current
@@ -147,7 +135,7 @@ def _message(message: StoredMessage) -> dict[str, Any]:
     text = message.text or ""
     return {
         "id": message.message_id,
-        "at": _iso(message.at),
+        "at": iso_utc(message.at),
         "direction": message.direction,
         "channel": message.channel.value,
         "counterpart": message.counterpart,

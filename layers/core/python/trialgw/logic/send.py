@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
@@ -25,6 +24,7 @@ from trialgw.logic.capacity import CapacityBreaker
 from trialgw.models import Channel, TrialState
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import Clock, LoggedMessage, MessageLog, OutboundMessage, OutboundQueue, TrialStore
+from trialgw.quotas import iso_utc, quota_rows, remaining
 from trialgw.settings import SendSettings
 from trialgw.sms import count_parts, describe_limit, fits
 
@@ -66,15 +66,10 @@ class _Plan:
 
 def trial_headers(state: TrialState, settings: SendSettings) -> dict[str, str]:
     """`X-Trial-Expires-At` and `X-Trial-Remaining-<Channel>` for every offered channel."""
-    headers = {"X-Trial-Expires-At": _iso(state.trial.expires_at)}
+    headers = {"X-Trial-Expires-At": iso_utc(state.trial.expires_at)}
     for channel in settings.offered_channels:
-        remaining = max(0, settings.quota_for(channel) - state.sent.get(channel, 0))
-        headers[f"X-Trial-Remaining-{channel.short_name}"] = str(remaining)
+        headers[f"X-Trial-Remaining-{channel.short_name}"] = str(remaining(state, settings, channel))
     return headers
-
-
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _refused(
@@ -306,17 +301,9 @@ def trial_status(token: str | None, settings: SendSettings, trials: TrialStore, 
         return unknown
     body = {
         "status": "active",
-        "expiresAt": _iso(state.trial.expires_at),
+        "expiresAt": iso_utc(state.trial.expires_at),
         "secondsLeft": state.trial.expires_at - now,
-        "channels": [
-            {
-                "channel": channel.value,
-                "quota": settings.quota_for(channel),
-                "sent": state.sent.get(channel, 0),
-                "remaining": max(0, settings.quota_for(channel) - state.sent.get(channel, 0)),
-            }
-            for channel in settings.offered_channels
-        ],
+        "channels": quota_rows(state, settings, settings.offered_channels),
         "whitelist": {
             "max": settings.max_recipients,
             "recipients": [{"channel": channel.value, "recipient": address} for channel, address in state.whitelist()],
