@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -82,8 +83,9 @@ def key_schema() -> dict[str, Any]:
     }
 
 
-def trip(store: DynamoCapacityStore, *, count: int = 12, limit: int = 10) -> None:
-    start = int(time.time()) // 3600 * 3600
+def trip(store: DynamoCapacityStore, *, count: int = 12, limit: int = 10, start: int | None = None) -> None:
+    if start is None:
+        start = int(time.time()) // 3600 * 3600
     store.add(count, window_start=start, window_seconds=3600, limit=limit)
     store.trip(now=start + 60, count=count)
 
@@ -310,7 +312,18 @@ def stack(aws: None) -> DynamoCapacityStore:
     return DynamoCapacityStore(boto3.client("dynamodb", region_name=REGION), trials)
 
 
-def test_status_of_a_deployed_stack(capsys: pytest.CaptureFixture[str], stack: DynamoCapacityStore) -> None:
+@pytest.fixture
+def hour_start(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The start of this hour's capacity window; the command's clock stays two minutes into it, so a
+    test that trips the breaker in this window still reads it as current when the run crosses the hour."""
+    start = int(time.time()) // 3600 * 3600
+    monkeypatch.setattr(cli, "time", SimpleNamespace(time=lambda: start + 120.0))
+    return start
+
+
+def test_status_of_a_deployed_stack(
+    capsys: pytest.CaptureFixture[str], stack: DynamoCapacityStore, hour_start: int
+) -> None:
     code, out, err = run(capsys, "capacity", "status", "--stack", STACK, "--region", REGION, "--json")
     assert (code, err) == (0, "")
     answer = json.loads(out)
@@ -318,7 +331,7 @@ def test_status_of_a_deployed_stack(capsys: pytest.CaptureFixture[str], stack: D
     assert answer["breaker"] == {"tripped": False, "trippedAt": None, "trippedCount": None}
     assert answer["window"] is None
 
-    trip(stack)
+    trip(stack, start=hour_start)
     code, out, err = run(capsys, "capacity", "status", "--stack", STACK)
     assert (code, err) == (0, "")
     assert re.search(r"^  breaker +OPEN", out, re.MULTILINE)
@@ -493,10 +506,10 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int
 
 
 def test_status_and_reset_of_the_local_stack(
-    capsys: pytest.CaptureFixture[str], local: tuple[int, DynamoCapacityStore]
+    capsys: pytest.CaptureFixture[str], local: tuple[int, DynamoCapacityStore], hour_start: int
 ) -> None:
     port, store = local
-    trip(store)
+    trip(store, start=hour_start)
     code, out, err = run(capsys, "capacity", "status", "--local", "--port", str(port), "--json")
     assert (code, err) == (0, "")
     answer = json.loads(out)
