@@ -10,7 +10,7 @@ DEPS_LAYER := build/layers/deps/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help dev test check fmt lint typecheck synth deploy layers bench clean
+.PHONY: help dev test check fmt lint typecheck synth cdk-synth deploy layers bench clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -55,6 +55,9 @@ typecheck: $(STAMP) ## mypy (strict on layers/ and functions/)
 
 synth: $(STAMP) layers ## write the CloudFormation template to cdk.out/ (offline, no Docker)
 	$(BIN)/python -m infra.app
+
+cdk-synth: $(STAMP) layers node_modules/.installed ## the same synth through the CDK CLI (npx aws-cdk synth), offline
+	npx --no-install aws-cdk synth --quiet --no-notices
 
 deploy: $(STAMP) layers node_modules/.installed ## deploy to the AWS account of your credentials (CDK_ARGS="-c k=v")
 	npx --no-install cdk deploy --require-approval broadening $(CDK_ARGS)

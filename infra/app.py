@@ -20,6 +20,10 @@ Context knobs (all optional except senderEmail):
 | wafRequestLimitPerIp       | 1000    | API requests per client IP per 5 minutes (then HTTP 429)         |
 | queueMaxReceiveCount       | 5       | deliveries of an SQS message before it moves to its dead-letter queue |
 | alarmEmail                 | —       | e-mails every alarm (the operator alerts topic); confirm the subscription |
+| sendReservedConcurrency    | 10      | instances reserved for, and capping, send (0: none reserved)     |
+| deliveryMaxConcurrency     | 5       | concurrent delivery invocations the queue drives (2 to 1000)     |
+| apiDomainName              | —       | custom domain of the API; the API URL becomes https://<it>       |
+| apiCertificateArn          | —       | ACM certificate of apiDomainName, in the stack's region          |
 | capacityLimit              | 1000    | messages accepted across all trials per window before the breaker trips |
 | capacityWindowSeconds      | 3600    | the capacity breaker's counting window                           |
 | providerSms                | sandbox | who carries SMS: sandbox, cm or aws-sms (End User Messaging)     |

@@ -9,6 +9,7 @@ topic subscriptions and queue event sources that lead to them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -65,6 +66,10 @@ CONSUMER_BATCH_SIZE = 10
 BREAKER_SERVICE = "send"
 
 CONSUMER_BATCHING_WINDOW = Duration.seconds(1)
+# What Lambda allows as an SQS event source's maximum concurrency.
+DELIVERY_MAX_CONCURRENCY = (2, 1000)
+_HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -122,6 +127,18 @@ class StackConfig:
     queue_max_receive_count: int = 5
     # Where the operator alerts topic e-mails its alarms (a subscription to confirm); none: no e-mail.
     alarm_email: str | None = None
+    # Concurrent instances reserved for (and capping) the send function; 0: none reserved. The cap is what
+    # keeps the capacity breaker's count honest: each instance holds up to TRIALGW_CAPACITY_FLUSH_SECONDS of
+    # accepted sends it has not yet added to the window, and trusts a cached "not tripped" for
+    # TRIALGW_CAPACITY_CACHE_SECONDS, so the overshoot past the limit grows with the number of instances.
+    send_reserved_concurrency: int = 10
+    # Concurrent delivery invocations the queue may drive (SQS event source maximum concurrency, 2 to 1000):
+    # bounds the request rate to the channel providers without reserving account concurrency.
+    delivery_max_concurrency: int = 5
+    # A custom domain for the API (regional, TLS 1.2) and the ARN of its ACM certificate in the stack's
+    # region; both or neither. The API URL (curl examples, outputs) becomes https://<apiDomainName>.
+    api_domain_name: str | None = None
+    api_certificate_arn: str | None = None
     # Settings fields (snake_case) → values, validated by each function's settings model at synth.
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -138,6 +155,18 @@ class StackConfig:
             raise ValueError("queueMaxReceiveCount must be at least 1")
         if self.alarm_email is not None and "@" not in self.alarm_email:
             raise ValueError(f"alarmEmail {self.alarm_email!r} is not an e-mail address")
+        if self.send_reserved_concurrency < 0:
+            raise ValueError("sendReservedConcurrency must be 0 (none reserved) or more")
+        if not DELIVERY_MAX_CONCURRENCY[0] <= self.delivery_max_concurrency <= DELIVERY_MAX_CONCURRENCY[1]:
+            raise ValueError(
+                f"deliveryMaxConcurrency must be from {DELIVERY_MAX_CONCURRENCY[0]} to {DELIVERY_MAX_CONCURRENCY[1]}"
+            )
+        if (self.api_domain_name is None) != (self.api_certificate_arn is None):
+            raise ValueError("set apiDomainName and apiCertificateArn together (or neither)")
+        if self.api_domain_name is not None and not _HOSTNAME.fullmatch(self.api_domain_name):
+            raise ValueError(f"apiDomainName {self.api_domain_name!r} is not a host name")
+        if self.api_certificate_arn is not None and not _CERTIFICATE_ARN.fullmatch(self.api_certificate_arn):
+            raise ValueError(f"apiCertificateArn {self.api_certificate_arn!r} is not an ACM certificate ARN")
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -226,6 +255,8 @@ class TrialGatewayStack(Stack):
             throttle_burst_limit=config.api_throttle_burst_limit,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
+            domain_name=config.api_domain_name,
+            certificate_arn=config.api_certificate_arn,
         )
         self.site = Site(
             self,
@@ -262,6 +293,7 @@ class TrialGatewayStack(Stack):
             webhook_secrets_name=self.webhook_secrets.secret_name,
             provider_secrets_name=self.provider_secrets.secret_name,
             settings_overrides=config.settings_overrides,
+            reserved_concurrency={BREAKER_SERVICE: config.send_reserved_concurrency or None},
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
             log_level=config.log_level,
@@ -285,6 +317,7 @@ class TrialGatewayStack(Stack):
                         batch_size=CONSUMER_BATCH_SIZE,
                         max_batching_window=CONSUMER_BATCHING_WINDOW,
                         report_batch_item_failures=True,
+                        max_concurrency=config.delivery_max_concurrency,
                     )
                 )
         signup_route = next(route for route in topology.ROUTES if route.function == "signup")
@@ -337,6 +370,13 @@ class TrialGatewayStack(Stack):
     def _outputs(self, *, signup_path: str) -> None:
         CfnOutput(self, "SiteUrl", value=self.site.url, description="The signup page (dashboard: /dashboard/)")
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API (no trailing slash)")
+        if self.api.domain is not None:
+            CfnOutput(
+                self,
+                "ApiDomainTarget",
+                value=self.api.domain.domain_name_alias_domain_name,
+                description=f"Point DNS for {self.config.api_domain_name} here (CNAME, or a Route 53 alias)",
+            )
         CfnOutput(self, "SignupUrl", value=f"{self.api.url}{signup_path}", description="POST to sign up")
         CfnOutput(
             self,

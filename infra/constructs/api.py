@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -43,9 +44,9 @@ _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 class Api(Construct):
     """The API and its stage: throttled, access-logged, traced.
 
-    `origin` and `url` are built from the API's id rather than taken from the stage, so functions can
-    name the API (for the curl examples they show) without depending on the deployment that in turn
-    depends on them. Routes are added by `add_routes` once the functions exist.
+    `origin` and `url` are built from the API's id (or its custom domain) rather than taken from the
+    stage, so functions can name the API (for the curl examples they show) without depending on the
+    deployment that in turn depends on them. Routes are added by `add_routes` once the functions exist.
     """
 
     def __init__(
@@ -58,8 +59,12 @@ class Api(Construct):
         throttle_burst_limit: int,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        domain_name: str | None = None,
+        certificate_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if (domain_name is None) != (certificate_arn is None):
+            raise ValueError("a custom domain needs both its name and its certificate's ARN")
         self.stage_name = stage_name
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         self.rest_api = apigateway.RestApi(
@@ -123,8 +128,23 @@ class Api(Construct):
             "page's field errors), which API Gateway's validator cannot produce.",
         )
         stack = Stack.of(self)
-        self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
-        self.url = f"{self.origin}/{stage_name}"
+        self.domain: apigateway.DomainName | None = None
+        if domain_name is not None and certificate_arn is not None:
+            # The stage mapped at the domain's root: https://<domain>/messaging/... with no stage in the path.
+            self.domain = apigateway.DomainName(
+                self,
+                "Domain",
+                domain_name=domain_name,
+                certificate=acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn),
+                endpoint_type=apigateway.EndpointType.REGIONAL,
+                security_policy=apigateway.SecurityPolicy.TLS_1_2,
+            )
+            self.domain.add_base_path_mapping(self.rest_api, stage=self.stage)
+            self.origin = f"https://{domain_name}"
+            self.url = self.origin
+        else:
+            self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+            self.url = f"{self.origin}/{stage_name}"
 
     def add_routes(
         self,

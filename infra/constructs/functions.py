@@ -125,6 +125,7 @@ class PythonFunction(Construct):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         log_level: str,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if log_level not in LOG_LEVELS:
@@ -152,6 +153,7 @@ class PythonFunction(Construct):
             memory_size=definition.memory_mb,
             timeout=Duration.seconds(definition.timeout_seconds),
             role=self.role,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": definition.name,
@@ -188,11 +190,15 @@ class Functions(Construct):
         webhook_secrets_name: str,
         provider_secrets_name: str,
         settings_overrides: Mapping[str, Any],
+        reserved_concurrency: Mapping[str, int | None],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         log_level: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        unknown = set(reserved_concurrency) - {definition.name for definition in definitions}
+        if unknown:
+            raise ValueError(f"reserved concurrency for unknown functions {sorted(unknown)}")
         self.layers = SharedLayers(self, "Layers")
         # Table names reach a function through its settings field (`trials_table` for
         # TRIALGW_TRIALS_TABLE), so a model that declares a table never falls back to its local name.
@@ -226,6 +232,7 @@ class Functions(Construct):
                 log_retention=log_retention,
                 removal_policy=removal_policy,
                 log_level=log_level,
+                reserved_concurrency=reserved_concurrency.get(definition.name),
             )
 
 

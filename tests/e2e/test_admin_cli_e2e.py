@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import ROOT, LocalStack, free_port, start_local_stack
 from trialgw import names
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
+from trialgw.keys import KEY_PLACEHOLDER, hash_key, trial_id
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +67,13 @@ def capacity_store(stack: LocalStack) -> DynamoCapacityStore:
     return DynamoCapacityStore(client, aws["tables"]["trials"])
 
 
+def wait_past_the_hour_if_near_it(margin_seconds: int = 20) -> None:
+    """Sleeps into the next capacity window when this one (an hour) ends within `margin_seconds`."""
+    left = 3600 - time.time() % 3600
+    if left < margin_seconds:
+        time.sleep(left + 0.5)
+
+
 @pytest.fixture
 def breaker(local_stack: LocalStack) -> Iterator[DynamoCapacityStore]:
     store = capacity_store(local_stack)
@@ -88,6 +96,8 @@ def test_status_and_reset_of_the_local_stack(local_stack: LocalStack, breaker: D
     assert closed["target"] == f"the local stack at {local_stack.url}"
     assert closed["breaker"] == {"tripped": False, "trippedAt": None, "trippedCount": None}
 
+    # The stack's clock is its own: trip, then read, inside one hour's window.
+    wait_past_the_hour_if_near_it()
     start = int(time.time()) // 3600 * 3600
     breaker.add(1_500, window_start=start, window_seconds=3600, limit=1_000)
     breaker.trip(now=start + 5, count=1_500)
@@ -166,3 +176,26 @@ def send(stack: LocalStack, key: str, recipient: str) -> tuple[int, dict[str, An
     response = stack.post_json("/messaging/messagingtrial/gw/", body)
     answer: dict[str, Any] = response.json()
     return response.status, answer
+
+
+def test_messages_tail_shows_a_trials_inbound_and_outbound_messages(local_stack: LocalStack) -> None:
+    key = local_stack.sign_up()
+    recipient = whitelist(local_stack, key)
+    assert send(local_stack, key, recipient)[0] == 200
+    trial = trial_id(hash_key(key))
+
+    tail = ok_json(admin(local_stack.url, "messages", "tail", trial, "--json"))
+    assert tail["id"] == trial
+    # Both recorded within a second or so: messages of the same second are in id order, not arrival order.
+    messages = sorted(tail["messages"], key=lambda m: m["direction"])
+    assert [(m["direction"], m["channel"], m["counterpart"], m["text"]) for m in messages] == [
+        # The joining message as recorded: the key blanked out.
+        ("inbound", "WhatsApp", recipient, KEY_PLACEHOLDER),
+        ("outbound", "WhatsApp", recipient, "Hello"),
+    ]
+    assert key not in json.dumps(tail)
+
+    table = admin(local_stack.url, "messages", "tail", trial)
+    assert table.returncode == 0, table.stderr
+    assert re.search(rf"^  \S+Z +\S+ +outbound +WhatsApp +\{recipient} +\w+ +Hello$", table.stdout, re.MULTILINE)
+    assert re.search(rf"^  \S+Z +\S+ +inbound +WhatsApp +\{recipient} +- +\[trial key\]$", table.stdout, re.MULTILINE)

@@ -2,7 +2,8 @@
 
 Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
 other branches of the knobs (no deletion protection, a domain identity, a settings override, another
-queueMaxReceiveCount, an alarmEmail).
+queueMaxReceiveCount, an alarmEmail, no reserved concurrency, another delivery concurrency, a custom API
+domain).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ VARIANT_STACK = "trialgw-variant"
 VARIANT_DOMAIN = "trials.example.org"
 VARIANT_MAX_RECEIVE_COUNT = 3
 VARIANT_ALARM_EMAIL = "ops@trials.example.org"
+VARIANT_API_DOMAIN = "api.trials.example.org"
+VARIANT_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+VARIANT_DELIVERY_MAX_CONCURRENCY = 7
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,10 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             deletion_protection=False,
             queue_max_receive_count=VARIANT_MAX_RECEIVE_COUNT,
             alarm_email=VARIANT_ALARM_EMAIL,
+            send_reserved_concurrency=0,
+            delivery_max_concurrency=VARIANT_DELIVERY_MAX_CONCURRENCY,
+            api_domain_name=VARIANT_API_DOMAIN,
+            api_certificate_arn=VARIANT_CERTIFICATE_ARN,
             ses_domain=VARIANT_DOMAIN,
             sender_email=f"trials@{VARIANT_DOMAIN}",
             settings_overrides={**stack.config.settings_overrides, "trial_lifetime_seconds": "600"},

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from infra import topology
-from tests.infra.cfn import functions, outputs, props, referenced_id, references, render, resources
+from tests.infra.cfn import environment, functions, outputs, props, referenced_id, references, render, resources
+from tests.infra.conftest import VARIANT_API_DOMAIN, VARIANT_CERTIFICATE_ARN, Synthesized
 
 
 def _resource_paths(template: dict[str, Any]) -> dict[str, str]:
@@ -138,3 +139,35 @@ def test_webhooks_are_not_rate_limited_per_ip_and_bodies_are_sized_by_the_handle
     counted = {o["Name"] for o in common["RuleActionOverrides"] if "Count" in o["ActionToUse"]}
     # The handlers answer oversized bodies themselves (webhooks take 64 KiB, beyond the rule's 8 KB).
     assert counted == {"CrossSiteScripting_BODY", "SizeRestrictions_BODY"}
+
+
+def test_without_a_custom_domain_there_is_none(template_json: dict[str, Any]) -> None:
+    assert list(resources(template_json, "AWS::ApiGateway::DomainName")) == []
+    assert "ApiDomainTarget" not in outputs(template_json)
+
+
+def test_a_custom_domain_maps_the_stage_at_its_root_over_tls_1_2_and_becomes_the_api_url(
+    synthesized: Synthesized,
+) -> None:
+    variant = synthesized.variant_json
+    ((domain_id, domain),) = resources(variant, "AWS::ApiGateway::DomainName")
+    assert props(domain)["DomainName"] == VARIANT_API_DOMAIN
+    assert props(domain)["RegionalCertificateArn"] == VARIANT_CERTIFICATE_ARN
+    assert props(domain)["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    assert props(domain)["SecurityPolicy"] == "TLS_1_2"
+    ((_, mapping),) = resources(variant, "AWS::ApiGateway::BasePathMapping")
+    assert references(props(mapping)["DomainName"], domain_id)
+    assert "BasePath" not in props(mapping)
+    ((api_id, _),) = resources(variant, "AWS::ApiGateway::RestApi")
+    assert references(props(mapping)["RestApiId"], api_id)
+    ((stage_id, _),) = resources(variant, "AWS::ApiGateway::Stage")
+    assert references(props(mapping)["Stage"], stage_id)
+
+    values = outputs(variant)
+    assert render(values["ApiUrl"]) == f"https://{VARIANT_API_DOMAIN}"
+    assert render(values["GatewayUrl"]) == f"https://{VARIANT_API_DOMAIN}/messaging/messagingtrial/gw/"
+    assert references(values["ApiDomainTarget"], domain_id)
+    # The curl examples the functions show, and the pages' CORS origin, name the domain too.
+    for name, (_, function) in functions(variant).items():
+        api_url = environment(function).get("TRIALGW_API_URL")
+        assert api_url in (None, f"https://{VARIANT_API_DOMAIN}"), name

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from dataclasses import fields
 from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
 from infra.app import CDK_JSON, DEFAULT_STACK_NAME, cdk_json_context
-from infra.stack import StackConfig
+from infra.stack import StackConfig, camel
 from tests.infra.conftest import Synthesized
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
@@ -62,7 +62,10 @@ def test_every_acknowledgment_is_expected_and_says_why(synthesized: Synthesized)
             assert not LAZY_REASONS.search(reason), f"{path} {rule}: {reason!r}"
 
 
-def test_cfn_lint_finds_no_errors_or_unexplained_warnings(template_path: Path) -> None:
+@pytest.mark.parametrize("which", ["stack", "variant"])
+def test_cfn_lint_finds_no_errors_or_unexplained_warnings(synthesized: Synthesized, which: str) -> None:
+    built = synthesized.stack if which == "stack" else synthesized.variant
+    template_path = synthesized.outdir / built.template_file
     matches = lint_file(template_path, config=ManualArgs(regions=["eu-west-1", "us-east-1"]))
     findings = [f"{m.rule.id} {m.message} ({m.path})" for m in matches if m.rule.id not in CFN_LINT_ACCEPTED]
     assert findings == []
@@ -82,6 +85,14 @@ def test_every_documented_knob_exists() -> None:
     documented = set(re.findall(r"^\| (\w+) ", infra.app.__doc__ or "", re.MULTILINE)) - {"knob"}
     assert documented
     assert documented <= StackConfig.knobs() | {"stackName"}
+
+
+def test_every_stack_knob_is_documented() -> None:
+    import infra.app
+
+    documented = set(re.findall(r"^\| (\w+) ", infra.app.__doc__ or "", re.MULTILINE))
+    own = {camel(f.name) for f in fields(StackConfig) if f.name != "settings_overrides"}
+    assert own - documented == set()
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from tests.infra.cfn import (
     resources,
     role_statements,
 )
-from tests.infra.conftest import VARIANT_MAX_RECEIVE_COUNT, Synthesized
+from tests.infra.conftest import VARIANT_DELIVERY_MAX_CONCURRENCY, VARIANT_MAX_RECEIVE_COUNT, Synthesized
 from trialgw import names
 from trialgw.settings import DeliverySettings
 
@@ -55,6 +55,7 @@ def test_each_consumed_queue_feeds_its_function_in_batches_of_10_with_partial_ba
             assert mapping["BatchSize"] == 10
             assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
             assert mapping["MaximumBatchingWindowInSeconds"] == 1
+            assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
             assert mapping.get("Enabled", True) is True
             queue = props(queues[referenced_id(mapping["EventSourceArn"])])
             # The work queue (with its dead-letter queue), never the dead-letter queue itself.
@@ -147,3 +148,9 @@ def test_provider_knobs_from_the_command_line_are_validated_settings() -> None:
         "sms_origination_identity": "pool-0123456789abcdef",
         "cm_senders": {"SMS": "ACME"},
     }
+
+
+def test_the_delivery_concurrency_is_a_knob(synthesized: Synthesized) -> None:
+    mappings = [props(m) for _, m in resources(synthesized.variant_json, "AWS::Lambda::EventSourceMapping")]
+    assert mappings
+    assert {m["ScalingConfig"]["MaximumConcurrency"] for m in mappings} == {VARIANT_DELIVERY_MAX_CONCURRENCY}

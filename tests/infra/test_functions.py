@@ -191,3 +191,15 @@ def _pin(requirement: str) -> tuple[str, str]:
 def _installed_powertools_pin() -> str:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     return dict(_pin(line) for line in pyproject["project"]["dependencies"])["aws-lambda-powertools"]
+
+
+def test_only_the_send_function_has_reserved_concurrency_and_zero_means_none(synthesized: Synthesized) -> None:
+    # The breaker's overshoot grows with the instances counting in parallel (see StackConfig), so the send
+    # function's are capped; the other functions take what the account has.
+    reserved = {
+        name: props(function).get("ReservedConcurrentExecutions")
+        for name, (_, function) in functions(synthesized.template_json).items()
+    }
+    assert reserved == {name: (10 if name == "send" else None) for name in reserved}
+    variant = functions(synthesized.variant_json)
+    assert all("ReservedConcurrentExecutions" not in props(function) for _, function in variant.values())

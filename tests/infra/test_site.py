@@ -131,7 +131,13 @@ def test_config_json_names_the_api_without_a_trailing_slash(synthesized: Synthes
     ((_, deployment),) = resources(template_json, "Custom::CDKBucketDeployment")
     properties = props(deployment)
     assert properties["Prune"] is True
-    (staged,) = [path for path in synthesized.outdir.glob("asset.*/config.json") if path.parent.is_dir()]
+    # The deployment's own sources (the variant stack stages another config.json).
+    sources = {f"asset.{key.removesuffix('.zip')}" for key in properties["SourceObjectKeys"]}
+    (staged,) = [
+        path
+        for path in synthesized.outdir.glob("asset.*/config.json")
+        if path.parent.is_dir() and path.parent.name in sources
+    ]
     text = staged.read_text(encoding="utf-8")
     for markers in properties["SourceMarkers"]:
         for marker, value in markers.items():

@@ -41,7 +41,7 @@ from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key, trial_id
 from trialgw.logic.capacity import CapacityReport
 from trialgw.models import Channel, Trial, TrialStatus
 from trialgw.observability import logger
-from trialgw.ports import BreakerState, CapacityWindow, LoggedMessage, StoredMessage
+from trialgw.ports import BreakerState, CapacityWindow, LoggedMessage, MessageRef, MessageStatus, StoredMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "trialgw-test"
@@ -874,3 +874,112 @@ def test_a_trial_key_in_a_message_is_not_printed() -> None:
     data = cli.message_data(message)
     assert data["text"] == f"join {KEY_PLACEHOLDER} please"
     assert data["at"] == "2026-03-02T09:15:30Z"
+
+
+# --- messages tail ---------------------------------------------------------------------------------
+
+
+def test_messages_tail_parses_its_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["messages", "tail", "0123456789ABCDEF", "-n", "5", "-f", "--interval", "0.5"])
+    assert (args.handler.run, args.trial_id, args.lines, args.follow, args.interval) == (
+        cli.messages_tail,
+        "0123456789abcdef",
+        5,
+        True,
+        0.5,
+    )
+    args = parser.parse_args(["messages", "tail", "0123456789abcdef"])
+    assert (args.lines, args.follow, args.interval) == (cli.DEFAULT_TAIL_LINES, False, None)
+    for argv, says in [
+        (["--interval", "3"], "--interval applies only with --follow"),
+        (["-f", "--interval", "0.1"], "'0.1': poll at most every 0.5 s"),
+        (["-f", "--interval", "nan"], "'nan': poll at most every 0.5 s"),
+        (["-n", "0"], "0 is not a positive number"),
+    ]:
+        code, out, err = run(capsys, "messages", "tail", "0123456789abcdef", *argv)
+        assert (code, out) == (cli.EXIT_USAGE, "")
+        assert says in err
+
+
+def test_messages_tail_prints_the_latest_messages_oldest_first(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    code, out, err = run(capsys, "messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-n", "3")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"Last 3 message(s) of trial {tid(seeded, 'jane')} on stack '{STACK}' in {REGION}, oldest first"
+    assert lines[1].split() == ["AT", "ID", "DIRECTION", "CHANNEL", "COUNTERPART", "STATUS", "TEXT"]
+    assert [line.split()[1] for line in lines[2:]] == ["m-09", "m-10", "m-11"]
+    assert re.fullmatch(r"  \S+Z +m-11 +outbound +WhatsApp +\+31612345678 +queued +message 11", lines[-1])
+    # The columns line up under the heading.
+    assert {line.index("outbound") for line in lines[2:]} == {lines[1].index("DIRECTION")}
+
+    code, out, err = run(capsys, "messages", "tail", tid(seeded, "jane"), "--stack", STACK, "--json")
+    answer = json.loads(out)
+    assert (answer["id"], len(answer["messages"])) == (tid(seeded, "jane"), 12)
+    assert answer["messages"][0]["id"] == "m-00"
+
+    code, out, _ = run(capsys, "messages", "tail", tid(seeded, "john"), "--stack", STACK)
+    assert (code, out.splitlines()[2:]) == (0, [])
+
+
+def test_messages_tail_follows_new_messages_and_status_changes(monkeypatch: pytest.MonkeyPatch, seeded: Seeded) -> None:
+    jane = seeded.trials["jane"]
+    log = DynamoMessageLog(seeded.client, seeded.tables["messages"])
+    now = int(time.time())
+    sleeps: list[float] = []
+
+    # Between the first and the second read: one new message, and m-11 goes from queued to sent.
+    def first_changes() -> None:
+        log.record(
+            LoggedMessage(
+                key_hash=jane,
+                direction="inbound",
+                channel=Channel.WHATSAPP,
+                counterpart=JANE_PHONE,
+                text="hello back",
+                at=now,
+                message_id="m-new",
+                payload="{}",
+                ttl=now + 86400,
+                status=None,
+            )
+        )
+        assert log.set_status(MessageRef(jane, now - 100 + 11, "m-11"), MessageStatus.SENT, at=now)
+
+    changes = iter([first_changes, lambda: None, lambda: None])
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        next(changes)()
+
+    monkeypatch.setattr(cli, "time", SimpleNamespace(time=time.time, sleep=sleep))
+    args = cli.build_parser().parse_args(
+        ["messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-n", "2", "--follow", "--interval", "1.5"]
+    )
+    output = cli.messages_tail(cli.resolve_target(args), args)
+    assert output.text.splitlines()[0].endswith("oldest first; following (every 1.5 s, Ctrl-C to stop)")
+    assert output.compact
+    assert output.follow is not None
+    # In the messages' order (m-11 is older than the new one), each once.
+    first, second = next(output.follow), next(output.follow)
+    assert (first.data["event"], first.data["id"], first.data["status"]) == ("status", "m-11", "sent")
+    assert " m-11 " in first.text
+    assert " sent " in first.text
+    assert (second.data["event"], second.data["id"], second.data["text"]) == ("message", "m-new", "hello back")
+    assert second.render(as_json=True) == json.dumps(second.data)
+    assert sleeps == [1.5]
+
+
+def test_messages_tail_follow_is_json_lines_and_ctrl_c_ends_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, seeded: Seeded
+) -> None:
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "time", SimpleNamespace(time=time.time, sleep=interrupt))
+    code, out, err = run(capsys, "messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-f", "--json")
+    assert (code, err) == (cli.EXIT_INTERRUPTED, "")
+    (line,) = out.splitlines()
+    assert [m["id"] for m in json.loads(line)["messages"]][-1] == "m-11"

@@ -4,6 +4,7 @@
     trialgw-admin capacity reset  [same options]
     trialgw-admin trials list [--limit N] | show TRIAL-ID | revoke TRIAL-ID  [same options]
     trialgw-admin whitelist list TRIAL-ID  [same options]
+    trialgw-admin messages tail TRIAL-ID [--lines N] [--follow [--interval S]]  [same options]
 
 Each command first resolves a `Target` (the stack's table names and a DynamoDB client), then runs the
 same adapters and logic the functions use against it. A failure the operator can act on (no local
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from trialgw.adapters.dynamo_trials import DynamoTrialStore
     from trialgw.logic.capacity import CapacityReport
     from trialgw.models import TrialState
-    from trialgw.ports import StoredMessage, WhitelistEntry
+    from trialgw.ports import MessageLog, StoredMessage, WhitelistEntry
 
 PROG = "trialgw-admin"
 # infra/app.py's DEFAULT_STACK_NAME and cdk.json's stackName (a test keeps them equal).
@@ -263,10 +264,21 @@ def _port_from_environment() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """What a command prints: `data` as JSON with --json, `text` otherwise."""
+    """What a command prints: `data` as JSON with --json, `text` otherwise.
+
+    `follow` is more output as it happens (`messages tail --follow`), each printed the moment it comes; such a
+    stream is JSON Lines with --json, so `compact` puts each JSON object on one line.
+    """
 
     data: Mapping[str, Any]
     text: str
+    follow: Iterator[Output] | None = None
+    compact: bool = False
+
+    def render(self, as_json: bool) -> str:
+        if not as_json:
+            return self.text
+        return json.dumps(self.data) if self.compact else json.dumps(self.data, indent=2)
 
 
 def iso_utc(epoch: float | None) -> str | None:
@@ -627,6 +639,100 @@ def whitelist_list(target: Target, args: argparse.Namespace) -> Output:
     return whitelist_output(state, entries, target=target)
 
 
+# `messages tail`: the columns of a message line, fixed so that lines printed later (--follow) line up.
+TAIL_COLUMNS = (("AT", 20), ("ID", 20), ("DIRECTION", 9), ("CHANNEL", 18), ("COUNTERPART", 16), ("STATUS", 9))
+DEFAULT_TAIL_LINES = 20
+DEFAULT_FOLLOW_SECONDS = 2.0
+MIN_FOLLOW_SECONDS = 0.5
+# Messages read per poll while following: more than a trial's quotas let arrive between two polls.
+FOLLOW_PAGE = 100
+
+
+def tail_line(message: Mapping[str, Any]) -> str:
+    """One message as a line under `tail_heading()`: the fixed columns, then the text (shortened)."""
+    cells = (message["at"], message["id"], message["direction"], message["channel"], message["counterpart"])
+    values = (*cells, message["status"] or "-")
+    fixed = "  ".join(f"{value:<{width}}" for value, (_, width) in zip(values, TAIL_COLUMNS, strict=True))
+    return f"  {fixed}  {_short(message['text'])}".rstrip()
+
+
+def tail_heading() -> str:
+    return "  " + "  ".join(f"{name:<{width}}" for name, width in TAIL_COLUMNS) + "  TEXT"
+
+
+def follow_messages(
+    log: MessageLog, key_hash: str, seen: dict[str, str | None], *, interval: float
+) -> Iterator[Output]:
+    """Forever: every `interval` seconds, each message not seen yet (oldest first), and each seen one whose status
+    changed (printed again, with `"event": "status"` in JSON)."""
+    while True:
+        time.sleep(interval)
+        page = log.page(key_hash, limit=FOLLOW_PAGE, cursor=None)
+        for message in reversed(page.messages):
+            if message.message_id in seen and seen[message.message_id] == message.status:
+                continue
+            event = "status" if message.message_id in seen else "message"
+            seen[message.message_id] = message.status
+            data = {"event": event, **message_data(message)}
+            yield Output(data=data, text=tail_line(data), compact=True)
+
+
+def messages_tail(target: Target, args: argparse.Namespace) -> Output:
+    from trialgw.adapters.dynamo_messages import DynamoMessageLog
+    from trialgw.keys import trial_id
+
+    state = find_trial(target, args.trial_id)
+    key_hash = state.trial.key_hash
+    log = DynamoMessageLog(target.dynamodb, target.table(names.MESSAGES))
+    # Following starts from everything a poll reads, so older messages than those shown never count as new.
+    read = max(args.lines, FOLLOW_PAGE) if args.follow else args.lines
+    known = log.page(key_hash, limit=read, cursor=None).messages
+    messages = [message_data(message) for message in reversed(known[: args.lines])]
+    tid = trial_id(key_hash)
+    heading = f"Last {len(messages)} message(s) of trial {tid} on {target.description}, oldest first"
+    interval = args.interval or DEFAULT_FOLLOW_SECONDS
+    if args.follow:
+        heading += f"; following (every {interval:g} s, Ctrl-C to stop)"
+    lines = [heading, tail_heading(), *(tail_line(m) for m in messages)]
+    data = {"target": target.description, "id": tid, "messages": messages}
+    follow = None
+    if args.follow:
+        seen = {message.message_id: message.status for message in known}
+        follow = follow_messages(log, key_hash, seen, interval=interval)
+    return Output(data=data, text="\n".join(lines), follow=follow, compact=args.follow)
+
+
+def _interval(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if not value >= MIN_FOLLOW_SECONDS or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{raw!r}: poll at most every {MIN_FOLLOW_SECONDS:g} s")
+    return value
+
+
+def _tail_arguments(parser: argparse.ArgumentParser) -> None:
+    _trial_id_positional(parser)
+    parser.add_argument(
+        "--lines",
+        "-n",
+        type=_positive,
+        default=DEFAULT_TAIL_LINES,
+        metavar="N",
+        help=f"start with the latest N messages (default: {DEFAULT_TAIL_LINES})",
+    )
+    parser.add_argument(
+        "--follow", "-f", action="store_true", help="keep printing new messages and status changes until Ctrl-C"
+    )
+    parser.add_argument(
+        "--interval",
+        type=_interval,
+        metavar="S",
+        help=f"with --follow: seconds between reads (default: {DEFAULT_FOLLOW_SECONDS:g})",
+    )
+
+
 def _trial_id_positional(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trial_id", metavar="TRIAL-ID", type=_trial_id_argument, help="the trial's id (trials list)")
 
@@ -661,6 +767,7 @@ GROUPS: dict[str, str] = {
     "capacity": "the capacity breaker: while it is tripped, every send is refused",
     "trials": "trials: list them, show one with its recipients and latest messages, revoke one's key",
     "whitelist": "a trial's whitelisted recipients",
+    "messages": "a trial's messages, as they come",
 }
 
 COMMANDS: tuple[Command, ...] = (
@@ -678,6 +785,13 @@ COMMANDS: tuple[Command, ...] = (
         _trial_id_positional,
     ),
     Command("whitelist", "list", "a trial's whitelisted recipients", whitelist_list, _trial_id_positional),
+    Command(
+        "messages",
+        "tail",
+        "a trial's latest messages, oldest first; --follow keeps printing new ones and status changes",
+        messages_tail,
+        _tail_arguments,
+    ),
 )
 
 
@@ -729,6 +843,8 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error("--port applies only with --local")
     if args.region is not None and args.local:
         parser.error("--region applies only to a deployed stack (--stack)")
+    if getattr(args, "interval", None) is not None and not args.follow:
+        parser.error("--interval applies only with --follow")
 
 
 @contextlib.contextmanager
@@ -779,6 +895,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = resolve_target(args)
         with _function_logs_to_stderr():
             output = command.run(target, args)
+            print(output.render(args.json), flush=True)
+            for more in output.follow or ():
+                print(more.render(args.json), flush=True)
     except AdminError as error:
         _fail(error.message)
         return error.exit_code
@@ -787,7 +906,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    print(json.dumps(output.data, indent=2) if args.json else output.text)
     return EXIT_OK
 
 

@@ -1,0 +1,96 @@
+"""The synthesized stack's resource inventory (types and counts), reviewed here line by line.
+
+A change that adds, drops or multiplies resources fails this test loudly; update the snapshot only after
+reading why the template changed. Properties are asserted by the other infra tests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tests.infra.conftest import Synthesized
+
+INVENTORY = {
+    # The REST API: one account-level CloudWatch role setting, one deployment and stage, a validator for path
+    # parameters, CORS-aware 4XX/5XX gateway responses, and the 11 routes of infra/topology.py (a resource per
+    # path segment, a method per route plus 10 CORS preflights).
+    "AWS::ApiGateway::Account": 1,
+    "AWS::ApiGateway::Deployment": 1,
+    "AWS::ApiGateway::GatewayResponse": 2,
+    "AWS::ApiGateway::Method": 21,
+    "AWS::ApiGateway::RequestValidator": 1,
+    "AWS::ApiGateway::Resource": 16,
+    "AWS::ApiGateway::RestApi": 1,
+    "AWS::ApiGateway::Stage": 1,
+    # The pages: one distribution with origin access control, a viewer-request function (clean URLs) and the
+    # security headers policy; a site bucket and its access-log bucket, each with a TLS-only policy; CDK's
+    # bucket deployment (its handler is the sixth Lambda function, with its own role, policy and logs).
+    "AWS::CloudFront::Distribution": 1,
+    "AWS::CloudFront::Function": 1,
+    "AWS::CloudFront::OriginAccessControl": 1,
+    "AWS::CloudFront::ResponseHeadersPolicy": 1,
+    "AWS::S3::Bucket": 2,
+    "AWS::S3::BucketPolicy": 2,
+    "Custom::CDKBucketDeployment": 1,
+    # Operations: dead letters, queue age, API 5XX, capacity breaker, SES bounces (5), and Errors and Throttles
+    # of each of the five functions (10); one dashboard.
+    "AWS::CloudWatch::Alarm": 15,
+    "AWS::CloudWatch::Dashboard": 1,
+    # trials, whitelist, messages, idempotency.
+    "AWS::DynamoDB::Table": 4,
+    # A role per function (5), the bucket deployment's and API Gateway's CloudWatch role; a policy for each role
+    # that is granted something beyond its managed policy.
+    "AWS::IAM::Policy": 6,
+    "AWS::IAM::Role": 7,
+    # Customer keys of the three SNS topics (SNS's AWS managed key cannot be shared with other services).
+    "AWS::KMS::Key": 3,
+    # delivery consumes the outbound queue.
+    "AWS::Lambda::EventSourceMapping": 1,
+    # send, signup, mo_webhook, dashboard, delivery, and the bucket deployment's handler.
+    "AWS::Lambda::Function": 6,
+    # core and deps (Powertools is AWS's public layer, referenced, not created), and the bucket deployment's
+    # AWS CLI layer.
+    "AWS::Lambda::LayerVersion": 3,
+    # API Gateway may invoke the function of each of the 11 routes; each of the two SMS topics may invoke mo_webhook.
+    "AWS::Lambda::Permission": 13,
+    # A log group per function (5), API access and execution logs (2), the bucket deployment's (1).
+    "AWS::Logs::LogGroup": 8,
+    # The SES v2 identity and its configuration set.
+    "AWS::SES::ConfigurationSet": 1,
+    "AWS::SES::EmailIdentity": 1,
+    # Two-way SMS and SMS delivery events feed mo_webhook; the operator alerts topic has no subscriber unless
+    # alarmEmail is set.
+    "AWS::SNS::Subscription": 2,
+    "AWS::SNS::Topic": 3,
+    "AWS::SNS::TopicPolicy": 3,
+    # The outbound queue and its dead-letter queue, each with a TLS-only policy.
+    "AWS::SQS::Queue": 2,
+    "AWS::SQS::QueuePolicy": 2,
+    # Webhook secrets and provider credentials.
+    "AWS::SecretsManager::Secret": 2,
+    # The regional web ACL and its association with the stage.
+    "AWS::WAFv2::WebACL": 1,
+    "AWS::WAFv2::WebACLAssociation": 1,
+}
+# What the variant's knobs add: alarmEmail subscribes an address to the alerts topic; apiDomainName adds the
+# custom domain and the mapping of the stage at its root.
+VARIANT_ADDS = {
+    "AWS::SNS::Subscription": 1,
+    "AWS::ApiGateway::DomainName": 1,
+    "AWS::ApiGateway::BasePathMapping": 1,
+}
+
+
+def inventory(template: dict[str, Any]) -> dict[str, int]:
+    return dict(Counter(resource["Type"] for resource in template["Resources"].values()))
+
+
+def test_the_resource_inventory_is_the_reviewed_one(synthesized: Synthesized) -> None:
+    assert inventory(synthesized.template_json) == INVENTORY
+
+
+def test_the_variant_knobs_add_only_what_they_name(synthesized: Synthesized) -> None:
+    expected = Counter(INVENTORY)
+    expected.update(VARIANT_ADDS)
+    assert inventory(synthesized.variant_json) == dict(expected)
