@@ -67,8 +67,10 @@ def _inbound_lines(base_url: str, resources: Resources, secrets: Mapping[str, st
         f"    Meta verify token  {secrets.get('meta_verify_token', '')}",
         f"    Meta app secret    {secrets.get('meta_app_secret', '')}   (signs X-Hub-Signature-256)",
     ]
+    carries = {topic.logical: topic.carries for topic in names.TOPICS}
     lines += [
-        f"    SNS topic        {topic.name}   ({topic.arn}): two-way SMS, as SNS events" for topic in resources.topics
+        f"    SNS topic        {topic.name}   ({topic.arn}): {carries[topic.logical]}, as SNS events"
+        for topic in resources.topics
     ]
     return lines
 

@@ -77,7 +77,8 @@ def test_peek_shows_every_message_without_receiving_it(moto_sqs: tuple[MotoBacke
 
 def test_topics_are_created_by_name(moto_sqs: tuple[MotoBackend, QueueResource]) -> None:
     [topic] = create_topics(
-        boto3.client("sns"), [names.TopicDef(logical="t", local_name="test-topic", purpose="a test")]
+        boto3.client("sns"),
+        [names.TopicDef(logical="t", local_name="test-topic", purpose="a test", carries="test messages")],
     )
     assert topic.arn.endswith(":test-topic")
     assert topic.name == "test-topic"

@@ -53,6 +53,8 @@ class TopicDef:
     logical: str
     local_name: str
     purpose: str
+    # What its messages are, in a few words (the local stack's banner).
+    carries: str
 
 
 # AWS End User Messaging publishes two-way SMS (inbound texts) to this topic.
@@ -60,12 +62,14 @@ TWO_WAY_SMS = TopicDef(
     logical="twoWaySms",
     local_name="trialgw-two-way-sms",
     purpose="Set as the TwoWayChannelArn of your End User Messaging numbers (see infra/app.py)",
+    carries="two-way SMS (texts from end users)",
 )
 # An End User Messaging configuration set's event destination publishes SMS delivery events (TEXT_DELIVERED, …) here.
 SMS_EVENTS = TopicDef(
     logical="smsEvents",
     local_name="trialgw-sms-events",
     purpose="Add as an SNS event destination (TEXT_ events) of the smsConfigurationSet (see infra/app.py)",
+    carries="SMS delivery events (status reports)",
 )
 TOPICS: tuple[TopicDef, ...] = (TWO_WAY_SMS, SMS_EVENTS)
 

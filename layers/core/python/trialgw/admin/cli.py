@@ -640,7 +640,8 @@ def whitelist_list(target: Target, args: argparse.Namespace) -> Output:
 
 
 # `messages tail`: the columns of a message line, fixed so that lines printed later (--follow) line up.
-TAIL_COLUMNS = (("AT", 20), ("ID", 20), ("DIRECTION", 9), ("CHANNEL", 18), ("COUNTERPART", 16), ("STATUS", 9))
+# A send's id is 32 hex digits; a longer one (an inbound message's provider id) is shortened here, whole in JSON.
+TAIL_COLUMNS = (("AT", 20), ("ID", 32), ("DIRECTION", 9), ("CHANNEL", 18), ("COUNTERPART", 16), ("STATUS", 9))
 DEFAULT_TAIL_LINES = 20
 DEFAULT_FOLLOW_SECONDS = 2.0
 MIN_FOLLOW_SECONDS = 0.5
@@ -652,8 +653,12 @@ def tail_line(message: Mapping[str, Any]) -> str:
     """One message as a line under `tail_heading()`: the fixed columns, then the text (shortened)."""
     cells = (message["at"], message["id"], message["direction"], message["channel"], message["counterpart"])
     values = (*cells, message["status"] or "-")
-    fixed = "  ".join(f"{value:<{width}}" for value, (_, width) in zip(values, TAIL_COLUMNS, strict=True))
+    fixed = "  ".join(f"{_clip(value, width):<{width}}" for value, (_, width) in zip(values, TAIL_COLUMNS, strict=True))
     return f"  {fixed}  {_short(message['text'])}".rstrip()
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def tail_heading() -> str:
