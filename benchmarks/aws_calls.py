@@ -4,7 +4,9 @@ Each operation is counted warm (clients built, the send handler's capacity break
 flushed), so a row shows what the request itself costs. The breaker's own calls (reading its flag at most
 every `TRIALGW_CAPACITY_CACHE_SECONDS`, adding the instance's count at most every
 `TRIALGW_CAPACITY_FLUSH_SECONDS`) are told apart by their key and reported on their own row, amortized
-over a burst of accepted sends from a fresh instance with the default settings.
+over a burst of accepted sends from a fresh instance with the default settings. Delivery is counted per
+message: the real delivery handler on one SQS batch of 10 accepted sends, received from the queue and handed
+over as the event source mapping does (its receive and delete are not the function's calls).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from infra.local.pump import sqs_event
 from infra.local.resources import create_tables
-from tests.integration.conftest import SENDER, invoke, load_handler, rest_event
+from tests.integration.conftest import SENDER, FakeLambdaContext, invoke, load_handler, rest_event
 from trialgw import names, settings
 from trialgw.adapters import aws
 from trialgw.keys import KEY_PATTERN
@@ -51,6 +54,9 @@ class Expected:
 
 
 BURST_ROW = f"accepted send: breaker, per send ({BURST_SENDS} sends)"
+# Accepted sends delivered in one SQS batch, the most the event source mapping hands over at once.
+DELIVERY_BATCH = 10
+DELIVERY_ROW = f"delivery, per message (batch of {DELIVERY_BATCH} sends)"
 EXPECTED: dict[str, Expected] = {
     # Count the address, store the trial, send the e-mail.
     "signup (accepted)": Expected(3),
@@ -72,6 +78,11 @@ EXPECTED: dict[str, Expected] = {
     # Per send, on top of its own calls: a fresh instance reads the flag once and adds its count once in a
     # burst shorter than both intervals; after that, at most a read per 5 s and a flush per second.
     BURST_ROW: Expected(2 / BURST_SENDS),
+    # Per message, whatever the batch: one conditional write before the provider is called (the claim that keeps
+    # a redelivered SQS message from reaching it twice) and one after (the record moves to `sent`). The batch's
+    # receive and delete are the event source mapping's, not the function's. Measured: Powertools idempotency's
+    # own record (in progress, then completed) on top of the record's attempt count and its move to `sent`.
+    DELIVERY_ROW: Expected(2),
 }
 
 
@@ -236,7 +247,43 @@ def measure() -> list[Measured]:
         calls = counter.count(burst)
         seconds = time.perf_counter() - started
         rows.append(Measured(BURST_ROW, calls, BURST_SENDS, seconds))
+        rows.append(_delivery(counter, accepted))
         return rows
+
+
+def _delivery(counter: CallCounter, accepted: Callable[[], None]) -> Measured:
+    """The delivery handler on a batch of accepted sends, as the queue's event source mapping hands it over."""
+    delivery = load_handler("delivery")
+    sqs = boto3.client("sqs")
+    queue_url = os.environ[names.OUTBOUND.env_var]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def batch() -> dict[str, Any]:
+        # Only this batch's sends on the queue: what the operations above queued is dropped.
+        while dropped := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in dropped:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        for _ in range(DELIVERY_BATCH):
+            accepted()
+        received = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=DELIVERY_BATCH,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )["Messages"]
+        assert len(received) == DELIVERY_BATCH, len(received)
+        return sqs_event(received, queue_arn=queue_arn)
+
+    def deliver(event: dict[str, Any]) -> Callable[[], None]:
+        def operation() -> None:
+            answer = delivery.handler(event, FakeLambdaContext())
+            assert not answer.get("batchItemFailures"), answer
+
+        return operation
+
+    # Warm: the first batch builds the function's providers and idempotency layer outside the count.
+    deliver(batch())()
+    return Measured(DELIVERY_ROW, counter.count(deliver(batch())), DELIVERY_BATCH)
 
 
 def _number(value: float | None) -> str:
@@ -265,6 +312,8 @@ def report() -> list[dict[str, object]]:
         detail = ", ".join(f"{name} {count}" for name, count in sorted(shown.items()))
         if burst:
             detail += f" over {measured.requests} sends in {measured.seconds or 0:.2f} s"
+        elif measured.requests != 1:
+            detail += f" over {measured.requests} messages"
         print(
             f"{measured.operation:<42}{_number(calls):>7}{_number(expected.minimum):>9}"
             f"{_ratio(calls, expected.minimum):>7}{_number(expected.goal):>6}{_ratio(calls, expected.goal):>8}"

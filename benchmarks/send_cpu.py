@@ -1,10 +1,12 @@
-"""The send handler's own CPU time per request, with every AWS call answered by a stub, against a floor.
+"""Each request handler's own CPU time per request, with every AWS call answered by a stub, against a floor.
 
-The handler runs as deployed (Powertools resolver, request parsing, the rules, the quota's conditional
-write, the message's record, the queue, the capacity breaker with its default intervals, INFO logging and
-EMF metrics, its output thrown away) with real botocore clients: each call is validated and serialized,
-then answered in-process at botocore's `before-call` hook, as botocore's Stubber does, so nothing waits on
-a network and the CPU measured is the function's own. Tracing is off (no X-Ray outside Lambda).
+The handlers run as deployed (Powertools resolver, request parsing, the rules, their DynamoDB, SQS and SES
+calls, the send handler's capacity breaker with its default intervals, INFO logging and EMF metrics, their
+output thrown away) with real botocore clients: each call is validated and serialized, then answered
+in-process at botocore's `before-call` hook, as botocore's Stubber does, so nothing waits on a network and
+the CPU measured is the function's own. Tracing is off (no X-Ray outside Lambda). Measured: the send
+gateway (accepted, and refused for an unknown key), a sign-up (the e-mail rendered and sent), the inbound
+message that whitelists a recipient (the welcome reply queued) and the dashboard's trial view.
 
 The floor is a bare Powertools `APIGatewayRestResolver` with one POST route that parses the same body
 with `json.loads` and answers a 200 JSON: what any Powertools function pays for the request at all.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -21,6 +24,7 @@ import os
 import statistics
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -31,8 +35,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from benchmarks.aws_calls import UNKNOWN_KEY, WHITELISTED, send_body, send_event
-from tests.integration.conftest import FakeLambdaContext, load_handler
+from benchmarks.aws_calls import NOT_WHITELISTED, SIGNUP_EVENT, UNKNOWN_KEY, WHITELISTED, send_body, send_event
+from tests.integration.conftest import SENDER, FakeLambdaContext, load_handler, rest_event
 from trialgw import names, settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore, sent_attribute
@@ -46,6 +50,9 @@ REQUESTS = 300
 ROUNDS = 5
 QUEUE_URL = f"https://sqs.eu-west-1.amazonaws.com/123456789012/{names.OUTBOUND.local_name}"
 _PARAMS = "trialgw_bench_params"
+CM_SECRET = "bench"
+CM_WEBHOOK_RESOURCE = "/webhooks/cm/{secret}"
+CM_WEBHOOK_PATH = f"/webhooks/cm/{CM_SECRET}"
 
 
 class AwsStub:
@@ -76,10 +83,11 @@ class AwsStub:
         pk = params.get("Key", {}).get(names.PARTITION_KEY)
         parsed: dict[str, Any]
         match model.name:
-            case "PutItem":
+            case "PutItem" | "TransactWriteItems":
                 if not self.trial_item:
                     # The first put is the trial's own, written by the real adapter: keep it as the trial.
                     self.trial_item = dict(params["Item"])
+                # A sign-up's new trial, a message's record or claim, the whitelist's transaction: written.
                 parsed = {}
             case "GetItem":
                 # The trial, or the capacity breaker's flag, never written here: closed.
@@ -88,12 +96,17 @@ class AwsStub:
                 parsed = {"Attributes": self.trial_item}
             case "UpdateItem" if pk == {"S": names.CAPACITY_PK}:
                 parsed = {"Attributes": {"count": {"N": "1"}}}
+            case "UpdateItem" if str((pk or {}).get("S", "")).startswith(names.SIGNUP_COUNTER_PK_PREFIX):
+                # A sign-up's count for its address, in this window: the first.
+                parsed = {"Attributes": {"count": {"N": "1"}}}
             case "UpdateItem":
                 # The quota's conditional write for a key that is no trial.
                 return _error("ConditionalCheckFailedException", "The conditional request failed")
             case "SendMessage":
                 digest = hashlib.md5(params["MessageBody"].encode()).hexdigest()
                 parsed = {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
+            case "SendEmail":
+                parsed = {"MessageId": str(uuid.uuid4())}
             case _:
                 raise AssertionError(f"the stub does not answer {model.name}")
         return _ok(parsed)
@@ -133,7 +146,9 @@ def _quiet() -> Iterator[None]:
     """Logs and EMF metrics are written as in Lambda, to /dev/null."""
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
+        # The dashboard publishes no metrics: Powertools warns about that on every request.
+        warnings.filterwarnings("ignore", "No application metrics to publish")
         previous = handler.setStream(devnull)
         try:
             yield
@@ -168,6 +183,8 @@ def _setup() -> tuple[ModuleType, AwsStub, str]:
             "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
             "POWERTOOLS_METRICS_DISABLED": "false",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "TRIALGW_SENDER_EMAIL": SENDER,
+            "TRIALGW_CM_WEBHOOK_SECRET": CM_SECRET,
             names.OUTBOUND.env_var: QUEUE_URL,
         }
     )
@@ -184,6 +201,7 @@ def _setup() -> tuple[ModuleType, AwsStub, str]:
     stub = AwsStub(hash_key(key))
     stub.attach(aws.dynamodb())
     stub.attach(aws.sqs())
+    stub.attach(aws.sesv2())
     now = int(time.time())
     trial = Trial(
         key_hash=hash_key(key),
@@ -203,20 +221,61 @@ def _setup() -> tuple[ModuleType, AwsStub, str]:
     return load_handler("send"), stub, key
 
 
+def api_event(
+    method: str, resource: str, path: str, body: str | None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST event for `method path` (the composed sign-up event, re-addressed)."""
+    event = rest_event(SIGNUP_EVENT, body=body, headers=headers)
+    parameters = {"secret": path.rsplit("/", 1)[-1]} if "{secret}" in resource else None
+    event.update(resource=resource, path=path, httpMethod=method, pathParameters=parameters)
+    event["requestContext"].update(resourcePath=resource, path="/prod" + path, httpMethod=method)
+    return event
+
+
+def mo_body(key: str, sender: str) -> str:
+    """CM's MO JSON: `sender` texts the trial key on WhatsApp (the stub accepts every claim of its reference)."""
+    return json.dumps(
+        {
+            "reference": str(uuid.uuid4()),
+            "from": {"number": sender},
+            "to": {"number": "+31850876714"},
+            "message": {"text": key},
+            "channel": "WhatsApp",
+        }
+    )
+
+
 def measure() -> list[CpuTime]:
     send, stub, key = _setup()
+    signup, mo, dashboard = load_handler("signup"), load_handler("mo_webhook"), load_handler("dashboard")
     context = cast(LambdaContext, FakeLambdaContext())
     app = floor_app()
-    cases = [
-        ("send handler: accepted send", send_event(send_body(key, WHITELISTED)), 200),
-        ("send handler: refused, invalid key", send_event(send_body(UNKNOWN_KEY, WHITELISTED)), 401),
+    signup_body = json.dumps({"name": "Jane Doe", "email": "jane@example.com", "company": "Example"})
+    bearer = {"Authorization": f"Bearer {key}"}
+    cases: list[tuple[str, ModuleType, dict[str, Any], int]] = [
+        ("send: accepted", send, send_event(send_body(key, WHITELISTED)), 200),
+        ("send: refused, invalid key", send, send_event(send_body(UNKNOWN_KEY, WHITELISTED)), 401),
+        ("signup: accepted (e-mail sent)", signup, api_event("POST", "/signup", "/signup", signup_body), 202),
+        (
+            "mo_webhook: key whitelists (welcome)",
+            mo,
+            api_event("POST", CM_WEBHOOK_RESOURCE, CM_WEBHOOK_PATH, mo_body(key, NOT_WHITELISTED)),
+            200,
+        ),
+        (
+            "dashboard: trial view",
+            dashboard,
+            api_event("GET", "/dashboard-api/trial", "/dashboard-api/trial", None, bearer),
+            200,
+        ),
     ]
     with _quiet():
-        floor = _cpu_ms(lambda event: app.resolve(event, context), cases[0][1], 200)
+        floor = _cpu_ms(lambda event: app.resolve(event, context), cases[0][2], 200)
         results = [CpuTime("floor: bare Powertools resolver", floor, 1.0, 0.0)]
-        for name, event, status in cases:
+        for name, module, event, status in cases:
             before = stub.calls
-            ms = _cpu_ms(lambda event: send.handler(event, context), event, status)
+            handler: Callable[[dict[str, Any]], dict[str, Any]] = functools.partial(module.handler, context=context)
+            ms = _cpu_ms(handler, event, status)
             calls = (stub.calls - before) / (WARMUP + ROUNDS * REQUESTS)
             results.append(CpuTime(name, ms, ms / floor, calls))
     return results
@@ -225,12 +284,12 @@ def measure() -> list[CpuTime]:
 def report() -> list[dict[str, object]]:
     rows = measure()
     print(
-        f"\nSend: CPU time per request, AWS answered by a stub (median of {ROUNDS} rounds of {REQUESTS}, "
+        f"\nHandlers: CPU time per request, AWS answered by a stub (median of {ROUNDS} rounds of {REQUESTS}, "
         f"after {WARMUP} warm-up)"
     )
-    print(f"{'what':<38}{'ms/request':>12}{'× floor':>10}{'AWS calls':>11}")
+    print(f"{'what':<40}{'ms/request':>12}{'× floor':>10}{'AWS calls':>11}")
     for row in rows:
-        print(f"{row.name:<38}{row.ms_per_request:>12.3f}{row.ratio:>10.2f}{row.aws_calls:>11.2f}")
+        print(f"{row.name:<40}{row.ms_per_request:>12.3f}{row.ratio:>10.2f}{row.aws_calls:>11.2f}")
     return [
         {
             "name": r.name,

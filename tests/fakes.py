@@ -51,6 +51,8 @@ class FakeTrialStore:
     ttls: dict[str, int] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     sent: dict[str, dict[Channel, int]] = field(default_factory=dict)
+    # The message ids the `sent` counters count, as the trial item's `counted` set.
+    counted: dict[str, set[str]] = field(default_factory=dict)
     fail_create: bool = False
     fail_delete: bool = False
     fail_state: bool = False
@@ -99,11 +101,16 @@ class FakeTrialStore:
             raise StoreError("state failed")
         return self._state(key_hash)
 
-    def take_quota(self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int) -> QuotaTake:
-        """The DynamoDB adapter's condition: trial exists, active, `now < expires_at`, member, `sent < limit`."""
+    def take_quota(
+        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str | None = None
+    ) -> QuotaTake:
+        """The DynamoDB adapter's condition: trial exists, active, `now < expires_at`, member, `sent < limit`; a
+        message id already counted is not counted again."""
         self.takes.append((key_hash, channel, address, now, limit))
         if self.fail_take:
             raise StoreError("take failed")
+        if message_id is not None and message_id in self.counted.get(key_hash, set()):
+            return QuotaTake(taken=True, state=self._state(key_hash))
         before = self._state(key_hash)
         if (
             before is None
@@ -115,13 +122,20 @@ class FakeTrialStore:
             return QuotaTake(taken=False, state=before)
         counts = self.sent.setdefault(key_hash, {})
         counts[channel] = counts.get(channel, 0) + 1
+        if message_id is not None:
+            self.counted.setdefault(key_hash, set()).add(message_id)
         return QuotaTake(taken=True, state=self._state(key_hash))
 
-    def give_back_quota(self, key_hash: str, channel: Channel) -> None:
-        """Uncounts one message; a counter at zero (or a trial that is gone) stays as it is."""
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str | None = None) -> None:
+        """Uncounts the message if it is counted; a message never counted (or given back already), a counter at
+        zero or a trial that is gone stays as it is."""
         self.given_back.append((key_hash, channel))
         if self.fail_give_back:
             raise StoreError("give back failed")
+        counted = self.counted.get(key_hash, set())
+        if message_id is not None and message_id not in counted:
+            return
+        counted.discard(message_id or "")
         counts = self.sent.get(key_hash, {})
         if counts.get(channel, 0) > 0:
             counts[channel] -= 1

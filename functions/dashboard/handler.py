@@ -80,7 +80,10 @@ def get_messages() -> Response[str]:
     viewer = _viewer()
     params = _app().current_event.query_string_parameters or {}
     raw_limit = params.get("limit")
-    if raw_limit is not None and not (raw_limit.isdigit() and 0 < len(raw_limit) <= 4 and int(raw_limit) > 0):
+    # ASCII digits only: "²" is a digit to str.isdigit() but not to int() (found by the fuzz suite: a 500).
+    if raw_limit is not None and not (
+        raw_limit.isascii() and raw_limit.isdigit() and 0 < len(raw_limit) <= 4 and int(raw_limit) > 0
+    ):
         return json_response(400, {"message": "limit must be a whole number from 1.", "code": "invalid_limit"})
     try:
         return _ok(

@@ -1,9 +1,14 @@
 """Runs the real handlers in this process, the way Lambda would: loaded once, lazily, one call at a time.
 
 Each `functions/<name>/handler.py` is imported by file path under a unique module name (every function
-has a `handler.py`, and they must not shadow each other). Each function gets one lock, like one warm
-execution environment: handlers keep per-invocation state on module-level objects (Powertools'
-resolver holds the current event), which concurrent threads would clobber.
+has a `handler.py`, and they must not shadow each other). Each function is one warm execution environment,
+one call at a time. The functions that serve API Gateway share that one lock: in Lambda each function has
+environments of its own, but here they share one interpreter, and Powertools keeps the current event and
+Lambda context of every resolver in class attributes of `BaseRouter`, so a request to one function would
+replace the event another function is still reading (the dashboard answered a page's request with the status
+endpoint's query, its first page again). A function that consumes a queue keeps a lock of its own: it uses
+no resolver, and a slow batch (a slow provider) must not hold up the API. (The logger's keys and the metrics
+are shared by every function too; an overlapping delivery can only mislabel a log line.)
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -87,16 +92,20 @@ def load_handler(function: FunctionDef) -> Handler:
 
 @dataclass(slots=True)
 class _Slot:
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock
     handler: Handler | None = None
 
 
 class FunctionHost:
-    """The functions of the topology, each loaded on first use and invoked one call at a time."""
+    """The functions of the topology, each loaded on first use and invoked one call at a time; the API's
+    functions one call at a time between them (see the module's docstring)."""
 
     def __init__(self, functions: Iterable[FunctionDef], load: Loader = load_handler) -> None:
         self._functions = {f.name: f for f in functions}
-        self._slots = {name: _Slot() for name in self._functions}
+        api = threading.Lock()
+        self._slots = {
+            name: _Slot(threading.Lock() if function.consumes else api) for name, function in self._functions.items()
+        }
         self._load = load
 
     def function(self, name: str) -> FunctionDef:

@@ -115,6 +115,9 @@ def parse_mo_request(body: bytes) -> MoRequest:
     text = data.get("text")
     if not isinstance(text, str) or not text:
         raise MoInputError("text is required: the message the end user types (e.g. the trial key).")
+    if any("\ud800" <= character <= "\udfff" for character in text):
+        # JSON's "\ud800" escape parses to a lone surrogate, which no phone can send and UTF-8 cannot carry.
+        raise MoInputError("text holds a lone surrogate (an unpaired \\ud800-\\udfff escape): no phone sends that.")
     via = data.get("via", DEFAULT_VIA[channel])
     if via not in VIAS:
         raise MoInputError(f"via {via!r} is not an entry point; use one of {', '.join(VIAS)}.")

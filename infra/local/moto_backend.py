@@ -7,6 +7,7 @@ never block each other). moto is imported only in `start()`: importing it is slo
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,74 @@ class Serialized:
         return [body]
 
 
+def lighten_transaction_backups() -> None:
+    """Makes moto's `TransactWriteItems` back up only the items it names, not every table it touches.
+
+    moto 5.2.5 deep-copies each table a transaction names (once per item) so it can roll back: a cost that grows
+    with everything stored, paid behind the lock above by every whitelisting and every delivered send. After a few
+    thousand messages a transaction took hundreds of milliseconds and the process grew by gigabytes. Here the named
+    items are copied instead and put back on any failure; moto's own code still decides everything else. Idempotent.
+    """
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_trialgw_item_backups", False):
+        return
+
+    class _TablesNotCopied:
+        """Stands in for `copy` inside moto's DynamoDB models: a table "backup" is the table itself."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def named_items(backend: DynamoDBBackend, items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any]]:
+        """(table, hash key, range key) of every item the transaction names, in a table that exists."""
+        named = []
+        for entry in items:
+            op = next(iter(entry.values()), None)
+            if not isinstance(op, dict) or op.get("TableName") not in backend.tables:
+                continue
+            table = backend.tables[op["TableName"]]
+            key = op.get("Key") or op.get("Item") or {}
+            if table.hash_key_attr not in key or (table.range_key_attr and table.range_key_attr not in key):
+                # moto refuses such an item itself, before changing anything.
+                continue
+            range_key = key.get(table.range_key_attr) if table.range_key_attr else None
+            named.append(
+                (table, DynamoType(key[table.hash_key_attr]), DynamoType(range_key) if range_key is not None else None)
+            )
+        return named
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        backups = [
+            (table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key)))
+            for table, hash_key, range_key in named_items(self, transact_items)
+        ]
+        try:
+            original(self, transact_items)
+        except BaseException:
+            # Newest first: an item named twice ends as it was before the transaction.
+            for table, hash_key, range_key, item in reversed(backups):
+                table.delete_item(hash_key, range_key)
+                if item is not None and range_key is not None:
+                    table.items[hash_key][range_key] = item
+                elif item is not None:
+                    table.items[hash_key] = item
+            raise
+
+    transact_write_items._trialgw_item_backups = True  # type: ignore[attr-defined]
+    # The module's own name for `copy` (not exported by moto); anything but a table is copied as before.
+    vars(models)["copy"] = _TablesNotCopied()
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class MotoBackend:
     """DynamoDB, SQS, SES (v1 and v2) and SNS as moto serves them, at `endpoint_url`."""
 
@@ -63,6 +132,8 @@ class MotoBackend:
             create_backend_app,
         )
         from werkzeug.serving import make_server
+
+        lighten_transaction_backups()
 
         class QuietHandler(MotoRequestHandler):
             # One access-log line per AWS call would drown the gateway's own log.

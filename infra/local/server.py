@@ -240,6 +240,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "trialgw-local"
     # An idle keep-alive connection must not hold a thread forever.
     timeout = 60
+    # Headers and body are two writes: with Nagle on, a keep-alive client's delayed ACK holds the body ~40 ms.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve()

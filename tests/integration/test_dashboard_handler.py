@@ -90,7 +90,17 @@ def test_no_key_is_401_and_an_unknown_key_is_404(dashboard, path):
 
 
 @pytest.mark.parametrize(
-    "query", [{"cursor": "bm90IGEgbWVzc2FnZQ"}, {"cursor": "%%%"}, {"limit": "0"}, {"limit": "-1"}, {"limit": "x"}]
+    "query",
+    [
+        {"cursor": "bm90IGEgbWVzc2FnZQ"},
+        {"cursor": "%%%"},
+        {"limit": "0"},
+        {"limit": "-1"},
+        {"limit": "x"},
+        # Digits to str.isdigit(), not to int(): found by the fuzz suite as a 500.
+        {"limit": "²"},
+        {"limit": "١٢"},
+    ],
 )
 def test_bad_paging_parameters_are_400(dashboard, query):
     key = make_trial()

@@ -97,6 +97,10 @@ def check_message(message: InboundMessage, provider: str) -> None:
     assert message.text is None or isinstance(message.text, str)
     assert message.sender_name is None or isinstance(message.sender_name, str)
     assert message.received_at == NOW
+    # Everything is stored in DynamoDB: valid Unicode, and an id short enough to be part of a key.
+    for value in (message.sender, message.recipient, message.provider_message_id, message.text, message.sender_name):
+        assert value is None or value.encode("utf-8")
+    assert len(message.provider_message_id.encode("utf-8")) <= 512
 
 
 def run(parse: Callable[[Any], Any], inputs: list[Any], check: Callable[[Any], None]) -> tuple[int, int]:
@@ -181,3 +185,51 @@ def test_signature_and_handshake_never_raise():
         }
         result = verify_subscription(params, "token")
         assert result is None or result == params.get("hub.challenge")
+
+
+def _cm_with(**fields: Any) -> Any:
+    body = fixture("mo_cm_whatsapp.json")
+    body.update(fields)
+    return body
+
+
+def _whatsapp_with(text: str | None = None, message_id: str | None = None) -> Any:
+    body = fixture("meta_whatsapp_text.json")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["text"]["body"] = text if text is not None else message["text"]["body"]
+    message["id"] = message_id if message_id is not None else message["id"]
+    return body
+
+
+def _sms_with(**fields: str) -> str:
+    inner = json.loads(fixture("sns_two_way_sms.json")["Records"][0]["Sns"]["Message"])
+    inner.update(fields)
+    return json.dumps(inner)
+
+
+# Found by the fuzz suite (tests/fuzz): each of these answered 503 and failed again on every retry of the
+# provider, because the store refused the string (a lone surrogate) or the key (an id past DynamoDB's key size).
+UNSTORABLE: list[tuple[Callable[[Any], Any], Any]] = [
+    (lambda v: parse_cm_mo(v, received_at=NOW), _cm_with(message={"text": "key \ud800"})),
+    (lambda v: parse_cm_mo(v, received_at=NOW), _cm_with(reference="x" * 513)),
+    (lambda v: parse_cm_mo(v, received_at=NOW), _cm_with(reference="é" * 257)),
+    (lambda v: parse_meta(v, received_at=NOW), _whatsapp_with(text="\udc00 key")),
+    (lambda v: parse_meta(v, received_at=NOW), _whatsapp_with(message_id="wamid." + "A" * 2100)),
+    (lambda v: parse_sns_sms(v, received_at=NOW), _sms_with(messageBody="\ud83d")),
+    (lambda v: parse_sns_sms(v, received_at=NOW), _sms_with(inboundMessageId="9" * 600)),
+]
+
+
+@pytest.mark.parametrize(
+    ("parse", "payload"),
+    UNSTORABLE,
+    ids=["cm-text", "cm-reference-513", "cm-reference-514-bytes", "whatsapp-text", "whatsapp-id", "sms-body", "sms-id"],
+)
+def test_strings_the_store_cannot_take_are_invalid_payloads(parse, payload):
+    with pytest.raises(InvalidPayload):
+        parse(payload)
+
+
+def test_an_id_of_512_bytes_is_still_an_id():
+    [message] = parse_cm_mo(_cm_with(reference="x" * 512), received_at=NOW)
+    assert message.provider_message_id == "x" * 512

@@ -86,6 +86,7 @@ def test_the_request_names_a_channel_a_sender_and_the_default_route(
         (mo_json("WhatsApp", "+31612345678", via="sns"), "via"),
         (mo_json("WhatsApp", "+31612345678", via="carrier-pigeon"), "via"),
         (b'{"channel": "SMS", "from": "+31612345678", "text": "x", "to": "+1"}', "Unknown field"),
+        (b'{"channel": "WhatsApp", "from": "+31612345678", "text": "key \\ud800", "via": "cm"}', "lone surrogate"),
     ],
 )
 def test_bad_requests_are_refused_with_what_is_wrong(body: bytes, named: str) -> None:

@@ -593,6 +593,14 @@ def test_too_many_reports_are_refused():
         parse_cm_status_report({"messages": {"msg": [item] * 1001}})
 
 
+def test_a_reason_from_a_text_with_a_lone_surrogate_can_be_stored():
+    # Found by the fuzz suite: the reason is written to DynamoDB, which takes only valid Unicode.
+    body = load("cm_status_failed.json")
+    body["messages"]["msg"]["status"]["errorDescription"] = "Unknown \ud800 subscriber"
+    [report] = parse_cm_status_report(body)
+    assert report.reason == "Unknown ? subscriber"
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_hostile_reports_raise_only_invalid_payload(seed):
     rng = random.Random(seed)

@@ -795,7 +795,8 @@ def test_record_failing_gives_the_quota_back_and_queues_nothing(world):
     assert world.trials.given_back == [(hash_key(key), Channel.WHATSAPP)]
     assert _sent(world, key) == {Channel.WHATSAPP: 0}
     assert world.outbound.queued == []
-    assert world.messages.forgotten == []
+    # The write may have happened although its answer was lost: the record is removed all the same.
+    assert [message.message_id for message in world.messages.forgotten] == ["msg-1"]
     assert world.capacity.adds == []
 
 
@@ -914,3 +915,19 @@ def test_status_when_the_store_fails_is_503(world):
     assert answer.status == 503
     assert answer.headers == {"Retry-After": "5"}
     assert answer.body["details"] == answers.UNAVAILABLE
+
+
+def test_recipient_that_is_no_address_is_echoed_without_line_breaks_or_invisible_characters(world):
+    """The `to` in row 12's text is a client's value in our text: like row 8's channel, only a short, clean prefix,
+    so the answer's text cannot carry a forged line into a client's log. `messages[0].to` still echoes it as sent."""
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    to = "x\r\nX-Injected: 1\u2028\u0085\u202e" + "y" * 45
+    answer = _send(world, key, channels=["WhatsApp"], to=[to])
+    assert (answer.status, answer.body["errorCode"]) == (400, 302)
+    details = answer.body["details"]
+    for character in ("\r", "\n", "\u2028", "\u0085", "\u202e"):
+        assert character not in details
+    assert details.startswith('The recipient "xX-Injected: 1')
+    assert "y" * 41 not in details
+    assert answer.body["messages"][0]["messageDetails"] == details
+    assert answer.body["messages"][0]["to"] == to

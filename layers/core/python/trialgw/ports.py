@@ -26,12 +26,17 @@ class TrialStore(Protocol):
     def state(self, key_hash: str) -> TrialState | None:
         """The trial with its whitelist and sent counts, expired or not; raises StoreError."""
 
-    def take_quota(self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int) -> QuotaTake:
-        """Counts one message on `channel` in one conditional write: only when the trial is usable at `now`,
-        `address` is whitelisted on `channel` and fewer than `limit` were sent. Raises StoreError."""
+    def take_quota(
+        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str
+    ) -> QuotaTake:
+        """Counts message `message_id` on `channel` in one conditional write: only when the trial is usable at
+        `now`, `address` is whitelisted on `channel` and fewer than `limit` were sent. One message id counts once,
+        however often the write is repeated. Raises StoreError, after which the message may or may not be counted
+        (an answer lost after the write): `give_back_quota` settles it."""
 
-    def give_back_quota(self, key_hash: str, channel: Channel) -> None:
-        """Uncounts one message taken by `take_quota` whose send could not complete; raises StoreError."""
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str) -> None:
+        """Uncounts message `message_id` if `take_quota` counted it and it was not given back yet, whose send could
+        not complete; raises StoreError."""
 
     def revoke(self, key_hash: str) -> bool:
         """Sets the trial's status to revoked, so its key is refused at once everywhere; False when there is no

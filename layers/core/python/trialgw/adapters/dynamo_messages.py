@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# On a provider message id's claim: which call made it.
+CLAIM_ATTRIBUTE = "claim"
 
 
 class DynamoMessageLog:
@@ -39,20 +43,39 @@ class DynamoMessageLog:
         }
 
     def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
+        key = self._seen_key(provider, provider_message_id)
+        # This call's own mark: an SDK retry of a put whose answer was lost finds it, and knows the claim is its own.
+        token = uuid.uuid4().hex
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={**self._seen_key(provider, provider_message_id), names.TTL_ATTRIBUTE: {"N": str(ttl)}},
+                Item={**key, CLAIM_ATTRIBUTE: {"S": token}, names.TTL_ATTRIBUTE: {"N": str(ttl)}},
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
-                return False
+                old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+                return bool(old.get(CLAIM_ATTRIBUTE, {}).get("S") == token)
+            self._unclaim(key, token)
             raise StoreError(f"could not claim the message: {type(error).__name__}") from error
         except BotoCoreError as error:
+            self._unclaim(key, token)
             raise StoreError(f"could not claim the message: {type(error).__name__}") from error
         return True
+
+    def _unclaim(self, key: dict[str, dict[str, str]], token: str) -> None:
+        """Removes this call's claim if its put happened although no answer said so: the provider's retry of the
+        message, after the 503, must find it unclaimed. Best effort: the store is failing already."""
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self._client.delete_item(
+                TableName=self._table,
+                Key=key,
+                ConditionExpression="#claim = :token",
+                ExpressionAttributeNames={"#claim": CLAIM_ATTRIBUTE},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
 
     def release(self, provider: str, provider_message_id: str) -> None:
         try:

@@ -4,10 +4,15 @@ A trial's item also holds what its sends depend on: `members`, the whitelisted r
 the whitelist's transaction maintains), and `sent_<channel>` counters. So one conditional UpdateItem
 checks the key, expiry, whitelist and quota of a send and counts it, and returns the trial as it now is
 (or, when it refuses, as it was) for the answer and its headers.
+
+The message ids the counters count are kept in the `counted` set (at most the trial's quotas, about 80 ids), so
+counting is idempotent: a write whose answer was lost and that the SDK sent again counts its message once, and a
+give-back undoes exactly its own message, once.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +27,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# The trial item's set of the message ids its `sent_<channel>` counters count.
+COUNTED_ATTRIBUTE = "counted"
 
 
 def _trial_key(key_hash: str) -> dict[str, Any]:
@@ -122,15 +129,20 @@ class DynamoTrialStore:
         item = self._item(key_hash)
         return None if item is None else _state(item)
 
-    def take_quota(self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int) -> QuotaTake:
+    def take_quota(
+        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str | None = None
+    ) -> QuotaTake:
+        # Without the caller's id (operator tooling), the write is still counted once however often the SDK sends it.
+        message_id = message_id or uuid.uuid4().hex
         try:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key=_trial_key(key_hash),
-                UpdateExpression="ADD #sent :one",
+                UpdateExpression="ADD #sent :one, #counted :message",
                 ConditionExpression=(
                     "attribute_exists(#pk) AND #status = :active AND #expires > :now "
-                    "AND contains(#members, :member) AND (attribute_not_exists(#sent) OR #sent < :limit)"
+                    "AND contains(#members, :member) AND (attribute_not_exists(#sent) OR #sent < :limit) "
+                    "AND NOT contains(#counted, :message_id)"
                 ),
                 ExpressionAttributeNames={
                     "#pk": names.PARTITION_KEY,
@@ -138,6 +150,7 @@ class DynamoTrialStore:
                     "#expires": "expires_at",
                     "#members": names.MEMBERS_ATTRIBUTE,
                     "#sent": sent_attribute(channel),
+                    "#counted": COUNTED_ATTRIBUTE,
                 },
                 ExpressionAttributeValues={
                     ":one": {"N": "1"},
@@ -145,6 +158,8 @@ class DynamoTrialStore:
                     ":now": {"N": str(now)},
                     ":member": {"S": member_token(channel, address)},
                     ":limit": {"N": str(limit)},
+                    ":message": {"SS": [message_id]},
+                    ":message_id": {"S": message_id},
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -153,14 +168,37 @@ class DynamoTrialStore:
             if _is_condition_failure(error):
                 # ReturnValuesOnConditionCheckFailure puts the item as it was here (none: no such trial).
                 old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+                if old is not None and message_id in old.get(COUNTED_ATTRIBUTE, {}).get("SS", []):
+                    # An earlier attempt of this very write counted the message; only its answer was lost.
+                    return QuotaTake(taken=True, state=_state(old))
                 return QuotaTake(taken=False, state=_state(old) if old else None)
             raise StoreError(f"could not count the message: {type(error).__name__}") from error
         except BotoCoreError as error:
             raise StoreError(f"could not count the message: {type(error).__name__}") from error
         return QuotaTake(taken=True, state=_state(answer["Attributes"]))
 
-    def give_back_quota(self, key_hash: str, channel: Channel) -> None:
-        _decrement(self._client, self._table, _trial_key(key_hash), sent_attribute(channel), what="the message")
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_trial_key(key_hash),
+                UpdateExpression="ADD #sent :minus_one DELETE #counted :message",
+                # Only a message still counted: a repeated give-back, or one of a message never counted, is a no-op.
+                ConditionExpression="contains(#counted, :message_id) AND #sent > :zero",
+                ExpressionAttributeNames={"#sent": sent_attribute(channel), "#counted": COUNTED_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":minus_one": {"N": "-1"},
+                    ":zero": {"N": "0"},
+                    ":message": {"SS": [message_id]},
+                    ":message_id": {"S": message_id},
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return
+            raise StoreError(f"could not give back the message: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not give back the message: {type(error).__name__}") from error
 
     def revoke(self, key_hash: str) -> bool:
         try:
@@ -202,22 +240,35 @@ class DynamoSignupCounter:
         }
 
     def acquire(self, subject_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
+        # This call's mark in the window: an SDK retry of an update whose answer was lost does not count twice.
+        token = uuid.uuid4().hex
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(subject_hash, window_start),
-                UpdateExpression="ADD #count :one SET #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
-                ExpressionAttributeNames={"#count": "count", "#ttl": names.TTL_ATTRIBUTE},
+                UpdateExpression="ADD #count :one, #counted :token SET #ttl = :ttl",
+                ConditionExpression=(
+                    "(attribute_not_exists(#count) OR #count < :limit) AND NOT contains(#counted, :token_value)"
+                ),
+                ExpressionAttributeNames={
+                    "#count": "count",
+                    "#counted": COUNTED_ATTRIBUTE,
+                    "#ttl": names.TTL_ATTRIBUTE,
+                },
                 ExpressionAttributeValues={
                     ":one": {"N": "1"},
+                    ":token": {"SS": [token]},
+                    ":token_value": {"S": token},
                     ":limit": {"N": str(limit)},
                     ":ttl": {"N": str(window_start + window_seconds)},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if _is_condition_failure(error):
-                return False
+                old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+                # Counted by an earlier attempt of this very call, or refused: the limit is reached.
+                return token in old.get(COUNTED_ATTRIBUTE, {}).get("SS", [])
             raise StoreError(f"could not count the signup: {type(error).__name__}") from error
         except BotoCoreError as error:
             raise StoreError(f"could not count the signup: {type(error).__name__}") from error

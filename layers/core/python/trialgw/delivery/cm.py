@@ -138,6 +138,8 @@ _FAILED_REASONS = {"1": "Rejected by CM or the operator", "3": "Not delivered"}
 
 def _scrub(text: str, secret: str | None = None) -> str:
     """A provider text fit for a reason: one line, the secret removed, phone-like digit runs masked, shortened."""
+    # Valid Unicode, or the record cannot be stored: JSON lets CM's text carry lone surrogates (`"\ud800"`).
+    text = text.encode("utf-8", "replace").decode("utf-8")
     if secret:
         text = text.replace(secret, "***")
     # A hostile or broken answer may be huge: only its start can end up in the reason anyway.

@@ -182,8 +182,8 @@ def quota_used_up(channel: Channel) -> Refusal:
 # Rows 8-12: per-recipient reasons; 9 and 10 quote the seed, 8, 11 and 12 are new texts.
 
 
-def _echo(value: str) -> str:
-    # A client's value in our text: no control or invisible characters, and only a short prefix.
+def echo(value: str) -> str:
+    """A client's value in our text: no control or invisible characters (no line breaks), and only a short prefix."""
     visible = "".join(ch for ch in value if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp"}).strip()
     return visible if len(visible) <= _MAX_ECHOED else visible[:_MAX_ECHOED] + "…"
 
@@ -192,7 +192,7 @@ def channel_not_offered(channel: str, offered: Iterable[Channel | str]) -> Refus
     """Row 8: the requested channel is not one this trial offers; the text names it and the offered ones."""
     names = ", ".join(str(item) for item in offered)
     details = (
-        f'The channel "{_echo(channel)}" is not available in the trial. '
+        f'The channel "{echo(channel)}" is not available in the trial. '
         f"Use one of these in allowedChannels: {names}. {ONBOARD}"
     )
     return Refusal(

@@ -11,6 +11,8 @@ _MAX_SHOWN = 40
 # Unix times in seconds or milliseconds; more digits than this is not a time.
 _MAX_TIMESTAMP_DIGITS = 16
 _KINDS: dict[type, str] = {type(None): "null", list: "an array", dict: "an object"}
+# Providers' message ids are tens of characters (WhatsApp's wamid, Instagram's mid: up to a few hundred).
+MAX_ID_BYTES = 512
 
 
 def describe(value: object) -> str:
@@ -51,6 +53,16 @@ def lookup(obj: Mapping[str, object], key: str, *, ignore_case: bool = False) ->
     return None
 
 
+def _unicode(value: str, path: str) -> str:
+    # JSON may escape lone surrogates (`"\ud800"`); such a string cannot be stored (DynamoDB, SQS take UTF-8), and
+    # a provider's retry would fail the same way, so it is a malformed payload, not a transient failure.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPayload(f"{path} is not valid Unicode text.") from None
+    return value
+
+
 def required_str(obj: Mapping[str, object], key: str, path: str, *, ignore_case: bool = False) -> str:
     """A non-empty string field (surrounding white space does not count as content)."""
     value = lookup(obj, key, ignore_case=ignore_case)
@@ -60,6 +72,15 @@ def required_str(obj: Mapping[str, object], key: str, path: str, *, ignore_case:
         raise InvalidPayload(f"{path}.{key} must be a string, not {describe(value)}.")
     if not value.strip():
         raise InvalidPayload(f"{path}.{key} must not be empty.")
+    return _unicode(value, f"{path}.{key}")
+
+
+def required_id(obj: Mapping[str, object], key: str, path: str, *, ignore_case: bool = False) -> str:
+    """A provider's message id: a required string of at most `MAX_ID_BYTES` (it becomes part of DynamoDB keys, whose
+    sort keys hold 1,024 bytes; a longer one would fail the store on every retry of the provider)."""
+    value = required_str(obj, key, path, ignore_case=ignore_case)
+    if len(value.encode("utf-8")) > MAX_ID_BYTES:
+        raise InvalidPayload(f"{path}.{key} is longer than {MAX_ID_BYTES} bytes.")
     return value
 
 
@@ -70,7 +91,7 @@ def optional_str(obj: Mapping[str, object], key: str, path: str, *, ignore_case:
         return None
     if not isinstance(value, str):
         raise InvalidPayload(f"{path}.{key} must be a string, not {describe(value)}.")
-    return value or None
+    return _unicode(value, f"{path}.{key}") or None
 
 
 def optional_object(

@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 
 from trialgw.addresses import normalize_address
 from trialgw.inbound import InvalidPayload
-from trialgw.inbound._fields import as_object, describe, lookup, optional_object, optional_str, required_str
+from trialgw.inbound._fields import (
+    as_object,
+    describe,
+    lookup,
+    optional_object,
+    optional_str,
+    required_id,
+    required_str,
+)
 from trialgw.models import Channel, InboundMessage
 
 PROVIDER = "cm"
@@ -36,7 +44,7 @@ def _channel(value: object, path: str) -> Channel:
 def _parse_one(value: object, path: str, received_at: int) -> InboundMessage:
     mo = as_object(value, path)
     channel = _channel(lookup(mo, "channel", ignore_case=True), path)
-    reference = required_str(mo, "reference", path, ignore_case=True)
+    reference = required_id(mo, "reference", path, ignore_case=True)
     sender = optional_object(mo, "from", path, ignore_case=True)
     if sender is None:
         raise InvalidPayload(f"{path}.from is required.")

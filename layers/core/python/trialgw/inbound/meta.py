@@ -24,6 +24,7 @@ from trialgw.inbound._fields import (
     optional_object,
     optional_str,
     optional_timestamp,
+    required_id,
     required_str,
 )
 from trialgw.models import Channel, InboundMessage
@@ -155,7 +156,7 @@ def _whatsapp_value(value: Mapping[str, object], path: str, received_at: int, ba
                 recipient=recipient,
                 text=text,
                 provider=PROVIDER,
-                provider_message_id=required_str(message, "id", where),
+                provider_message_id=required_id(message, "id", where),
                 received_at=received_at,
                 # A single contact is the sender even when Meta's wa_id spelling differs from `from`.
                 sender_name=names.get(raw_sender) or (next(iter(names.values())) if len(names) == 1 else None),
@@ -176,7 +177,7 @@ def _whatsapp_value(value: Mapping[str, object], path: str, received_at: int, ba
         batch.statuses.append(
             MetaStatus(
                 channel=Channel.WHATSAPP,
-                provider_message_id=required_str(status, "id", where),
+                provider_message_id=required_id(status, "id", where),
                 status=required_str(status, "status", where),
                 # Statuses are matched on the message id; the recipient is informative, so keep what we got.
                 recipient=normalize_phone(raw_recipient) or raw_recipient.strip(),
@@ -228,7 +229,7 @@ def _messaging_entry(
                 recipient=required_str(recipient, "id", f"{where}.recipient").strip(),
                 text=optional_str(message, "text", f"{where}.message"),
                 provider=PROVIDER,
-                provider_message_id=required_str(message, "mid", f"{where}.message"),
+                provider_message_id=required_id(message, "mid", f"{where}.message"),
                 received_at=received_at,
             )
         )

@@ -10,7 +10,7 @@ import json
 
 from trialgw.addresses import normalize_phone
 from trialgw.inbound import InvalidPayload
-from trialgw.inbound._fields import as_object, optional_str, required_str
+from trialgw.inbound._fields import as_object, optional_str, required_id, required_str
 from trialgw.models import Channel, InboundMessage
 
 PROVIDER = "aws-sms"
@@ -44,6 +44,6 @@ def parse_sns_sms(message: str, *, received_at: int) -> InboundMessage:
         recipient=normalize_phone(destination) or destination.strip(),
         text=optional_str(body, "messageBody", "Message"),
         provider=PROVIDER,
-        provider_message_id=required_str(body, "inboundMessageId", "Message"),
+        provider_message_id=required_id(body, "inboundMessageId", "Message"),
         received_at=received_at,
     )

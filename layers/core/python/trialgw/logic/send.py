@@ -116,9 +116,20 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
         if state is None or not state.trial.is_usable(now):
             return _refused(answers.invalid_token(), request)
         return _refused(plan, request, state, settings)
-    take = deps.trials.take_quota(
-        key_hash, plan.channel, plan.recipient, now=now, limit=settings.quota_for(plan.channel)
-    )
+    message_id = deps.new_message_id()
+    try:
+        take = deps.trials.take_quota(
+            key_hash,
+            plan.channel,
+            plan.recipient,
+            now=now,
+            limit=settings.quota_for(plan.channel),
+            message_id=message_id,
+        )
+    except StoreError:
+        # The write may have counted the message although its answer was lost: undo exactly that, if it did.
+        _give_back(key_hash, plan.channel, message_id, deps)
+        raise
     state = take.state
     if state is None or not state.trial.is_usable(now):
         return _refused(answers.invalid_token(), request)
@@ -127,7 +138,7 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
             refusal = answers.not_whitelisted(_how_to_whitelist(plan, settings))
             return _refused(refusal, request, state, settings)
         return _refused(answers.quota_used_up(plan.channel), request, state, settings)
-    _queue(request, plan, state, now, deps, retention=settings.expired_retention_seconds)
+    _queue(request, plan, state, now, deps, message_id=message_id, retention=settings.expired_retention_seconds)
     deps.breaker.count_accepted()
     metrics.add_metric(name="SendAccepted", unit="Count", value=1)
     logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
@@ -135,10 +146,11 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
     return GatewayAnswer(answers.HTTP_OK, body, trial_headers(state, settings))
 
 
-def _queue(request: SendRequest, plan: _Plan, state: TrialState, now: int, deps: SendDeps, *, retention: int) -> None:
+def _queue(
+    request: SendRequest, plan: _Plan, state: TrialState, now: int, deps: SendDeps, *, message_id: str, retention: int
+) -> None:
     """Records the message as queued and puts it on the delivery queue; on failure undoes both and the quota."""
     key_hash = state.trial.key_hash
-    message_id = deps.new_message_id()
     record = LoggedMessage(
         key_hash=key_hash,
         direction="outbound",
@@ -154,7 +166,9 @@ def _queue(request: SendRequest, plan: _Plan, state: TrialState, now: int, deps:
     try:
         deps.messages.record(record)
     except StoreError:
-        _give_back(key_hash, plan.channel, deps)
+        # The record may have been written although its answer was lost: no `queued` record of an unqueued send.
+        _forget(record, deps)
+        _give_back(key_hash, plan.channel, message_id, deps)
         raise
     try:
         deps.outbound.enqueue(
@@ -172,17 +186,21 @@ def _queue(request: SendRequest, plan: _Plan, state: TrialState, now: int, deps:
             )
         )
     except QueueError:
-        try:
-            deps.messages.forget(record)
-        except StoreError:
-            logger.error("a send that was not queued is still recorded as queued", extra={"message_id": message_id})
-        _give_back(key_hash, plan.channel, deps)
+        _forget(record, deps)
+        _give_back(key_hash, plan.channel, message_id, deps)
         raise
 
 
-def _give_back(key_hash: str, channel: Channel, deps: SendDeps) -> None:
+def _forget(record: LoggedMessage, deps: SendDeps) -> None:
     try:
-        deps.trials.give_back_quota(key_hash, channel)
+        deps.messages.forget(record)
+    except StoreError:
+        logger.error("a send that was not queued is still recorded as queued", extra={"message_id": record.message_id})
+
+
+def _give_back(key_hash: str, channel: Channel, message_id: str, deps: SendDeps) -> None:
+    try:
+        deps.trials.give_back_quota(key_hash, channel, message_id)
     except StoreError:
         metrics.add_metric(name="QuotaGiveBackFailed", unit="Count", value=1)
         logger.error("could not give back the quota of a send that failed", extra={"channel": channel.value})
@@ -238,7 +256,7 @@ def _plan_sms(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
 
 
 def _not_an_address(request: SendRequest, channel: Channel) -> str:
-    shown = request.to_raw[:40]
+    shown = answers.echo(request.to_raw)
     if channel in (Channel.SMS, Channel.WHATSAPP):
         what = "a phone number in international format, such as +31612345678 or 0031612345678"
     else:
