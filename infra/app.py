@@ -36,7 +36,14 @@ Context knobs (all optional except senderEmail):
 | messengerPageId            | —       | meta: the Facebook page id Messenger sends as                    |
 | instagramAccountId         | —       | meta: the Instagram professional account id                      |
 | cmSenders                  | {}      | cm: `from` per channel, JSON (`{"SMS": "ACME", "WhatsApp": "31…"}`) |
-| brand, trialLifetimeSeconds, quotaSms, … | settings defaults | any field of `trialgw.settings`, camelCase |
+| whatsappNumber             | +31850876714 | the trial company's WhatsApp number developers send their key to |
+| smsNumbers                 | UK, US, NL | its SMS numbers by region, JSON (`{"the UK": "+44…"}`)      |
+| messengerUrl, instagramUrl | m.me / ig.me links | its Messenger page and Instagram DM links                |
+| offeredChannels            | all four | channels the gateway accepts, JSON (`["SMS", "WhatsApp"]`)     |
+| trialLifetimeSeconds       | 86400   | how long a trial key works                                       |
+| maxRecipients              | 10      | whitelisted recipients per trial                                 |
+| quotaSms, quotaWhatsapp, quotaOther | 10, 10, 30 | messages per trial per channel (other: each of the rest) |
+| brand, … any other field   | settings defaults | any field of `trialgw.settings`, camelCase (README: Configuration) |
 
 An empty value ("" in cdk.json) leaves a knob at its default. deliveryMaxAttempts is no knob: the
 delivery function's attempts are always queueMaxReceiveCount, so its last attempt is the one before the
