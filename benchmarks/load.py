@@ -244,7 +244,6 @@ class TrialRun:
     # Who the webhooks answered "whitelisted", and how many repeats were answered "already whitelisted".
     winners: set[tuple[Channel, str]] = field(default_factory=set)
     repeats: int = 0
-    storm_new: int = 0
     accepted: dict[Channel, set[str]] = field(default_factory=lambda: defaultdict(set))
     refused_quota: Counter[Channel] = field(default_factory=Counter)
     refused_stranger: Counter[Channel] = field(default_factory=Counter)
@@ -393,7 +392,6 @@ class Load:
     def _storm(self, trial: TrialRun) -> None:
         channels = list(Channel)
         new = [random.choice(channels) for _ in range(self.config.storm_senders)]
-        trial.storm_new = len(new)
         steps = [self._webhook_step(trial, c, self.addresses.new(c), {"whitelisted", "whitelist_full"}) for c in new]
         repeated = [random.choice(channels) for _ in range(self.config.repeats)]
         steps += [self._webhook_step(trial, c, trial.seeds[c], {"already_whitelisted"}) for c in repeated]

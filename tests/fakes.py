@@ -102,14 +102,14 @@ class FakeTrialStore:
         return self._state(key_hash)
 
     def take_quota(
-        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str | None = None
+        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str
     ) -> QuotaTake:
         """The DynamoDB adapter's condition: trial exists, active, `now < expires_at`, member, `sent < limit`; a
         message id already counted is not counted again."""
         self.takes.append((key_hash, channel, address, now, limit))
         if self.fail_take:
             raise StoreError("take failed")
-        if message_id is not None and message_id in self.counted.get(key_hash, set()):
+        if message_id in self.counted.get(key_hash, set()):
             return QuotaTake(taken=True, state=self._state(key_hash))
         before = self._state(key_hash)
         if (
@@ -122,20 +122,19 @@ class FakeTrialStore:
             return QuotaTake(taken=False, state=before)
         counts = self.sent.setdefault(key_hash, {})
         counts[channel] = counts.get(channel, 0) + 1
-        if message_id is not None:
-            self.counted.setdefault(key_hash, set()).add(message_id)
+        self.counted.setdefault(key_hash, set()).add(message_id)
         return QuotaTake(taken=True, state=self._state(key_hash))
 
-    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str | None = None) -> None:
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str) -> None:
         """Uncounts the message if it is counted; a message never counted (or given back already), a counter at
         zero or a trial that is gone stays as it is."""
         self.given_back.append((key_hash, channel))
         if self.fail_give_back:
             raise StoreError("give back failed")
         counted = self.counted.get(key_hash, set())
-        if message_id is not None and message_id not in counted:
+        if message_id not in counted:
             return
-        counted.discard(message_id or "")
+        counted.discard(message_id)
         counts = self.sent.get(key_hash, {})
         if counts.get(channel, 0) > 0:
             counts[channel] -= 1

@@ -25,11 +25,9 @@ is accepted; the server counts the requests and the acceptances per message (CM:
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
-import sys
 import threading
 import time
 import urllib.request
@@ -38,7 +36,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +51,7 @@ from infra.local.mail import MailOutbox
 from infra.local.moto_backend import MotoBackend
 from infra.local.pump import QueuePump
 from infra.local.resources import QueueResource, create_queues, create_tables
+from tests.integration.conftest import forget_cached_state
 from trialgw import names, settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
@@ -68,8 +66,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "events"
 SENDER = "trials@trialgw.example"
 SITE_URL = "https://d111111abcdef8.cloudfront.net"
 CM_SECRET = "cm-secret-for-fault-tests"
@@ -333,27 +329,6 @@ def attempts() -> int:
     return int(retries["total_max_attempts"])
 
 
-def load_handler(function: str) -> ModuleType:
-    """functions/<function>/handler.py imported afresh (its cached dependencies with it): a new function instance.
-
-    Always under one module name per function, as Lambda imports `handler` in every instance: Powertools'
-    idempotency keys start with the module's name, so instances must share it to share their records."""
-    name = f"trialgw_faults_handler_{function}"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "handler.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def forget_cached_state() -> None:
-    settings.reload()
-    for factory in (aws.dynamodb, aws.sqs, aws.sesv2, aws.sms_voice):
-        factory.cache_clear()
-
-
 @dataclass
 class World:
     """moto with fresh resources, the product's clients hooked by `injector`, and clean clients for the checks."""
@@ -495,17 +470,6 @@ def world(moto_server: Moto, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
     finally:
         DELIVERIES.clear()
         forget_cached_state()
-
-
-# --- API Gateway events -----------------------------------------------------------------------------------------
-
-
-def rest_event(template: str, *, body: str | None, **overrides: Any) -> dict[str, Any]:
-    """A composed API Gateway REST event from tests/events/, with its body and `overrides` (top-level keys)."""
-    event: dict[str, Any] = json.loads((EVENTS / template).read_text())
-    event["body"] = body
-    event.update(overrides)
-    return event
 
 
 # --- the fake provider ------------------------------------------------------------------------------------------

@@ -25,10 +25,8 @@ from tests.faults.conftest import (
     World,
     attempts,
     key_of,
-    load_handler,
-    rest_event,
 )
-from tests.integration.conftest import invoke
+from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw.keys import hash_key
 from trialgw.models import Channel, member_token
@@ -76,13 +74,9 @@ def cm_mo_event(key: str, reference: str) -> dict[str, Any]:
         "channel": "WhatsApp",
     }
     path = f"/webhooks/cm/{CM_SECRET}"
-    return rest_event(
-        "apigw_rest_signup.json",
-        body=json.dumps(body),
-        resource="/webhooks/cm/{secret}",
-        path=path,
-        pathParameters={"secret": CM_SECRET},
-    )
+    event = rest_event("apigw_rest_signup.json", body=json.dumps(body))
+    event.update(resource="/webhooks/cm/{secret}", path=path, pathParameters={"secret": CM_SECRET})
+    return event
 
 
 def whitelist_parts(world: World, key: str) -> tuple[bool, bool, bool]:

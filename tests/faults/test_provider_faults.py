@@ -32,11 +32,9 @@ from tests.faults.conftest import (
     Kind,
     Step,
     World,
-    load_handler,
     provider_settings,
-    rest_event,
 )
-from tests.integration.conftest import invoke
+from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.models import Channel

@@ -25,10 +25,8 @@ from tests.faults.conftest import (
     World,
     attempts,
     key_of,
-    load_handler,
-    rest_event,
 )
-from tests.integration.conftest import invoke
+from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
 from trialgw.delivery.sandbox import DELIVERIES

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import TRIAL_KEY
-from tests.faults.conftest import KINDS, Call, Kind, World, key_of, load_handler, rest_event
-from tests.integration.conftest import invoke
+from tests.faults.conftest import KINDS, Call, Kind, World, key_of
+from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw.keys import hash_key
 

@@ -30,17 +30,15 @@ import boto3
 import pytest
 
 from tests.cm_requests import cm_send_body
+from tests.conftest import ROOT
 from tests.faults.conftest import (
     PHONE,
-    ROOT,
     FakeProvider,
     LambdaContext,
     World,
-    load_handler,
     provider_settings,
-    rest_event,
 )
-from tests.integration.conftest import invoke
+from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw.models import Channel
 from trialgw.ports import MessageStatus
 

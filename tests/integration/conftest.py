@@ -68,20 +68,23 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         for queue in names.QUEUES:
             url = boto3.client("sqs").create_queue(QueueName=queue.local_name)["QueueUrl"]
             monkeypatch.setenv(queue.env_var, url)
-        _forget_cached_state()
+        forget_cached_state()
         yield
-    _forget_cached_state()
+    forget_cached_state()
 
 
-def _forget_cached_state() -> None:
+def forget_cached_state() -> None:
+    """Settings and AWS clients read afresh, as in a new function instance."""
     settings.reload()
-    aws.dynamodb.cache_clear()
-    aws.sesv2.cache_clear()
-    aws.sqs.cache_clear()
+    for factory in (aws.dynamodb, aws.sqs, aws.sesv2, aws.sms_voice):
+        factory.cache_clear()
 
 
 def load_handler(function: str) -> ModuleType:
-    """Imports functions/<function>/handler.py afresh (each function's module is named `handler`)."""
+    """Imports functions/<function>/handler.py afresh: a new function instance.
+
+    Always under one module name per function, as Lambda imports `handler` in every instance: Powertools'
+    idempotency keys start with the module's name, so instances must share it to share their records."""
     name = f"trialgw_test_handler_{function}"
     spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "handler.py")
     assert spec is not None

@@ -18,7 +18,7 @@ import pytest
 from tests.cm_requests import cm_send_body
 from tests.integration.conftest import (
     FakeLambdaContext,
-    _forget_cached_state,
+    forget_cached_state,
     invoke,
     load_handler,
     make_trial,
@@ -197,7 +197,7 @@ def configure(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., M
     def load(**settings: str) -> ModuleType:
         for name, value in settings.items():
             monkeypatch.setenv(f"TRIALGW_{name.upper()}", value)
-        _forget_cached_state()
+        forget_cached_state()
         return load_handler("delivery")
 
     return load

@@ -25,7 +25,7 @@ from tests.hostile import HostileJson
 from tests.integration.conftest import (
     CM_SECRET,
     EVENTS,
-    _forget_cached_state,
+    forget_cached_state,
     invoke,
     load_handler,
     make_trial,
@@ -237,7 +237,7 @@ def configure(aws_env, monkeypatch: pytest.MonkeyPatch):
     def load(**settings: str):
         for name, value in settings.items():
             monkeypatch.setenv(f"TRIALGW_{name.upper()}", value)
-        _forget_cached_state()
+        forget_cached_state()
         return load_handler("send")
 
     return load

@@ -605,7 +605,9 @@ def seeded(stack: DynamoCapacityStore) -> Seeded:
     for at, (channel, address) in enumerate([(Channel.WHATSAPP, JANE_PHONE), (Channel.MESSENGER, PSID)]):
         whitelist.add(jane, channel, address, now=now - 500 + at, limit=10, ttl=jane.expires_at)
     for _ in range(2):
-        assert trials.take_quota(jane.key_hash, Channel.WHATSAPP, JANE_PHONE, now=now, limit=10).taken
+        assert trials.take_quota(
+            jane.key_hash, Channel.WHATSAPP, JANE_PHONE, now=now, limit=10, message_id=uuid.uuid4().hex
+        ).taken
     log = DynamoMessageLog(seeded.client, seeded.tables["messages"])
     for i in range(12):
         log.record(
@@ -766,7 +768,11 @@ def test_trials_revoke(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> No
     trial = seeded.trial_store().get(jane)
     assert trial is not None
     assert trial.status is TrialStatus.REVOKED
-    assert not seeded.trial_store().take_quota(jane, Channel.WHATSAPP, JANE_PHONE, now=int(time.time()), limit=10).taken
+    assert not (
+        seeded.trial_store()
+        .take_quota(jane, Channel.WHATSAPP, JANE_PHONE, now=int(time.time()), limit=10, message_id="m-after-revoke")
+        .taken
+    )
 
     code, out, err = run(capsys, "trials", "revoke", tid(seeded, "jane"), "--stack", STACK)
     assert (code, err) == (0, "")
@@ -946,7 +952,9 @@ def test_messages_tail_follows_new_messages_and_status_changes(monkeypatch: pyte
                 status=None,
             )
         )
-        assert log.set_status(MessageRef(jane, now - 100 + 11, "m-11"), MessageStatus.SENT, at=now)
+        # m-11 as the fixture recorded it (its clock may have read another second than this test's).
+        (m11,) = [m for m in log.page(jane, limit=20, cursor=None).messages if m.message_id == "m-11"]
+        assert log.set_status(MessageRef(jane, m11.at, "m-11"), MessageStatus.SENT, at=now)
 
     changes = iter([first_changes, lambda: None, lambda: None])
 

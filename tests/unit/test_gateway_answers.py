@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from trialgw.country_rules import replaced_notice
 from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.models import Channel
@@ -32,14 +33,6 @@ SEED_TEXTS = {
 @pytest.mark.parametrize(("name", "text"), SEED_TEXTS.items())
 def test_texts_are_the_seeds(name, text):
     assert getattr(answers, name) == text
-
-
-def test_replaced_content_carries_the_brand():
-    assert answers.replaced_content() == (
-        "Because of regulations in this destination, your message from the CM.COM trial gateway has been replaced. "
-        "Onboard to our platform for full functionality."
-    )
-    assert "the Example trial gateway" in answers.replaced_content("Example")
 
 
 @pytest.mark.parametrize(
@@ -149,8 +142,8 @@ def test_accepted_envelope_is_cms_shape():
 
 
 def test_accepted_envelope_carries_a_warning():
-    body = answers.accepted_envelope("+14155550100", None, 1, answers.replaced_content())
-    assert body["messages"][0]["messageDetails"] == answers.replaced_content()
+    body = answers.accepted_envelope("+14155550100", None, 1, replaced_notice("the United States"))
+    assert body["messages"][0]["messageDetails"] == replaced_notice("the United States")
 
 
 def test_refusal_is_immutable():

@@ -130,10 +130,8 @@ class DynamoTrialStore:
         return None if item is None else _state(item)
 
     def take_quota(
-        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str | None = None
+        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str
     ) -> QuotaTake:
-        # Without the caller's id (operator tooling), the write is still counted once however often the SDK sends it.
-        message_id = message_id or uuid.uuid4().hex
         try:
             answer = self._client.update_item(
                 TableName=self._table,

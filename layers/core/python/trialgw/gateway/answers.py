@@ -42,11 +42,6 @@ COUNTRY_BLOCKED = (
 )
 # `[channel]` is literally in the seed's text; `quota_used_up` puts the channel's CM name there.
 QUOTA_USED_UP = "You have reached the maximum amount of messages that can be sent via [channel] in this trial"
-# The generic SMS text for US/Canada/Australia; the brand is a setting (default CM.COM).
-REPLACED_CONTENT = (
-    "Because of regulations in this destination, your message from the {brand} trial gateway has been replaced. "
-    "Onboard to our platform for full functionality."
-)
 ONBOARD = "Please onboard to our platform to get the full functionality."
 CREATED_ONE = "Created 1 message(s)"
 
@@ -83,11 +78,6 @@ class Refusal:
     headers: Mapping[str, str] = field(default_factory=dict)
     reason: str
     hint: str | None = None
-
-
-def replaced_content(brand: str = "CM.COM") -> str:
-    """The generic message that replaces SMS content for restricted destinations (US/Canada/Australia)."""
-    return REPLACED_CONTENT.format(brand=brand)
 
 
 # Rows 1-7 and 13 of the table: the seed's texts.

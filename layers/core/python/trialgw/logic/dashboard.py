@@ -129,9 +129,7 @@ def _message(message: StoredMessage) -> dict[str, Any]:
     request: Any = payload
     if message.direction == "outbound" and isinstance(payload, dict):
         request = payload.get("request", {})
-        explain = {
-            name: payload[name] for name in ("delivered", "sms", "countryRule", "messageDetails") if name in payload
-        }
+        explain = {name: payload[name] for name in EXPLAIN_FIELDS if name in payload}
     text = message.text or ""
     return {
         "id": message.message_id,
