@@ -27,7 +27,7 @@ from moto.ses.models import ses_backends
 
 from infra.local.pump import sqs_event
 from infra.local.resources import create_tables
-from tests.integration.conftest import SENDER, FakeLambdaContext, invoke, load_handler, rest_event
+from tests.integration.conftest import SENDER, SITE_URL, FakeLambdaContext, invoke, load_handler, rest_event
 from trialgw import names, settings
 from trialgw.adapters import aws
 from trialgw.keys import KEY_PATTERN
@@ -61,8 +61,8 @@ EXPECTED: dict[str, Expected] = {
     # Count the address, store the trial, send the e-mail.
     "signup (accepted)": Expected(3),
     # Claim the provider message id, read the trial, the whitelist transaction, record the message,
-    # queue the reply.
-    "MO that whitelists": Expected(5),
+    # count the reply against the sender's reply limit, queue the reply.
+    "MO that whitelists": Expected(6),
     # The quota's conditional write (key, expiry, whitelist, quota in one), the message's record, the queue.
     # The goal folds the record into the queue's consumer; the record stays on the request path so the
     # dashboard shows a send at once.
@@ -171,6 +171,8 @@ def measure() -> list[Measured]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "eu-west-1",
             "TRIALGW_SENDER_EMAIL": SENDER,
+            # The composed sign-up event comes from the site's page (its Origin): sign-up refuses other sites.
+            "TRIALGW_SITE_URL": SITE_URL,
             "TRIALGW_CM_WEBHOOK_SECRET": "bench",
             "TRIALGW_QUOTA_WHATSAPP": str(BENCH_QUOTA),
             "POWERTOOLS_METRICS_DISABLED": "true",

@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from benchmarks.aws_calls import NOT_WHITELISTED, SIGNUP_EVENT, UNKNOWN_KEY, WHITELISTED, send_body, send_event
-from tests.integration.conftest import SENDER, FakeLambdaContext, load_handler, rest_event
+from tests.integration.conftest import SENDER, SITE_URL, FakeLambdaContext, load_handler, rest_event
 from trialgw import names, settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore, sent_attribute
@@ -83,11 +83,14 @@ class AwsStub:
         pk = params.get("Key", {}).get(names.PARTITION_KEY)
         parsed: dict[str, Any]
         match model.name:
-            case "PutItem" | "TransactWriteItems":
+            case "PutItem":
                 if not self.trial_item:
                     # The first put is the trial's own, written by the real adapter: keep it as the trial.
                     self.trial_item = dict(params["Item"])
-                # A sign-up's new trial, a message's record or claim, the whitelist's transaction: written.
+                # A sign-up's new trial, a message's record or claim: written.
+                parsed = {}
+            case "TransactWriteItems":
+                # A sign-up's counts (the first in their windows), the whitelist's transaction: written.
                 parsed = {}
             case "GetItem":
                 # The trial, or the capacity breaker's flag, never written here: closed.
@@ -96,9 +99,9 @@ class AwsStub:
                 parsed = {"Attributes": self.trial_item}
             case "UpdateItem" if pk == {"S": names.CAPACITY_PK}:
                 parsed = {"Attributes": {"count": {"N": "1"}}}
-            case "UpdateItem" if str((pk or {}).get("S", "")).startswith(names.SIGNUP_COUNTER_PK_PREFIX):
-                # A sign-up's count for its address, in this window: the first.
-                parsed = {"Attributes": {"count": {"N": "1"}}}
+            case "UpdateItem" if str((pk or {}).get("S", "")).startswith(names.REPLY_LOG_PK_PREFIX):
+                # An inbound message's reply, counted against its sender's limit: within it.
+                parsed = {}
             case "UpdateItem":
                 # The quota's conditional write for a key that is no trial.
                 return _error("ConditionalCheckFailedException", "The conditional request failed")
@@ -184,6 +187,8 @@ def _setup() -> tuple[ModuleType, AwsStub, str]:
             "POWERTOOLS_METRICS_DISABLED": "false",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "TRIALGW_SENDER_EMAIL": SENDER,
+            # The composed sign-up event comes from the site's page (its Origin): sign-up refuses other sites.
+            "TRIALGW_SITE_URL": SITE_URL,
             "TRIALGW_CM_WEBHOOK_SECRET": CM_SECRET,
             names.OUTBOUND.env_var: QUEUE_URL,
         }

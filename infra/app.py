@@ -14,10 +14,19 @@ Context knobs (all optional except senderEmail):
 | logRetentionDays           | 30      | Lambda, API and access logs (a CloudWatch retention value)       |
 | logLevel                   | INFO    | DEBUG, INFO, WARNING or ERROR                                    |
 | apiStageName               | v1      | first path segment of every API URL                              |
-| apiThrottleRateLimit       | 20      | requests per second for the whole stage                          |
-| apiThrottleBurstLimit      | 40      | burst for the whole stage                                        |
+| apiThrottleRateLimit       | 20      | requests per second of each method without a route group (CORS preflights) |
+| apiThrottleBurstLimit      | 40      | their burst                                                      |
+| signupThrottleRateLimit    | 2       | POST /signup: requests per second (API Gateway, then HTTP 429)   |
+| signupThrottleBurstLimit   | 5       | POST /signup: burst                                              |
+| gatewayThrottleRateLimit   | 10      | send, status, openapi.json: requests per second, each method     |
+| gatewayThrottleBurstLimit  | 20      | send, status, openapi.json: burst, each method                   |
+| webhooksThrottleRateLimit  | 50      | CM, CM status, Meta GET/POST webhooks: requests per second, each |
+| webhooksThrottleBurstLimit | 100     | those webhooks: burst, each method                               |
+| dashboardThrottleRateLimit | 10      | dashboard API: requests per second, each method                  |
+| dashboardThrottleBurstLimit | 20     | dashboard API: burst, each method                                |
 | wafSignupLimitPerIp        | 20      | signups per client IP per 5 minutes (then HTTP 429)              |
 | wafRequestLimitPerIp       | 1000    | API requests per client IP per 5 minutes (then HTTP 429)         |
+| signupHumanCheck           | challenge | AWS WAF Challenge on each sign-up POST (the page's SDK answers it); off |
 | queueMaxReceiveCount       | 5       | deliveries of an SQS message before it moves to its dead-letter queue |
 | alarmEmail                 | —       | e-mails every alarm (the operator alerts topic); confirm the subscription |
 | sendReservedConcurrency    | 10      | instances reserved for, and capping, send (0: none reserved)     |
@@ -49,13 +58,20 @@ An empty value ("" in cdk.json) leaves a knob at its default. deliveryMaxAttempt
 delivery function's attempts are always queueMaxReceiveCount, so its last attempt is the one before the
 dead-letter queue.
 
+Route throttling: API Gateway keeps one token bucket per method of the stage; each route of
+`topology.ROUTES` gets its group's figures (the `<group>Throttle*` knobs), so a flood on one route is
+answered 429 while the others keep their own capacity. The reasoning behind each default is next to
+its field in infra/stack.py (StackConfig).
+
 Channel providers: a channel whose provider's credentials are missing stays on the sandbox. The
 credentials never go in the context (synth refuses cmProductToken, whatsappAccessToken,
 messengerPageToken and instagramAccessToken): they live in the Secrets Manager secret named by the
-`ProviderSecretsName` output, created with every key empty. After the first deploy, put the whole JSON
-(`aws secretsmanager put-secret-value --secret-id <ProviderSecretsName> --secret-string
-'{"cm_product_token": "…", "whatsapp_access_token": "…", "messenger_page_token": "…",
-"instagram_access_token": "…"}'`, "" for a provider you do not use); the delivery function picks it up
+`ProviderSecretsName` output, which the stack creates with no value and no deploy ever writes. After
+the first deploy, set each credential you use with `trialgw-admin providers set-credential KEY --stack
+<stack name>` (it reads the value from stdin or a prompt that does not echo), or put the whole JSON
+from a file, never on the command line (`aws secretsmanager put-secret-value --secret-id
+<ProviderSecretsName> --secret-string file://provider-secrets.json`, with the keys cm_product_token,
+whatsapp_access_token, messenger_page_token, instagram_access_token); the delivery function picks it up
 within five minutes. aws-sms needs no credential (IAM allows it): it sends through the End User
 Messaging phone numbers, sender IDs, pools and configuration sets of this account in the stack's
 region, any of them and no other account's.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -23,7 +24,7 @@ from constructs import Construct, Node
 from infra import topology
 from infra.constructs.api import Api
 from infra.constructs.email import Email
-from infra.constructs.firewall import WAF_MINIMUM_RATE_LIMIT, ApiFirewall
+from infra.constructs.firewall import HUMAN_CHECKS, WAF_MINIMUM_RATE_LIMIT, ApiFirewall, HumanCheck
 from infra.constructs.functions import (
     LOG_LEVELS,
     PROVIDER_SECRETS_FIELD,
@@ -33,7 +34,7 @@ from infra.constructs.functions import (
 )
 from infra.constructs.operations import Operations
 from infra.constructs.queues import Queues
-from infra.constructs.secrets import PROVIDER_SECRET_KEYS, SECRET_KEYS, ProviderSecrets, WebhookSecrets
+from infra.constructs.secrets import SECRET_KEYS, ProviderSecrets, WebhookSecrets
 from infra.constructs.site import Site
 from infra.constructs.sms import Sms
 from infra.constructs.storage import Storage
@@ -56,7 +57,7 @@ DEPLOYED_SETTINGS = frozenset(
 # they are there only, never in the CDK context (it is committed in cdk.json) nor in an environment.
 SECRET_OUTPUTS = {
     **dict.fromkeys(SECRET_KEYS, "WebhookSecretsName"),
-    **dict.fromkeys(PROVIDER_SECRET_KEYS, "ProviderSecretsName"),
+    **dict.fromkeys(names.PROVIDER_SECRET_KEYS, names.PROVIDER_SECRETS_OUTPUT),
 }
 SECRET_SETTINGS = frozenset(SECRET_OUTPUTS)
 # How the delivery function takes its queue: up to 10 messages per invocation, waiting at most a second
@@ -117,12 +118,37 @@ class StackConfig:
     log_retention_days: int = 30
     log_level: str = "INFO"
     api_stage_name: str = "v1"
-    # Requests per second (steady) and burst for the whole stage.
+    # Requests per second (steady) and burst of each method without a route group of its own: the CORS
+    # preflights (OPTIONS). API Gateway keeps one token bucket per method of the stage.
     api_throttle_rate_limit: float = 20
     api_throttle_burst_limit: int = 40
+    # Per-route throttling (topology.RouteGroup): each method of a group gets these figures, so a flood on
+    # one route is refused with 429 by API Gateway while the others keep their own capacity.
+    # Sign-up: a person signs up once; every sign-up sends an e-mail, and 2/s stays under a new SES
+    # production account's 14 e-mails/s even with the gateway's replies and other mail beside it.
+    signup_throttle_rate_limit: float = 2
+    signup_throttle_burst_limit: int = 5
+    # Gateway (send, status, OpenAPI): 10/s is 36,000 requests an hour, far above what the capacity
+    # breaker lets through (capacityLimit, default 1,000 messages an hour); the send function's reserved
+    # instances (sendReservedConcurrency, 10) serve it at well under a second per request.
+    gateway_throttle_rate_limit: float = 10
+    gateway_throttle_burst_limit: int = 20
+    # Webhooks (CM, CM status, Meta GET/POST): providers deliver every end user's messages and every
+    # status report from a few IPs, in bursts (a batch of sends brings its statuses at once); they retry
+    # a 429, but a delayed key message is a delayed whitelisting, so these get the most room. Forged calls
+    # are refused in code (signature, path secret); their bucket keeps a flood of them off the others.
+    webhooks_throttle_rate_limit: float = 50
+    webhooks_throttle_burst_limit: int = 100
+    # Dashboard API: an open dashboard polls every 3 s while things change (30 s when idle), so 10/s per
+    # method serves about 30 busy dashboards at once and many more idle ones.
+    dashboard_throttle_rate_limit: float = 10
+    dashboard_throttle_burst_limit: int = 20
     # Requests per client IP per 5 minutes, enforced by WAF with HTTP 429.
     waf_signup_limit_per_ip: int = 20
     waf_request_limit_per_ip: int = 1000
+    # AWS WAF's Challenge on every sign-up POST, answered by its JavaScript SDK on the sign-up page
+    # (`challenge`), or none (`off`). Sign-up by curl is then refused with WAF's HTTP 202 challenge.
+    signup_human_check: HumanCheck = "challenge"
     # Deliveries of one SQS message before it moves to the queue's dead-letter queue.
     queue_max_receive_count: int = 5
     # Where the operator alerts topic e-mails its alarms (a subscription to confirm); none: no e-mail.
@@ -151,6 +177,9 @@ class StackConfig:
             raise ValueError(f"logLevel must be one of {LOG_LEVELS}")
         if min(self.waf_signup_limit_per_ip, self.waf_request_limit_per_ip) < WAF_MINIMUM_RATE_LIMIT:
             raise ValueError(f"WAF rate limits must be at least {WAF_MINIMUM_RATE_LIMIT} per 5 minutes")
+        if self.signup_human_check not in HUMAN_CHECKS:
+            raise ValueError(f"signupHumanCheck must be one of {', '.join(HUMAN_CHECKS)}")
+        self._check_route_throttling()
         if self.queue_max_receive_count < 1:
             raise ValueError("queueMaxReceiveCount must be at least 1")
         if self.alarm_email is not None and "@" not in self.alarm_email:
@@ -168,6 +197,14 @@ class StackConfig:
         if self.api_certificate_arn is not None and not _CERTIFICATE_ARN.fullmatch(self.api_certificate_arn):
             raise ValueError(f"apiCertificateArn {self.api_certificate_arn!r} is not an ACM certificate ARN")
 
+    def _check_route_throttling(self) -> None:
+        for group in topology.RouteGroup:
+            # 0 would refuse every request of the group: switching a route off is no throttling figure.
+            if getattr(self, f"{group.value}_throttle_rate_limit") <= 0:
+                raise ValueError(f"{group.value}ThrottleRateLimit must be more than 0 requests per second")
+            if getattr(self, f"{group.value}_throttle_burst_limit") < 1:
+                raise ValueError(f"{group.value}ThrottleBurstLimit must be at least 1")
+
     @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION_DAYS[self.log_retention_days]
@@ -175,6 +212,17 @@ class StackConfig:
     @property
     def removal_policy(self) -> RemovalPolicy:
         return RemovalPolicy.RETAIN if self.deletion_protection else RemovalPolicy.DESTROY
+
+    @property
+    def route_throttling(self) -> dict[topology.RouteGroup, apigateway.ThrottleSettings]:
+        """Each route group's figures, from the `<group>Throttle*` knobs."""
+        return {
+            group: apigateway.ThrottleSettings(
+                rate_limit=getattr(self, f"{group.value}_throttle_rate_limit"),
+                burst_limit=getattr(self, f"{group.value}_throttle_burst_limit"),
+            )
+            for group in topology.RouteGroup
+        }
 
     @classmethod
     def knobs(cls) -> frozenset[str]:
@@ -251,12 +299,30 @@ class TrialGatewayStack(Stack):
             self,
             "Api",
             stage_name=config.api_stage_name,
+            routes=topology.ROUTES,
             throttle_rate_limit=config.api_throttle_rate_limit,
             throttle_burst_limit=config.api_throttle_burst_limit,
+            route_throttling=config.route_throttling,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
             domain_name=config.api_domain_name,
             certificate_arn=config.api_certificate_arn,
+        )
+        signup_route = next(route for route in topology.ROUTES if route.function == "signup")
+        # Before the site: the pages' config.json names the Challenge SDK the web ACL serves; the web ACL
+        # then accepts tokens from the site's domain (no cycle in CloudFormation, only in Python).
+        self.firewall = ApiFirewall(
+            self,
+            "Firewall",
+            stage=self.api.stage,
+            stage_name=config.api_stage_name,
+            signup_path=signup_route.path,
+            signup_limit_per_ip=config.waf_signup_limit_per_ip,
+            request_limit_per_ip=config.waf_request_limit_per_ip,
+            webhook_path_fragment="/webhooks/",
+            human_check=config.signup_human_check,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
         )
         self.site = Site(
             self,
@@ -264,10 +330,13 @@ class TrialGatewayStack(Stack):
             web_dir=topology.WEB_DIR,
             api_origin=self.api.origin,
             api_url=self.api.url,
+            waf_challenge_script_url=self.firewall.challenge_script_url,
             log_retention=config.log_retention,
             access_log_days=config.log_retention_days,
             removal_policy=config.removal_policy,
         )
+        if self.firewall.challenge_script_url is not None:
+            self.firewall.accept_tokens_from(self.site.distribution.distribution_domain_name)
         self.queues = Queues(
             self,
             "Queues",
@@ -299,7 +368,6 @@ class TrialGatewayStack(Stack):
             log_level=config.log_level,
         )
         self.api.add_routes(
-            routes=topology.ROUTES,
             functions={name: built.function for name, built in self.functions.by_name.items()},
             allowed_origin=self.site.url,
         )
@@ -320,16 +388,6 @@ class TrialGatewayStack(Stack):
                         max_concurrency=config.delivery_max_concurrency,
                     )
                 )
-        signup_route = next(route for route in topology.ROUTES if route.function == "signup")
-        self.firewall = ApiFirewall(
-            self,
-            "Firewall",
-            stage=self.api.stage,
-            signup_path=signup_route.path,
-            signup_limit_per_ip=config.waf_signup_limit_per_ip,
-            request_limit_per_ip=config.waf_request_limit_per_ip,
-            webhook_path_fragment="/webhooks/",
-        )
         self.operations = Operations(
             self,
             "Operations",
@@ -401,10 +459,10 @@ class TrialGatewayStack(Stack):
         )
         CfnOutput(
             self,
-            "ProviderSecretsName",
+            names.PROVIDER_SECRETS_OUTPUT,
             value=self.provider_secrets.secret_name,
-            description="Secrets Manager secret: cm_product_token, whatsapp_access_token, messenger_page_token, "
-            "instagram_access_token (empty until you fill them in)",
+            description=f"Secrets Manager secret: {', '.join(names.PROVIDER_SECRET_KEYS)} (no value until you set "
+            "them: trialgw-admin providers set-credential)",
         )
         cm_route = next(route for route in topology.ROUTES if route.path.startswith("/webhooks/cm/"))
         CfnOutput(

@@ -67,6 +67,17 @@ class FunctionDef:
         return "handler.handler"
 
 
+class RouteGroup(StrEnum):
+    """Which throttling figures a route's method gets in API Gateway (the stack's knobs
+    `<group>ThrottleRateLimit` and `<group>ThrottleBurstLimit`), so a flood on one group cannot use
+    up what the others need."""
+
+    SIGNUP = "signup"
+    GATEWAY = "gateway"
+    WEBHOOKS = "webhooks"
+    DASHBOARD = "dashboard"
+
+
 @dataclass(frozen=True, slots=True)
 class RouteDef:
     """An API Gateway REST route; `path` uses API Gateway's `{param}` syntax."""
@@ -74,6 +85,8 @@ class RouteDef:
     method: str
     path: str
     function: str
+    # Required by the CDK stack (it refuses a route without one); the local stack does not throttle.
+    group: RouteGroup | None = None
 
 
 FUNCTIONS: tuple[FunctionDef, ...] = (
@@ -133,17 +146,17 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
 
 ROUTES: tuple[RouteDef, ...] = (
     # API Gateway and Powertools both take `/gw/` for `/gw`: the trailing slash is optional.
-    RouteDef(method="POST", path=GATEWAY_PATH.rstrip("/"), function="send"),
-    RouteDef(method="GET", path=STATUS_PATH, function="send"),
-    RouteDef(method="GET", path="/openapi.json", function="send"),
-    RouteDef(method="POST", path="/signup", function="signup"),
-    RouteDef(method="GET", path="/dashboard-api/trial", function="dashboard"),
-    RouteDef(method="GET", path="/dashboard-api/whitelist", function="dashboard"),
-    RouteDef(method="GET", path="/dashboard-api/messages", function="dashboard"),
-    RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook"),
-    RouteDef(method="POST", path="/webhooks/cm-status/{secret}", function="mo_webhook"),
-    RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook"),
-    RouteDef(method="POST", path="/webhooks/meta", function="mo_webhook"),
+    RouteDef(method="POST", path=GATEWAY_PATH.rstrip("/"), function="send", group=RouteGroup.GATEWAY),
+    RouteDef(method="GET", path=STATUS_PATH, function="send", group=RouteGroup.GATEWAY),
+    RouteDef(method="GET", path="/openapi.json", function="send", group=RouteGroup.GATEWAY),
+    RouteDef(method="POST", path="/signup", function="signup", group=RouteGroup.SIGNUP),
+    RouteDef(method="GET", path="/dashboard-api/trial", function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="GET", path="/dashboard-api/whitelist", function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="GET", path="/dashboard-api/messages", function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook", group=RouteGroup.WEBHOOKS),
+    RouteDef(method="POST", path="/webhooks/cm-status/{secret}", function="mo_webhook", group=RouteGroup.WEBHOOKS),
+    RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook", group=RouteGroup.WEBHOOKS),
+    RouteDef(method="POST", path="/webhooks/meta", function="mo_webhook", group=RouteGroup.WEBHOOKS),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
@@ -26,8 +27,11 @@ from trialgw.ports import (
     OutboundQueue,
     OutgoingEmail,
     QuotaTake,
+    ReplyLimiter,
+    SignupCount,
     SignupCounter,
     StoredMessage,
+    TopSender,
     TrialStore,
     WhitelistEntry,
     WhitelistOutcome,
@@ -62,6 +66,9 @@ class FakeTrialStore:
     state_reads: list[str] = field(default_factory=list)
     takes: list[tuple[str, Channel, str, int, int]] = field(default_factory=list)
     given_back: list[tuple[str, Channel]] = field(default_factory=list)
+    # The capacity window each take counted in, and each give-back uncounted from.
+    windows: list[int] = field(default_factory=list)
+    windows_given_back: list[int] = field(default_factory=list)
 
     def create(self, trial: Trial, *, ttl: int) -> None:
         if self.fail_create or trial.key_hash in self.trials:
@@ -102,11 +109,20 @@ class FakeTrialStore:
         return self._state(key_hash)
 
     def take_quota(
-        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str
+        self,
+        key_hash: str,
+        channel: Channel,
+        address: str,
+        *,
+        now: int,
+        limit: int,
+        message_id: str,
+        capacity_window: int,
     ) -> QuotaTake:
         """The DynamoDB adapter's condition: trial exists, active, `now < expires_at`, member, `sent < limit`; a
         message id already counted is not counted again."""
         self.takes.append((key_hash, channel, address, now, limit))
+        self.windows.append(capacity_window)
         if self.fail_take:
             raise StoreError("take failed")
         if message_id in self.counted.get(key_hash, set()):
@@ -125,10 +141,11 @@ class FakeTrialStore:
         self.counted.setdefault(key_hash, set()).add(message_id)
         return QuotaTake(taken=True, state=self._state(key_hash))
 
-    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str) -> None:
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str, *, capacity_window: int) -> None:
         """Uncounts the message if it is counted; a message never counted (or given back already), a counter at
         zero or a trial that is gone stays as it is."""
         self.given_back.append((key_hash, channel))
+        self.windows_given_back.append(capacity_window)
         if self.fail_give_back:
             raise StoreError("give back failed")
         counted = self.counted.get(key_hash, set())
@@ -150,22 +167,29 @@ class FakeTrialStore:
 
 @dataclass
 class FakeSignupCounter:
-    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Counts per (kind, subject, window start); takes all counts of a sign-up or none, like the transaction."""
+
+    counts: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    acquired: list[list[SignupCount]] = field(default_factory=list)
     fail: bool = False
 
-    def acquire(self, subject_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
+    def acquire(self, counts: Sequence[SignupCount]) -> list[SignupCount]:
         if self.fail:
             raise StoreError("counter failed")
-        current = self.counts.get((subject_hash, window_start), 0)
-        if current >= limit:
-            return False
-        self.counts[(subject_hash, window_start)] = current + 1
-        return True
+        full = [c for c in counts if self.counts.get((c.kind, c.subject, c.window_start), 0) >= c.limit]
+        if full:
+            return full
+        for c in counts:
+            key = (c.kind, c.subject, c.window_start)
+            self.counts[key] = self.counts.get(key, 0) + 1
+        self.acquired.append(list(counts))
+        return []
 
-    def release(self, subject_hash: str, *, window_start: int) -> None:
-        key = (subject_hash, window_start)
-        if self.counts.get(key, 0) > 0:
-            self.counts[key] -= 1
+    def release(self, counts: Sequence[SignupCount]) -> None:
+        for c in counts:
+            key = (c.kind, c.subject, c.window_start)
+            if self.counts.get(key, 0) > 0:
+                self.counts[key] -= 1
 
 
 @dataclass
@@ -226,6 +250,29 @@ class FakeWhitelistStore:
             ),
             key=lambda entry: (entry.whitelisted_at, entry.channel.value, entry.address),
         )
+
+
+@dataclass
+class FakeReplyLimiter:
+    """Each sender's replies as (time, reply id), counted over the rolling window as the DynamoDB log counts them."""
+
+    log: dict[tuple[Channel, str], list[tuple[int, str]]] = field(default_factory=dict)
+    fail: bool = False
+    # Every call: (channel, address, now, limit, window_seconds, reply_id) and what it answered.
+    takes: list[tuple[Channel, str, int, int, int, str, bool]] = field(default_factory=list)
+
+    def take(self, channel: Channel, address: str, *, now: int, limit: int, window_seconds: int, reply_id: str) -> bool:
+        if self.fail:
+            raise StoreError("reply limiter failed")
+        replies = self.log.setdefault((channel, address), [])
+        if any(counted == reply_id for _, counted in replies):
+            allowed = True
+        else:
+            allowed = sum(at > now - window_seconds for at, _ in replies) < limit
+            if allowed:
+                replies.append((now, reply_id))
+        self.takes.append((channel, address, now, limit, window_seconds, reply_id, allowed))
+        return allowed
 
 
 @dataclass
@@ -299,6 +346,8 @@ class FakeCapacityStore:
     adds: list[tuple[int, int]] = field(default_factory=list)
     trips: list[tuple[int, int]] = field(default_factory=list)
     resets: list[int] = field(default_factory=list)
+    # Window start → the trials' counts in it, as the trial items hold them.
+    senders: dict[int, list[TopSender]] = field(default_factory=dict)
 
     def breaker(self) -> BreakerState:
         self.breaker_reads += 1
@@ -333,6 +382,10 @@ class FakeCapacityStore:
         if self.fail_windows:
             raise StoreError("windows failed")
         return sorted(self.counters.values(), key=lambda window: window.start, reverse=True)
+
+    def top_senders(self, window_start: int, *, limit: int) -> list[TopSender]:
+        ranked = sorted(self.senders.get(window_start, []), key=lambda sender: -sender.count)
+        return ranked[:limit]
 
 
 @dataclass
@@ -411,9 +464,10 @@ def _implements_the_ports() -> None:
     counter: SignupCounter = FakeSignupCounter()
     mailer: Mailer = FakeMailer()
     whitelist: WhitelistStore = FakeWhitelistStore()
+    replies: ReplyLimiter = FakeReplyLimiter()
     messages: MessageLog = FakeMessageLog()
     outbound: OutboundQueue = FakeOutboundQueue()
     capacity: CapacityStore = FakeCapacityStore()
     statuses: MessageStatusStore = FakeMessageStatusStore()
     provider: Provider = FakeProvider()
-    del clock, trials, counter, mailer, whitelist, messages, outbound, capacity, statuses, provider
+    del clock, trials, counter, mailer, whitelist, replies, messages, outbound, capacity, statuses, provider

@@ -119,7 +119,8 @@ def _app() -> APIGatewayRestResolver:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app().resolve(event, context)

@@ -134,7 +134,8 @@ def _delay(record: SQSRecord, seconds: int) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # An attempt cut short by the function's timeout (or a crash) then blocks redelivery only until the invocation

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.dynamo_replies import DynamoReplyLimiter
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.adapters.secrets import webhook_secrets
@@ -65,6 +66,8 @@ def _deps() -> InboundDeps:
         whitelist=DynamoWhitelistStore(dynamodb, settings.whitelist_table, settings.trials_table),
         messages=DynamoMessageLog(dynamodb, settings.messages_table),
         outbound=SqsOutboundQueue(aws.sqs(), settings.outbound_queue_url),
+        # In the whitelist table: items keyed by the sender's address, beside the join hint's daily claim.
+        replies=DynamoReplyLimiter(dynamodb, settings.whitelist_table),
         clock=time.time,
     )
 
@@ -172,7 +175,8 @@ def _handle_sns(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records")

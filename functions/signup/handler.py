@@ -22,6 +22,8 @@ from trialgw.http import (
     parse_json_object,
     register_error_answers,
     request_text,
+    require_json,
+    require_site_origin,
 )
 from trialgw.logic.signup import SignupDeps, sign_up
 from trialgw.models import SignupRequest
@@ -49,12 +51,16 @@ def _deps() -> SignupDeps:
 
 def post_signup() -> Response[str]:
     settings = _settings()
-    body = parse_json_object(request_text(_app().current_event), max_bytes=settings.max_body_bytes)
+    event = _app().current_event
+    # Another site's page first (it must learn nothing more), then what it could send without a preflight.
+    require_site_origin(event, settings.site_url)
+    require_json(event)
+    body = parse_json_object(request_text(event), max_bytes=settings.max_body_bytes)
     try:
         request = SignupRequest.model_validate(body)
     except ValidationError as error:
         raise InvalidInput("Please correct the highlighted fields.", field_errors(error)) from None
-    result = sign_up(request, settings, _deps())
+    result = sign_up(request, settings, _deps(), client_ip=event.request_context.identity.source_ip)
     metrics.add_metric(name="TrialsCreated", unit=MetricUnit.Count, value=1)
     return json_response(
         202,
@@ -76,7 +82,8 @@ def _app() -> APIGatewayRestResolver:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app().resolve(event, context)

@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs import acknowledge
-from infra.topology import RouteDef
+from infra.topology import RouteDef, RouteGroup
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
 
 Field = apigateway.AccessLogField
@@ -39,14 +39,44 @@ ACCESS_LOG_FORMAT = {
     "xrayTraceId": Field.context_xray_trace_id(),
 }
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+# What every method of the stage gets besides its throttling: errors only, never request/response data
+# (bodies carry trial keys), metrics. A method's own MethodSettings entry repeats them, so giving a
+# method its route group's throttling changes nothing else about it.
+LOGGING_LEVEL = apigateway.MethodLoggingLevel.ERROR
+DATA_TRACE_ENABLED = False
+METRICS_ENABLED = True
+
+
+def method_throttling(
+    routes: Sequence[RouteDef], throttling: Mapping[RouteGroup, apigateway.ThrottleSettings]
+) -> dict[str, apigateway.MethodDeploymentOptions]:
+    """The stage's per-method settings (`/<path>/<METHOD>`): each route's method gets its group's figures.
+
+    API Gateway keeps one token bucket per method of a stage, and a method's own setting replaces the
+    stage default for it, so a flood on one route uses up only its own bucket, never another route's.
+    """
+    options: dict[str, apigateway.MethodDeploymentOptions] = {}
+    for route in routes:
+        if route.group is None:
+            raise ValueError(f"route {route.method} {route.path} has no throttling group (topology.ROUTES)")
+        figures = throttling[route.group]
+        options[f"{route.path.rstrip('/')}/{route.method}"] = apigateway.MethodDeploymentOptions(
+            throttling_rate_limit=figures.rate_limit,
+            throttling_burst_limit=figures.burst_limit,
+            logging_level=LOGGING_LEVEL,
+            data_trace_enabled=DATA_TRACE_ENABLED,
+            metrics_enabled=METRICS_ENABLED,
+        )
+    return options
 
 
 class Api(Construct):
-    """The API and its stage: throttled, access-logged, traced.
+    """The API and its stage: throttled per route group, access-logged, not traced (see `tracing_enabled`).
 
     `origin` and `url` are built from the API's id (or its custom domain) rather than taken from the
     stage, so functions can name the API (for the curl examples they show) without depending on the
-    deployment that in turn depends on them. Routes are added by `add_routes` once the functions exist.
+    deployment that in turn depends on them. `routes` are known from the start (their throttling is a
+    stage setting); their methods are added by `add_routes` once the functions exist.
     """
 
     def __init__(
@@ -55,8 +85,10 @@ class Api(Construct):
         construct_id: str,
         *,
         stage_name: str,
+        routes: Sequence[RouteDef],
         throttle_rate_limit: float,
         throttle_burst_limit: int,
+        route_throttling: Mapping[RouteGroup, apigateway.ThrottleSettings],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         domain_name: str | None = None,
@@ -66,6 +98,7 @@ class Api(Construct):
         if (domain_name is None) != (certificate_arn is None):
             raise ValueError("a custom domain needs both its name and its certificate's ARN")
         self.stage_name = stage_name
+        self.routes = tuple(routes)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         self.rest_api = apigateway.RestApi(
             self,
@@ -78,15 +111,19 @@ class Api(Construct):
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigateway.StageOptions(
                 stage_name=stage_name,
+                # The default of every method without one of its own: the CORS preflights (OPTIONS).
                 throttling_rate_limit=throttle_rate_limit,
                 throttling_burst_limit=throttle_burst_limit,
+                method_options=method_throttling(self.routes, route_throttling),
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
-                # Errors only, and never request/response data (bodies carry trial keys).
-                logging_level=apigateway.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
-                metrics_enabled=True,
-                tracing_enabled=True,
+                logging_level=LOGGING_LEVEL,
+                data_trace_enabled=DATA_TRACE_ENABLED,
+                metrics_enabled=METRICS_ENABLED,
+                # Off: API Gateway's trace segments record the full request URL, and the CM webhooks
+                # carry their secret in the path (/webhooks/cm/{secret}). The functions still trace
+                # (Lambda active tracing and Powertools); a Lambda segment carries no request URL.
+                tracing_enabled=False,
             ),
         )
         acknowledge(
@@ -146,17 +183,11 @@ class Api(Construct):
             self.origin = f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
             self.url = f"{self.origin}/{stage_name}"
 
-    def add_routes(
-        self,
-        *,
-        routes: Sequence[RouteDef],
-        functions: Mapping[str, lambda_.IFunction],
-        allowed_origin: str,
-    ) -> None:
+    def add_routes(self, *, functions: Mapping[str, lambda_.IFunction], allowed_origin: str) -> None:
         """A method per route, CORS preflights allowing only `allowed_origin` (the site), and gateway
         error answers (throttling, WAF, bad requests) the site's pages can read."""
         methods_by_path: dict[str, list[str]] = {}
-        for route in routes:
+        for route in self.routes:
             resource = self.rest_api.root.resource_for_path(route.path.rstrip("/") or "/")
             resource.add_method(
                 route.method,

@@ -31,6 +31,9 @@ BREAKER_METRIC = "CapacityBreakerTripped"
 API_5XX_THRESHOLD = 5
 # SES reviews an account at a 5% bounce rate (and may pause sending at 10%).
 SES_BOUNCE_RATE_THRESHOLD = 0.05
+# AWS asks senders to keep complaints under 0.1% (and may pause sending at 0.5%). Sign-up mails only the
+# address that asked, so a complaint means someone signed up a stranger: worth hearing of at once.
+SES_COMPLAINT_RATE_THRESHOLD = 0.001
 PERIOD = Duration.minutes(5)
 # Messages through the gateway, by the EMF metric each step emits (summed over services).
 MESSAGE_METRICS = ("SendAccepted", "SendRefused", "MessageSent", "MessageFailed")
@@ -125,7 +128,7 @@ class Operations(Construct):
         for service in breaker_services:
             self._alarm(
                 f"{_pascal(service)}CapacityBreaker",
-                description="The capacity breaker tripped: the gateway refuses sends until its window ends",
+                description=breaker_description(stack.stack_name, stack.region),
                 metric=cloudwatch.Metric(
                     namespace=METRICS_NAMESPACE,
                     metric_name=BREAKER_METRIC,
@@ -136,17 +139,30 @@ class Operations(Construct):
                 threshold=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             )
-        self._alarm(
-            "SesBounceRate",
-            description=f"The SES bounce rate is over {SES_BOUNCE_RATE_THRESHOLD:.0%}: SES may pause sending",
-            metric=cloudwatch.Metric(
-                namespace="AWS/SES",
-                metric_name="Reputation.BounceRate",
-                period=Duration.hours(1),
-                statistic="Maximum",
+        ses_rates = (
+            (
+                "SesBounceRate",
+                "Reputation.BounceRate",
+                SES_BOUNCE_RATE_THRESHOLD,
+                f"The SES bounce rate is over {SES_BOUNCE_RATE_THRESHOLD:.0%}: SES may pause sending",
             ),
-            threshold=SES_BOUNCE_RATE_THRESHOLD,
+            (
+                "SesComplaintRate",
+                "Reputation.ComplaintRate",
+                SES_COMPLAINT_RATE_THRESHOLD,
+                f"The SES complaint rate is over {SES_COMPLAINT_RATE_THRESHOLD:.1%}: recipients report trial "
+                "e-mails as spam (someone signs up strangers?); SES may pause sending at 0.5%",
+            ),
         )
+        for name, metric_name, threshold, description in ses_rates:
+            self._alarm(
+                name,
+                description=description,
+                metric=cloudwatch.Metric(
+                    namespace="AWS/SES", metric_name=metric_name, period=Duration.hours(1), statistic="Maximum"
+                ),
+                threshold=threshold,
+            )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self.dashboard.add_widgets(
@@ -254,6 +270,17 @@ class Operations(Construct):
     def _notify(self, alarm: cloudwatch.Alarm) -> None:
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def breaker_description(stack_name: str, region: str) -> str:
+    """What the operator reads in the breaker alarm's notification: what happened, how to look, how to act."""
+    where = f"--stack {stack_name} --region {region}"
+    return (
+        "The capacity breaker tripped: the gateway refuses every send until an operator resets it. "
+        f"See which trials sent most in this window: trialgw-admin capacity status {where}. "
+        f"Revoke an abusive one: trialgw-admin trials revoke <trial id> {where}. "
+        f"Then reopen sending: trialgw-admin capacity reset {where}."
+    )
 
 
 def _pascal(name: str) -> str:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import RemovalPolicy, SecretValue
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.constructs import acknowledge
+from trialgw.names import PROVIDER_SECRET_KEYS
 
 # The JSON keys `trialgw.adapters.secrets.webhook_secrets` reads: the first is generated here, the
 # others (Meta's) the operator fills in.
 SECRET_KEYS = ("cm_webhook_secret", "meta_app_secret", "meta_verify_token")
 GENERATED_KEY, *OPERATOR_KEYS = SECRET_KEYS
-# The JSON keys the delivery function reads (fields of `trialgw.settings.DeliverySettings`): credentials the
-# channel providers issue, which the operator fills in.
-PROVIDER_SECRET_KEYS = ("cm_product_token", "whatsapp_access_token", "messenger_page_token", "instagram_access_token")
+# The JSON keys of the provider secret are `trialgw.names.PROVIDER_SECRET_KEYS`: the delivery function
+# reads them and `trialgw-admin` (which must not import infra/) sets them.
 # 48 letters and digits (~285 bits): safe as a URL path segment without escaping.
 CM_SECRET_LENGTH = 48
 
@@ -64,9 +64,11 @@ class WebhookSecrets(Construct):
 class ProviderSecrets(Construct):
     """One JSON secret holding the channel providers' credentials (see `PROVIDER_SECRET_KEYS`).
 
-    Created with every key present and empty: the template holds only empty placeholders, and a
-    channel whose credential is empty stays on the sandbox provider until the operator puts the
-    provider-issued value here (`aws secretsmanager put-secret-value` with the whole JSON).
+    Created with no value at all: the template holds neither a value nor a generator, so no deploy,
+    first or later, ever writes the secret's value, and the operator's tokens survive every stack
+    update. Until the operator puts a value (`trialgw-admin providers set-credential` or `aws
+    secretsmanager put-secret-value`), the delivery function reads "no credentials" and each channel
+    stays on the sandbox provider.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
@@ -75,13 +77,17 @@ class ProviderSecrets(Construct):
             self,
             "Secret",
             description=(
-                "trialgw channel provider credentials: cm_product_token (CM), whatsapp_access_token, "
-                "messenger_page_token and instagram_access_token (Meta); fill in after deploying"
+                f"trialgw channel provider credentials ({', '.join(PROVIDER_SECRET_KEYS)}): set them after "
+                "deploying with trialgw-admin providers set-credential; a deploy never writes them"
             ),
-            # Empty strings, never a credential: the operator replaces them outside CloudFormation.
-            secret_object_value={key: SecretValue.unsafe_plain_text("") for key in PROVIDER_SECRET_KEYS},
             removal_policy=removal_policy,
         )
+        # Without SecretString or GenerateSecretString, CloudFormation creates an empty secret (no
+        # version). The L2 Secret always adds a default generator, so it is taken out of the L1.
+        resource = self.secret.node.default_child
+        if not isinstance(resource, secretsmanager.CfnSecret):
+            raise TypeError("the provider secret's resource is not an AWS::SecretsManager::Secret")
+        resource.add_property_deletion_override("GenerateSecretString")
         acknowledge(
             self.secret,
             "AwsSolutions-SMG4",

@@ -1,5 +1,6 @@
 """The static pages of `web/`: a private S3 bucket behind CloudFront (origin access control), HTTPS only,
-with the strict security headers of `infra.web_security` and a generated `/config.json` naming the API."""
+with the strict security headers of `infra.web_security` and a generated `/config.json` naming the API
+(and, with the sign-up Challenge on, the AWS WAF SDK script the sign-up page loads)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,18 @@ def _strict_transport_security(value: str) -> cloudfront.ResponseHeadersStrictTr
     )
 
 
+# The keys of `/config.json` the pages read.
+CONFIG_API_URL = "apiUrl"
+CONFIG_WAF_CHALLENGE_SCRIPT_URL = "wafChallengeScriptUrl"
+
+
 class Site(Construct):
-    """`url` is the site's origin (`https://<distribution domain>`), the API's only CORS origin."""
+    """`url` is the site's origin (`https://<distribution domain>`), the API's only CORS origin.
+
+    `waf_challenge_script_url` (the sign-up Challenge's SDK, known at deploy time) goes into
+    `/config.json` as `wafChallengeScriptUrl`, and the pages' CSP then lets that SDK load and call AWS
+    WAF; without it, neither.
+    """
 
     def __init__(
         self,
@@ -94,6 +105,7 @@ class Site(Construct):
         web_dir: Path,
         api_origin: str,
         api_url: str,
+        waf_challenge_script_url: str | None,
         log_retention: logs.RetentionDays,
         access_log_days: int,
         removal_policy: RemovalPolicy,
@@ -133,7 +145,9 @@ class Site(Construct):
             self,
             "SecurityHeaders",
             comment="trialgw pages: strict CSP, API calls only to the trialgw API",
-            security_headers_behavior=cloudfront_security_headers(security_headers(api_origin)),
+            security_headers_behavior=cloudfront_security_headers(
+                security_headers(api_origin, waf_challenge_sdk=waf_challenge_script_url is not None)
+            ),
         )
         self.url_rewrite = cloudfront.Function(
             self,
@@ -185,14 +199,18 @@ class Site(Construct):
         )
         self.url = f"https://{self.distribution.distribution_domain_name}"
         deployment_logs = logs.LogGroup(self, "DeploymentLogs", retention=log_retention, removal_policy=removal_policy)
+        # The pages read the API's URL (and the SDK's) at run time, so they need no build step per stack;
+        # json_data writes deploy-time values (the API id, the web ACL's integration URL) when deploying.
+        config = {CONFIG_API_URL: api_url}
+        if waf_challenge_script_url is not None:
+            config[CONFIG_WAF_CHALLENGE_SCRIPT_URL] = waf_challenge_script_url
         self.deployment = s3deploy.BucketDeployment(
             self,
             "Deployment",
             destination_bucket=self.bucket,
             sources=[
                 s3deploy.Source.asset(str(web_dir), exclude=["**/.*", "**/__pycache__"]),
-                # The pages read the API's URL at run time, so they need no build step per stack.
-                s3deploy.Source.json_data("config.json", {"apiUrl": api_url}),
+                s3deploy.Source.json_data("config.json", config),
             ],
             prune=True,
             distribution=self.distribution,

@@ -8,6 +8,8 @@ from urllib.parse import quote
 from infra.local.resources import Resources
 from infra.topology import RouteDef
 from trialgw import names
+from trialgw.logic.trial_email import humanize_seconds
+from trialgw.settings import SignupSettings
 
 
 def render_banner(
@@ -19,8 +21,9 @@ def render_banner(
     moto_endpoint: str,
     webhook_secrets: Mapping[str, str] | None = None,
     pumps: Sequence[tuple[str, str]] = (),
+    signup: SignupSettings | None = None,
 ) -> str:
-    """`pumps`: (queue name, consuming function) of each running queue pump."""
+    """`pumps`: (queue name, consuming function) of each running queue pump; `signup`: the sign-up limits in force."""
     route_lines = [f"    {r.method:<7} {base_url}{r.path}   ({r.function})" for r in routes]
     override_lines = [f"    {name}={value}" for name, value in sorted(overrides.items())] or ["    (none)"]
     lines = [
@@ -40,6 +43,7 @@ def render_banner(
         "  Routes:",
         *route_lines,
         "",
+        *_signup_lines(signup),
         "  E-mail is captured, never delivered: it is printed here and listed at /_local/mail.",
         f"  Senders verified in SES: {', '.join(resources.senders) or '(none)'}",
         f"  State (tables {', '.join(resources.tables)}, e-mail) lives in memory: it is gone when this stops.",
@@ -96,3 +100,16 @@ def _outbound_lines(base_url: str, resources: Resources, pumps: Sequence[tuple[s
             "TRIALGW_DELIVERY_MAX_ATTEMPTS)"
         )
     return lines
+
+
+def _signup_lines(signup: SignupSettings | None) -> list[str]:
+    """The sign-up limits, and why two of them are loose here."""
+    if signup is None:
+        return []
+    every = humanize_seconds(signup.signup_window_seconds)
+    return [
+        f"  Sign-up limits: {signup.signup_limit_per_window} per mailbox, {signup.signup_limit_per_ip} per client IP "
+        f"and {signup.signup_limit_per_domain} per e-mail domain every {every}; {signup.signup_limit_global} an hour "
+        "overall.",
+        "    Per IP and per domain are loose here: every request comes from 127.0.0.1 (AWS: README, Security).",
+    ]

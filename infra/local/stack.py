@@ -35,7 +35,7 @@ from infra.local.static import StaticSite
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
 from trialgw import names
 from trialgw.delivery.sandbox import DELIVERIES
-from trialgw.settings import MoWebhookSettings
+from trialgw.settings import MoWebhookSettings, SignupSettings
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -138,6 +138,7 @@ def main() -> int:
                 pumps=[(pump.queue.name, pump.function) for pump in pumps],
                 overrides=user_settings,
                 moto_endpoint=moto_endpoint,
+                signup=SignupSettings.from_env(os.environ),
                 webhook_secrets={
                     name: value or ""
                     for name, value in MoWebhookSettings.from_env(os.environ)

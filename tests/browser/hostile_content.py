@@ -26,6 +26,8 @@ PWNED = "__pwned"
 class Payload:
     id: str
     text: str
+    # What a mail program would link (`javascript:`, `document.domain`): a name or company refuses it (422).
+    linkable: bool = False
 
     @property
     def has_control_chars(self) -> bool:
@@ -40,13 +42,15 @@ XSS: tuple[Payload, ...] = (
     Payload("script", "<script>window.__pwned=1</script>"),
     Payload("img-onerror", "<img src=x onerror=window.__pwned=1>"),
     Payload("svg-onload", "<svg onload=window.__pwned=1><circle r=9></svg>"),
-    Payload("javascript-url", '<a href="javascript:window.__pwned=1">click</a> javascript:alert(1)'),
+    Payload("javascript-url", '<a href="javascript:window.__pwned=1">click</a> javascript:alert(1)', linkable=True),
     Payload("attr-breakout-double", '"><img src=x onerror=window.__pwned=1 x="'),
     Payload("attr-breakout-single", "'><svg/onload=window.__pwned=1>'"),
     Payload("textarea-close", "</textarea><img src=x onerror=window.__pwned=1>"),
     Payload("title-close", "</title></style><script>window.__pwned=1</script>"),
-    Payload("template-literal", "${window.__pwned=1}`+alert(1)+`{{constructor.constructor('alert(1)')()}}"),
-    Payload("details-ontoggle", "<details open ontoggle=alert(document.domain)>x</details>"),
+    Payload(
+        "template-literal", "${window.__pwned=1}`+alert(1)+`{{constructor.constructor('alert(1)')()}}", linkable=True
+    ),
+    Payload("details-ontoggle", "<details open ontoggle=alert(document.domain)>x</details>", linkable=True),
     Payload("iframe-srcdoc", '<iframe srcdoc="<script>parent.__pwned=1</script>"></iframe>'),
     Payload("entities", "&lt;b&gt;bold?&lt;/b&gt; &amp;amp; &#60;i&#62; &quot;"),
     Payload("rlo", "\u202egnp.exe <b>RLO</b>\u202c end"),
@@ -58,9 +62,15 @@ SHORT_FIELD_CHARS = 64
 
 
 def for_name() -> list[Payload]:
-    """The payloads a name or company may hold (no control characters, at most 100 characters), and a long one."""
-    fitting = [p for p in XSS if p.fits(NAME_CHARS) and not p.has_control_chars]
+    """The payloads a name or company may hold (no control characters or links, at most 100 characters), and a
+    long one."""
+    fitting = [p for p in XSS if p.fits(NAME_CHARS) and not p.has_control_chars and not p.linkable]
     return [*fitting, Payload("long", "W" * NAME_CHARS)]
+
+
+def linkable_names() -> list[Payload]:
+    """The payloads a name or company refuses because a mail program would turn part of them into a link."""
+    return [p for p in XSS if p.fits(NAME_CHARS) and p.linkable]
 
 
 def for_short_field() -> list[Payload]:

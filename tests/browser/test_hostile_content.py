@@ -31,10 +31,12 @@ import pytest
 from tests.browser.hostile_content import (
     PWNED,
     XSS,
+    Payload,
     cm_status_path,
     cm_webhook_path,
     for_name,
     for_short_field,
+    linkable_names,
     long_text,
     meta_app_secret,
 )
@@ -381,6 +383,19 @@ def email_page(browser: Browser) -> Iterator[tuple[Page, list[str], list[str]]]:
     _record_dialogs(dialogs)(page)
     yield page, dialogs, errors
     context.close()
+
+
+@pytest.mark.parametrize("payload", linkable_names(), ids=lambda payload: payload.id)
+@pytest.mark.parametrize("which", ["name", "company"])
+def test_a_payload_a_mail_program_would_link_is_refused_as_a_name_and_mails_nothing(
+    local_stack: LocalStack, payload: Payload, which: str
+) -> None:
+    email = f"hostile-{uuid.uuid4().hex[:12]}@example.com"
+    body = {"name": "Jane", "company": "ACME", "email": email, which: payload.text}
+    response = local_stack.post_json("/signup", body)
+    assert response.status == 422, response.text
+    assert set(response.json()["fields"]) == {which}
+    assert local_stack.mail(to=email) == []
 
 
 def test_every_payload_as_name_and_company_stays_text_in_dashboard_and_email(

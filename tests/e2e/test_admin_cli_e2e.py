@@ -139,6 +139,14 @@ def test_a_trip_by_real_sends_is_shown_and_reset_by_the_console_script() -> None
         assert status["breaker"]["tripped"] is True
         assert status["breaker"]["trippedCount"] == 2
         assert (status["window"]["count"], status["window"]["limit"]) == (2, 1)
+        # Who tripped it: the trial, its e-mail and sign-up network masked, with the two messages it sent.
+        [culprit] = status["topSenders"]["trials"]
+        assert culprit["id"] == trial_id(hash_key(key))
+        assert (culprit["sent"], culprit["signupNetwork"]) == (2, "127.0.0.0/24")
+        assert re.fullmatch(r"e\*\*\*@e\*\*\*\.com", culprit["email"])
+        table = admin(stack.url, "capacity", "status", program=script)
+        assert "Trials that sent most in the window the breaker tripped in" in table.stdout
+        assert f"trialgw-admin trials revoke <ID> --local --port {urlsplit(stack.url).port}" in table.stdout
 
         reset = admin(stack.url, "capacity", "reset", program=script)
         assert reset.returncode == 0, reset.stderr

@@ -172,6 +172,27 @@ def test_an_accepted_send_and_the_whitelist_reply_are_delivered_and_leave_the_qu
     assert record["text"]["S"] == text
 
 
+def test_an_sms_from_mybank_arrives_from_the_trial_sender(local_stack: LocalStack) -> None:
+    key = local_stack.sign_up()
+    recipient = random_phone()
+    whitelist(local_stack, "SMS", recipient, key)
+    payload = {
+        "messages": {
+            "authentication": {"producttoken": key},
+            "msg": [{"from": "MyBank", "to": [{"number": recipient}], "body": {"content": "Your account is fine"}}],
+        }
+    }
+    response = local_stack.post_json(GATEWAY, payload)
+    assert response.status == 200, response.text
+
+    [sent] = eventually(
+        lambda: [d for d in deliveries(local_stack, recipient) if d["kind"] == "send"] or None,
+        "the SMS in /_local/deliveries",
+    )
+    # The seed: the sender of outbound messages is always the trial account (the brand's letters, "CM.COM").
+    assert (sent["channel"], sent["from"], sent["text"]) == ("SMS", "CMCOM", "Your account is fine")
+
+
 # --- failure: retried, then failed and dead-lettered, on a stack of its own -------------------------------
 
 

@@ -15,10 +15,11 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import LocalStack, messages_for, random_phone, start_local_stack
+from tests.conftest import ROOT, LocalStack, messages_for, random_phone, start_local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -256,3 +257,40 @@ def test_the_recipient_limit_holds_across_channels() -> None:
         [reply] = full["replies"]
         assert reply["to"] == third
         assert "2" in reply["text"]
+
+
+def documented_default(variable: str) -> int:
+    """A setting's default as the README's configuration table states it."""
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith(f"| `{variable}` |"):
+            return int(line.split("|")[2].strip().strip("`"))
+    raise AssertionError(f"{variable} is not in the README's configuration table")
+
+
+def drained_deliveries(stack: LocalStack, *addresses: str, timeout: float = 30) -> dict[str, list[dict[str, Any]]]:
+    """What the sandbox delivered to each address once nothing for them waits on the delivery queue any more."""
+    deadline = time.monotonic() + timeout
+    while any(stack.get(f"/_local/outbound?to={quote(a, safe='')}").json() for a in addresses):
+        assert time.monotonic() < deadline, "the delivery queue did not drain"
+        time.sleep(0.2)
+    return {a: stack.get(f"/_local/deliveries?to={quote(a, safe='')}").json() for a in addresses}
+
+
+def test_twenty_dead_keys_from_one_phone_get_at_most_the_documented_replies(local_stack: LocalStack) -> None:
+    limit = documented_default("TRIALGW_REPLY_LIMIT_PER_SENDER")
+    attacker, bystander = random_phone(), random_phone()
+    # Random GUIDs, no trial's key; through Meta's signed webhook and CM's alike: one sender, one limit.
+    answers = [
+        mo(local_stack, "WhatsApp", attacker, f"my key {uuid.uuid4()}", via="cm" if i % 2 else None) for i in range(20)
+    ]
+    # Every message is processed (and answered 200 to the provider); only the first `limit` are replied to.
+    assert [outcome for answer in answers for outcome in outcomes(answer)] == ["invalid_key"] * 20
+    assert [len(answer["replies"]) for answer in answers] == [1] * limit + [0] * (20 - limit)
+    # Another phone is not affected by the first one's limit.
+    [reply] = mo(local_stack, "WhatsApp", bystander, str(uuid.uuid4()))["replies"]
+    assert "invalid or has expired" in reply["text"]
+
+    delivered = drained_deliveries(local_stack, attacker, bystander)
+    assert len(delivered[attacker]) == limit
+    assert all(d["kind"] == "reply" and "invalid or has expired" in d["text"] for d in delivered[attacker])
+    assert len(delivered[bystander]) == 1

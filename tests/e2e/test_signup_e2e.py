@@ -200,3 +200,67 @@ def test_signup_limit_holds_under_concurrent_requests(local_stack: LocalStack) -
     assert set(statuses) == {202, 429}, statuses
     assert all(r.headers["Retry-After"] for r in results if r.status == 429)
     assert len(local_stack.mail(to=email)) == accepted
+
+
+# --- as an attacker would try it ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"Origin": "https://evil.example", "Content-Type": "application/json"}, 403, "forbidden_origin"),
+        # What a form on another site can post without a CORS preflight.
+        ({"Content-Type": "text/plain;charset=UTF-8"}, 415, "unsupported_media_type"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+    ],
+)
+def test_a_cross_site_sign_up_is_refused_and_mails_nothing(
+    local_stack: LocalStack, headers: dict[str, str], status: int, code: str
+) -> None:
+    email = unique_email("csrf")
+    body = '{"name": "Victim", "email": "' + email + '"}'
+    response = local_stack.request("POST", "/signup", body=body, headers=headers)
+    assert (response.status, response.json()["code"]) == (status, code), response.text
+    assert local_stack.mail(to=email) == []
+
+
+def test_one_inbox_gets_at_most_the_mailbox_limit_of_keys_whatever_the_spelling(local_stack: LocalStack) -> None:
+    inbox = f"victim{uuid.uuid4().hex[:8]}"
+    spellings = [
+        f"{inbox}@gmail.com",
+        f"{inbox}+1@gmail.com",
+        f"{'.'.join(inbox)}@gmail.com",
+        f"{inbox.upper()}@googlemail.com",
+        f"{inbox[:3]}.{inbox[3:]}+trial@googlemail.com",
+        f"{inbox}+x+y@GMAIL.com",
+    ]
+    answers = [local_stack.post_json("/signup", {"name": "Victim", "email": address}) for address in spellings]
+    limit = SignupSettings().signup_limit_per_window
+    assert [a.status for a in answers] == [202] * limit + [429] * (len(spellings) - limit)
+    assert {a.json()["limit"] for a in answers[limit:]} == {"mailbox"}
+    assert sum(len(local_stack.mail(to=address)) for address in spellings) == limit
+
+
+def test_a_name_with_a_link_is_refused_and_mails_nothing(local_stack: LocalStack) -> None:
+    email = unique_email("phish")
+    name = "Hi URGENT: your account is locked, log in at https://bank.example/verify"
+    response = local_stack.post_json("/signup", {"name": name, "email": email})
+    assert response.status == 422, response.text
+    assert "must not contain a web address" in response.json()["fields"]["name"]
+    assert local_stack.mail(to=email) == []
+
+
+def test_a_flood_from_one_ip_is_limited_whatever_the_addresses() -> None:
+    # Every request on one machine comes from 127.0.0.1: a stack of its own with an AWS-like per-IP limit.
+    with start_local_stack({"TRIALGW_SIGNUP_LIMIT_PER_IP": "5"}) as stack:
+        answers = [
+            stack.post_json("/signup", {"name": "Flood", "email": f"flood{i}@{uuid.uuid4().hex[:8]}.example"})
+            for i in range(8)
+        ]
+        assert [a.status for a in answers] == [202] * 5 + [429] * 3
+        refused = answers[-1]
+        assert refused.json()["limit"] == "ip"
+        assert refused.json()["message"].startswith("Too many sign-ups from your network. Please try again in ")
+        assert int(refused.headers["Retry-After"]) > 0
+        assert len(stack.mail()) == 5
+        assert "Sign-up limits: 3 per mailbox, 5 per client IP" in stack.output()

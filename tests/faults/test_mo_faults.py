@@ -1,11 +1,12 @@
 """Whitelisting by an inbound message (CM's MO webhook) when its AWS calls fail, each in turn, every way.
 
-A message carrying a trial key makes five calls: the claim on the provider's message id (PutItem), the trial
-(GetItem), the whitelist transaction (entry, reverse index and the trial's `members`), the message record (PutItem)
-and the reply to the end user (SendMessage). What the code promises (README "Whitelisting", design decisions):
-a message whose processing failed answers 503, and its claim is released, so the provider's retry is processed
-rather than dropped as a duplicate; the whitelist is never half written (all three parts or none); and the
-retry ends with the sender whitelisted and answered.
+A message carrying a trial key makes six calls: the claim on the provider's message id (PutItem), the trial
+(GetItem), the whitelist transaction (entry, reverse index and the trial's `members`), the message record (PutItem),
+the reply counted against the sender's reply limit (UpdateItem) and the reply to the end user (SendMessage). What
+the code promises (README "Whitelisting", design decisions): a message whose processing failed answers 503, and its
+claim is released, so the provider's retry is processed rather than dropped as a duplicate; the whitelist is never
+half written (all three parts or none); the retry ends with the sender whitelisted and answered; and its reply is
+counted against the limit once, however the first attempt failed.
 """
 
 from __future__ import annotations
@@ -38,19 +39,21 @@ CLAIM = Call("claim", "dynamodb", "PutItem", lambda b: key_of(b)[0].startswith(n
 READ_TRIAL = Call("read-trial", "dynamodb", "GetItem", lambda b: key_of(b)[1] == names.TRIAL_SK)
 WHITELIST = Call("whitelist", "dynamodb", "TransactWriteItems")
 RECORD = Call("record", "dynamodb", "PutItem", lambda b: key_of(b)[1].startswith(names.MESSAGE_SK_PREFIX))
+LIMIT = Call("limit", "dynamodb", "UpdateItem", lambda b: key_of(b)[0].startswith(names.REPLY_LOG_PK_PREFIX))
 REPLY = Call("reply", "sqs", "SendMessage")
 # Only on the way back from a failure.
 RELEASE = Call("release", "dynamodb", "DeleteItem", lambda b: key_of(b)[0].startswith(names.SEEN_PK_PREFIX))
-CATALOG = (CLAIM, READ_TRIAL, WHITELIST, RECORD, REPLY, RELEASE)
-WHITELISTING = (CLAIM, READ_TRIAL, WHITELIST, RECORD, REPLY)
+CATALOG = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY, RELEASE)
+WHITELISTING = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY)
 
 
 def _cases() -> list[Any]:
     cases = []
     for call in WHITELISTING:
         for kind in KINDS[call.service]:
-            # No condition on a read; a transaction's refusal is a cancellation with reasons, tested elsewhere.
-            if kind is Kind.CONDITION and call in (READ_TRIAL, WHITELIST):
+            # No condition on a read; a transaction's refusal is a cancellation with reasons, tested elsewhere; the
+            # limit's refusal is the limit reached (below).
+            if kind is Kind.CONDITION and call in (READ_TRIAL, WHITELIST, LIMIT):
                 continue
             cases.append(pytest.param(call, kind, id=f"{call.label}-{kind}"))
     return cases
@@ -100,6 +103,12 @@ def replies(world: World) -> list[dict[str, Any]]:
     return [message for message in world.queued() if message["kind"] == "reply" and message["to"] == SENDER]
 
 
+def counted_replies(world: World) -> int:
+    """Replies counted in SENDER's reply log (the slots that hold one)."""
+    logs = [i for i in world.items(names.WHITELIST.local_name) if i["pk"]["S"].startswith(names.REPLY_LOG_PK_PREFIX)]
+    return sum(1 for log in logs for name, slot in log.items() if name[0] == "r" and slot["M"]["id"]["S"])
+
+
 def test_the_calls_of_a_whitelisting_message_are_the_ones_this_module_fails(world: World, mo: ModuleType) -> None:
     key = world.make_trial()
     status, _, body = invoke(mo, cm_mo_event(key, uuid.uuid4().hex))
@@ -128,7 +137,7 @@ def test_a_failing_call_releases_the_claim_writes_no_half_whitelist_and_the_retr
     parts = whitelist_parts(world, key)
     # Never half: all three parts or none, whatever failed.
     assert parts in ((False, False, False), (True, True, True))
-    written = call in (RECORD, REPLY) or (call, kind) == (WHITELIST, Kind.LOST)
+    written = call in (RECORD, LIMIT, REPLY) or (call, kind) == (WHITELIST, Kind.LOST)
     assert parts == (written,) * 3
     # SQS kept the reply of every attempt whose answer was lost: copies of one message id, delivered once.
     failed_replies = replies(world)
@@ -143,6 +152,8 @@ def test_a_failing_call_releases_the_claim_writes_no_half_whitelist_and_the_retr
     assert whitelist_parts(world, key) == (True, True, True)
     assert len(claims(world)) == 1
     assert len({reply["message_id"] for reply in replies(world)}) == len({r["message_id"] for r in failed_replies}) + 1
+    # Counted once, also when the first attempt's count was written (a lost answer, or a failure after it).
+    assert counted_replies(world) == 1
     # And a redelivery of it now changes nothing.
     status, _, body = invoke(mo, event)
     assert (status, body["outcomes"]) == (200, ["duplicate"])
@@ -176,3 +187,20 @@ def test_reply_and_release_failing_answer_503_and_say_the_retry_will_be_dropped(
     assert whitelist_parts(world, key) == (True, True, True)
     messages = [record.getMessage() for record in caplog.records]
     assert "could not release a message claim; the provider's retry will be dropped" in messages
+
+
+def test_a_refused_limit_write_is_the_limit_reached_whitelisted_without_a_reply(world: World, mo: ModuleType) -> None:
+    key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex)
+    world.inject(LIMIT, Kind.CONDITION)
+
+    status, _, body = invoke(mo, event)
+
+    # A refusal that names no reply of this message is the sender over the limit: processed, nothing sent back.
+    assert (status, body["outcomes"]) == (200, ["whitelisted"])
+    assert whitelist_parts(world, key) == (True, True, True)
+    assert replies(world) == []
+    assert counted_replies(world) == 0
+    world.heal()
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["duplicate"])

@@ -65,6 +65,8 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
     SIGNUP: frozenset(
         {
             (202, None),
+            (403, "forbidden_origin"),
+            (415, "unsupported_media_type"),
             (400, "empty_body"),
             (400, "invalid_json"),
             (400, "invalid_encoding"),

@@ -1,13 +1,29 @@
-"""The REST API: a method per topology route, CORS for the site only, throttling, safe access logs, WAF."""
+"""The REST API: a method per topology route, CORS for the site only, per-route throttling, safe access logs,
+no API Gateway tracing (the firewall is tests/infra/test_firewall.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
+from aws_cdk import aws_apigateway as apigateway
+
 from infra import topology
+from infra.constructs.api import method_throttling
+from infra.stack import StackConfig
+from infra.topology import RouteDef, RouteGroup
 from tests.infra.cfn import environment, functions, outputs, props, referenced_id, references, render, resources
 from tests.infra.conftest import VARIANT_API_DOMAIN, VARIANT_CERTIFICATE_ARN, Synthesized
+from trialgw.http import CORS_ALLOW_HEADERS
+
+# The route groups' figures at the knobs' defaults (requests per second, burst), per method.
+DEFAULT_ROUTE_THROTTLING = {
+    RouteGroup.SIGNUP: (2, 5),
+    RouteGroup.GATEWAY: (10, 20),
+    RouteGroup.WEBHOOKS: (50, 100),
+    RouteGroup.DASHBOARD: (10, 20),
+}
 
 
 def _resource_paths(template: dict[str, Any]) -> dict[str, str]:
@@ -64,16 +80,21 @@ def test_cors_preflights_allow_only_the_site_origin(template_json: dict[str, Any
         assert render(headers["gatewayresponse.header.Access-Control-Allow-Origin"]) == site_origin
 
 
-def test_the_stage_is_throttled_traced_and_logs_no_request_data(template_json: dict[str, Any]) -> None:
+def test_the_stage_is_not_traced_and_logs_no_request_data(template_json: dict[str, Any]) -> None:
     ((_, stage),) = resources(template_json, "AWS::ApiGateway::Stage")
     properties = props(stage)
     assert properties["StageName"] == "v1"
-    assert properties["TracingEnabled"] is True
-    (settings,) = properties["MethodSettings"]
-    assert settings["ThrottlingRateLimit"] == 20
-    assert settings["ThrottlingBurstLimit"] == 40
-    assert settings["LoggingLevel"] == "ERROR"
-    assert settings["DataTraceEnabled"] is False
+    # API Gateway's segments record the full URL, and the CM webhooks' paths carry their secret.
+    assert properties["TracingEnabled"] is False
+    assert all(props(f)["TracingConfig"] == {"Mode": "Active"} for _, f in functions(template_json).values())
+    (default,) = [s for s in properties["MethodSettings"] if (s["ResourcePath"], s["HttpMethod"]) == ("/*", "*")]
+    assert default["ThrottlingRateLimit"] == 20
+    assert default["ThrottlingBurstLimit"] == 40
+    for settings in properties["MethodSettings"]:
+        # Every method's own entry keeps the stage's logging: errors only, never request data.
+        assert settings["LoggingLevel"] == "ERROR"
+        assert settings["DataTraceEnabled"] is False
+        assert settings["MetricsEnabled"] is True
     access_log = json.loads(properties["AccessLogSetting"]["Format"])
     assert {"requestId", "status", "resourcePath", "ip"} <= set(access_log)
     for variable in access_log.values():
@@ -85,6 +106,51 @@ def test_the_stage_is_throttled_traced_and_logs_no_request_data(template_json: d
         assert "path" not in variable.lower() or variable == "$context.resourcePath"
         assert variable != "$context.identity.apiKey"
     assert access_log["resourcePath"] == "$context.resourcePath"
+
+
+def _method_settings(template_json: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stage's MethodSettings by (path, method), the path as API Gateway writes it (`~1` for `/`)."""
+    ((_, stage),) = resources(template_json, "AWS::ApiGateway::Stage")
+    return {(s["ResourcePath"], s["HttpMethod"]): s for s in props(stage)["MethodSettings"]}
+
+
+def test_every_route_has_its_groups_throttling_and_only_preflights_fall_back_to_the_stage_default(
+    template_json: dict[str, Any],
+) -> None:
+    settings = _method_settings(template_json)
+    assert len(settings) == len(topology.ROUTES) + 1  # and the stage default
+    for route in topology.ROUTES:
+        assert route.group is not None, route
+        entry = settings[("/" + route.path.rstrip("/").replace("/", "~1"), route.method)]
+        rate, burst = DEFAULT_ROUTE_THROTTLING[route.group]
+        assert (entry["ThrottlingRateLimit"], entry["ThrottlingBurstLimit"]) == (rate, burst), route
+    by_group = {(route.group, route.method, route.path) for route in topology.ROUTES}
+    assert (RouteGroup.SIGNUP, "POST", "/signup") in by_group
+    assert {route.path for route in topology.ROUTES if route.group is RouteGroup.WEBHOOKS} == {
+        "/webhooks/cm/{secret}",
+        "/webhooks/cm-status/{secret}",
+        "/webhooks/meta",
+    }
+    assert {route.function for route in topology.ROUTES if route.group is RouteGroup.GATEWAY} == {"send"}
+    assert {route.function for route in topology.ROUTES if route.group is RouteGroup.DASHBOARD} == {"dashboard"}
+    # Every method that exists has an entry of its own except the preflights.
+    for verb, path, _ in _methods(template_json):
+        own = ("/" + path.replace("/", "~1"), verb) in settings
+        assert own == (verb != "OPTIONS"), (verb, path)
+
+
+def test_a_route_without_a_throttling_group_is_refused() -> None:
+    figures = dict.fromkeys(RouteGroup, apigateway.ThrottleSettings(rate_limit=1, burst_limit=1))
+    with pytest.raises(ValueError, match="POST /x has no throttling group"):
+        method_throttling([RouteDef("POST", "/x", "f")], figures)
+
+
+def test_preflights_let_the_waf_challenge_token_through(template_json: dict[str, Any]) -> None:
+    assert "x-aws-waf-token" in CORS_ALLOW_HEADERS
+    (signup,) = [p for verb, path, p in _methods(template_json) if (verb, path) == ("OPTIONS", "/signup")]
+    (response,) = signup["Integration"]["IntegrationResponses"]
+    allowed = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Headers"]
+    assert "x-aws-waf-token" in allowed.strip("'").split(",")
 
 
 def test_api_log_groups_have_a_retention(template_json: dict[str, Any]) -> None:
@@ -102,43 +168,6 @@ def test_api_log_groups_have_a_retention(template_json: dict[str, Any]) -> None:
     assert len(execution_groups) == 1
     for group in [template_json["Resources"][access_group_id], *execution_groups]:
         assert props(group)["RetentionInDays"] == 30
-
-
-def test_a_regional_web_acl_guards_the_stage_with_a_tighter_signup_rate(template_json: dict[str, Any]) -> None:
-    ((acl_id, acl),) = resources(template_json, "AWS::WAFv2::WebACL")
-    ((_, association),) = resources(template_json, "AWS::WAFv2::WebACLAssociation")
-    ((stage_id, _),) = resources(template_json, "AWS::ApiGateway::Stage")
-    assert props(acl)["Scope"] == "REGIONAL"
-    assert references(props(association)["WebACLArn"], acl_id)
-    assert references(props(association)["ResourceArn"], stage_id)
-    rules = {rule["Name"]: rule for rule in props(acl)["Rules"]}
-    signup = rules["SignupRatePerIp"]["Statement"]["RateBasedStatement"]
-    everything = rules["RequestRatePerIp"]["Statement"]["RateBasedStatement"]
-    assert signup["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/signup"
-    assert signup["Limit"] < everything["Limit"]
-    assert rules["SignupRatePerIp"]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
-    managed = {
-        rule["Statement"]["ManagedRuleGroupStatement"]["Name"]
-        for rule in rules.values()
-        if "ManagedRuleGroupStatement" in rule["Statement"]
-    }
-    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
-    # Samples would keep request headers, where trial keys ride.
-    assert all(rule["VisibilityConfig"]["SampledRequestsEnabled"] is False for rule in rules.values())
-
-
-def test_webhooks_are_not_rate_limited_per_ip_and_bodies_are_sized_by_the_handlers(
-    template_json: dict[str, Any],
-) -> None:
-    ((_, acl),) = resources(template_json, "AWS::WAFv2::WebACL")
-    rules = {rule["Name"]: rule for rule in props(acl)["Rules"]}
-    scope_down = rules["RequestRatePerIp"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
-    exempt = scope_down["NotStatement"]["Statement"]["ByteMatchStatement"]
-    assert (exempt["PositionalConstraint"], exempt["SearchString"]) == ("CONTAINS", "/webhooks/")
-    common = rules["AwsCommonRules"]["Statement"]["ManagedRuleGroupStatement"]
-    counted = {o["Name"] for o in common["RuleActionOverrides"] if "Count" in o["ActionToUse"]}
-    # The handlers answer oversized bodies themselves (webhooks take 64 KiB, beyond the rule's 8 KB).
-    assert counted == {"CrossSiteScripting_BODY", "SizeRestrictions_BODY"}
 
 
 def test_without_a_custom_domain_there_is_none(template_json: dict[str, Any]) -> None:
@@ -171,3 +200,35 @@ def test_a_custom_domain_maps_the_stage_at_its_root_over_tls_1_2_and_becomes_the
     for name, (_, function) in functions(variant).items():
         api_url = environment(function).get("TRIALGW_API_URL")
         assert api_url in (None, f"https://{VARIANT_API_DOMAIN}"), name
+
+
+class _Context:
+    """A CDK node's context, as `StackConfig.from_context` reads it (`-c` gives strings)."""
+
+    def __init__(self, **knobs: str) -> None:
+        self.knobs = {"senderEmail": "a@example.com", **knobs}
+
+    def try_get_context(self, key: str) -> object:
+        return self.knobs.get(key)
+
+
+def _config(**knobs: str) -> StackConfig:
+    return StackConfig.from_context(_Context(**knobs))  # type: ignore[arg-type]
+
+
+def test_route_throttling_knobs_are_read_per_group_and_checked() -> None:
+    figures = _config(webhooksThrottleRateLimit="75.5", webhooksThrottleBurstLimit="150").route_throttling
+    assert set(figures) == set(RouteGroup)
+    assert (figures[RouteGroup.WEBHOOKS].rate_limit, figures[RouteGroup.WEBHOOKS].burst_limit) == (75.5, 150)
+    assert (figures[RouteGroup.SIGNUP].rate_limit, figures[RouteGroup.SIGNUP].burst_limit) == (2, 5)
+    with pytest.raises(ValueError, match="signupThrottleRateLimit must be more than 0"):
+        _config(signupThrottleRateLimit="0")
+    with pytest.raises(ValueError, match="dashboardThrottleBurstLimit must be at least 1"):
+        _config(dashboardThrottleBurstLimit="0")
+
+
+def test_the_human_check_knob_is_challenge_or_off() -> None:
+    assert _config().signup_human_check == "challenge"
+    assert _config(signupHumanCheck="off").signup_human_check == "off"
+    with pytest.raises(ValueError, match="signupHumanCheck must be one of challenge, off"):
+        _config(signupHumanCheck="captcha")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 
 from infra import topology
-from infra.constructs.secrets import PROVIDER_SECRET_KEYS, SECRET_KEYS
+from infra.constructs.secrets import SECRET_KEYS
 from infra.constructs.topics import END_USER_MESSAGING
 from infra.stack import SECRET_SETTINGS, StackConfig, camel
 from tests.infra.cfn import (
@@ -25,6 +26,7 @@ from tests.infra.cfn import (
 )
 from tests.infra.conftest import Synthesized
 from trialgw import names
+from trialgw.names import PROVIDER_SECRET_KEYS
 
 FOURTEEN_DAYS = 14 * 24 * 3600
 SECURE_TRANSPORT_DENIED = {"Bool": {"aws:SecureTransport": "false"}}
@@ -158,18 +160,62 @@ def test_the_webhook_secret_is_generated_never_written_in_the_template(
     assert variant_secret["DeletionPolicy"] == "Delete"
 
 
-def test_the_provider_secret_holds_every_key_empty_never_a_credential(
+def test_the_provider_secret_has_no_value_so_no_deploy_ever_writes_one(
     template_json: dict[str, Any], synthesized: Synthesized
 ) -> None:
     _, secret = output_resource(template_json, "ProviderSecretsName")
     properties = props(secret)
+    # Neither a value nor a generator: CloudFormation creates the secret empty, and a stack update has
+    # nothing to write over the operator's tokens.
     assert "GenerateSecretString" not in properties
-    assert json.loads(properties["SecretString"]) == dict.fromkeys(PROVIDER_SECRET_KEYS, "")
+    assert "SecretString" not in properties
+    for key in PROVIDER_SECRET_KEYS:
+        assert key in properties["Description"]
     assert secret["DeletionPolicy"] == "Retain"
     _, variant_secret = output_resource(synthesized.variant_json, "ProviderSecretsName")
     assert variant_secret["DeletionPolicy"] == "Delete"
     # Exactly the two secrets: webhooks and providers.
     assert len(list(resources(template_json, "AWS::SecretsManager::Secret"))) == 2
+
+
+SECRET_NAMES = (*SECRET_KEYS, *PROVIDER_SECRET_KEYS)
+
+
+def _pairs(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) in `value`, also inside strings that are JSON objects (secret templates, config)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _pairs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _pairs(item)
+    elif isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return
+        yield from _pairs(parsed)
+
+
+@pytest.mark.parametrize("which", ["stack", "variant"])
+def test_no_secret_value_anywhere_in_the_template(synthesized: Synthesized, which: str) -> None:
+    template_json = synthesized.template_json if which == "stack" else synthesized.variant_json
+    text = json.dumps(template_json)
+    # No literal secret value, and no dynamic reference that would copy a secret into a resource or output.
+    assert [key for key, _ in _pairs(template_json) if key == "SecretString"] == []
+    assert "{{resolve:secretsmanager" not in text
+    assert "{{resolve:ssm-secure" not in text
+    for key, value in _pairs(template_json):
+        names_a_secret = key in SECRET_NAMES or key.removeprefix("TRIALGW_").lower() in SECRET_NAMES
+        if names_a_secret:
+            # Only the webhook secret's generator template lists keys, every one empty.
+            assert value == "", (key, value)
+    # Outputs name the secrets (their ARN's name part, from a Ref), never read an attribute of them.
+    secret_ids = [secret_id for secret_id, _ in resources(template_json, "AWS::SecretsManager::Secret")]
+    for name, output in template_json["Outputs"].items():
+        for secret_id in secret_ids:
+            assert f'"Fn::GetAtt": ["{secret_id}"' not in json.dumps(output["Value"]), name
 
 
 def test_secret_keys_are_the_settings_the_functions_would_otherwise_read() -> None:

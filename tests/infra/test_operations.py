@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from infra import topology
-from infra.constructs.operations import API_5XX_THRESHOLD
+from infra.constructs.operations import API_5XX_THRESHOLD, SES_COMPLAINT_RATE_THRESHOLD
 from infra.constructs.queues import MAX_AGE_SECONDS
 from tests.infra.cfn import functions, output_resource, props, referenced_id, references, render, resources
 from tests.infra.conftest import VARIANT_ALARM_EMAIL, Synthesized
@@ -109,11 +111,39 @@ def test_the_capacity_breaker_alarm_watches_the_send_functions_emf_metric(templa
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
+@pytest.mark.parametrize("which", ["stack", "variant"])
+def test_the_breaker_alarm_tells_the_operator_how_to_look_and_how_to_revoke(
+    synthesized: Synthesized, which: str
+) -> None:
+    built = synthesized.stack if which == "stack" else synthesized.variant
+    template_json = synthesized.template_json if which == "stack" else synthesized.variant_json
+    (alarm,) = [a for a in _alarms(template_json) if a.get("MetricName") == "CapacityBreakerTripped"]
+    # CloudWatch puts the description in the notification the operator reads.
+    text = render(alarm["AlarmDescription"])
+    where = f"--stack {built.stack_name} --region eu-west-1"
+    assert f"trialgw-admin capacity status {where}" in text
+    assert f"trialgw-admin trials revoke <trial id> {where}" in text
+    assert f"trialgw-admin capacity reset {where}" in text
+    assert text.index("capacity status") < text.index("trials revoke") < text.index("capacity reset")
+    assert len(text) <= 1024  # CloudWatch's limit for a description
+
+
 def test_the_ses_bounce_rate_alarm(template_json: dict[str, Any]) -> None:
     (alarm,) = [a for a in _alarms(template_json) if a.get("MetricName") == "Reputation.BounceRate"]
     assert alarm["Namespace"] == "AWS/SES"
     assert alarm["Threshold"] == 0.05
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_the_ses_complaint_rate_alarm_beside_the_bounce_one(template_json: dict[str, Any]) -> None:
+    (alarm,) = [a for a in _alarms(template_json) if a.get("MetricName") == "Reputation.ComplaintRate"]
+    (bounce,) = [a for a in _alarms(template_json) if a.get("MetricName") == "Reputation.BounceRate"]
+    assert alarm["Namespace"] == "AWS/SES"
+    # AWS asks senders to stay under 0.1% complaints.
+    assert alarm["Threshold"] == SES_COMPLAINT_RATE_THRESHOLD == 0.001
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert (alarm["Statistic"], alarm["Period"]) == (bounce["Statistic"], bounce["Period"]) == ("Maximum", 3600)
+    assert "0.1%" in alarm["AlarmDescription"]
 
 
 def test_the_dashboard_shows_the_api_functions_queues_and_messages(template_json: dict[str, Any]) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.web_security import security_headers
+from infra.web_security import WAF_SDK_SOURCE, content_security_policy, security_headers
 from tests.infra.cfn import outputs, props, referenced_id, references, render, resources
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import VARIANT_API_DOMAIN, Synthesized
 
 
 def _distribution(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -82,9 +82,11 @@ def test_viewers_are_redirected_to_https_and_get_the_security_headers(template_j
     policy = props(template_json["Resources"][referenced_id(behavior["ResponseHeadersPolicyId"])])
     headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     api_origin = render(outputs(template_json)["ApiUrl"]).removesuffix("/v1")
-    expected = security_headers(api_origin)
+    # The sign-up Challenge is on: the pages may load AWS WAF's SDK and let it call AWS WAF.
+    expected = security_headers(api_origin, waf_challenge_sdk=True)
     assert render(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]) == expected["Content-Security-Policy"]
-    assert "connect-src 'self' https://ref-" in expected["Content-Security-Policy"]
+    assert f"connect-src 'self' {api_origin} https://*.awswaf.com;" in expected["Content-Security-Policy"]
+    assert "script-src 'self' https://*.awswaf.com;" in expected["Content-Security-Policy"]
     assert headers["ReferrerPolicy"]["ReferrerPolicy"] == expected["Referrer-Policy"]
     assert headers["FrameOptions"]["FrameOption"] == expected["X-Frame-Options"]
     assert expected["X-Content-Type-Options"] == "nosniff"
@@ -92,6 +94,30 @@ def test_viewers_are_redirected_to_https_and_get_the_security_headers(template_j
     hsts = headers["StrictTransportSecurity"]
     assert f"max-age={hsts['AccessControlMaxAgeSec']}; includeSubDomains" == expected["Strict-Transport-Security"]
     assert all(header["Override"] is True for header in headers.values())
+
+
+def _csp(template_json: dict[str, Any]) -> dict[str, list[str]]:
+    _, config = _distribution(template_json)
+    policy = props(template_json["Resources"][referenced_id(config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"])])
+    text = render(
+        policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    )
+    directives = (part.split() for part in text.split(";"))
+    return {name: sources for name, *sources in directives}
+
+
+def test_only_the_waf_sdk_is_added_to_the_csp_and_only_with_the_human_check(synthesized: Synthesized) -> None:
+    with_check, without = _csp(synthesized.template_json), _csp(synthesized.variant_json)
+    assert WAF_SDK_SOURCE == "https://*.awswaf.com"
+    assert {name for name, sources in with_check.items() if WAF_SDK_SOURCE in sources} == {"script-src", "connect-src"}
+    assert not any(WAF_SDK_SOURCE in sources for sources in without.values())
+    # Otherwise the same policy; connect-src names each stack's API origin (the variant's custom domain).
+    without_sdk = {name: [s for s in sources if s != WAF_SDK_SOURCE] for name, sources in with_check.items()}
+    assert without_sdk["connect-src"][0] == without["connect-src"][0] == "'self'"
+    assert without["connect-src"][1:] == [f"https://{VARIANT_API_DOMAIN}"]
+    assert {**without_sdk, "connect-src": []} == {**without, "connect-src": []}
+    # The local stack passes no flag: its pages keep the strict policy without the SDK.
+    assert "awswaf" not in content_security_policy("http://127.0.0.1:8080")
 
 
 REWRITES = {
@@ -143,5 +169,21 @@ def test_config_json_names_the_api_without_a_trailing_slash(synthesized: Synthes
         for marker, value in markers.items():
             text = text.replace(marker, render(value))
     config = json.loads(text)
-    assert config == {"apiUrl": render(outputs(template_json)["ApiUrl"])}
+    ((lookup_id, _),) = resources(template_json, "Custom::AWS")
+    assert config == {
+        "apiUrl": render(outputs(template_json)["ApiUrl"]),
+        # The web ACL's application integration URL (it ends in "/") and the SDK script under it.
+        "wafChallengeScriptUrl": f"{lookup_id.lower()}-applicationintegrationurlchallenge.js",
+    }
     assert not config["apiUrl"].endswith("/")
+
+
+def test_without_the_human_check_config_json_names_only_the_api(synthesized: Synthesized) -> None:
+    variant = synthesized.variant_json
+    ((_, deployment),) = resources(variant, "Custom::CDKBucketDeployment")
+    markers = [value for source in props(deployment)["SourceMarkers"] for value in source.values()]
+    # One deploy-time value in config.json: the API's URL (the custom domain's, a literal, needs none).
+    assert all("ApplicationIntegrationURL" not in json.dumps(value) for value in markers)
+    sources = {f"asset.{key.removesuffix('.zip')}" for key in props(deployment)["SourceObjectKeys"]}
+    (staged,) = [p for p in synthesized.outdir.glob("asset.*/config.json") if p.parent.name in sources]
+    assert json.loads(staged.read_text(encoding="utf-8")) == {"apiUrl": f"https://{VARIANT_API_DOMAIN}"}

@@ -137,3 +137,62 @@ def test_breaker_over_the_real_store_trips_and_resets(store):
     assert not breaker.is_tripped()
     breaker.count_accepted()
     assert [window.count for window in store.windows()] == [1]
+
+
+def _trial_with_sends(client, email: str, sends: int, *, window: int, network: str | None = None) -> str:
+    from trialgw.adapters.dynamo_trials import DynamoTrialStore
+    from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
+    from trialgw.keys import hash_key, new_key
+    from trialgw.models import Channel, Trial
+
+    trial = Trial(hash_key(new_key()), "Jane", email, None, window - 60, window + 86400, signup_network=network)
+    trials = DynamoTrialStore(client, names.TRIALS.local_name)
+    trials.create(trial, ttl=trial.expires_at)
+    DynamoWhitelistStore(client, names.WHITELIST.local_name, names.TRIALS.local_name).add(
+        trial, Channel.MESSENGER, "1234", now=window, limit=10, ttl=trial.expires_at
+    )
+    for i in range(sends):
+        taken = trials.take_quota(
+            trial.key_hash,
+            Channel.MESSENGER,
+            "1234",
+            now=window + i,
+            limit=30,
+            message_id=f"{email}-{i}",
+            capacity_window=window,
+        )
+        assert taken.taken
+    return trial.key_hash
+
+
+def test_top_senders_are_the_trials_with_most_sends_counted_in_the_window(store, client):
+    mallory = _trial_with_sends(client, "mallory@example.com", 5, window=LATER, network="203.0.113.0/24")
+    jane = _trial_with_sends(client, "jane@example.com", 2, window=LATER)
+    _trial_with_sends(client, "early@example.com", 9, window=EARLY)
+    senders = store.top_senders(LATER, limit=10)
+    assert [(s.key_hash, s.count, s.signup_network) for s in senders] == [
+        (mallory, 5, "203.0.113.0/24"),
+        (jane, 2, None),
+    ]
+    assert [s.email for s in store.top_senders(LATER, limit=1)] == ["mallory@example.com"]
+    assert [s.count for s in store.top_senders(EARLY, limit=10)] == [9]
+
+
+def test_a_send_given_back_leaves_the_window_count(store, client):
+    from trialgw.adapters.dynamo_trials import DynamoTrialStore
+    from trialgw.models import Channel
+
+    key_hash = _trial_with_sends(client, "jane@example.com", 2, window=LATER)
+    trials = DynamoTrialStore(client, names.TRIALS.local_name)
+    trials.give_back_quota(key_hash, Channel.MESSENGER, "jane@example.com-1", capacity_window=LATER)
+    # Given back twice (a retried give-back): it counts once, as the quota does.
+    trials.give_back_quota(key_hash, Channel.MESSENGER, "jane@example.com-1", capacity_window=LATER)
+    assert [s.count for s in store.top_senders(LATER, limit=10)] == [1]
+    trials.give_back_quota(key_hash, Channel.MESSENGER, "jane@example.com-0", capacity_window=LATER)
+    assert store.top_senders(LATER, limit=10) == []
+
+
+def test_top_senders_fail_as_a_store_error(store, client):
+    client.delete_table(TableName=names.TRIALS.local_name)
+    with pytest.raises(StoreError):
+        store.top_senders(LATER, limit=10)

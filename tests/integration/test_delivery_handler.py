@@ -261,13 +261,23 @@ def test_reply_is_delivered_without_a_record(delivery):
     assert items(names.MESSAGES.local_name) == []
 
 
-def test_sms_send_is_delivered_from_the_developers_sender(delivery):
+def test_sms_send_is_delivered_from_the_trial_companys_sender(delivery):
+    # The developer's `from` ("TrialTest") passed row 9 but is nobody's sender: the seed's sender is the trial's.
+    accepted_send(channel=Channel.SMS)
+    (message,) = receive(1)
+    assert run(delivery, message) == {"batchItemFailures": []}
+    (entry,) = DELIVERIES.entries()
+    assert (entry.channel, entry.sender) == (Channel.SMS, "CMCOM")
+    assert record_of(entry.message_id)["status"]["S"] == "sent"
+
+
+def test_sms_send_is_delivered_from_the_developers_sender_only_when_the_operator_allows_it(configure):
+    delivery = configure(sms_allow_developer_sender="true", sms_sender="TrialCo")
     accepted_send(channel=Channel.SMS)
     (message,) = receive(1)
     assert run(delivery, message) == {"batchItemFailures": []}
     (entry,) = DELIVERIES.entries()
     assert (entry.channel, entry.sender) == (Channel.SMS, "TrialTest")
-    assert record_of(entry.message_id)["status"]["S"] == "sent"
 
 
 def test_redelivered_sqs_message_reaches_the_provider_once(delivery):

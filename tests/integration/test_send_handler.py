@@ -668,11 +668,13 @@ def test_key_from_the_header_is_not_stored_either(gw):
     assert key not in everything
 
 
-def test_us_sms_is_accepted_with_the_replacement_text(gw):
-    key = make_trial((Channel.SMS, US_PHONE))
-    status, _, body = invoke(gw, gw_event(send_body(key, channels=["SMS"], to=(US_PHONE,))))
+# Replacement follows the seed's prefix +1: a US territory is replaced like the US, and named as itself.
+@pytest.mark.parametrize(("phone", "country"), [(US_PHONE, "United States"), ("+17872345678", "Puerto Rico")])
+def test_us_sms_is_accepted_with_the_replacement_text(gw, phone, country):
+    key = make_trial((Channel.SMS, phone))
+    status, _, body = invoke(gw, gw_event(send_body(key, channels=["SMS"], to=(phone,))))
     # `parts` counts what is sent: the 153-character replacement text takes two 144-character parts.
-    assert (status, body) == accepted(to=US_PHONE, parts=2, details=replaced_notice("United States"))
+    assert (status, body) == accepted(to=phone, parts=2, details=replaced_notice(country))
     (message,) = queued()
     assert message["text"] == replacement_text("CM.COM")
     assert TEXT not in message["text"]

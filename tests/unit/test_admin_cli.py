@@ -41,7 +41,16 @@ from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key, trial_id
 from trialgw.logic.capacity import CapacityReport
 from trialgw.models import Channel, Trial, TrialStatus
 from trialgw.observability import logger
-from trialgw.ports import BreakerState, CapacityWindow, LoggedMessage, MessageRef, MessageStatus, StoredMessage
+from trialgw.ports import (
+    BreakerState,
+    CapacityWindow,
+    LoggedMessage,
+    MessageRef,
+    MessageStatus,
+    SignupCount,
+    StoredMessage,
+    TopSender,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "trialgw-test"
@@ -224,9 +233,15 @@ def stub_target() -> cli.Target:
     return cli.Target(kind="stack", name="prod", region=REGION, tables={"trials": "t"}, dynamodb=client)
 
 
+WINDOW = CapacityWindow(start=WINDOW_START, count=1003, limit=1000, window_seconds=3600)
 TRIPPED = CapacityReport(
     breaker=BreakerState(tripped=True, tripped_at=WINDOW_START + 600, tripped_count=1001),
-    current=CapacityWindow(start=WINDOW_START, count=1003, limit=1000, window_seconds=3600),
+    current=WINDOW,
+    ranked_window=WINDOW,
+    top_senders=(
+        TopSender("ab" * 32, "mallory@example.com", "203.0.113.0/24", WINDOW_START - 3600, 80),
+        TopSender("cd" * 32, "eve@example.org", None, WINDOW_START - 60, 42),
+    ),
 )
 CLOSED = CapacityReport(breaker=BreakerState(tripped=False), current=None)
 
@@ -243,6 +258,26 @@ def test_a_tripped_breaker_as_json() -> None:
             "count": 1003,
             "limit": 1000,
         },
+        "topSenders": {
+            "windowStart": "2026-03-02T09:00:00Z",
+            "windowEnd": "2026-03-02T10:00:00Z",
+            "trials": [
+                {
+                    "id": "abababababababab",
+                    "email": "m***@e***.com",
+                    "signupNetwork": "203.0.113.0/24",
+                    "sent": 80,
+                    "created": "2026-03-02T08:00:00Z",
+                },
+                {
+                    "id": "cdcdcdcdcdcdcdcd",
+                    "email": "e***@e***.org",
+                    "signupNetwork": None,
+                    "sent": 42,
+                    "created": "2026-03-02T08:59:00Z",
+                },
+            ],
+        },
     }
 
 
@@ -254,8 +289,24 @@ def test_a_tripped_breaker_as_a_table() -> None:
         "  tripped at      2026-03-02T09:10:00Z\n"
         "  count at trip   1001\n"
         "  current window  2026-03-02T09:00:00Z to 2026-03-02T10:00:00Z\n"
-        "  count / limit   1003 / 1000"
+        "  count / limit   1003 / 1000\n"
+        "\n"
+        "Trials that sent most in the window the breaker tripped in (2026-03-02T09:00:00Z to 2026-03-02T10:00:00Z):\n"
+        "  ID                E-MAIL         SIGN-UP NETWORK  SENT  CREATED\n"
+        "  abababababababab  m***@e***.com  203.0.113.0/24   80    2026-03-02T08:00:00Z\n"
+        "  cdcdcdcdcdcdcdcd  e***@e***.org  -                42    2026-03-02T08:59:00Z\n"
+        "\n"
+        "  look closer   trialgw-admin trials show <ID> --stack prod --region eu-west-1\n"
+        "  revoke        trialgw-admin trials revoke <ID> --stack prod --region eu-west-1"
+        "   (its sends get 401 at once)\n"
+        "  then reopen   trialgw-admin capacity reset --stack prod --region eu-west-1"
     )
+
+
+def test_a_closed_breaker_without_sends_has_no_senders_to_rank() -> None:
+    output = cli.capacity_output(CLOSED, target=stub_target(), now=NOW)
+    assert output.data["topSenders"] is None
+    assert output.text.endswith("\n\nNo message accepted in the current window: no senders to rank.")
 
 
 def test_a_reset_breaker_without_a_window() -> None:
@@ -606,7 +657,13 @@ def seeded(stack: DynamoCapacityStore) -> Seeded:
         whitelist.add(jane, channel, address, now=now - 500 + at, limit=10, ttl=jane.expires_at)
     for _ in range(2):
         assert trials.take_quota(
-            jane.key_hash, Channel.WHATSAPP, JANE_PHONE, now=now, limit=10, message_id=uuid.uuid4().hex
+            jane.key_hash,
+            Channel.WHATSAPP,
+            JANE_PHONE,
+            now=now,
+            limit=10,
+            message_id=uuid.uuid4().hex,
+            capacity_window=now - now % 3600,
         ).taken
     log = DynamoMessageLog(seeded.client, seeded.tables["messages"])
     for i in range(12):
@@ -626,9 +683,29 @@ def seeded(stack: DynamoCapacityStore) -> Seeded:
         )
     trip(stack)
     DynamoSignupCounter(seeded.client, seeded.tables["trials"]).acquire(
-        "subject", window_start=now // 3600 * 3600, window_seconds=3600, limit=5
+        [SignupCount("mailbox", "subject", now // 3600 * 3600, 3600, 5)]
     )
     return seeded
+
+
+def test_capacity_status_names_the_trials_that_sent_most_in_the_window_it_tripped_in(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    code, out, err = run(capsys, "capacity", "status", "--stack", STACK, "--json")
+    assert (code, err) == (0, "")
+    senders = json.loads(out)["topSenders"]
+    assert senders["trials"] == [
+        {
+            "id": tid(seeded, "jane"),
+            "email": "j***@e***.com",
+            "signupNetwork": None,
+            "sent": 2,
+            "created": senders["trials"][0]["created"],
+        }
+    ]
+    code, out, err = run(capsys, "capacity", "status", "--stack", STACK)
+    assert "Trials that sent most in the window the breaker tripped in" in out
+    assert f"trialgw-admin trials revoke <ID> --stack {STACK} --region {REGION}" in out
 
 
 def tid(seeded: Seeded, who: str) -> str:
@@ -770,7 +847,15 @@ def test_trials_revoke(capsys: pytest.CaptureFixture[str], seeded: Seeded) -> No
     assert trial.status is TrialStatus.REVOKED
     assert not (
         seeded.trial_store()
-        .take_quota(jane, Channel.WHATSAPP, JANE_PHONE, now=int(time.time()), limit=10, message_id="m-after-revoke")
+        .take_quota(
+            jane,
+            Channel.WHATSAPP,
+            JANE_PHONE,
+            now=int(time.time()),
+            limit=10,
+            message_id="m-after-revoke",
+            capacity_window=0,
+        )
         .taken
     )
 

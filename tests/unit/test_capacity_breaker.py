@@ -14,7 +14,7 @@ from tests.fakes import FakeCapacityStore, FakeClock
 from trialgw.errors import StoreError
 from trialgw.logic.capacity import CapacityBreaker, report, reset, window_start
 from trialgw.observability import logger
-from trialgw.ports import BreakerState, CapacityWindow
+from trialgw.ports import BreakerState, CapacityWindow, TopSender
 
 WINDOW = 3600
 # The start of an hour window (1_800_000_000 = 500_000 h).
@@ -257,6 +257,28 @@ def test_report_shows_the_breaker_and_the_current_window(store):
     shown = report(store, START + WINDOW - 1)
     assert shown.breaker == store.state
     assert shown.current == CapacityWindow(start=START, count=12, limit=1000, window_seconds=WINDOW)
+
+
+def test_report_ranks_the_senders_of_the_window_the_breaker_tripped_in(store):
+    earlier, current = START - WINDOW, START
+    store.counters[current] = CapacityWindow(start=current, count=12, limit=1000, window_seconds=WINDOW)
+    store.counters[earlier] = CapacityWindow(start=earlier, count=1001, limit=1000, window_seconds=WINDOW)
+    store.state = BreakerState(tripped=True, tripped_at=earlier + 100, tripped_count=1001)
+    culprit = TopSender("a" * 64, "mallory@example.com", "203.0.113.0/24", earlier - 10, 80)
+    bystander = TopSender("b" * 64, "jane@example.com", None, earlier - 20, 3)
+    store.senders = {earlier: [bystander, culprit], current: [bystander]}
+    shown = report(store, current + 10)
+    assert shown.ranked_window == store.counters[earlier]
+    assert shown.top_senders == (culprit, bystander)
+
+
+def test_report_ranks_the_current_window_while_the_breaker_is_closed(store):
+    store.counters[START] = CapacityWindow(start=START, count=12, limit=1000, window_seconds=WINDOW)
+    sender = TopSender("a" * 64, "jane@example.com", None, START - 10, 12)
+    store.senders = {START: [sender]}
+    shown = report(store, START + 10)
+    assert (shown.ranked_window, shown.top_senders) == (shown.current, (sender,))
+    assert report(store, START + WINDOW).top_senders == ()
 
 
 def test_report_hides_a_window_that_has_ended(store):

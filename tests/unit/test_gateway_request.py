@@ -23,10 +23,10 @@ from trialgw.gateway.request import (
     MAX_RICH_CONTENT_DEPTH,
     BodyType,
     SendRequest,
-    is_json_content_type,
     parse_send_request,
     recipient_address,
 )
+from trialgw.media_types import is_json_content_type
 from trialgw.models import Channel
 
 KEY = "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d"

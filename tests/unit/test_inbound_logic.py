@@ -2,15 +2,23 @@ import json
 
 import pytest
 
-from tests.fakes import FakeClock, FakeMessageLog, FakeOutboundQueue, FakeTrialStore, FakeWhitelistStore
+from tests.fakes import (
+    FakeClock,
+    FakeMessageLog,
+    FakeOutboundQueue,
+    FakeReplyLimiter,
+    FakeTrialStore,
+    FakeWhitelistStore,
+)
 from trialgw.errors import DependencyUnavailable
 from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key
 from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound
 from trialgw.models import Channel, InboundMessage, Trial, TrialStatus
-from trialgw.settings import TrialSettings
+from trialgw.observability import metrics
+from trialgw.settings import MoWebhookSettings
 
 NOW = 1_800_000_000
-SETTINGS = TrialSettings(site_url="https://trial.example.com")
+SETTINGS = MoWebhookSettings(site_url="https://trial.example.com")
 
 
 @pytest.fixture
@@ -20,6 +28,7 @@ def deps() -> InboundDeps:
         whitelist=FakeWhitelistStore(),
         messages=FakeMessageLog(),
         outbound=FakeOutboundQueue(),
+        replies=FakeReplyLimiter(),
         clock=FakeClock(NOW),
     )
 
@@ -158,3 +167,117 @@ def test_store_failure_is_unavailable(deps):
     deps.whitelist.fail = True
     with pytest.raises(DependencyUnavailable):
         handle_inbound(_mo("hello"), SETTINGS, deps)
+
+
+# --- the per-sender reply limit ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def suppressed_metric():
+    """How many RepliesSuppressed the use case added (Powertools keeps metrics until they are flushed)."""
+    metrics.clear_metrics()
+
+    def count() -> int:
+        values = metrics.metric_set.get("RepliesSuppressed", {}).get("Value", [])
+        return int(sum(values))
+
+    yield count
+    metrics.clear_metrics()
+
+
+def test_twenty_dead_keys_from_one_phone_get_the_limit_in_replies_and_another_phone_its_own(
+    deps, suppressed_metric, caplog
+):
+    assert SETTINGS.reply_limit_per_sender == 5
+    attacker, other = "+31611111111", "+31622222222"
+    keys = [new_key() for _ in range(20)]
+    outcomes = [handle_inbound(_mo(key, sender=attacker), SETTINGS, deps) for key in keys]
+    # Every message is processed as before (the outcome says so); only the replies stop.
+    assert outcomes == [InboundOutcome.INVALID_KEY] * 20
+    assert [m.to for m in deps.outbound.queued] == [attacker] * 5
+    assert suppressed_metric() == 15
+    # Logged with the number masked, and never the text (the dead keys).
+    suppressed = [r for r in caplog.records if r.getMessage() == "reply suppressed: sender over the reply limit"]
+    assert len(suppressed) == 15
+    assert {(r.sender, r.outcome, r.reply_limit) for r in suppressed} == {("+316******11", "invalid_key", 5)}
+    logged = str([vars(r) for r in suppressed])
+    assert attacker not in logged
+    assert not any(key in logged for key in keys)
+
+    assert handle_inbound(_mo(new_key(), sender=other), SETTINGS, deps) is InboundOutcome.INVALID_KEY
+    assert [m.to for m in deps.outbound.queued][-1] == other
+
+
+def test_above_the_limit_the_message_is_still_whitelisted_recorded_and_stopped_without_a_reply(deps):
+    settings = SETTINGS.model_copy(update={"reply_limit_per_sender": 1})
+    assert handle_inbound(_mo(new_key()), settings, deps) is InboundOutcome.INVALID_KEY
+    assert len(deps.outbound.queued) == 1
+
+    key = _trial(deps)
+    assert handle_inbound(_mo(key), settings, deps) is InboundOutcome.WHITELISTED
+    assert [m.key_hash for m in deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678")] == [hash_key(key)]
+    assert handle_inbound(_mo("hello"), settings, deps) is InboundOutcome.RECORDED
+    assert [m.text for m in deps.messages.recorded] == [KEY_PLACEHOLDER, "hello"]
+    assert handle_inbound(_mo("STOP"), settings, deps) is InboundOutcome.STOPPED
+    assert deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678") == []
+    # The join hint counts too, and its daily claim is spent: no hint today either way.
+    assert handle_inbound(_mo("hello?"), settings, deps) is InboundOutcome.JOIN_HINT
+    assert len(deps.outbound.queued) == 1
+    assert [allowed for *_, allowed in deps.replies.takes] == [True, False, False, False]
+
+
+def test_the_window_rolls_rather_than_restarting(deps):
+    settings = SETTINGS.model_copy(update={"reply_limit_per_sender": 2, "reply_window_seconds": 100})
+    replied = []
+    for offset in (0, 50, 99, 100, 120, 150):
+        deps.clock.now = NOW + offset
+        before = len(deps.outbound.queued)
+        handle_inbound(_mo(new_key()), settings, deps)
+        replied.append(len(deps.outbound.queued) > before)
+    # At 100 the reply of 0 left the window; at 120 the ones of 50 and 100 are both still in it, which a fixed
+    # window starting at 100 would not see; at 150 the one of 50 left.
+    assert replied == [True, True, False, True, False, True]
+
+
+def test_the_limit_is_per_sender_and_channel(deps):
+    settings = SETTINGS.model_copy(update={"reply_limit_per_sender": 1})
+    for sender, channel in [
+        ("+31612345678", Channel.WHATSAPP),
+        ("+31612345678", Channel.SMS),
+        ("+31687654321", Channel.WHATSAPP),
+        ("+31612345678", Channel.WHATSAPP),
+    ]:
+        handle_inbound(_mo(new_key(), sender=sender, channel=channel), settings, deps)
+    assert [(m.channel, m.to) for m in deps.outbound.queued] == [
+        (Channel.WHATSAPP, "+31612345678"),
+        (Channel.SMS, "+31612345678"),
+        (Channel.WHATSAPP, "+31687654321"),
+    ]
+
+
+def test_a_retry_after_a_failed_enqueue_is_not_counted_twice(deps):
+    settings = SETTINGS.model_copy(update={"reply_limit_per_sender": 1})
+    key = _trial(deps)
+    message = _mo(key)
+    deps.outbound.fail = True
+    with pytest.raises(DependencyUnavailable):
+        handle_inbound(message, settings, deps)
+    deps.outbound.fail = False
+    # The provider's retry: its reply was counted the first time, and is sent now within the limit of one.
+    assert handle_inbound(message, settings, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert len(deps.outbound.queued) == 1
+    assert deps.replies.log[(Channel.WHATSAPP, "+31612345678")] == [(NOW, f"cm:{message.provider_message_id}")]
+
+
+def test_a_failing_limiter_fails_the_message_for_the_providers_retry(deps):
+    key = _trial(deps)
+    message = _mo(key)
+    deps.replies.fail = True
+    with pytest.raises(DependencyUnavailable):
+        handle_inbound(message, SETTINGS, deps)
+    # Neither sent unlimited nor silently dropped: nothing queued, the claim released for the retry.
+    assert deps.outbound.queued == []
+    assert deps.messages.released == [("cm", message.provider_message_id)]
+    deps.replies.fail = False
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert "already whitelisted" in _replies(deps)[-1]

@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from trialgw.keys import KEY_PATTERN, hash_key, new_key, normalize_key, trial_id
-from trialgw.observability import mask_email, mask_phone
+from trialgw.observability import mask_email, mask_ip, mask_phone
 
 
 def test_new_key_is_a_random_v4_guid_with_hyphens():
@@ -73,3 +73,18 @@ def test_mask_email(address, masked):
 def test_mask_phone(number, masked):
     assert mask_phone(number) == masked
     assert "345" not in masked
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("203.0.113.77", "203.0.113.0/24"),
+        (" 198.51.100.1 ", "198.51.100.0/24"),
+        ("2001:db8:1:2::5", "2001:db8:1::/48"),
+        ("::1", "::/48"),
+        ("not-an-ip", "***"),
+        ("", "***"),
+    ],
+)
+def test_mask_ip_keeps_the_network_not_the_host(address, masked):
+    assert mask_ip(address) == masked

@@ -15,7 +15,7 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from botocore.stub import Stubber
 
 from trialgw.delivery.aws_sms import AwsSmsProvider, parse_sms_delivery_event
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
+from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
 from trialgw.delivery.status import StatusReport
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
@@ -44,8 +44,18 @@ def stub(client) -> Iterator[Stubber]:
         stubber.assert_no_pending_responses()
 
 
-def _provider(client, *, identity: str | None = POOL, config_set: str | None = CONFIG_SET, fixed: str | None = None):
-    return AwsSmsProvider(lambda: client, identity, config_set, fixed)
+# Most tests here are about the call, not the sender: the developer's `from` goes out (the operator allowed it).
+DEVELOPER_SENDERS = SmsSenders("TrialCo", developer_allowed=True)
+
+
+def _provider(
+    client,
+    *,
+    identity: str | None = POOL,
+    config_set: str | None = CONFIG_SET,
+    senders: SmsSenders = DEVELOPER_SENDERS,
+):
+    return AwsSmsProvider(lambda: client, identity, config_set, senders)
 
 
 def _message(**overrides: Any) -> OutboundMessage:
@@ -94,27 +104,39 @@ def test_send_text_message_with_identity_configuration_set_and_context(client, s
     assert _provider(client).deliver(_message()) == Delivered(ProviderName.AWS_SMS, AWS_ID)
 
 
-def test_fixed_sender_replaces_the_developers_from(client, stub):
+def test_without_an_identity_the_trial_sender_replaces_the_developers_from(client, stub):
     stub.add_response(
         "send_text_message",
         {"MessageId": AWS_ID},
         _expected(OriginationIdentity="TrialCo", Context={"message_id": "msg-0001", "sender": "TrialCo"}),
     )
 
-    _provider(client, fixed="TrialCo").deliver(_message())
+    _provider(client, identity=None, senders=SmsSenders("TrialCo")).deliver(_message())
 
 
-def test_without_an_identity_the_developers_from_is_the_sender_id(client, stub):
+def test_the_pool_is_the_identity_and_the_trial_sender_is_recorded(client, stub):
+    stub.add_response(
+        "send_text_message", {"MessageId": AWS_ID}, _expected(Context={"message_id": "msg-0001", "sender": "TrialCo"})
+    )
+
+    _provider(client, senders=SmsSenders("TrialCo")).deliver(_message())
+
+
+def test_without_an_identity_an_allowed_developer_from_is_the_sender_id(client, stub):
     stub.add_response("send_text_message", {"MessageId": AWS_ID}, _expected(OriginationIdentity="DevCo"))
 
     _provider(client, identity=None).deliver(_message())
 
 
-def test_nothing_configured_lets_the_account_choose(client, stub):
+def test_a_reply_without_an_identity_comes_from_the_trial_sender(client, stub):
     stub.add_response(
         "send_text_message",
         {"MessageId": AWS_ID},
-        _expected(OriginationIdentity=None, ConfigurationSetName=None, Context={"message_id": "msg-0001"}),
+        _expected(
+            OriginationIdentity="TrialCo",
+            ConfigurationSetName=None,
+            Context={"message_id": "msg-0001", "sender": "TrialCo"},
+        ),
     )
 
     _provider(client, identity=None, config_set=None).deliver(_message(sender=None))
@@ -139,7 +161,7 @@ def test_the_client_is_built_once_and_lazily(client, stub):
         built.append(1)
         return client
 
-    provider = AwsSmsProvider(factory, POOL, CONFIG_SET, None)
+    provider = AwsSmsProvider(factory, POOL, CONFIG_SET, DEVELOPER_SENDERS)
     assert built == []  # nothing built before the first send (cold start)
     for _ in range(2):
         stub.add_response("send_text_message", {"MessageId": AWS_ID}, _expected())
@@ -247,7 +269,7 @@ def test_network_errors_are_transient_and_quote_nothing(exc):
         def send_text_message(self, **_params: Any) -> dict[str, Any]:
             raise exc
 
-    failure = _fail(AwsSmsProvider(Broken, POOL, CONFIG_SET, None))
+    failure = _fail(AwsSmsProvider(Broken, POOL, CONFIG_SET, DEVELOPER_SENDERS))
 
     assert failure.transient
     assert failure.code == type(exc).__name__
@@ -261,7 +283,7 @@ def test_a_failing_client_factory_is_transient():
     def factory() -> Any:
         raise NoRegionError()
 
-    failure = _fail(AwsSmsProvider(factory, POOL, CONFIG_SET, None))
+    failure = _fail(AwsSmsProvider(factory, POOL, CONFIG_SET, DEVELOPER_SENDERS))
 
     assert (failure.transient, failure.code) == (True, "NoRegionError")
 
@@ -273,7 +295,7 @@ def test_param_validation_is_permanent():
         def send_text_message(self, **_params: Any) -> dict[str, Any]:
             raise ParamValidationError(report="Invalid type for parameter MessageBody")
 
-    failure = _fail(AwsSmsProvider(Refusing, POOL, CONFIG_SET, None))
+    failure = _fail(AwsSmsProvider(Refusing, POOL, CONFIG_SET, DEVELOPER_SENDERS))
 
     assert (failure.transient, failure.code) == (False, "ParamValidationError")
 

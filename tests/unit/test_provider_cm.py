@@ -31,7 +31,7 @@ from trialgw.delivery.cm import (
     interpret_cm_response,
     parse_cm_status_report,
 )
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
+from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
 from trialgw.delivery.status import StatusReport
 from trialgw.inbound import InvalidPayload
 from trialgw.models import Channel
@@ -158,6 +158,7 @@ def cm() -> Iterator[FakeCm]:
 def provider_for(cm: FakeCm, **kwargs: Any) -> CmProvider:
     kwargs.setdefault("senders", SENDERS)
     kwargs.setdefault("timeout_seconds", 2.0)
+    kwargs.setdefault("sms_senders", SmsSenders("CMTrial", developer_allowed=True))
     return CmProvider(lambda: TOKEN, cm.url, **kwargs)
 
 
@@ -221,11 +222,12 @@ def test_sms_request_uses_the_developers_from_and_part_bounds(cm):
 
 
 @pytest.mark.parametrize(
-    ("sender", "fixed", "expected"),
-    [("DevCo", "CMFixed", "CMFixed"), (None, None, "CMTrial"), (None, "CMFixed", "CMFixed")],
+    ("sender", "developer_allowed", "expected"),
+    [("MyBank", False, "CMTrial"), ("DevCo", True, "DevCo"), (None, True, "CMTrial"), (None, False, "CMTrial")],
 )
-def test_sms_sender_fixed_by_the_operator_or_the_trial_companys_for_replies(cm, sender, fixed, expected):
-    provider_for(cm, sms_fixed_sender=fixed).deliver(outbound(Channel.SMS, sender=sender, kind="reply"))
+def test_sms_comes_from_the_trial_company_unless_developer_senders_are_allowed(cm, sender, developer_allowed, expected):
+    senders = SmsSenders("CMTrial", developer_allowed)
+    provider_for(cm, sms_senders=senders).deliver(outbound(Channel.SMS, sender=sender, kind="reply"))
     assert cm.received[0].json()["messages"]["msg"][0]["from"] == expected
 
 
@@ -272,16 +274,16 @@ def test_settings_defaults_point_at_cms_gateway():
         settings.cm_gateway_url,
         settings.cm_senders,
         settings.provider_timeout_seconds,
-        sms_fixed_sender=settings.sms_fixed_sender,
+        sms_senders=SmsSenders(settings.trial_sms_sender, settings.sms_allow_developer_sender),
     )
     assert provider.name is ProviderName.CM
 
 
 def test_bad_construction_is_refused():
     with pytest.raises(ValueError, match="URL"):
-        CmProvider(lambda: TOKEN, "ftp://example.com")
+        CmProvider(lambda: TOKEN, "ftp://example.com", sms_senders=SmsSenders("CMTrial"))
     with pytest.raises(ValueError, match="timeout"):
-        CmProvider(lambda: TOKEN, DEFAULT_GATEWAY_URL, {}, 0)
+        CmProvider(lambda: TOKEN, DEFAULT_GATEWAY_URL, {}, 0, sms_senders=SmsSenders("CMTrial"))
 
 
 # --- HTTP behaviour -------------------------------------------------------------------------------------------
@@ -328,7 +330,9 @@ def test_unreachable_gateway_is_transient():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    provider = CmProvider(lambda: TOKEN, f"http://127.0.0.1:{port}/v1.0/message", SENDERS, 1.0)
+    provider = CmProvider(
+        lambda: TOKEN, f"http://127.0.0.1:{port}/v1.0/message", SENDERS, 1.0, sms_senders=SmsSenders("CMTrial")
+    )
     failure = failure_of(provider)
     assert (failure.transient, failure.code) == (True, "connection")
     assert str(port) not in failure.reason
@@ -452,7 +456,7 @@ def test_a_token_echoed_by_cm_never_reaches_the_reason(cm):
 
 
 def test_missing_token_fails_permanently_without_calling_cm(cm):
-    provider = CmProvider(lambda: None, cm.url, SENDERS)
+    provider = CmProvider(lambda: None, cm.url, SENDERS, sms_senders=SmsSenders("CMTrial"))
     failure = failure_of(provider)
     assert (failure.transient, failure.code) == (False, "no-token")
     assert cm.received == []
@@ -462,7 +466,7 @@ def test_a_failing_token_source_is_transient_and_not_quoted(cm):
     def source() -> str:
         raise RuntimeError(f"secret {TOKEN} unavailable")
 
-    provider = CmProvider(source, cm.url, SENDERS)
+    provider = CmProvider(source, cm.url, SENDERS, sms_senders=SmsSenders("CMTrial"))
     failure = failure_of(provider)
     assert (failure.transient, failure.code) == (True, "no-token")
     assert "RuntimeError" in failure.reason
@@ -471,7 +475,7 @@ def test_a_failing_token_source_is_transient_and_not_quoted(cm):
 
 
 def test_a_malformed_token_is_refused_before_any_request(cm):
-    provider = CmProvider(lambda: TOKEN + "\r\nX-Evil: 1", cm.url, SENDERS)
+    provider = CmProvider(lambda: TOKEN + "\r\nX-Evil: 1", cm.url, SENDERS, sms_senders=SmsSenders("CMTrial"))
     failure = failure_of(provider)
     assert (failure.transient, failure.code) == (False, "no-token")
     assert_no_token(failure, provider)

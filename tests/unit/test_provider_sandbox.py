@@ -9,12 +9,13 @@ import pytest
 
 from tests.fakes import FakeClock
 from trialgw.delivery import sandbox
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
+from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
 from trialgw.delivery.sandbox import DELIVERIES, SandboxDelivery, SandboxFault, SandboxLog, SandboxProvider
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
 from trialgw.settings import DeliverySettings
 
+TRIAL_SMS = SmsSenders("CMTrial")
 SENDERS = {"SMS": "CMTrial", "WhatsApp": "+31850876714", "Facebook Messenger": "104857600", "Instagram": "17841400"}
 
 
@@ -35,6 +36,7 @@ class Sleeps:
 
 def make(log: SandboxLog, **kwargs: object) -> SandboxProvider:
     kwargs.setdefault("senders", SENDERS)
+    kwargs.setdefault("sms_senders", TRIAL_SMS)
     kwargs.setdefault("clock", FakeClock(1_800_000_000.7))
     return SandboxProvider(log.append, **kwargs)  # type: ignore[arg-type]
 
@@ -59,18 +61,18 @@ def test_records_the_delivery_with_the_trial_companys_sender():
 
 
 @pytest.mark.parametrize(
-    ("channel", "sender", "fixed", "expected"),
+    ("channel", "sender", "developer_allowed", "expected"),
     [
-        (Channel.SMS, "DevCo", None, "DevCo"),  # the developer's validated SMS `from`
-        (Channel.SMS, "DevCo", "CMFixed", "CMFixed"),  # unless the operator fixed the SMS sender
-        (Channel.SMS, None, None, "CMTrial"),  # a reply to an end user: the trial company's SMS sender
-        (Channel.MESSENGER, "DevCo", None, "104857600"),
-        (Channel.INSTAGRAM, "DevCo", "CMFixed", "17841400"),  # the fixed sender is for SMS only
+        (Channel.SMS, "MyBank", False, "CMTrial"),  # the trial company's sender, never the developer's `from`
+        (Channel.SMS, "DevCo", True, "DevCo"),  # unless the operator allows developer senders
+        (Channel.SMS, None, True, "CMTrial"),  # a reply to an end user: the trial company's SMS sender
+        (Channel.MESSENGER, "DevCo", True, "104857600"),
+        (Channel.INSTAGRAM, "DevCo", True, "17841400"),  # developer senders are for SMS only
     ],
 )
-def test_sender_per_channel(channel, sender, fixed, expected):
+def test_sender_per_channel(channel, sender, developer_allowed, expected):
     log = SandboxLog()
-    make(log, sms_fixed_sender=fixed).deliver(message(channel, sender=sender))
+    make(log, sms_senders=SmsSenders("CMTrial", developer_allowed)).deliver(message(channel, sender=sender))
     assert log.entries()[0].sender == expected
 
 
@@ -127,9 +129,9 @@ def test_the_time_is_taken_after_the_delay():
 
 def test_bad_settings_are_refused_at_construction():
     with pytest.raises(ValueError, match="flaky"):
-        SandboxProvider(fault="flaky")
+        SandboxProvider(fault="flaky", sms_senders=TRIAL_SMS)
     with pytest.raises(ValueError, match="delay_seconds"):
-        SandboxProvider(delay_seconds=-1)
+        SandboxProvider(delay_seconds=-1, sms_senders=TRIAL_SMS)
     with pytest.raises(ValueError, match="limit"):
         SandboxLog(limit=0)
 
@@ -137,8 +139,13 @@ def test_bad_settings_are_refused_at_construction():
 def test_default_settings_build_a_working_provider():
     settings = DeliverySettings()
     provider = SandboxProvider(
-        SandboxLog().append, fault=settings.sandbox_fault, delay_seconds=settings.sandbox_delay_seconds
+        SandboxLog().append,
+        fault=settings.sandbox_fault,
+        delay_seconds=settings.sandbox_delay_seconds,
+        sms_senders=SmsSenders(settings.trial_sms_sender),
     )
+    # The brand's letters and digits: "CM.COM" is no valid sender ID.
+    assert settings.trial_sms_sender == "CMCOM"
     assert provider.deliver(message()).provider is ProviderName.SANDBOX
     assert repr(provider) == "SandboxProvider(fault='none', delay_seconds=0.0)"
 
@@ -148,9 +155,9 @@ def test_without_a_recorder_deliveries_go_to_the_module_log():
     assert sandbox.DELIVERIES is DELIVERIES
     DELIVERIES.clear()
     try:
-        SandboxProvider().deliver(message(Channel.SMS, sender="DevCo"))
+        SandboxProvider(sms_senders=TRIAL_SMS).deliver(message(Channel.SMS, sender="DevCo"))
         [entry] = DELIVERIES.entries()
-        assert (entry.channel, entry.to, entry.sender) == (Channel.SMS, "+31612345678", "DevCo")
+        assert (entry.channel, entry.to, entry.sender) == (Channel.SMS, "+31612345678", "CMTrial")
     finally:
         DELIVERIES.clear()
 
@@ -170,7 +177,7 @@ def test_log_keeps_the_latest_entries_and_returns_snapshots():
 
 def test_log_is_safe_across_threads():
     log = SandboxLog(limit=10_000)
-    provider = SandboxProvider(log.append)
+    provider = SandboxProvider(log.append, sms_senders=TRIAL_SMS)
     start = threading.Barrier(8)
 
     def worker() -> None:

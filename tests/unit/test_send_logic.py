@@ -731,8 +731,19 @@ def test_accepted_sms_without_a_country_rule(world):
     assert payload["countryRule"] == {"region": "NL", "country": None, "action": "allow"}
 
 
-@pytest.mark.parametrize(("number", "country"), [(US_PHONE, "United States"), ("+61412345678", "Australia")])
-def test_accepted_sms_to_a_restricted_country_is_replaced_with_the_generic_text(number, country):
+@pytest.mark.parametrize(
+    ("number", "region", "country"),
+    [
+        (US_PHONE, "US", "United States"),
+        ("+61412345678", "AU", "Australia"),
+        # The seed's replacement is by prefix: territories under +1 and +61 are replaced too, named as themselves.
+        ("+17872345678", "PR", "Puerto Rico"),
+        ("+16713001234", "GU", "Guam"),
+        ("+18762101234", "JM", "Jamaica"),
+        ("+61891641234", "CX", "Christmas Island"),
+    ],
+)
+def test_accepted_sms_to_a_restricted_country_is_replaced_with_the_generic_text(number, region, country):
     settings = SETTINGS.model_copy(update={"brand": "ACME"})
     world = _world(settings)
     key = _trial(world, (Channel.SMS, number))
@@ -754,6 +765,7 @@ def test_accepted_sms_to_a_restricted_country_is_replaced_with_the_generic_text(
     payload = json.loads(record.payload)
     assert payload["delivered"]["text"] == generic
     assert payload["request"]["messages"]["msg"][0]["body"]["content"] == "My own text"
+    assert payload["countryRule"] == {"region": region, "country": country, "action": "replace"}
 
 
 def test_accepted_sms_to_a_content_filtered_country_gets_the_warning(world):
@@ -793,6 +805,8 @@ def test_record_failing_gives_the_quota_back_and_queues_nothing(world):
     _assert_refused(answer, 503, 999, answers.UNAVAILABLE)
     assert answer.headers == {"Retry-After": "5"}
     assert world.trials.given_back == [(hash_key(key), Channel.WHATSAPP)]
+    # Uncounted from the very capacity window it was counted in (who sent most is ranked by these counts).
+    assert world.trials.windows_given_back == world.trials.windows
     assert _sent(world, key) == {Channel.WHATSAPP: 0}
     assert world.outbound.queued == []
     # The write may have happened although its answer was lost: the record is removed all the same.
@@ -849,6 +863,8 @@ def test_accepted_send_counts_toward_capacity_and_a_refused_one_does_not(world):
     assert world.capacity.adds == []
     _send(world, key)
     assert world.capacity.adds == [(1, window_start(NOW, SETTINGS.capacity_window_seconds))]
+    # The trial counts the send in the same window, so an operator can rank trials by it when the breaker trips.
+    assert world.trials.windows[-1] == window_start(NOW, SETTINGS.capacity_window_seconds)
 
 
 def test_sends_over_the_capacity_limit_trip_the_breaker():

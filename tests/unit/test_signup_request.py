@@ -40,3 +40,23 @@ def test_invalid_fields_are_named(body, field):
     with pytest.raises(ValidationError) as caught:
         SignupRequest.model_validate(body)
     assert field in {str(error["loc"][0]) for error in caught.value.errors()}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "what"),
+    [
+        ("name", "Hi URGENT: your account is locked, log in at https://bank.example", "a web address"),
+        ("name", "Jane bank.example/verify", "a web address"),
+        ("name", "Jane jane@example.org", "an e-mail address"),
+        ("name", "Jane call +44 20 7946 0000", "a phone number"),
+        ("company", "acme.example", "a web address"),
+    ],
+)
+def test_a_link_or_an_address_in_a_name_is_refused_with_the_reason(field, value, what):
+    body = {"name": "Jane", "email": "jane@example.com", field: value}
+    with pytest.raises(ValidationError) as caught:
+        SignupRequest.model_validate(body)
+    (error,) = caught.value.errors()
+    assert error["loc"] == (field,)
+    assert f"must not contain {what}" in error["msg"]
+    assert "turn it into a link" in error["msg"]

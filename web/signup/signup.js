@@ -31,7 +31,12 @@
           if (!config || typeof config.apiUrl !== "string") {
             throw new Error("config.json has no apiUrl");
           }
-          return config.apiUrl.replace(/\/+$/, "");
+          const check = config.wafChallengeScriptUrl;
+          return {
+            apiUrl: config.apiUrl.replace(/\/+$/, ""),
+            // In AWS, sign-up passes WAF's Challenge only with the token its JavaScript integration obtains.
+            humanCheckScript: typeof check === "string" && check ? check : null,
+          };
         })
         .catch(function (error) {
           // Forget the failure so the next submit tries again.
@@ -40,6 +45,42 @@
         });
     }
     return configPromise;
+  }
+
+  // --- The human check (AWS WAF Challenge): its SDK wraps fetch and adds the token WAF asks for ---
+
+  let humanCheckPromise = null;
+
+  function loadHumanCheck(scriptUrl) {
+    if (!humanCheckPromise) {
+      humanCheckPromise = new Promise(function (resolve, reject) {
+        const script = document.createElement("script");
+        const timer = setTimeout(function () {
+          reject(new Error("the human check did not load in time"));
+        }, REQUEST_TIMEOUT_MS);
+        script.src = scriptUrl;
+        script.async = true;
+        script.onload = function () {
+          clearTimeout(timer);
+          const integration = window.AwsWafIntegration;
+          if (integration && typeof integration.fetch === "function") {
+            resolve(integration);
+          } else {
+            reject(new Error("the human check script has no fetch"));
+          }
+        };
+        script.onerror = function () {
+          clearTimeout(timer);
+          reject(new Error("the human check script did not load"));
+        };
+        document.head.appendChild(script);
+      }).catch(function (error) {
+        // Forget the failure (and the script) so the next submit tries again.
+        humanCheckPromise = null;
+        throw error;
+      });
+    }
+    return humanCheckPromise;
   }
 
   // --- Field validation (convenience only: the server decides) ---
@@ -179,6 +220,12 @@
     return Math.max(1, Math.ceil(seconds / 60));
   }
 
+  function waitText(minutes) {
+    if (!minutes) return "Please try again later.";
+    if (minutes >= 120) return "Please try again in " + Math.ceil(minutes / 60) + " hours.";
+    return "Please try again in " + minutes + (minutes === 1 ? " minute." : " minutes.");
+  }
+
   function showDone(body, fallbackEmail) {
     const email = body && typeof body.email === "string" && body.email ? body.email : fallbackEmail;
     document.getElementById("done-email").textContent = email;
@@ -218,15 +265,16 @@
         return;
       }
       case 400:
+      case 403:
+      case 415:
         showError("The sign-up could not be processed.", message || "Please check your details and try again.");
         return;
       case 429: {
+        // The API says which limit (this address, this network, the whole trial) and how long; WAF's own
+        // 429 says nothing, so the wait comes from Retry-After when there is no message.
         const minutes = minutesFrom(response.headers.get("Retry-After")) ||
           minutesFrom(body && body.retryAfter);
-        const when = minutes
-          ? "Please try again in " + minutes + (minutes === 1 ? " minute." : " minutes.")
-          : "Please try again later.";
-        showError("Too many sign-ups for this e-mail address.", when);
+        showError("Sign-up limit reached.", message || waitText(minutes));
         return;
       }
       case 503:
@@ -256,9 +304,9 @@
     setBusy(true);
     showStatus("info", "Sending your sign-up…");
 
-    let apiUrl;
+    let config;
     try {
-      apiUrl = await loadConfig();
+      config = await loadConfig();
     } catch (_error) {
       setBusy(false);
       showError(
@@ -267,6 +315,20 @@
       );
       return;
     }
+    let post = window.fetch.bind(window);
+    if (config.humanCheckScript) {
+      try {
+        const integration = await loadHumanCheck(config.humanCheckScript);
+        post = integration.fetch.bind(integration);
+      } catch (_error) {
+        setBusy(false);
+        showError(
+          "The sign-up check could not be loaded.",
+          "It keeps robots from signing up. Check your connection (and any content blocker), then try again.",
+        );
+        return;
+      }
+    }
 
     const controller = new AbortController();
     const timer = setTimeout(function () {
@@ -274,7 +336,7 @@
     }, REQUEST_TIMEOUT_MS);
     let response;
     try {
-      response = await fetch(apiUrl + "/signup", {
+      response = await post(config.apiUrl + "/signup", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify(payload),
@@ -350,8 +412,14 @@
     input("email").select();
   });
 
-  loadConfig().catch(function () {
-    // Reported when the user submits; the submit retries the load.
-  });
+  loadConfig()
+    .then(function (config) {
+      // Loaded early, so the human check has its token by the time the form is sent.
+      if (config.humanCheckScript) return loadHumanCheck(config.humanCheckScript);
+      return null;
+    })
+    .catch(function () {
+      // Reported when the user submits; the submit retries the load.
+    });
   setBusy(false);
 })();

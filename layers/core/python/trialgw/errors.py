@@ -19,10 +19,12 @@ class InvalidInput(TrialGatewayError):
 class RateLimited(TrialGatewayError):
     """Too many attempts; try again after `retry_after_seconds`."""
 
-    def __init__(self, message: str, retry_after_seconds: int) -> None:
+    def __init__(self, message: str, retry_after_seconds: int, limit: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after_seconds = retry_after_seconds
+        # Which limit refused (e.g. "mailbox"), for clients that explain it themselves.
+        self.limit = limit
 
 
 class DependencyUnavailable(TrialGatewayError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
@@ -12,11 +13,13 @@ from pydantic import ValidationError
 
 from trialgw.errors import DependencyUnavailable, InvalidInput, RateLimited
 from trialgw.inbound import InvalidPayload
+from trialgw.media_types import is_json_content_type
 from trialgw.observability import logger
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
-# (CDK) and the local stack. The only allowed origin is the site's.
-CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-CM-PRODUCTTOKEN")
+# (CDK) and the local stack. The only allowed origin is the site's. x-aws-waf-token carries the sign-up
+# page's AWS WAF Challenge token (its SDK's fetch adds it) to the API on another origin.
+CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-CM-PRODUCTTOKEN", "x-aws-waf-token")
 CORS_EXPOSE_HEADERS = ("Retry-After",)
 CORS_MAX_AGE_SECONDS = 600
 
@@ -31,12 +34,14 @@ def cors_config(site_origin: str) -> CORSConfig:
 
 
 class BadRequest(Exception):
-    """The body is not acceptable JSON at all (too large, not JSON, not an object)."""
+    """A request refused before its fields are read: a body that is not acceptable JSON (400: too large, not
+    JSON, not an object), a body type other than JSON (415), another site's page (403)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.status = status
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
@@ -54,6 +59,30 @@ def request_text(event: BaseProxyEvent) -> str | None:
         return event.decoded_body
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The request body is not UTF-8 text.", "invalid_encoding") from None
+
+
+def require_json(event: BaseProxyEvent) -> None:
+    """Refuses a body not declared as JSON (415): form and `text/plain` posts are what another site's page can send
+    without a CORS preflight."""
+    if not is_json_content_type(event.headers.get("content-type")):
+        raise BadRequest(
+            "Send the request as JSON, with the header Content-Type: application/json.", "unsupported_media_type", 415
+        )
+
+
+def require_site_origin(event: BaseProxyEvent, site_url: str) -> None:
+    """Refuses a browser request made by another site's page (403). Requests that name no origin (curl, SDKs,
+    servers) pass: the browser is what another site could borrow, with its visitor's IP."""
+    site = urlsplit(site_url)
+    own = f"{site.scheme}://{site.netloc}".lower()
+    origin = event.headers.get("origin")
+    cross_site = event.headers.get("sec-fetch-site", "").strip().lower() == "cross-site"
+    if (origin is not None and origin.strip().rstrip("/").lower() != own) or (origin is None and cross_site):
+        raise BadRequest(
+            f"This request came from another web site. Sign up on the trial's own page: {site_url}/",
+            "forbidden_origin",
+            403,
+        )
 
 
 def parse_json_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
@@ -82,7 +111,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 
 
 def _bad_request(error: BadRequest) -> Response[str]:
-    return json_response(400, {"message": error.message, "code": error.code})
+    return json_response(error.status, {"message": error.message, "code": error.code})
 
 
 def _invalid(error: InvalidInput) -> Response[str]:
@@ -90,9 +119,10 @@ def _invalid(error: InvalidInput) -> Response[str]:
 
 
 def _rate_limited(error: RateLimited) -> Response[str]:
-    return json_response(
-        429, {"message": error.message, "code": "rate_limited"}, {"Retry-After": str(error.retry_after_seconds)}
-    )
+    body = {"message": error.message, "code": "rate_limited"}
+    if error.limit is not None:
+        body["limit"] = error.limit
+    return json_response(429, body, {"Retry-After": str(error.retry_after_seconds)})
 
 
 def _unavailable(error: DependencyUnavailable) -> Response[str]:

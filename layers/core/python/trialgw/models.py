@@ -11,6 +11,8 @@ from enum import StrEnum
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from trialgw.linkable import linkable_part
+
 
 class Channel(StrEnum):
     """The trial's channels, spelled as CM's `allowedChannels` and MO `channel` values."""
@@ -42,6 +44,8 @@ class Trial:
     created_at: int
     expires_at: int
     status: TrialStatus = TrialStatus.ACTIVE
+    # The network the sign-up came from, masked (`203.0.113.0/24`): for operators tracing abuse, never the host.
+    signup_network: str | None = None
 
     def is_usable(self, now: int) -> bool:
         """Active and not yet expired; DynamoDB's TTL is only the garbage collector."""
@@ -87,6 +91,14 @@ def _clean_text(value: str, field: str) -> str:
     # out of an e-mail header or a log line.
     if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value):
         raise ValueError(f"The {field} must not contain control characters.")
+    # Strangers' names go into e-mails to whatever address they typed: a link or an address there would make
+    # the trial a free sender of phishing mail.
+    linkable = linkable_part(value)
+    if linkable is not None:
+        raise ValueError(
+            f"The {field} must not contain {linkable}: what you enter here goes into e-mails, where mail "
+            f"programs would turn it into a link. Please enter the {field} only."
+        )
     return value
 
 

@@ -84,12 +84,25 @@ MEMBERS_ATTRIBUTE = "members"
 CAPACITY_PK = "CAPACITY"
 CAPACITY_BREAKER_SK = "BREAKER"
 CAPACITY_WINDOW_SK_PREFIX = "WINDOW#"
+# A trial item counts its accepted sends per capacity window too (`accepted_in_<window start>`), in the quota's own
+# write: what `trialgw-admin capacity status` ranks trials by when the breaker trips. Not `sent_…`: those are the
+# channels' quota counters.
+WINDOW_SENT_PREFIX = "accepted_in_"
+
+
+def window_sent_attribute(window_start: int) -> str:
+    return f"{WINDOW_SENT_PREFIX}{window_start}"
+
 
 # Item shapes in the whitelist table: a trial's entries under the trial, and the reverse index (which
 # trials an address is on) under the address, written in one transaction with the trial's `members`.
 RECIPIENT_SK_PREFIX = "RCPT#"
 ADDRESS_PK_PREFIX = "ADDR#"
 JOIN_HINT_PK_PREFIX = "HINT#"
+# The automatic replies sent to one sender: "REPLIES#<channel>#<sha256 of the address>", one item per limit shape
+# ("LOG#<limit>/<window seconds>"), holding the last <limit> replies' times (see adapters/dynamo_replies).
+REPLY_LOG_PK_PREFIX = "REPLIES#"
+REPLY_LOG_SK_PREFIX = "LOG#"
 
 # Item shapes in the messages table: a trial's messages, and the provider message ids already seen.
 MESSAGE_SK_PREFIX = "MSG#"
@@ -103,3 +116,10 @@ SEEN_SK = "SEEN"
 
 # Every table has the same key shape and billing; only its items differ.
 KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = ((PARTITION_KEY, "S"), (SORT_KEY, "S"))
+
+# The JSON keys of the provider credentials secret (AWS): what the delivery function reads (fields of
+# `trialgw.settings.DeliverySettings`), what the stack documents and `trialgw-admin providers
+# set-credential` accepts. Channel providers issue these credentials; the operator puts them in.
+PROVIDER_SECRET_KEYS = ("cm_product_token", "whatsapp_access_token", "messenger_page_token", "instagram_access_token")
+# The stack output naming that secret.
+PROVIDER_SECRETS_OUTPUT = "ProviderSecretsName"

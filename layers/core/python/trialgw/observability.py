@@ -1,10 +1,11 @@
 """Logging, metrics and tracing (Powertools), and the masking of personal data in logs.
 
-Log structured fields, never f-strings; e-mail addresses and phone numbers go through `mask_*`.
+Log structured fields, never f-strings; e-mail addresses, phone numbers and client IPs go through `mask_*`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -34,3 +35,19 @@ def mask_phone(number: str) -> str:
         return "***"
     prefix = "+" if number.startswith("+") else ""
     return f"{prefix}{''.join(digits[:3])}{'*' * (len(digits) - 5)}{''.join(digits[-2:])}"
+
+
+# How much of a client address `mask_ip` keeps: the network a person shares with their neighbours, not their host.
+MASKED_IPV4_PREFIX = 24
+MASKED_IPV6_PREFIX = 48
+
+
+def mask_ip(address: str) -> str:
+    """`203.0.113.77` → `203.0.113.0/24`, `2001:db8:1:2::5` → `2001:db8:1::/48`: enough to see that sign-ups
+    came from one network, not to find the person."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return "***"
+    prefix = MASKED_IPV4_PREFIX if ip.version == 4 else MASKED_IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -27,14 +27,23 @@ class TrialStore(Protocol):
         """The trial with its whitelist and sent counts, expired or not; raises StoreError."""
 
     def take_quota(
-        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str
+        self,
+        key_hash: str,
+        channel: Channel,
+        address: str,
+        *,
+        now: int,
+        limit: int,
+        message_id: str,
+        capacity_window: int,
     ) -> QuotaTake:
-        """Counts message `message_id` on `channel` in one conditional write: only when the trial is usable at
-        `now`, `address` is whitelisted on `channel` and fewer than `limit` were sent. One message id counts once,
-        however often the write is repeated. Raises StoreError, after which the message may or may not be counted
-        (an answer lost after the write): `give_back_quota` settles it."""
+        """Counts message `message_id` on `channel`, and in the capacity window starting at `capacity_window`, in one
+        conditional write: only when the trial is usable at `now`, `address` is whitelisted on `channel` and fewer
+        than `limit` were sent. One message id counts once, however often the write is repeated. Raises StoreError,
+        after which the message may or may not be counted (an answer lost after the write): `give_back_quota`
+        settles it."""
 
-    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str) -> None:
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str, *, capacity_window: int) -> None:
         """Uncounts message `message_id` if `take_quota` counted it and it was not given back yet, whose send could
         not complete; raises StoreError."""
 
@@ -52,12 +61,25 @@ class QuotaTake:
     state: TrialState | None
 
 
-class SignupCounter(Protocol):
-    def acquire(self, subject_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
-        """Counts one signup in the window; False (and no count) when the limit is reached."""
+@dataclass(frozen=True, slots=True)
+class SignupCount:
+    """One counter a sign-up is counted in: what it counts (`kind`: mailbox, network, domain, overall), whose
+    (`subject`: a hash, never an address), in which fixed window, and how many sign-ups it allows."""
 
-    def release(self, subject_hash: str, *, window_start: int) -> None:
-        """Gives one counted signup back (when the signup could not complete)."""
+    kind: str
+    subject: str
+    window_start: int
+    window_seconds: int
+    limit: int
+
+
+class SignupCounter(Protocol):
+    def acquire(self, counts: Sequence[SignupCount]) -> list[SignupCount]:
+        """Counts one sign-up in every counter of `counts` at once, or in none: returns the counters that were full
+        (empty when the sign-up was counted). Raises StoreError."""
+
+    def release(self, counts: Sequence[SignupCount]) -> None:
+        """Gives back a sign-up `acquire` counted (when the sign-up could not complete); raises StoreError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +131,15 @@ class WhitelistStore(Protocol):
 
     def entries(self, key_hash: str) -> list[WhitelistEntry]:
         """A trial's whitelisted recipients, oldest first; raises StoreError."""
+
+
+class ReplyLimiter(Protocol):
+    def take(self, channel: Channel, address: str, *, now: int, limit: int, window_seconds: int, reply_id: str) -> bool:
+        """Counts one automatic reply to `address` on `channel` if fewer than `limit` were counted in the rolling
+        `window_seconds` before `now`; False (and no count) otherwise. One conditional write, exact under
+        concurrency. One `reply_id` counts once, however often it is taken: True again while it is remembered.
+        Raises StoreError, after which the reply may or may not be counted (an answer lost after the write):
+        taking it again with the same id settles it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +299,17 @@ class CapacityWindow:
     window_seconds: int
 
 
+@dataclass(frozen=True, slots=True)
+class TopSender:
+    """A trial by how many messages it had accepted in one capacity window: who to look at when the breaker trips."""
+
+    key_hash: str
+    email: str
+    signup_network: str | None
+    created_at: int
+    count: int
+
+
 class CapacityStore(Protocol):
     def breaker(self) -> BreakerState:
         """The breaker's persisted state; raises StoreError."""
@@ -283,3 +325,7 @@ class CapacityStore(Protocol):
 
     def windows(self) -> list[CapacityWindow]:
         """The windows still stored, newest first; raises StoreError."""
+
+    def top_senders(self, window_start: int, *, limit: int) -> list[TopSender]:
+        """The `limit` trials that had the most messages accepted in the window starting at `window_start`, most
+        first; raises StoreError."""

@@ -105,14 +105,34 @@ class TrialSettings(_Settings):
         return self.quota_other
 
 
+SIGNUP_LIMIT_MAX = 10_000
+
+
 class SignupSettings(TrialSettings):
-    """The signup function: who the e-mail comes from, and how often one address may sign up."""
+    """The signup function: who the e-mail comes from, and how often anyone may sign up.
+
+    Sign-ups are counted per mailbox (`signup_limit_per_window`, aliases and sub-addresses merged), per client
+    network (`signup_limit_per_ip`) and per e-mail domain (`signup_limit_per_domain`, shared providers such as
+    gmail.com exempt), each in fixed windows of `signup_window_seconds` (a trial's lifetime by default, so the
+    limits also bound how many live trials one person can hold), and overall per hour (`signup_limit_global`).
+    The per-IP and per-domain defaults are for AWS; the local stack, where every request comes from 127.0.0.1,
+    loosens them (see infra/local/environment.py).
+    """
 
     sender_email: str = "trials@trialgw.localhost"
     ses_configuration_set: str | None = None
-    signup_limit_per_window: int = Field(default=3, gt=0)
-    signup_window_seconds: int = Field(default=3600, gt=0)
+    # At most SIGNUP_LIMIT_MAX: a counter item keeps a 17-byte mark per sign-up it counted, within DynamoDB's 400 KB.
+    signup_limit_per_window: int = Field(default=3, gt=0, le=SIGNUP_LIMIT_MAX)
+    signup_window_seconds: int = Field(default=24 * 3600, gt=0)
+    signup_limit_per_ip: int = Field(default=5, gt=0, le=SIGNUP_LIMIT_MAX)
+    signup_limit_per_domain: int = Field(default=20, gt=0, le=SIGNUP_LIMIT_MAX)
+    signup_limit_global: int = Field(default=100, gt=0, le=SIGNUP_LIMIT_MAX)
     max_body_bytes: int = Field(default=8 * 1024, gt=0)
+
+
+# The most replies per sender and window a setting may allow: the reply log keeps one slot per reply in one item,
+# updated by one expression that must stay within DynamoDB's 4 KB per expression (adapters/dynamo_replies).
+REPLY_LIMIT_MAX = 50
 
 
 class MoWebhookSettings(TrialSettings):
@@ -131,6 +151,11 @@ class MoWebhookSettings(TrialSettings):
     meta_app_secret: str | None = None
     meta_verify_token: str | None = None
     webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Automatic replies (whitelisted, why not, join hint, STOP) per sender over a rolling window. 5 an hour covers a
+    # person's busiest real hour (join, re-send, STOP, re-join, one mistyped key) and caps what 20 dead keys from one
+    # number cost at 5 replies.
+    reply_limit_per_sender: int = Field(default=5, ge=1, le=REPLY_LIMIT_MAX)
+    reply_window_seconds: int = Field(default=3600, gt=0)
 
 
 class SendSettings(TrialSettings):
@@ -190,8 +215,12 @@ class DeliverySettings(TrialSettings):
     instagram_access_token: str | None = None
     sms_origination_identity: str | None = None
     sms_configuration_set: str | None = None
-    # When set, every SMS comes from this sender instead of the developer's validated `from`.
-    sms_fixed_sender: str | None = None
+    # The trial company's SMS sender (an alphanumeric sender ID or a number); none: `cm_senders["SMS"]`, else the
+    # brand's letters and digits ("CMCOM"). Every SMS comes from it: the seed's sender is always the trial account.
+    sms_sender: str | None = Field(default=None, pattern=r"^(?:[A-Za-z0-9]{1,11}|\+?[0-9]{3,15})$")
+    # Lets the developer's validated `from` go out as the SMS sender instead: only for an operator whose senders
+    # are registered and who accepts that trials may send as any 4-11 letters they like.
+    sms_allow_developer_sender: bool = False
     sandbox_fault: str = Field(default="none", pattern="^(none|transient|permanent)$")
     sandbox_delay_seconds: float = Field(default=0.0, ge=0, le=60)
     messages_table: str = names.MESSAGES.local_name
@@ -201,6 +230,12 @@ class DeliverySettings(TrialSettings):
     delivery_max_attempts: int = Field(default=5, ge=1)
     # The first retry's back-off; each later one doubles it (capped at 15 minutes). 0 retries at once (tests).
     delivery_backoff_base_seconds: float = Field(default=10.0, ge=0)
+
+    @property
+    def trial_sms_sender(self) -> str:
+        """Who every trial SMS comes from (see `sms_sender`)."""
+        derived = "".join(ch for ch in self.brand if ch.isascii() and ch.isalnum())[:11]
+        return self.sms_sender or self.cm_senders.get(Channel.SMS.value) or derived or "Trial"
 
 
 S = TypeVar("S", bound=_Settings)

@@ -1,4 +1,5 @@
-"""The capacity breaker in the trials table: one flag item and one counter item per fixed window."""
+"""The capacity breaker in the trials table: one flag item and one counter item per fixed window, and the trials' own
+per-window counts of accepted sends (written by the quota's write) for ranking who sent most."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
 from trialgw.errors import StoreError
-from trialgw.ports import BreakerState, CapacityWindow
+from trialgw.ports import BreakerState, CapacityWindow, TopSender
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -124,6 +125,42 @@ class DynamoCapacityStore:
             )
             for item in answer.get("Items", [])
         ]
+
+    def top_senders(self, window_start: int, *, limit: int) -> list[TopSender]:
+        # A scan: an operator's question after a trip, over a table that holds about a day of trials; the send path
+        # pays nothing for it (the per-window count rides on the quota's own write).
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(#pk, :trial) AND attribute_exists(#window)",
+            "ProjectionExpression": "key_hash, email, signup_network, created_at, #window",
+            "ExpressionAttributeNames": {
+                "#pk": names.PARTITION_KEY,
+                "#window": names.window_sent_attribute(window_start),
+            },
+            "ExpressionAttributeValues": {":trial": {"S": names.TRIAL_PK_PREFIX}},
+        }
+        senders: list[TopSender] = []
+        try:
+            while True:
+                answer = self._client.scan(**request)
+                senders.extend(_top_sender(item, window_start) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as error:
+            raise _failed("read the trials' sends in the window", error) from error
+        ranked = sorted((s for s in senders if s.count > 0), key=lambda s: (-s.count, s.created_at))
+        return ranked[:limit]
+
+
+def _top_sender(item: dict[str, Any], window_start: int) -> TopSender:
+    return TopSender(
+        key_hash=item["key_hash"]["S"],
+        email=item["email"]["S"],
+        signup_network=item["signup_network"]["S"] if "signup_network" in item else None,
+        created_at=int(item["created_at"]["N"]),
+        count=int(item[names.window_sent_attribute(window_start)]["N"]),
+    )
 
 
 def _breaker(item: dict[str, Any] | None) -> BreakerState:

@@ -13,6 +13,7 @@ give-back undoes exactly its own message, once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,12 +22,18 @@ from trialgw import names
 from trialgw.errors import StoreError
 from trialgw.keys import trial_id
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
-from trialgw.ports import QuotaTake
+from trialgw.ports import QuotaTake, SignupCount
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# A transaction's cancellation reasons: the condition of that item failed, another transaction held it, none.
+CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+_CANCEL_CODES = frozenset({CONDITION_FAILED_REASON, "TransactionConflict", "None"})
+# A sign-up's counting transaction is tried again this often when other sign-ups' transactions hold its counters.
+_TRANSACTION_ATTEMPTS = 3
 # The trial item's set of the message ids its `sent_<channel>` counters count.
 COUNTED_ATTRIBUTE = "counted"
 
@@ -74,6 +81,7 @@ def _trial(item: dict[str, Any]) -> Trial:
         created_at=int(item["created_at"]["N"]),
         expires_at=int(item["expires_at"]["N"]),
         status=TrialStatus(item["status"]["S"]),
+        signup_network=item["signup_network"]["S"] if "signup_network" in item else None,
     )
 
 
@@ -104,6 +112,8 @@ class DynamoTrialStore:
         }
         if trial.company:
             item["company"] = {"S": trial.company}
+        if trial.signup_network:
+            item["signup_network"] = {"S": trial.signup_network}
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -130,13 +140,21 @@ class DynamoTrialStore:
         return None if item is None else _state(item)
 
     def take_quota(
-        self, key_hash: str, channel: Channel, address: str, *, now: int, limit: int, message_id: str
+        self,
+        key_hash: str,
+        channel: Channel,
+        address: str,
+        *,
+        now: int,
+        limit: int,
+        message_id: str,
+        capacity_window: int,
     ) -> QuotaTake:
         try:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key=_trial_key(key_hash),
-                UpdateExpression="ADD #sent :one, #counted :message",
+                UpdateExpression="ADD #sent :one, #counted :message, #window :one",
                 ConditionExpression=(
                     "attribute_exists(#pk) AND #status = :active AND #expires > :now "
                     "AND contains(#members, :member) AND (attribute_not_exists(#sent) OR #sent < :limit) "
@@ -149,6 +167,7 @@ class DynamoTrialStore:
                     "#members": names.MEMBERS_ATTRIBUTE,
                     "#sent": sent_attribute(channel),
                     "#counted": COUNTED_ATTRIBUTE,
+                    "#window": names.window_sent_attribute(capacity_window),
                 },
                 ExpressionAttributeValues={
                     ":one": {"N": "1"},
@@ -175,15 +194,19 @@ class DynamoTrialStore:
             raise StoreError(f"could not count the message: {type(error).__name__}") from error
         return QuotaTake(taken=True, state=_state(answer["Attributes"]))
 
-    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str) -> None:
+    def give_back_quota(self, key_hash: str, channel: Channel, message_id: str, *, capacity_window: int) -> None:
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=_trial_key(key_hash),
-                UpdateExpression="ADD #sent :minus_one DELETE #counted :message",
+                UpdateExpression="ADD #sent :minus_one, #window :minus_one DELETE #counted :message",
                 # Only a message still counted: a repeated give-back, or one of a message never counted, is a no-op.
                 ConditionExpression="contains(#counted, :message_id) AND #sent > :zero",
-                ExpressionAttributeNames={"#sent": sent_attribute(channel), "#counted": COUNTED_ATTRIBUTE},
+                ExpressionAttributeNames={
+                    "#sent": sent_attribute(channel),
+                    "#counted": COUNTED_ATTRIBUTE,
+                    "#window": names.window_sent_attribute(capacity_window),
+                },
                 ExpressionAttributeValues={
                     ":minus_one": {"N": "-1"},
                     ":zero": {"N": "0"},
@@ -223,54 +246,90 @@ class DynamoTrialStore:
             raise StoreError(f"could not delete the trial: {type(error).__name__}") from error
 
 
+def _counted_tokens(item: object) -> list[str]:
+    if not isinstance(item, dict):
+        return []
+    tokens: list[str] = item.get(COUNTED_ATTRIBUTE, {}).get("SS", [])
+    return tokens
+
+
 class DynamoSignupCounter:
-    """A fixed-window counter per address: one conditional update, exact under concurrent signups."""
+    """Fixed-window sign-up counters (per mailbox, client network, domain and overall), taken together in one
+    `TransactWriteItems`: a sign-up is counted in every counter or in none, exactly under concurrent sign-ups."""
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
 
     @staticmethod
-    def _key(subject_hash: str, window_start: int) -> dict[str, Any]:
+    def _key(count: SignupCount) -> dict[str, Any]:
         return {
-            names.PARTITION_KEY: {"S": f"{names.SIGNUP_COUNTER_PK_PREFIX}{subject_hash}"},
-            names.SORT_KEY: {"S": f"{names.SIGNUP_COUNTER_SK_PREFIX}{window_start}"},
+            names.PARTITION_KEY: {"S": f"{names.SIGNUP_COUNTER_PK_PREFIX}{count.kind}#{count.subject}"},
+            names.SORT_KEY: {"S": f"{names.SIGNUP_COUNTER_SK_PREFIX}{count.window_start}"},
         }
 
-    def acquire(self, subject_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
-        # This call's mark in the window: an SDK retry of an update whose answer was lost does not count twice.
-        token = uuid.uuid4().hex
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(subject_hash, window_start),
-                UpdateExpression="ADD #count :one, #counted :token SET #ttl = :ttl",
-                ConditionExpression=(
+    def _update(self, count: SignupCount, token: str) -> TransactWriteItemTypeDef:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._key(count),
+                "UpdateExpression": "ADD #count :one, #counted :token SET #ttl = :ttl",
+                "ConditionExpression": (
                     "(attribute_not_exists(#count) OR #count < :limit) AND NOT contains(#counted, :token_value)"
                 ),
-                ExpressionAttributeNames={
+                "ExpressionAttributeNames": {
                     "#count": "count",
                     "#counted": COUNTED_ATTRIBUTE,
                     "#ttl": names.TTL_ATTRIBUTE,
                 },
-                ExpressionAttributeValues={
+                "ExpressionAttributeValues": {
                     ":one": {"N": "1"},
                     ":token": {"SS": [token]},
                     ":token_value": {"S": token},
-                    ":limit": {"N": str(limit)},
-                    ":ttl": {"N": str(window_start + window_seconds)},
+                    ":limit": {"N": str(count.limit)},
+                    ":ttl": {"N": str(count.window_start + count.window_seconds)},
                 },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-                # Counted by an earlier attempt of this very call, or refused: the limit is reached.
-                return token in old.get(COUNTED_ATTRIBUTE, {}).get("SS", [])
-            raise StoreError(f"could not count the signup: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not count the signup: {type(error).__name__}") from error
-        return True
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
 
-    def release(self, subject_hash: str, *, window_start: int) -> None:
-        _decrement(self._client, self._table, self._key(subject_hash, window_start), "count", what="the signup")
+    def acquire(self, counts: Sequence[SignupCount]) -> list[SignupCount]:
+        # This sign-up's mark in each counter: a retry of a transaction whose answer was lost (DynamoDB honours the
+        # SDK's ClientRequestToken for ten minutes; a plain replay is refused by the mark) is recognized as its own.
+        token = uuid.uuid4().hex[:16]
+        for _attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=[self._update(count, token) for count in counts])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise StoreError(f"could not count the signup: {type(error).__name__}") from error
+                reasons = error.response.get("CancellationReasons") or []
+                codes = [str(reason.get("Code", "")) for reason in reasons]
+                if len(codes) != len(counts) or any(code not in _CANCEL_CODES for code in codes):
+                    raise StoreError("could not count the signup: the transaction was cancelled") from error
+                if "TransactionConflict" in codes and CONDITION_FAILED_REASON not in codes:
+                    # Another sign-up's transaction held one of the counters (the overall one is shared): try again.
+                    continue
+                # A refusal carrying this sign-up's mark is its own earlier attempt's count, not a full counter.
+                return [
+                    count
+                    for count, reason in zip(counts, reasons, strict=True)
+                    if reason.get("Code") == CONDITION_FAILED_REASON
+                    and token not in _counted_tokens(reason.get("Item"))
+                ]
+            except BotoCoreError as error:
+                raise StoreError(f"could not count the signup: {type(error).__name__}") from error
+            return []
+        raise StoreError("could not count the signup: the counters stayed busy")
+
+    def release(self, counts: Sequence[SignupCount]) -> None:
+        # One by one: a give-back is best effort (each counter expires with its window anyway), and one counter
+        # that cannot be given back must not keep the others.
+        failed: StoreError | None = None
+        for count in counts:
+            try:
+                _decrement(self._client, self._table, self._key(count), "count", what="the signup")
+            except StoreError as error:
+                failed = error
+        if failed is not None:
+            raise failed

@@ -5,6 +5,7 @@
     trialgw-admin trials list [--limit N] | show TRIAL-ID | revoke TRIAL-ID  [same options]
     trialgw-admin whitelist list TRIAL-ID  [same options]
     trialgw-admin messages tail TRIAL-ID [--lines N] [--follow [--interval S]]  [same options]
+    trialgw-admin providers set-credential KEY [--stack NAME [--region R]]  (value on stdin or a hidden prompt)
 
 Each command first resolves a `Target` (the stack's table names and a DynamoDB client), then runs the
 same adapters and logic the functions use against it. A failure the operator can act on (no local
@@ -101,6 +102,15 @@ class Target:
         if self.kind == "local":
             return f"the local stack at {self.name}"
         return f"stack {self.name!r} in {self.region}"
+
+    @property
+    def options(self) -> str:
+        """The options that run another command against this target, for the hints commands print."""
+        if self.kind == "local":
+            from urllib.parse import urlsplit
+
+            return f"--local --port {urlsplit(self.name).port or DEFAULT_PORT}"
+        return f"--stack {self.name} --region {self.region}"
 
     def table(self, table: names.TableDef) -> str:
         """The physical name of `table`; AdminError when the stack does not name it."""
@@ -338,7 +348,57 @@ def capacity_output(report: CapacityReport, *, target: Target, now: float, reset
     heading = f"Capacity breaker of {target.description}"
     if reset:
         heading = f"Capacity breaker reset: counting starts afresh.\n{heading}"
-    return Output(data=data, text=f"{heading}\n{_table(rows)}")
+        return Output(data=data, text=f"{heading}\n{_table(rows)}")
+    data["topSenders"] = top_senders_data(report)
+    return Output(data=data, text=f"{heading}\n{_table(rows)}\n\n{_top_senders_text(report, target)}")
+
+
+def top_senders_data(report: CapacityReport) -> dict[str, Any] | None:
+    """The trials that sent most in the ranked window: e-mail and sign-up network masked."""
+    from trialgw.keys import trial_id
+    from trialgw.observability import mask_email
+
+    window = report.ranked_window
+    if window is None:
+        return None
+    return {
+        "windowStart": iso_utc(window.start),
+        "windowEnd": iso_utc(window.start + window.window_seconds),
+        "trials": [
+            {
+                "id": trial_id(sender.key_hash),
+                "email": mask_email(sender.email),
+                "signupNetwork": sender.signup_network,
+                "sent": sender.count,
+                "created": iso_utc(sender.created_at),
+            }
+            for sender in report.top_senders
+        ],
+    }
+
+
+def _top_senders_text(report: CapacityReport, target: Target) -> str:
+    data = top_senders_data(report)
+    if data is None:
+        return "No message accepted in the current window: no senders to rank."
+    window, tripped_at = report.ranked_window, report.breaker.tripped_at
+    tripped_in_it = (
+        window is not None
+        and tripped_at is not None
+        and window.start <= tripped_at < window.start + window.window_seconds
+    )
+    which = "the window the breaker tripped in" if tripped_in_it else "the current window"
+    heading = f"Trials that sent most in {which} ({data['windowStart']} to {data['windowEnd']}):"
+    if not data["trials"]:
+        return f"{heading}\n  (none)"
+    headers = ("ID", "E-MAIL", "SIGN-UP NETWORK", "SENT", "CREATED")
+    rows = [(t["id"], t["email"], t["signupNetwork"] or "-", str(t["sent"]), t["created"]) for t in data["trials"]]
+    hints = (
+        f"  look closer   {PROG} trials show <ID> {target.options}\n"
+        f"  revoke        {PROG} trials revoke <ID> {target.options}   (its sends get 401 at once)\n"
+        f"  then reopen   {PROG} capacity reset {target.options}"
+    )
+    return f"{heading}\n{_columns(headers, rows)}\n\n{hints}"
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -752,6 +812,32 @@ def _limit_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# --- providers -------------------------------------------------------------------------------------
+
+LOCAL_HAS_NO_SECRETS = (
+    "the local stack has no Secrets Manager: there, provider credentials are settings "
+    "(TRIALGW_CM_PRODUCT_TOKEN, TRIALGW_WHATSAPP_ACCESS_TOKEN, ... in the environment of `make dev`)"
+)
+
+
+def providers_set_credential(target: Target, args: argparse.Namespace) -> Output:
+    from trialgw.admin import providers
+
+    return providers.set_credential(target, args)
+
+
+def _credential_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "key",
+        metavar="KEY",
+        choices=names.PROVIDER_SECRET_KEYS,
+        help=f"the credential: {', '.join(names.PROVIDER_SECRET_KEYS)}; its value is read from stdin or a "
+        "prompt that does not show it, never from the command line",
+    )
+    # Checked with the other options, before anything is resolved (see _check_options).
+    parser.set_defaults(deployed_only=LOCAL_HAS_NO_SECRETS)
+
+
 def _no_arguments(_parser: argparse.ArgumentParser) -> None:
     return None
 
@@ -773,6 +859,7 @@ GROUPS: dict[str, str] = {
     "trials": "trials: list them, show one with its recipients and latest messages, revoke one's key",
     "whitelist": "a trial's whitelisted recipients",
     "messages": "a trial's messages, as they come",
+    "providers": "channel provider credentials, in the deployed stack's secret (values are never printed)",
 }
 
 COMMANDS: tuple[Command, ...] = (
@@ -796,6 +883,13 @@ COMMANDS: tuple[Command, ...] = (
         "a trial's latest messages, oldest first; --follow keeps printing new ones and status changes",
         messages_tail,
         _tail_arguments,
+    ),
+    Command(
+        "providers",
+        "set-credential",
+        "set one provider credential in the stack's provider secret, keeping the others",
+        providers_set_credential,
+        _credential_arguments,
     ),
 )
 
@@ -850,6 +944,8 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error("--region applies only to a deployed stack (--stack)")
     if getattr(args, "interval", None) is not None and not args.follow:
         parser.error("--interval applies only with --follow")
+    if args.local and getattr(args, "deployed_only", None):
+        parser.error(args.deployed_only)
 
 
 @contextlib.contextmanager

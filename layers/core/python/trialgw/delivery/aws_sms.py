@@ -5,11 +5,11 @@ Each send names the configuration set (so delivery events reach its SNS destinat
 messages without a lookup.
 
 Sender: `SendTextMessage` has no free-form sender field; the sender is the `OriginationIdentity` (a phone number, a
-registered sender ID, a pool, or their ARNs). The identity used is, in order: `fixed_sender` (the operator's
-"every SMS comes from this"), the configured `origination_identity` (normally a pool, which picks a number or sender
-ID valid for the destination), else the developer's validated `from` as a sender ID (it works only where that sender
-ID exists in the account; otherwise AWS refuses it and the failure is permanent), else none (the account default).
-The sender the developer asked for always goes into `Context` as `sender`, so the event records show it.
+registered sender ID, a pool, or their ARNs). The identity used is the configured `origination_identity` (normally a
+pool of the trial company's, which picks a number or sender ID valid for the destination), else the sender
+`SmsSenders` decides as a sender ID: the trial company's, or the developer's validated `from` only where the operator
+allows developer senders (either works only where that sender ID exists in the account; otherwise AWS refuses it
+and the failure is permanent). That sender always goes into `Context` as `sender`, so the event records show it.
 
 Errors → `DeliveryFailed`:
 
@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName
+from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders
 from trialgw.delivery.status import StatusReport
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
@@ -88,13 +88,13 @@ class AwsSmsProvider:
         client_factory: Callable[[], Any],
         origination_identity: str | None,
         configuration_set: str | None,
-        fixed_sender: str | None,
+        sms_senders: SmsSenders,
     ) -> None:
         self._client_factory = client_factory
         self._client: Any = None
         self._origination_identity = origination_identity
         self._configuration_set = configuration_set
-        self._fixed_sender = fixed_sender
+        self._sms_senders = sms_senders
 
     def request(self, message: OutboundMessage) -> dict[str, Any]:
         """The `SendTextMessage` parameters for `message`; raises a permanent DeliveryFailed when it can't be sent."""
@@ -109,11 +109,9 @@ class AwsSmsProvider:
             raise DeliveryFailed(
                 f"the SMS body must be 1 to {_MAX_BODY} characters", transient=False, code="message_body"
             )
-        sender = self._fixed_sender or message.sender
-        identity = self._fixed_sender or self._origination_identity or message.sender
-        context = {"message_id": message.message_id}
-        if sender:
-            context["sender"] = sender
+        sender = self._sms_senders.sender(message)
+        identity = self._origination_identity or sender
+        context = {"message_id": message.message_id, "sender": sender}
         params: dict[str, Any] = {
             "DestinationPhoneNumber": destination,
             "MessageBody": message.text,

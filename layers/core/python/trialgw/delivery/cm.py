@@ -62,7 +62,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, trial_sender
+from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
 from trialgw.delivery.status import StatusReport
 from trialgw.inbound import InvalidPayload
 from trialgw.inbound._fields import as_object, describe, lookup
@@ -258,7 +258,7 @@ class CmProvider:
         timeout_seconds: float = 5.0,
         http: PoolManager | None = None,
         *,
-        sms_fixed_sender: str | None = None,
+        sms_senders: SmsSenders,
     ) -> None:
         if not gateway_url.startswith(("https://", "http://")):
             raise ValueError("gateway_url must be an http(s) URL")
@@ -268,7 +268,7 @@ class CmProvider:
         self._url = gateway_url
         self._senders = dict(senders or {})
         self._timeout = timeout_seconds
-        self._sms_fixed_sender = sms_fixed_sender
+        self._sms_senders = sms_senders
         self._http = http
         self._http_lock = threading.Lock()
 
@@ -302,7 +302,7 @@ class CmProvider:
 
     def deliver(self, message: OutboundMessage) -> Delivered:
         """Posts `message` to CM: Delivered once CM accepted it (not yet on the phone), else DeliveryFailed."""
-        sender = trial_sender(message, self._senders, self._sms_fixed_sender)
+        sender = trial_sender(message, self._senders, self._sms_senders)
         if not sender:
             raise DeliveryFailed(
                 f"No CM sender is configured for {message.channel.value}", transient=False, code="no-sender"

@@ -41,11 +41,29 @@ class DeliveryFailed(Exception):
         self.code = code
 
 
-def trial_sender(message: OutboundMessage, senders: Mapping[str, str], sms_fixed_sender: str | None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class SmsSenders:
+    """Who an SMS comes from: the trial company's sender, unless the operator lets developers choose their own.
+
+    The seed: "The sender of the outbound messages will always be the CM.COM trial account". A developer's `from` is
+    still validated (row 9 of the send table) but, by default, goes out as nobody's sender: a trial must not send
+    SMS as "MyBank".
+    """
+
+    trial: str
+    developer_allowed: bool = False
+
+    def sender(self, message: OutboundMessage) -> str:
+        if self.developer_allowed and message.sender:
+            return message.sender
+        return self.trial
+
+
+def trial_sender(message: OutboundMessage, senders: Mapping[str, str], sms: SmsSenders) -> str | None:
     """Who a message comes from: always the trial company's sender on its channel (`senders`, channel value →
-    sender), except on SMS, where the developer's validated `from` is used unless the operator fixed one."""
+    sender); on SMS, what `sms` decides."""
     if message.channel is Channel.SMS:
-        return sms_fixed_sender or message.sender or senders.get(Channel.SMS.value)
+        return sms.sender(message)
     return senders.get(message.channel.value)
 
 
@@ -54,4 +72,4 @@ class Provider(Protocol):
 
     def deliver(self, message: OutboundMessage) -> Delivered:
         """Hands `message` to the channel; raises DeliveryFailed. The sender is the trial company's, from the
-        adapter's configuration (for SMS, `message.sender` unless the operator fixed one)."""
+        adapter's configuration (`SmsSenders` for SMS)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from trialgw.delivery.provider import DeliveryFailed, Provider, ProviderName
+from trialgw.delivery.provider import DeliveryFailed, Provider, ProviderName, SmsSenders
 from trialgw.models import Channel
 from trialgw.observability import logger
 from trialgw.settings import DeliverySettings
@@ -56,13 +56,29 @@ def provider_credentials(settings: DeliverySettings) -> ProviderCredentials:
         value: Any = parameters.get_secret(
             settings.provider_secrets_name, transform="json", max_age=SECRET_CACHE_SECONDS
         )
-    except (parameters.exceptions.GetParameterError, parameters.exceptions.TransformParameterError) as error:
+    except parameters.exceptions.GetParameterError as error:
+        if not _has_no_value(error):
+            raise DeliveryFailed(
+                f"The provider credentials could not be read ({type(error).__name__}).", transient=True, code="secrets"
+            ) from None
+        # The stack creates the secret with no value; until the operator sets one, no channel has credentials.
+        logger.warning("the provider credentials secret has no value; channels stay on the sandbox")
+        return ProviderCredentials(None, None, None, None)
+    except parameters.exceptions.TransformParameterError as error:
         raise DeliveryFailed(
             f"The provider credentials could not be read ({type(error).__name__}).", transient=True, code="secrets"
         ) from None
     if not isinstance(value, dict):
         raise DeliveryFailed("The provider credentials secret is not a JSON object.", transient=True, code="secrets")
     return ProviderCredentials(*(str(value.get(key) or "") or None for key in ProviderCredentials.__slots__))
+
+
+def _has_no_value(error: Exception) -> bool:
+    """Whether Secrets Manager answered ResourceNotFoundException: what GetSecretValue says of a secret with no
+    value (no AWSCURRENT version), as the stack creates it. Powertools wraps the botocore error it raised in."""
+    cause = error.__cause__ or error.__context__
+    details = getattr(cause, "response", None)
+    return isinstance(details, dict) and details.get("Error", {}).get("Code") == "ResourceNotFoundException"
 
 
 def _configured(settings: DeliverySettings, channel: Channel) -> ProviderName:
@@ -126,7 +142,7 @@ def _build(name: ProviderName, settings: DeliverySettings) -> Provider:
             settings.cm_gateway_url,
             settings.cm_senders,
             settings.provider_timeout_seconds,
-            sms_fixed_sender=settings.sms_fixed_sender,
+            sms_senders=_sms_senders(settings),
         )
     if name is ProviderName.META:
         from trialgw.delivery.meta import MetaProvider
@@ -143,7 +159,7 @@ def _build(name: ProviderName, settings: DeliverySettings) -> Provider:
         from trialgw.delivery.aws_sms import AwsSmsProvider
 
         return AwsSmsProvider(
-            _sms_client, settings.sms_origination_identity, settings.sms_configuration_set, settings.sms_fixed_sender
+            _sms_client, settings.sms_origination_identity, settings.sms_configuration_set, _sms_senders(settings)
         )
     from trialgw.delivery.sandbox import SandboxProvider
 
@@ -157,8 +173,12 @@ def _build(name: ProviderName, settings: DeliverySettings) -> Provider:
         fault=settings.sandbox_fault,
         delay_seconds=settings.sandbox_delay_seconds,
         senders={**company, **settings.cm_senders},
-        sms_fixed_sender=settings.sms_fixed_sender,
+        sms_senders=_sms_senders(settings),
     )
+
+
+def _sms_senders(settings: DeliverySettings) -> SmsSenders:
+    return SmsSenders(settings.trial_sms_sender, developer_allowed=settings.sms_allow_developer_sender)
 
 
 def _sms_client() -> Any:

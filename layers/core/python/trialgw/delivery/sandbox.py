@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, trial_sender
+from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
 from trialgw.models import Channel
 from trialgw.ports import Clock, OutboundMessage
 
@@ -107,7 +107,7 @@ class SandboxProvider:
         fault: SandboxFault | str = SandboxFault.NONE,
         delay_seconds: float = 0.0,
         senders: Mapping[str, str] | None = None,
-        sms_fixed_sender: str | None = None,
+        sms_senders: SmsSenders,
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = time.time,
     ) -> None:
@@ -118,7 +118,7 @@ class SandboxProvider:
         self._record = DELIVERIES.append if record is None else record
         self._delay = delay_seconds
         self._senders = dict(senders or {})
-        self._sms_fixed_sender = sms_fixed_sender
+        self._sms_senders = sms_senders
         self._sleep = sleep
         self._clock = clock
 
@@ -137,7 +137,7 @@ class SandboxProvider:
             SandboxDelivery(
                 channel=message.channel,
                 to=message.to,
-                sender=trial_sender(message, self._senders, self._sms_fixed_sender),
+                sender=trial_sender(message, self._senders, self._sms_senders),
                 text=message.text,
                 at=int(self._clock()),
                 message_id=message.message_id,

@@ -44,6 +44,7 @@ from trialgw.addresses import normalize_address
 from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.keys import normalize_key
+from trialgw.media_types import is_json_content_type
 from trialgw.models import Channel
 
 MAX_BODY_BYTES = 64 * 1024
@@ -56,7 +57,6 @@ MAX_SHORT_FIELD_CHARS = 64
 MAX_MSG_ITEMS = 1000
 MAX_RECIPIENTS = 1000
 
-_JSON_TYPES = frozenset({"application/json", "text/json"})
 _CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
 _BOM = "\ufeff"
 
@@ -123,17 +123,6 @@ def _finite_float(text: str) -> float:
     if math.isinf(value):
         raise ValueError("number out of range")
     return value
-
-
-def is_json_content_type(content_type: str | None) -> bool:
-    """True for `application/json`, `text/json` and `application/<x>+json`, with any parameters or case."""
-    if not content_type:
-        return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type in _JSON_TYPES:
-        return True
-    kind, _, subtype = media_type.partition("/")
-    return kind == "application" and subtype.endswith("+json") and len(subtype) > len("+json")
 
 
 def parse_send_request(

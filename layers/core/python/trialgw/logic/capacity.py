@@ -15,15 +15,21 @@ from dataclasses import dataclass
 
 from trialgw.errors import StoreError
 from trialgw.observability import logger, metrics
-from trialgw.ports import BreakerState, CapacityStore, CapacityWindow, Clock
+from trialgw.ports import BreakerState, CapacityStore, CapacityWindow, Clock, TopSender
+
+# How many trials `capacity status` ranks.
+TOP_SENDERS = 10
 
 
 @dataclass(frozen=True, slots=True)
 class CapacityReport:
-    """What `trialgw-admin capacity status` shows."""
+    """What `trialgw-admin capacity status` shows: the breaker, the current window, and the trials that sent most
+    in `ranked_window` (the window the breaker tripped in while it is tripped, else the current one)."""
 
     breaker: BreakerState
     current: CapacityWindow | None
+    ranked_window: CapacityWindow | None = None
+    top_senders: tuple[TopSender, ...] = ()
 
 
 def window_start(now: float, window_seconds: int) -> int:
@@ -110,12 +116,18 @@ class CapacityBreaker:
 
 
 def report(store: CapacityStore, now: float) -> CapacityReport:
-    """The breaker and the newest window, for operators."""
+    """The breaker, the newest window and who sent most, for operators."""
     windows = store.windows()
     current = windows[0] if windows else None
     if current is not None and now >= current.start + current.window_seconds:
         current = None
-    return CapacityReport(breaker=store.breaker(), current=current)
+    breaker = store.breaker()
+    ranked = current
+    if breaker.tripped and breaker.tripped_at is not None:
+        # Who tripped it, even when the operator looks in a later window.
+        ranked = next((w for w in windows if w.start <= breaker.tripped_at < w.start + w.window_seconds), current)
+    senders = tuple(store.top_senders(ranked.start, limit=TOP_SENDERS)) if ranked is not None else ()
+    return CapacityReport(breaker=breaker, current=current, ranked_window=ranked, top_senders=senders)
 
 
 def reset(store: CapacityStore, now: float) -> None:
@@ -124,4 +136,4 @@ def reset(store: CapacityStore, now: float) -> None:
     logger.info("capacity breaker reset")
 
 
-__all__ = ["CapacityBreaker", "CapacityReport", "report", "reset", "window_start"]
+__all__ = ["TOP_SENDERS", "CapacityBreaker", "CapacityReport", "report", "reset", "window_start"]

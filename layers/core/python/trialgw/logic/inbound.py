@@ -3,6 +3,10 @@
 A recipient becomes sendable only after it sent the trial key, from that very account or number, to
 the trial company. Every step is safe to repeat: a provider's retry of a message that failed half-way
 is processed again (its claim is released), and a redelivery of one that succeeded changes nothing.
+
+Every automatic reply counts against a limit per sender (channel + address) over a rolling window; above it the
+message is processed all the same, only nothing is sent back, so a stranger's stream of dead keys costs at most
+the limit in paid replies.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.inbound.cm import to_cm_mo_json
 from trialgw.keys import hash_key, redact_keys
 from trialgw.models import Channel, InboundMessage
-from trialgw.observability import logger
+from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (
     Clock,
     LoggedMessage,
     MessageLog,
     OutboundMessage,
     OutboundQueue,
+    ReplyLimiter,
     TrialStore,
     WhitelistOutcome,
     WhitelistStore,
 )
-from trialgw.settings import TrialSettings
+from trialgw.settings import MoWebhookSettings
 
 # How long a provider message id is remembered; providers retry for far less (CM: up to a month of
 # 5-minute retries only while we fail, and a claim is released on failure).
@@ -55,6 +60,7 @@ class InboundDeps:
     whitelist: WhitelistStore
     messages: MessageLog
     outbound: OutboundQueue
+    replies: ReplyLimiter
     clock: Clock
 
 
@@ -66,7 +72,7 @@ def _noun(channel: Channel) -> str:
     return "number" if channel in (Channel.SMS, Channel.WHATSAPP) else "account"
 
 
-def handle_inbound(message: InboundMessage, settings: TrialSettings, deps: InboundDeps) -> InboundOutcome:
+def handle_inbound(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
     """Processes one inbound message. Raises DependencyUnavailable (the provider should retry)."""
     provider_id = message.provider_message_id
     try:
@@ -86,13 +92,13 @@ def handle_inbound(message: InboundMessage, settings: TrialSettings, deps: Inbou
     return outcome
 
 
-def _process(message: InboundMessage, settings: TrialSettings, deps: InboundDeps) -> InboundOutcome:
+def _process(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
     now = int(deps.clock())
     key = find_key(message.text)
     if key is not None:
         return _whitelist(message, key, now, settings, deps)
     if is_stop(message.text):
-        return _stop(message, now, deps)
+        return _stop(message, now, settings, deps)
     active = [m for m in deps.whitelist.memberships(message.channel, message.sender) if m.expires_at > now]
     if active:
         for membership in active:
@@ -105,20 +111,26 @@ def _process(message: InboundMessage, settings: TrialSettings, deps: InboundDeps
         message,
         f"Hi! This is the {settings.brand} messaging trial. To receive test messages here, send the trial "
         f"key from your sign-up e-mail. No key yet? Sign up at {settings.site_url}/",
-        deps,
+        InboundOutcome.JOIN_HINT,
+        now=now,
+        settings=settings,
+        deps=deps,
     )
     return InboundOutcome.JOIN_HINT
 
 
 def _whitelist(
-    message: InboundMessage, key: str, now: int, settings: TrialSettings, deps: InboundDeps
+    message: InboundMessage, key: str, now: int, settings: MoWebhookSettings, deps: InboundDeps
 ) -> InboundOutcome:
     trial = deps.trials.get(hash_key(key))
     if trial is None or not trial.is_usable(now):
         _reply(
             message,
             f"That trial key is invalid or has expired. Get a new key at {settings.site_url}/ and send it again.",
-            deps,
+            InboundOutcome.INVALID_KEY,
+            now=now,
+            settings=settings,
+            deps=deps,
         )
         return InboundOutcome.INVALID_KEY
     outcome = deps.whitelist.add(
@@ -134,25 +146,38 @@ def _whitelist(
             message,
             f"This trial already has {settings.max_recipients} whitelisted recipients, the most a trial can "
             f"have. Sign up for a new trial at {settings.site_url}/",
-            deps,
+            InboundOutcome.WHITELIST_FULL,
+            now=now,
+            settings=settings,
+            deps=deps,
         )
         return InboundOutcome.WHITELIST_FULL
     _record(message, trial.key_hash, trial.expires_at, settings, deps)
     until = _utc(trial.expires_at)
     if outcome is WhitelistOutcome.ALREADY:
-        _reply(message, f"This {_noun(message.channel)} is already whitelisted for this trial, until {until}.", deps)
+        _reply(
+            message,
+            f"This {_noun(message.channel)} is already whitelisted for this trial, until {until}.",
+            InboundOutcome.ALREADY_WHITELISTED,
+            now=now,
+            settings=settings,
+            deps=deps,
+        )
         return InboundOutcome.ALREADY_WHITELISTED
     _reply(
         message,
         f"You are whitelisted for the {settings.brand} messaging trial until {until}: test messages sent to "
         f"this {_noun(message.channel)} will now reach you. Reply STOP to be removed.",
-        deps,
+        InboundOutcome.WHITELISTED,
+        now=now,
+        settings=settings,
+        deps=deps,
     )
     logger.info("recipient whitelisted", extra={"channel": message.channel.value})
     return InboundOutcome.WHITELISTED
 
 
-def _stop(message: InboundMessage, now: int, deps: InboundDeps) -> InboundOutcome:
+def _stop(message: InboundMessage, now: int, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
     memberships = [m for m in deps.whitelist.memberships(message.channel, message.sender) if m.expires_at > now]
     if not memberships:
         # Not on any trial: nothing to undo, and an unasked reply would be just the spam STOP refuses.
@@ -163,13 +188,16 @@ def _stop(message: InboundMessage, now: int, deps: InboundDeps) -> InboundOutcom
         message,
         "You have been removed from the messaging trial and will receive no more test messages. "
         "Send a trial key again to join.",
-        deps,
+        InboundOutcome.STOPPED,
+        now=now,
+        settings=settings,
+        deps=deps,
     )
     return InboundOutcome.STOPPED
 
 
 def _record(
-    message: InboundMessage, key_hash: str, expires_at: int, settings: TrialSettings, deps: InboundDeps
+    message: InboundMessage, key_hash: str, expires_at: int, settings: MoWebhookSettings, deps: InboundDeps
 ) -> None:
     # A key is stored only as its hash: the message that carried one is recorded with the key blanked out.
     text = redact_keys(message.text) if message.text is not None else None
@@ -188,7 +216,40 @@ def _record(
     )
 
 
-def _reply(message: InboundMessage, text: str, deps: InboundDeps) -> None:
+def _reply(
+    message: InboundMessage,
+    text: str,
+    outcome: InboundOutcome,
+    *,
+    now: int,
+    settings: MoWebhookSettings,
+    deps: InboundDeps,
+) -> None:
+    # A message gets at most one reply, so its provider id names the reply: a provider's retry of a message whose
+    # reply was counted before a later step failed is not counted twice. A StoreError propagates like any other:
+    # the message answers 503, its claim is released and the provider retries. Sending unlimited would hand the
+    # limit to whoever can make the store fail, and skipping would lose a real person's confirmation for good.
+    allowed = deps.replies.take(
+        message.channel,
+        message.sender,
+        now=now,
+        limit=settings.reply_limit_per_sender,
+        window_seconds=settings.reply_window_seconds,
+        reply_id=f"{message.provider}:{message.provider_message_id}",
+    )
+    if not allowed:
+        logger.warning(
+            "reply suppressed: sender over the reply limit",
+            extra={
+                "channel": message.channel.value,
+                "sender": mask_phone(message.sender),
+                "outcome": outcome.value,
+                "reply_limit": settings.reply_limit_per_sender,
+                "reply_window_seconds": settings.reply_window_seconds,
+            },
+        )
+        metrics.add_metric(name="RepliesSuppressed", unit="Count", value=1)
+        return
     # Replies go through the delivery queue like any send, but count against no quota.
     deps.outbound.enqueue(
         OutboundMessage(

@@ -20,7 +20,7 @@ from trialgw.gateway import answers
 from trialgw.gateway.answers import ONBOARD, Refusal
 from trialgw.gateway.request import SendRequest
 from trialgw.keys import hash_key
-from trialgw.logic.capacity import CapacityBreaker
+from trialgw.logic.capacity import CapacityBreaker, window_start
 from trialgw.models import Channel, TrialState
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import Clock, LoggedMessage, MessageLog, OutboundMessage, OutboundQueue, TrialStore
@@ -117,6 +117,7 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
             return _refused(answers.invalid_token(), request)
         return _refused(plan, request, state, settings)
     message_id = deps.new_message_id()
+    counted = _Counted(key_hash, plan.channel, message_id, window_start(now, settings.capacity_window_seconds))
     try:
         take = deps.trials.take_quota(
             key_hash,
@@ -125,10 +126,11 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
             now=now,
             limit=settings.quota_for(plan.channel),
             message_id=message_id,
+            capacity_window=counted.capacity_window,
         )
     except StoreError:
         # The write may have counted the message although its answer was lost: undo exactly that, if it did.
-        _give_back(key_hash, plan.channel, message_id, deps)
+        _give_back(counted, deps)
         raise
     state = take.state
     if state is None or not state.trial.is_usable(now):
@@ -138,7 +140,7 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
             refusal = answers.not_whitelisted(_how_to_whitelist(plan, settings))
             return _refused(refusal, request, state, settings)
         return _refused(answers.quota_used_up(plan.channel), request, state, settings)
-    _queue(request, plan, state, now, deps, message_id=message_id, retention=settings.expired_retention_seconds)
+    _queue(request, plan, state, now, deps, counted=counted, retention=settings.expired_retention_seconds)
     deps.breaker.count_accepted()
     metrics.add_metric(name="SendAccepted", unit="Count", value=1)
     logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
@@ -147,10 +149,10 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
 
 
 def _queue(
-    request: SendRequest, plan: _Plan, state: TrialState, now: int, deps: SendDeps, *, message_id: str, retention: int
+    request: SendRequest, plan: _Plan, state: TrialState, now: int, deps: SendDeps, *, counted: _Counted, retention: int
 ) -> None:
     """Records the message as queued and puts it on the delivery queue; on failure undoes both and the quota."""
-    key_hash = state.trial.key_hash
+    key_hash, message_id = state.trial.key_hash, counted.message_id
     record = LoggedMessage(
         key_hash=key_hash,
         direction="outbound",
@@ -168,7 +170,7 @@ def _queue(
     except StoreError:
         # The record may have been written although its answer was lost: no `queued` record of an unqueued send.
         _forget(record, deps)
-        _give_back(key_hash, plan.channel, message_id, deps)
+        _give_back(counted, deps)
         raise
     try:
         deps.outbound.enqueue(
@@ -187,7 +189,7 @@ def _queue(
         )
     except QueueError:
         _forget(record, deps)
-        _give_back(key_hash, plan.channel, message_id, deps)
+        _give_back(counted, deps)
         raise
 
 
@@ -198,12 +200,25 @@ def _forget(record: LoggedMessage, deps: SendDeps) -> None:
         logger.error("a send that was not queued is still recorded as queued", extra={"message_id": record.message_id})
 
 
-def _give_back(key_hash: str, channel: Channel, message_id: str, deps: SendDeps) -> None:
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """What a send's quota write counts, and so what a give-back undoes: one message, on its channel's quota and in
+    the capacity window it was accepted in."""
+
+    key_hash: str
+    channel: Channel
+    message_id: str
+    capacity_window: int
+
+
+def _give_back(counted: _Counted, deps: SendDeps) -> None:
     try:
-        deps.trials.give_back_quota(key_hash, channel, message_id)
+        deps.trials.give_back_quota(
+            counted.key_hash, counted.channel, counted.message_id, capacity_window=counted.capacity_window
+        )
     except StoreError:
         metrics.add_metric(name="QuotaGiveBackFailed", unit="Count", value=1)
-        logger.error("could not give back the quota of a send that failed", extra={"channel": channel.value})
+        logger.error("could not give back the quota of a send that failed", extra={"channel": counted.channel.value})
 
 
 def _plan(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
