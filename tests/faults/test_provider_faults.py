@@ -195,10 +195,13 @@ def test_a_delivered_message_handed_out_again_never_reaches_the_provider_twice(
     while not first.received:
         time.sleep(0.05)
         first = pump.poll_once()
-    # Throttled by the provider: retried at once (back-off 0), and delivered, but the delete fails.
+    # Throttled by the provider: retried at once (back-off 0), and delivered, but the delete fails. The clock starts
+    # before the poll that receives it: the message's visibility timeout starts no earlier.
+    handed_out = time.monotonic()
     second = pump.poll_once()
     while not second.received:
         time.sleep(0.05)
+        handed_out = time.monotonic()
         second = pump.poll_once()
     assert provider.accepted == {queued["message_id"]: 1}
     assert fault.injected > 0
@@ -206,9 +209,8 @@ def test_a_delivered_message_handed_out_again_never_reaches_the_provider_twice(
 
     # After the queue's visibility timeout the message comes back: the function acknowledges it without sending.
     injector.faults.clear()
-    started = time.monotonic()
     world.drain(delivery)
-    assert time.monotonic() - started >= VISIBILITY_SECONDS - 0.5
+    assert time.monotonic() - handed_out >= VISIBILITY_SECONDS - 0.5
     assert provider.requests[queued["message_id"]] == [Step.THROTTLED, Step.OK]
     assert provider.accepted == {queued["message_id"]: 1}
     assert record(world, queued)["status"]["S"] == "sent"
