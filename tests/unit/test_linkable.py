@@ -15,6 +15,10 @@ from trialgw.linkable import linkable_part
         "3M",
         "7-Eleven",
         "37signals",
+        # Digits inside a word are no phone number (a hex id, a product code).
+        "INJ8123456789ab",
+        "Order 1234567a",
+        "x%0d%0aX-Injected: INJ81234567890a",
         "ACME: Labs",
         "李小龍",
         "Zoë (she/her)",
@@ -48,6 +52,8 @@ def test_names_pass(text):
         ("call +44 20 7946 0000 now", "a phone number"),
         ("(555) 123-4567", "a phone number"),
         ("０６１２３４５６７８", "a phone number"),
+        ("+31612345678", "a phone number"),
+        ("Jane (0)6-1234 5678", "a phone number"),
     ],
 )
 def test_what_mail_programs_link_is_found(text, what):

@@ -23,8 +23,9 @@ _WEB = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[^\s@]@[^\s@]")
-# Seven digits or more, however they are grouped: what phones offer to call.
-_PHONE = re.compile(r"(?:\d[\s().\-/]*){7,}")
+# Seven digits or more, however they are grouped, standing alone (no letter or digit right before or after): what
+# phones offer to call. `Order 8123456a` or a hex id is no phone number.
+_PHONE = re.compile(r"(?<![^\W_])\+?(?:\d[\s().\-/]*){6,}\d(?![^\W_])")
 
 
 def linkable_part(text: str) -> str | None:
