@@ -60,9 +60,9 @@ DELIVERY_ROW = f"delivery, per message (batch of {DELIVERY_BATCH} sends)"
 EXPECTED: dict[str, Expected] = {
     # Count the address, store the trial, send the e-mail.
     "signup (accepted)": Expected(3),
-    # Claim the provider message id, read the trial, the whitelist transaction, record the message,
-    # count the reply against the sender's reply limit, queue the reply.
-    "MO that whitelists": Expected(6),
+    # Claim the provider message id (a lease), read the trial, the whitelist transaction, record the message,
+    # count the reply against the sender's reply limit, queue the reply, complete the claim.
+    "MO that whitelists": Expected(7),
     # The quota's conditional write (key, expiry, whitelist, quota in one), the message's record, the queue.
     # The goal folds the record into the queue's consumer; the record stays on the request path so the
     # dashboard shows a send at once.

@@ -63,7 +63,10 @@ Route throttling: API Gateway keeps one token bucket per method of the stage; ea
 answered 429 while the others keep their own capacity. The reasoning behind each default is next to
 its field in infra/stack.py (StackConfig).
 
-Channel providers: a channel whose provider's credentials are missing stays on the sandbox. The
+Channel providers: the sandbox carries a channel only when chosen for it. A channel set to meta without
+its account id (whatsappPhoneNumberId, messengerPageId, instagramAccountId) stops the synth; one whose
+credential is missing fails closed: its messages are marked failed "channel not configured" and the
+ChannelNotConfigured alarm fires (the synth warns of every credential the chosen providers need). The
 credentials never go in the context (synth refuses cmProductToken, whatsappAccessToken,
 messengerPageToken and instagramAccessToken): they live in the Secrets Manager secret named by the
 `ProviderSecretsName` output, which the stack creates with no value and no deploy ever writes. After

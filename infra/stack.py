@@ -14,14 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, Node
 
 from infra import topology
+from infra.constructs import acknowledge
 from infra.constructs.api import Api
 from infra.constructs.email import Email
 from infra.constructs.firewall import HUMAN_CHECKS, WAF_MINIMUM_RATE_LIMIT, ApiFirewall, HumanCheck
@@ -37,9 +40,11 @@ from infra.constructs.queues import Queues
 from infra.constructs.secrets import SECRET_KEYS, ProviderSecrets, WebhookSecrets
 from infra.constructs.site import Site
 from infra.constructs.sms import Sms
-from infra.constructs.storage import Storage
+from infra.constructs.storage import INDEX_WILDCARD_REASON, Storage
 from infra.constructs.topics import Topics
 from trialgw import names
+from trialgw.delivery.registry import PROVIDER_FIELDS, chosen_providers, missing_accounts, required_credentials
+from trialgw.settings import DeliverySettings
 from trialgw.urls import gateway_url
 
 # The delivery function's attempts per message: always the queues' maxReceiveCount (the
@@ -48,7 +53,7 @@ MAX_ATTEMPTS_FIELD = "delivery_max_attempts"
 # Settings the deployment itself provides (URLs, names of what the stack creates); every other
 # settings field is an operator knob in the CDK context, named in camelCase.
 DEPLOYED_SETTINGS = frozenset(
-    {"site_url", "api_url", "sender_email", "ses_configuration_set", MAX_ATTEMPTS_FIELD}
+    {"site_url", "api_url", "sender_email", "ses_configuration_set", MAX_ATTEMPTS_FIELD, *topology.LEASE_FIELDS}
     | {settings_field(table.env_var) for table in names.TABLES}
     | {settings_field(queue.env_var) for queue in names.QUEUES}
     | {WEBHOOK_SECRETS_FIELD, PROVIDER_SECRETS_FIELD}
@@ -60,11 +65,13 @@ SECRET_OUTPUTS = {
     **dict.fromkeys(names.PROVIDER_SECRET_KEYS, names.PROVIDER_SECRETS_OUTPUT),
 }
 SECRET_SETTINGS = frozenset(SECRET_OUTPUTS)
-# How the delivery function takes its queue: up to 10 messages per invocation, waiting at most a second
-# to fill a batch, and failed messages reported one by one (the others are not redelivered).
-CONSUMER_BATCH_SIZE = 10
+# How a function takes a queue it consumes: a batch of its budget's size (trialgw.budgets), waiting at most
+# CONSUMER_BATCHING_WINDOW to fill it, and failed messages reported one by one (the others are not redelivered).
 # The function whose capacity breaker (trialgw.logic.capacity) emits CapacityBreakerTripped.
 BREAKER_SERVICE = "send"
+# The functions that emit DeadLettered (the delivery queue's dead-letter consumer) and StaleQueued (the sweeper).
+DEAD_LETTERS_SERVICE = next(f.name for f in topology.FUNCTIONS if names.OUTBOUND.dead_letters in f.consumes)
+SWEEPER_SERVICE = "sweeper"
 
 CONSUMER_BATCHING_WINDOW = Duration.seconds(1)
 # What Lambda allows as an SQS event source's maximum concurrency.
@@ -93,6 +100,46 @@ _RETENTION_DAYS = {
 def camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def delivery_settings(overrides: Mapping[str, Any]) -> DeliverySettings:
+    """The delivery function's settings as the stack configures them (its defaults where no knob is set)."""
+    fields = DeliverySettings.model_fields
+    return DeliverySettings.model_validate({name: value for name, value in overrides.items() if name in fields})
+
+
+def missing_channel_accounts(settings: DeliverySettings) -> list[str]:
+    """Why the deploy refuses: each channel set to a provider without the account id it sends from, a context knob
+    that synth can check (unlike the credentials in the secret). Such a channel could never send anything."""
+    chosen = chosen_providers(settings)
+    return [
+        f"{camel(PROVIDER_FIELDS[channel])} is {chosen[channel].value}, which sends {channel.value} from an account "
+        f"this deployment must name: set {camel(field)} (-c {camel(field)}=<id>), or choose another provider"
+        for channel in chosen
+        for field in missing_accounts(settings, channel)
+    ]
+
+
+def credential_reminders(settings: DeliverySettings, *, admin_target: str) -> dict[str, str]:
+    """Per provider secret key, what the deploy tells the operator: which channels need it there and how to set it.
+    The deploy cannot read the secret (it is created empty and filled after deploying), so it says so every time."""
+    needing: dict[str, list[str]] = {}
+    for channel, name in chosen_providers(settings).items():
+        for key in required_credentials(name, channel):
+            needing.setdefault(key, []).append(f"{channel.value} ({name.value})")
+    return {
+        key: (
+            f"{', '.join(channels)} need{'s' if len(channels) == 1 else ''} {key} in the provider secret "
+            f"({names.PROVIDER_SECRETS_OUTPUT} output): until it is there, {'its' if len(channels) == 1 else 'their'} "
+            'messages fail "channel not configured" and the ChannelNotConfigured alarm fires. Set it after deploying: '
+            f"trialgw-admin providers set-credential {key} {admin_target}"
+        )
+        for key, channels in needing.items()
+    }
 
 
 def settings_knobs() -> dict[str, str]:
@@ -196,6 +243,13 @@ class StackConfig:
             raise ValueError(f"apiDomainName {self.api_domain_name!r} is not a host name")
         if self.api_certificate_arn is not None and not _CERTIFICATE_ARN.fullmatch(self.api_certificate_arn):
             raise ValueError(f"apiCertificateArn {self.api_certificate_arn!r} is not an ACM certificate ARN")
+        self._check_channels()
+
+    def _check_channels(self) -> None:
+        # A channel that could never send fails the deploy, not every message after it.
+        missing = missing_channel_accounts(delivery_settings(self.settings_overrides))
+        if missing:
+            raise ValueError("; ".join(missing))
 
     def _check_route_throttling(self) -> None:
         for group in topology.RouteGroup:
@@ -341,6 +395,7 @@ class TrialGatewayStack(Stack):
             self,
             "Queues",
             max_receive_count=config.queue_max_receive_count,
+            consumed_dead_letters={logical for definition in topology.FUNCTIONS for logical in definition.consumes},
             removal_policy=config.removal_policy,
         )
         self.webhook_secrets = WebhookSecrets(self, "WebhookSecrets", removal_policy=config.removal_policy)
@@ -372,21 +427,40 @@ class TrialGatewayStack(Stack):
             allowed_origin=self.site.url,
         )
         self.topics = Topics(self, "Topics", removal_policy=config.removal_policy)
-        for definition in topology.FUNCTIONS:
-            for logical in definition.subscribes_to:
+        for queue in names.QUEUES:
+            for logical in queue.topics:
+                # SNS's envelope kept (no raw delivery): the consumer reads the notification as SNS sent it. The
+                # subscription adds the queue policy that lets this topic, and no other, send to the queue.
                 self.topics[logical].add_subscription(
-                    subscriptions.LambdaSubscription(self.functions.by_name[definition.name].function)
+                    subscriptions.SqsSubscription(self.queues[queue.logical].queue, raw_message_delivery=False)
                 )
+        for definition in topology.FUNCTIONS:
+            function = self.functions.by_name[definition.name].function
             for logical in definition.consumes:
+                source = self.queues.source(logical)
                 # The event source grants what consuming takes (receive, delete, change visibility).
-                self.functions.by_name[definition.name].function.add_event_source(
+                function.add_event_source(
                     event_sources.SqsEventSource(
-                        self.queues[logical].queue,
-                        batch_size=CONSUMER_BATCH_SIZE,
+                        source,
+                        # From the function's time budget, as its timeout is (trialgw.budgets).
+                        batch_size=definition.batch_size,
                         max_batching_window=CONSUMER_BATCHING_WINDOW,
                         report_batch_item_failures=True,
                         max_concurrency=config.delivery_max_concurrency,
                     )
+                )
+                if definition.budget.hand_back_calls:
+                    # The records it has no time to start go back onto the queue as new messages, untried
+                    # (trialgw.adapters.sqs_batches).
+                    source.grant_send_messages(function)
+            if definition.schedule_minutes is not None:
+                # A run that fails is not retried: the next scheduled run does the same work.
+                events.Rule(
+                    self,
+                    f"{_pascal(definition.name)}Schedule",
+                    description=f"Runs the trialgw {definition.name} function",
+                    schedule=events.Schedule.rate(Duration.minutes(definition.schedule_minutes)),
+                    targets=[targets.LambdaFunction(function, retry_attempts=0)],
                 )
         self.operations = Operations(
             self,
@@ -396,10 +470,24 @@ class TrialGatewayStack(Stack):
             functions={name: built.function for name, built in self.functions.by_name.items()},
             stage=self.api.stage,
             breaker_services=[BREAKER_SERVICE],
+            # The functions that choose providers, and so fail messages on a channel that is not configured.
+            channel_services=[d.name for d in topology.FUNCTIONS if d.reads_provider_secrets],
+            dead_letters_service=DEAD_LETTERS_SERVICE,
+            sweeper_service=SWEEPER_SERVICE,
             removal_policy=config.removal_policy,
         )
         self._grant()
         self._outputs(signup_path=signup_route.path)
+        self._remind_credentials()
+
+    def _remind_credentials(self) -> None:
+        """A warning per provider credential the chosen providers need: what the deploy cannot check itself."""
+        target = f"--stack {self.stack_name}"
+        if not Token.is_unresolved(self.region):
+            target += f" --region {self.region}"
+        reminders = credential_reminders(delivery_settings(self.config.settings_overrides), admin_target=target)
+        for key, message in reminders.items():
+            Annotations.of(self).add_warning_v2(f"trialgw:providerCredential:{key}", message)
 
     def _grant(self) -> None:
         """Each function gets exactly the tables, queues, secrets, e-mail and SMS sending its FunctionDef declares.
@@ -414,6 +502,9 @@ class TrialGatewayStack(Stack):
                     table.grant_read_data(built.function)
                 else:
                     table.grant_read_write_data(built.function)
+                finding = self.storage.index_finding(logical)
+                if finding is not None:
+                    acknowledge(built.role, finding, INDEX_WILDCARD_REASON)
             for logical in definition.sends_to:
                 self.queues[logical].queue.grant_send_messages(built.function)
             if definition.reads_webhook_secrets:

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from trialgw import names
+from trialgw import budgets, names
 from trialgw.settings import (
     DashboardSettings,
+    DeadLettersSettings,
     DeliverySettings,
     MoWebhookSettings,
     SendSettings,
     SignupSettings,
+    SweeperSettings,
     TrialSettings,
 )
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
@@ -42,12 +44,14 @@ class FunctionDef:
     # The settings model its environment must satisfy.
     settings_model: type[TrialSettings]
     tables: dict[str, Access] = field(default_factory=dict)
-    # Logical names of the queues (names.QUEUES) it sends to and the topics (names.TOPICS) it is
-    # subscribed to.
+    # Logical names of the queues (names.QUEUES) it sends to.
     sends_to: tuple[str, ...] = ()
-    subscribes_to: tuple[str, ...] = ()
-    # Logical names of the queues whose messages it consumes (an SQS event source with partial batch responses).
+    # Logical names of the queues whose messages it consumes (an SQS event source with partial batch responses): a
+    # queue's `logical`, or its dead-letter queue's (`QueueDef.dead_letters`; see `names.queue_source`). SNS topics
+    # reach a function only through a queue they are subscribed to (`QueueDef.topics`).
     consumes: tuple[str, ...] = ()
+    # Invoked every this many minutes (an EventBridge schedule in AWS, a timer thread locally); None: never.
+    schedule_minutes: int | None = None
     # Whether it reads the webhook secrets (one Secrets Manager secret, see MoWebhookSettings).
     reads_webhook_secrets: bool = False
     # Whether it reads the channel providers' credentials (one Secrets Manager secret, see DeliverySettings).
@@ -56,7 +60,26 @@ class FunctionDef:
     # Whether it sends SMS through AWS End User Messaging (pinpoint-sms-voice-v2 SendTextMessage).
     sends_sms: bool = False
     memory_mb: int = 256
-    timeout_seconds: int = 10
+
+    @property
+    def budget(self) -> budgets.FunctionBudget:
+        """Its time budget (`trialgw.budgets`, by its name): the AWS calls of its longest path, its batch size, its
+        timeout. A function without one gets `budgets.DEFAULT`; tests/unit/test_budgets.py fails for a function of
+        `FUNCTIONS` that has none of its own."""
+        return budgets.for_function(self.name)
+
+    @property
+    def timeout_seconds(self) -> int:
+        """Derived from its budget, never stated here: its calls' limits and its batch must fit in it."""
+        return self.budget.timeout_seconds
+
+    @property
+    def batch_size(self) -> int:
+        """Records per batch of the SQS event source(s) of a function that `consumes` a queue."""
+        size = self.budget.batch_size
+        if size is None:
+            raise ValueError(f"{self.name}'s budget has no batch size: give it one to consume a queue")
+        return size
 
     @property
     def code_dir(self) -> Path:
@@ -119,8 +142,9 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
             names.MESSAGES.logical: Access.READ_WRITE,
         },
         sends_to=(names.OUTBOUND.logical,),
-        # Two-way SMS (end users' texts) and SMS delivery events (status reports of messages we sent).
-        subscribes_to=(names.TWO_WAY_SMS.logical, names.SMS_EVENTS.logical),
+        # Two-way SMS (end users' texts) and SMS delivery events (status reports of messages we sent), through the
+        # queue both SMS topics are subscribed to.
+        consumes=(names.SMS_INBOUND.logical,),
         reads_webhook_secrets=True,
     ),
     FunctionDef(
@@ -142,6 +166,20 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         reads_provider_secrets=True,
         sends_sms=True,
     ),
+    FunctionDef(
+        name="dead_letters",
+        description="Marks each accepted send that reached the delivery queue's dead-letter queue failed, once",
+        settings_model=DeadLettersSettings,
+        tables={names.MESSAGES.logical: Access.READ_WRITE},
+        consumes=(names.OUTBOUND.dead_letters,),
+    ),
+    FunctionDef(
+        name="sweeper",
+        description="Counts and fails sends still queued after the longest a delivery can take (StaleQueued)",
+        settings_model=SweeperSettings,
+        tables={names.MESSAGES.logical: Access.READ_WRITE},
+        schedule_minutes=5,
+    ),
 )
 
 ROUTES: tuple[RouteDef, ...] = (
@@ -162,3 +200,21 @@ ROUTES: tuple[RouteDef, ...] = (
 
 def function(name: str) -> FunctionDef:
     return next(f for f in FUNCTIONS if f.name == name)
+
+
+# Leases of exactly the holding function's timeout: the inbound function's claims on provider message ids
+# (trialgw.logic.inbound) and the send function's claims on Idempotency-Keys (trialgw.logic.send).
+INBOUND_LEASE_FIELD = "inbound_lease_seconds"
+IDEMPOTENCY_LEASE_FIELD = "idempotency_lease_seconds"
+LEASE_FIELDS = (INBOUND_LEASE_FIELD, IDEMPOTENCY_LEASE_FIELD)
+
+
+def derived_settings(definition: FunctionDef) -> dict[str, str]:
+    """Settings (field → value) that a function's definition fixes, set alike by the CDK stack and the local stack:
+    a lease shorter than the timeout would let a retry in beside a running invocation, a longer one keep the retry of
+    a dead one waiting."""
+    return {
+        field: str(definition.timeout_seconds)
+        for field in LEASE_FIELDS
+        if field in definition.settings_model.model_fields
+    }

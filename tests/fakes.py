@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
 from trialgw.errors import MailError, QueueError, StoreError
@@ -14,6 +16,8 @@ from trialgw.ports import (
     CapacityStore,
     CapacityWindow,
     Clock,
+    InboundClaim,
+    InboundClaimState,
     InvalidCursor,
     LoggedMessage,
     Mailer,
@@ -26,8 +30,12 @@ from trialgw.ports import (
     OutboundMessage,
     OutboundQueue,
     OutgoingEmail,
+    QueuedMessages,
     QuotaTake,
     ReplyLimiter,
+    SendKeyClaim,
+    SendKeys,
+    SendKeyState,
     SignupCount,
     SignupCounter,
     StoredMessage,
@@ -277,22 +285,52 @@ class FakeReplyLimiter:
 
 @dataclass
 class FakeMessageLog:
-    seen: set[tuple[str, str]] = field(default_factory=set)
+    # The claim held on each provider message id: OWNED while in progress (until its lease_until), or DONE.
+    claims: dict[tuple[str, str], InboundClaim] = field(default_factory=dict)
     recorded: list[LoggedMessage] = field(default_factory=list)
     released: list[tuple[str, str]] = field(default_factory=list)
+    completed: list[tuple[str, str]] = field(default_factory=list)
     forgotten: list[LoggedMessage] = field(default_factory=list)
     fail_record: bool = False
     fail_forget: bool = False
+    fail_complete: bool = False
+    fail_release: bool = False
+    tokens: Iterator[int] = field(default_factory=itertools.count)
 
-    def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
-        if (provider, provider_message_id) in self.seen:
-            return False
-        self.seen.add((provider, provider_message_id))
-        return True
+    def claim(
+        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+    ) -> InboundClaim:
+        held = self.claims.get((provider, provider_message_id))
+        if held is not None and held.state is InboundClaimState.DONE:
+            return replace(held, token="")
+        if held is not None and held.lease_until >= now:
+            return replace(held, state=InboundClaimState.BUSY, token="")
+        claim = InboundClaim(
+            InboundClaimState.OWNED,
+            provider,
+            provider_message_id,
+            token=f"token-{next(self.tokens)}",
+            received_at=held.received_at if held is not None else received_at,
+            lease_until=now + lease_seconds,
+        )
+        self.claims[(provider, provider_message_id)] = claim
+        return claim
 
-    def release(self, provider: str, provider_message_id: str) -> None:
-        self.released.append((provider, provider_message_id))
-        self.seen.discard((provider, provider_message_id))
+    def complete(self, claim: InboundClaim, *, ttl: int) -> None:
+        if self.fail_complete:
+            raise StoreError("complete failed")
+        key = (claim.provider, claim.provider_message_id)
+        self.completed.append(key)
+        self.claims[key] = replace(self.claims[key], state=InboundClaimState.DONE)
+
+    def release(self, claim: InboundClaim) -> None:
+        if self.fail_release:
+            raise StoreError("release failed")
+        key = (claim.provider, claim.provider_message_id)
+        self.released.append(key)
+        held = self.claims.get(key)
+        if held is not None and held.state is InboundClaimState.OWNED and held.token == claim.token:
+            self.claims[key] = replace(held, lease_until=0)
 
     def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
         mine = sorted(
@@ -311,6 +349,12 @@ class FakeMessageLog:
     def record(self, message: LoggedMessage) -> None:
         if self.fail_record:
             raise StoreError("record failed")
+        # The first write wins, as the adapter's conditional put: one record per message id and time.
+        if any(
+            (m.key_hash, m.at, m.message_id) == (message.key_hash, message.at, message.message_id)
+            for m in self.recorded
+        ):
+            return
         self.recorded.append(message)
 
     def forget(self, message: LoggedMessage) -> None:
@@ -329,6 +373,62 @@ class FakeOutboundQueue:
         if self.fail:
             raise QueueError("queue failed")
         self.queued.append(message)
+
+
+@dataclass
+class FakeSendKeys:
+    """Idempotency-Keys as the adapter keeps them: claim, lease, fingerprint, the first accepted answer."""
+
+    items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    fail_claim: bool = False
+    fail_settle: bool = False
+    tokens: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def claim(
+        self, key_hash: str, idempotency_key: str, *, fingerprint: str, message_id: str, now: int, lease_seconds: int
+    ) -> SendKeyClaim:
+        if self.fail_claim:
+            raise StoreError("claim failed")
+        key = (key_hash, idempotency_key)
+        old = self.items.get(key)
+        token = f"t{next(self.tokens)}"
+        if old is not None:
+            if old["fingerprint"] != fingerprint:
+                return SendKeyClaim(SendKeyState.REUSED)
+            if old["state"] == "done":
+                return SendKeyClaim(SendKeyState.ANSWERED, answer=old["answer"])
+            if old["lease_until"] > now:
+                return SendKeyClaim(SendKeyState.BUSY, lease_until=old["lease_until"])
+        item: dict[str, Any] = {
+            "fingerprint": fingerprint,
+            "state": "in_progress",
+            "lease_until": now + lease_seconds,
+            "token": token,
+            # A holder whose lease ran out keeps its message: the retry sends that same message.
+            "message_id": old["message_id"] if old else message_id,
+            "at": old["at"] if old else now,
+        }
+        self.items[key] = item
+        return SendKeyClaim(
+            SendKeyState.OWNED,
+            message_id=item["message_id"],
+            at=item["at"],
+            lease_until=item["lease_until"],
+            token=token,
+        )
+
+    def complete(self, key_hash: str, idempotency_key: str, *, answer: str, ttl: int) -> None:
+        if self.fail_settle:
+            raise StoreError("complete failed")
+        item = self.items[(key_hash, idempotency_key)]
+        item.update(state="done", answer=answer, ttl=ttl)
+
+    def release(self, key_hash: str, idempotency_key: str, *, token: str) -> None:
+        if self.fail_settle:
+            raise StoreError("release failed")
+        key = (key_hash, idempotency_key)
+        if self.items.get(key, {}).get("token") == token:
+            del self.items[key]
 
 
 @dataclass
@@ -398,6 +498,7 @@ class FakeMessageStatusStore:
     pointers: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
     fail_attempt: bool = False
     fail_status: bool = False
+    fail_query: bool = False
 
     def add(self, ref: MessageRef) -> None:
         self.statuses[ref] = MessageStatus.QUEUED
@@ -419,10 +520,12 @@ class FakeMessageStatusStore:
         reason: str | None = None,
         provider: str | None = None,
         provider_message_id: str | None = None,
+        only_from: frozenset[MessageStatus] | None = None,
     ) -> bool:
         if self.fail_status:
             raise StoreError("status failed")
-        if self.statuses.get(ref) not in STATUS_MOVES_FROM[status]:
+        current = self.statuses.get(ref)
+        if current not in STATUS_MOVES_FROM[status] or (only_from is not None and current not in only_from):
             return False
         self.statuses[ref] = status
         self.details[ref] = {"reason": reason, "provider": provider, "provider_message_id": provider_message_id}
@@ -431,6 +534,12 @@ class FakeMessageStatusStore:
             if provider and provider_message_id:
                 self.pointers[(provider, provider_message_id)] = ref
         return True
+
+    def queued_before(self, cutoff: int, *, limit: int) -> list[MessageRef]:
+        if self.fail_query:
+            raise StoreError("query failed")
+        queued = [ref for ref, status in self.statuses.items() if status is MessageStatus.QUEUED and ref.at < cutoff]
+        return sorted(queued, key=lambda ref: ref.at)[:limit]
 
     def locate(
         self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
@@ -468,6 +577,9 @@ def _implements_the_ports() -> None:
     messages: MessageLog = FakeMessageLog()
     outbound: OutboundQueue = FakeOutboundQueue()
     capacity: CapacityStore = FakeCapacityStore()
+    send_keys: SendKeys = FakeSendKeys()
     statuses: MessageStatusStore = FakeMessageStatusStore()
+    queued: QueuedMessages = FakeMessageStatusStore()
     provider: Provider = FakeProvider()
-    del clock, trials, counter, mailer, whitelist, replies, messages, outbound, capacity, statuses, provider
+    del clock, trials, counter, mailer, whitelist, replies, messages, outbound, capacity, send_keys, statuses, provider
+    del queued

@@ -2,9 +2,14 @@
 
 Partial batch responses: a message that failed transiently is reported as a batch item failure and made
 visible again after an exponential back-off, so SQS redelivers it; after the queue's maxReceiveCount it
-moves to the dead-letter queue, its record marked `failed` on the last attempt. Each message is delivered
+moves to the dead-letter queue, its record marked `failed` on the last attempt (or, when no attempt completed, by
+the dead-letter consumer, `functions/dead_letters`). Each message is delivered
 at most once per message id (Powertools idempotency), so a redelivered SQS message never reaches a provider
 twice.
+
+Time (trialgw.budgets.DELIVERY): a message is started only while the invocation's remaining time covers its worst
+case; the rest of the batch goes back onto the queue untried, as new messages that keep their attempt count and
+spend no receive towards the dead-letter queue (trialgw.adapters.sqs_batches).
 """
 
 from __future__ import annotations
@@ -14,23 +19,25 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from trialgw import budgets
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.sqs_batches import attempt_number, process_within_budget
+from trialgw.adapters.sqs_outbound import outbound_from_json
 from trialgw.delivery.registry import providers_for
 from trialgw.errors import StoreError
-from trialgw.logic.delivery import DeliveryDeps, RetryLater, deliver
-from trialgw.models import Channel
+from trialgw.logic.delivery import DeliveryDeps, DeliveryResult, RetryLater, backoff_seconds, deliver, record_sent
 from trialgw.observability import logger, metrics, tracer
 from trialgw.ports import OutboundMessage
 from trialgw.settings import DeliverySettings
@@ -76,31 +83,32 @@ def _idempotent_deliver() -> Any:
     @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
         data_keyword_argument="body", config=_idempotency_config(), persistence_store=persistence
     )
-    def deliver_once(*, body: dict[str, Any], attempt: int) -> str:
+    def deliver_once(*, body: dict[str, Any], attempt: int) -> dict[str, Any]:
         message = parse_outbound(body)
-        return deliver(message, attempt=attempt, max_attempts=settings.delivery_max_attempts, deps=_deps()).value
+        return deliver(message, attempt=attempt, max_attempts=settings.delivery_max_attempts, deps=_deps()).to_json()
 
     return deliver_once
 
 
 def parse_outbound(body: dict[str, Any]) -> OutboundMessage:
     """The queued message (`SqsOutboundQueue` wrote it); a malformed one raises ValueError or KeyError."""
-    return OutboundMessage(
-        channel=Channel(body["channel"]),
-        to=str(body["to"]),
-        text=str(body["text"]),
-        kind=str(body["kind"]),
-        message_id=str(body["message_id"]),
-        key_hash=body.get("key_hash"),
-        at=int(body["at"]) if body.get("at") is not None else None,
-        sender=body.get("sender"),
-        reference=body.get("reference"),
-        rich_content=body.get("rich_content"),
-    )
+    return outbound_from_json(body)
+
+
+class PastLastAttempt(Exception):
+    """A copy of a message handed back untried, received again after its last attempt (see `_record`)."""
 
 
 def _record(record: SQSRecord) -> str:
-    attempt = int(record.attributes.approximate_receive_count)
+    # SQS's receive count, plus the attempts of the message's earlier copies (records handed back untried when the
+    # invocation had no time left for them start again as new messages: trialgw.adapters.sqs_batches).
+    attempt = attempt_number(record)
+    if attempt > _settings().delivery_max_attempts:
+        # Only a copy's count can pass the last attempt before SQS's own count reaches maxReceiveCount: the last
+        # attempt already marked the record failed, so the message is only returned at once until SQS moves it to
+        # the dead-letter queue, as every message that failed for good ends.
+        _delay(record, 0)
+        raise PastLastAttempt(f"attempt {attempt}")
     try:
         body = json.loads(record.body)
         if not isinstance(body, dict):
@@ -112,14 +120,32 @@ def _record(record: SQSRecord) -> str:
         return "unreadable"
     idempotent: Any = _idempotent_deliver()
     try:
-        outcome: str = idempotent(body=body, attempt=attempt)
+        result = DeliveryResult.from_json(idempotent(body=body, attempt=attempt))
+        if result.unrecorded is not None:
+            # Sent, but the `sent` write failed: written now or on a later receive, whose idempotency record returns
+            # this same result without reaching the provider again.
+            record_sent(parse_outbound(body), result.unrecorded, statuses=_deps().statuses)
     except RetryLater as retry:
         _delay(record, retry.backoff_seconds)
         raise
     except StoreError:
         _delay(record, 5)
         raise
-    return outcome
+    except IdempotencyAlreadyInProgressError:
+        # Another invocation holds it (SQS handed it out again while that one ran): retried once that invocation
+        # has ended at the latest, its timeout after it began, rather than on a back-off that may be shorter.
+        _delay(record, budgets.DELIVERY.timeout_seconds)
+        raise
+    except Exception:
+        # Not a provider's answer: a bug, or a dependency failing in a way nothing expected. Retried on the back-off
+        # of a transient failure; after the last attempt it goes to the dead-letter queue at once, where the
+        # dead-letter consumer marks the record `failed`.
+        settings = _settings()
+        logger.exception("delivery raised unexpectedly", extra={"attempt": attempt})
+        last = attempt >= settings.delivery_max_attempts
+        _delay(record, 0 if last else backoff_seconds(attempt, settings.delivery_backoff_base_seconds))
+        raise
+    return result.outcome.value
 
 
 def _delay(record: SQSRecord, seconds: int) -> None:
@@ -141,7 +167,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # An attempt cut short by the function's timeout (or a crash) then blocks redelivery only until the invocation
     # would have ended, not for the idempotency records' whole lifetime.
     _idempotency_config().register_lambda_context(context)
-    # A batch whose every message failed is still answered with its item failures, not raised: the failures are
-    # retries on schedule, not errors of the function.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return dict(process_partial_response(event=event, record_handler=_record, processor=processor, context=context))
+    # A message is started only while the remaining time covers its worst case (provider call included), so the
+    # timeout never cuts one off mid-call; those not started go back onto the queue untried. A batch whose every
+    # message failed is still answered with its item failures, not raised: they are retries on schedule.
+    return process_within_budget(
+        event,
+        context,
+        _record,
+        budget=budgets.DELIVERY,
+        sqs=aws.sqs(),
+        queue_url=_settings().outbound_queue_url,
+    )

@@ -1,6 +1,7 @@
 """Inbound traffic from the providers: end users' messages (CM's MO webhook, Meta's webhooks, two-way SMS through
 SNS) and the status reports of messages we sent (CM's status webhook, Meta's `statuses`, SMS delivery events
-through SNS).
+through SNS). Both SMS topics deliver to one SQS queue that this function consumes, so a notification that cannot be
+processed is retried and then kept in the dead-letter queue, never dropped.
 
 Every entry point authenticates first (an unauthenticated call changes nothing and learns nothing), then
 parses the provider's payload and hands it to one use case: inbound messages to `handle_inbound`, status
@@ -10,14 +11,16 @@ reports to `apply_reports`.
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from trialgw import budgets
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
@@ -25,6 +28,7 @@ from trialgw.adapters.dynamo_replies import DynamoReplyLimiter
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.adapters.secrets import webhook_secrets
+from trialgw.adapters.sqs_batches import process_within_budget
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
 from trialgw.delivery.aws_sms import parse_sms_delivery_event
 from trialgw.delivery.cm import parse_cm_status_report
@@ -153,25 +157,56 @@ def _app() -> APIGatewayRestResolver:
     return app
 
 
-def _handle_sns(event: dict[str, Any]) -> dict[str, Any]:
-    received_at = int(time.time())
-    outcomes: list[str] = []
-    for record in SNSEvent(event).records:
-        report = parse_sms_delivery_event(record.sns.message)
-        if report is not None:
-            # A delivery event of an SMS we sent (the configuration set's topic), not an end user's text.
-            _apply([report], provider=ProviderName.AWS_SMS)
-            outcomes.append("status")
-            continue
-        try:
-            message = parse_sns_sms(record.sns.message, received_at=received_at)
-        except InvalidPayload as error:
-            # A malformed notification never becomes valid: log it and drop it rather than retry.
-            logger.warning("unusable two-way SMS notification", extra={"reason": error.message})
-            continue
-        # DependencyUnavailable propagates: Lambda retries the asynchronous SNS invocation.
-        outcomes.append(handle_inbound(message, _settings(), _deps()).value)
-    return {"processed": len(outcomes), "outcomes": outcomes}
+def _sms_notification(body: str) -> str:
+    """One SNS notification of the SMS topics, as their queue holds it (SNS's JSON envelope); its outcome."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("Message"), str):
+        # Not what SNS writes: it never becomes valid, so it is logged and consumed rather than retried.
+        logger.warning("unusable SMS queue message: not an SNS notification")
+        return "unusable"
+    notification: str = envelope["Message"]
+    report = parse_sms_delivery_event(notification)
+    if report is not None:
+        # A delivery event of an SMS we sent (the configuration set's topic), not an end user's text.
+        _apply([report], provider=ProviderName.AWS_SMS)
+        return "status"
+    try:
+        message = parse_sns_sms(notification, received_at=int(time.time()))
+    except InvalidPayload as error:
+        logger.warning("unusable two-way SMS notification", extra={"reason": error.message})
+        return "unusable"
+    return handle_inbound(message, _settings(), _deps()).value
+
+
+def _handle_sms_queue(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A batch of the SMS topics' queue. A notification whose processing fails (DependencyUnavailable, a bug) is a
+    batch item failure: SQS retries it, and after the queue's maxReceiveCount keeps it in the dead-letter queue."""
+    outcomes: dict[str, str] = {}
+
+    def record_handler(record: SQSRecord) -> None:
+        outcomes[record.message_id] = _sms_notification(record.body)
+
+    # A notification is started only while the remaining time covers its worst case; the rest go back onto the queue
+    # untried, spending no receive towards the dead-letter queue (trialgw.budgets.MO_WEBHOOK).
+    answer = process_within_budget(
+        event,
+        context,
+        record_handler,
+        budget=budgets.MO_WEBHOOK,
+        sqs=aws.sqs(),
+        queue_url=_settings().sms_inbound_queue_url or None,
+    )
+    # Lambda reads only batchItemFailures; the outcomes (by SQS message id) are for whoever looks: the local stack's
+    # `/_local/mo` shows them to a tester.
+    return {**answer, "outcomes": outcomes}
+
+
+def _from_sqs(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return isinstance(records, list) and bool(records) and records[0].get("eventSource") == "aws:sqs"
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -179,7 +214,7 @@ def _handle_sns(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = event.get("Records")
-    if isinstance(records, list) and records and records[0].get("EventSource") == "aws:sns":
-        return _handle_sns(event)
+    # Two event sources: the SMS topics' queue (SQS records), and API Gateway (the webhooks).
+    if _from_sqs(event):
+        return _handle_sms_queue(event, context)
     return _app().resolve(event, context)

@@ -15,10 +15,11 @@ from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.dynamo_send_keys import DynamoSendKeys
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
 from trialgw.gateway import openapi
-from trialgw.gateway.openapi import TOKEN_HEADER
+from trialgw.gateway.openapi import IDEMPOTENCY_KEY_HEADER, TOKEN_HEADER
 from trialgw.gateway.request import parse_send_request
 from trialgw.http import BadRequest, json_response, register_error_answers, request_text
 from trialgw.keys import normalize_key
@@ -54,6 +55,7 @@ def build_deps(settings: SendSettings, dynamodb: DynamoDBClient, sqs: SQSClient)
         ),
         clock=time.time,
         new_message_id=lambda: uuid.uuid4().hex,
+        send_keys=DynamoSendKeys(dynamodb, settings.messages_table),
     )
 
 
@@ -81,7 +83,7 @@ def post_gateway() -> Response[str]:
     parsed = parse_send_request(
         body, _header("Content-Type"), _header(TOKEN_HEADER), max_body_bytes=_settings().send_max_body_bytes
     )
-    return _answer(send(parsed, _settings(), _deps()))
+    return _answer(send(parsed, _settings(), _deps(), idempotency_key=_header(IDEMPOTENCY_KEY_HEADER)))
 
 
 def get_status() -> Response[str]:

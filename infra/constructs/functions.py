@@ -19,7 +19,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.constructs import acknowledge
-from infra.topology import CORE_LAYER_DIR, ROOT, FunctionDef
+from infra.topology import CORE_LAYER_DIR, ROOT, FunctionDef, derived_settings
 from trialgw import names
 from trialgw.settings import ENV_PREFIX, TrialSettings, env_var
 
@@ -212,6 +212,7 @@ class Functions(Construct):
                 definition.settings_model,
                 deployed={
                     **deployed,
+                    **derived_settings(definition),
                     **_granted_settings(
                         definition,
                         queue_urls=queue_urls,
@@ -241,15 +242,18 @@ def _granted_settings(
 ) -> dict[str, str]:
     """Queue URLs and the secrets' names, only for a function topology lets use them.
 
-    A function sending to or consuming a queue gets its URL (a consumer changes a message's visibility by
-    it); one reading a secret gets its name. A function declaring either must have the settings field
-    that carries it, or it would silently fall back to a local default in AWS.
+    A function sending to a queue gets its URL; one reading a secret gets its name. A function declaring either
+    must have the settings field that carries it, or it would silently fall back to a local default in AWS. A
+    function consuming a queue needs its URL only to change a message's visibility (a back-off): it gets it when its
+    settings take it; a dead-letter queue's consumer never does.
     """
     queues = {queue.logical: queue for queue in names.QUEUES}
-    wanted = {
-        settings_field(queues[logical].env_var): queue_urls[logical]
-        for logical in (*definition.sends_to, *definition.consumes)
-    }
+    wanted = {settings_field(queues[logical].env_var): queue_urls[logical] for logical in definition.sends_to}
+    for logical in definition.consumes:
+        queue, dead_letters = names.queue_source(logical)
+        field = settings_field(queue.env_var)
+        if not dead_letters and field in definition.settings_model.model_fields:
+            wanted[field] = queue_urls[queue.logical]
     if definition.reads_webhook_secrets:
         wanted[WEBHOOK_SECRETS_FIELD] = secret_names[WEBHOOK_SECRETS_FIELD]
     if definition.reads_provider_secrets:

@@ -22,6 +22,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.constructs.queues import DeliveryQueue
+from trialgw.logic.dead_letters import DEAD_LETTERED_METRIC, STALE_METRIC
+from trialgw.logic.delivery import CHANNEL_NOT_CONFIGURED_METRIC
 
 # Where the functions' EMF metrics land (POWERTOOLS_METRICS_NAMESPACE); each has a `service`
 # dimension, the emitting function's POWERTOOLS_SERVICE_NAME.
@@ -36,7 +38,7 @@ SES_BOUNCE_RATE_THRESHOLD = 0.05
 SES_COMPLAINT_RATE_THRESHOLD = 0.001
 PERIOD = Duration.minutes(5)
 # Messages through the gateway, by the EMF metric each step emits (summed over services).
-MESSAGE_METRICS = ("SendAccepted", "SendRefused", "MessageSent", "MessageFailed")
+MESSAGE_METRICS = ("SendAccepted", "SendRefused", "MessageSent", "MessageFailed", DEAD_LETTERED_METRIC, STALE_METRIC)
 CLOUDWATCH_ALARMS = "cloudwatch.amazonaws.com"
 
 
@@ -53,6 +55,9 @@ class Operations(Construct):
         functions: Mapping[str, lambda_.IFunction],
         stage: apigateway.Stage,
         breaker_services: Sequence[str],
+        channel_services: Sequence[str],
+        dead_letters_service: str,
+        sweeper_service: str,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -129,13 +134,38 @@ class Operations(Construct):
             self._alarm(
                 f"{_pascal(service)}CapacityBreaker",
                 description=breaker_description(stack.stack_name, stack.region),
-                metric=cloudwatch.Metric(
-                    namespace=METRICS_NAMESPACE,
-                    metric_name=BREAKER_METRIC,
-                    dimensions_map={"service": service},
-                    period=PERIOD,
-                    statistic="Sum",
-                ),
+                metric=_service_metric(BREAKER_METRIC, service, statistic="Sum"),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            )
+        # Each dead-lettered message: a send that never completed (now `failed` on its dashboard) or a reply an end
+        # user never got. Something failed on every attempt: the consumer's and the delivery function's logs say what.
+        self._alarm(
+            "DeadLettered",
+            description=(
+                "Messages reached the delivery queue's dead-letter queue: every attempt failed (a timeout, a crash, "
+                "a store error). Sends are marked failed on their dashboards; see the delivery function's logs"
+            ),
+            metric=_service_metric(DEAD_LETTERED_METRIC, dead_letters_service, statistic="Sum"),
+            threshold=0,
+        )
+        # The invariant: no send stays `queued` longer than the longest a delivery can take. Above 0, a path lost a
+        # message without recording why (the sweeper has marked it failed since).
+        self._alarm(
+            "StaleQueued",
+            description=(
+                "Sends were still queued after the longest a delivery can take: a path lost them without recording "
+                "why (the sweeper marked them failed). See the sweeper's log for their message ids"
+            ),
+            metric=_service_metric(STALE_METRIC, sweeper_service, statistic="Maximum"),
+            threshold=0,
+        )
+        # A channel set to a provider without its credential or account id: its messages fail at once, closed.
+        for service in channel_services:
+            self._alarm(
+                f"{_pascal(service)}ChannelNotConfigured",
+                description=channel_not_configured_description(stack.stack_name, stack.region),
+                metric=_service_metric(CHANNEL_NOT_CONFIGURED_METRIC, service, statistic="Sum"),
                 threshold=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             )
@@ -270,6 +300,29 @@ class Operations(Construct):
     def _notify(self, alarm: cloudwatch.Alarm) -> None:
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def _service_metric(name: str, service: str, *, statistic: str) -> cloudwatch.Metric:
+    """One of the functions' EMF metrics (POWERTOOLS_SERVICE_NAME is the function's name)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        period=PERIOD,
+        statistic=statistic,
+    )
+
+
+def channel_not_configured_description(stack_name: str, region: str) -> str:
+    """What the operator reads when messages fail "channel not configured": what happened, and the fix."""
+    return (
+        'Messages failed "channel not configured": a channel is set to a provider (cm or meta) whose credential '
+        "is not in the provider secret, or whose account id the deployment lacks; nothing was sent on it. The "
+        'delivery function\'s log ("delivery failed", code not_configured) names the channel and what is missing. '
+        f"Set a credential: trialgw-admin providers set-credential <key> --stack {stack_name} --region {region} "
+        "(keys: cm_product_token, whatsapp_access_token, messenger_page_token, instagram_access_token); an account "
+        "id is a context knob (e.g. -c whatsappPhoneNumberId=<id>) and a deploy. Or set the channel to the sandbox."
+    )
 
 
 def breaker_description(stack_name: str, region: str) -> str:

@@ -21,9 +21,11 @@ def render_banner(
     moto_endpoint: str,
     webhook_secrets: Mapping[str, str] | None = None,
     pumps: Sequence[tuple[str, str]] = (),
+    schedules: Sequence[tuple[str, float]] = (),
     signup: SignupSettings | None = None,
 ) -> str:
-    """`pumps`: (queue name, consuming function) of each running queue pump; `signup`: the sign-up limits in force."""
+    """`pumps`: (queue name, consuming function) of each running queue pump; `schedules`: (function, seconds between
+    runs) of each scheduled function; `signup`: the sign-up limits in force."""
     route_lines = [f"    {r.method:<7} {base_url}{r.path}   ({r.function})" for r in routes]
     override_lines = [f"    {name}={value}" for name, value in sorted(overrides.items())] or ["    (none)"]
     lines = [
@@ -39,6 +41,7 @@ def render_banner(
         f"  Delivered        GET  {base_url}/_local/deliveries   (?to=<address>: what end users received)",
         *_inbound_lines(base_url, resources, webhook_secrets or {}),
         *_outbound_lines(base_url, resources, pumps),
+        *_schedule_lines(schedules),
         "",
         "  Routes:",
         *route_lines,
@@ -72,34 +75,47 @@ def _inbound_lines(base_url: str, resources: Resources, secrets: Mapping[str, st
         f"    Meta app secret    {secrets.get('meta_app_secret', '')}   (signs X-Hub-Signature-256)",
     ]
     carries = {topic.logical: topic.carries for topic in names.TOPICS}
+    queues = {topic: queue.local_name for queue in names.QUEUES for topic in queue.topics}
     lines += [
-        f"    SNS topic        {topic.name}   ({topic.arn}): {carries[topic.logical]}, as SNS events"
+        f"    SNS topic        {topic.name}   ({topic.arn}): {carries[topic.logical]}"
+        + (f", to the queue {queues[topic.logical]}" if topic.logical in queues else "")
         for topic in resources.topics
     ]
     return lines
 
 
 def _outbound_lines(base_url: str, resources: Resources, pumps: Sequence[tuple[str, str]]) -> list[str]:
-    """Each queue, the function its pump feeds, and its dead-letter queue."""
+    """Each queue, the function its pump feeds, and its dead-letter queue (and who consumes that)."""
     consumers = dict(pumps)
     lines = [
         "",
-        "  Outbound (accepted sends and replies to end users; each channel's provider delivers, sandbox by default):",
+        "  Queues (outbound: accepted sends and replies, each channel's provider delivers, sandbox by default):",
     ]
     for queue in resources.queues:
         peek = f"   GET {base_url}/_local/outbound" if queue.logical == names.OUTBOUND.logical else ""
-        lines.append(f"    Queue            {queue.name}{peek}   (waiting, not yet delivered)")
+        lines.append(f"    Queue            {queue.name}{peek}   (waiting, not yet processed)")
         consumer = consumers.get(queue.name)
         lines.append(
             f"    Pump             {queue.name} -> {consumer}   (batches of 10, partial batch failures, as Lambda)"
             if consumer
             else "    Pump             none: nothing consumes this queue"
         )
+        dead_consumer = consumers.get(queue.dead_letter_name)
         lines.append(
             f"    Dead letters     {queue.dead_letter_name}   (after {queue.max_receive_count} receives; "
-            "TRIALGW_DELIVERY_MAX_ATTEMPTS)"
+            "TRIALGW_DELIVERY_MAX_ATTEMPTS)" + (f" -> {dead_consumer}" if dead_consumer else "")
         )
     return lines
+
+
+def _schedule_lines(schedules: Sequence[tuple[str, float]]) -> list[str]:
+    if not schedules:
+        return []
+    return [
+        "",
+        "  Scheduled (as EventBridge rules):",
+        *(f"    {function:<16} every {humanize_seconds(int(seconds))}" for function, seconds in schedules),
+    ]
 
 
 def _signup_lines(signup: SignupSettings | None) -> list[str]:

@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import Iterable, Mapping, MutableMapping
 
-from infra.topology import FunctionDef
+from infra.topology import FunctionDef, derived_settings
 from trialgw import names
 from trialgw.settings import ENV_PREFIX, env_var
 
@@ -108,6 +108,8 @@ def function_environment(
     env = model(site_url=base_url, api_url=base_url, **local).to_env()
     tables = {t.logical: t for t in names.TABLES}
     env.update({tables[logical].env_var: tables[logical].local_name for logical in function.tables})
+    # As the CDK stack sets them (a tester may still override them, e.g. a short inbound lease).
+    env.update({env_var(field): value for field, value in derived_settings(function).items()})
     env.update(
         {
             SERVICE_NAME_VAR: f"trialgw-{function.name}",

@@ -6,9 +6,13 @@ one call at a time. The functions that serve API Gateway share that one lock: in
 environments of its own, but here they share one interpreter, and Powertools keeps the current event and
 Lambda context of every resolver in class attributes of `BaseRouter`, so a request to one function would
 replace the event another function is still reading (the dashboard answered a page's request with the status
-endpoint's query, its first page again). A function that consumes a queue keeps a lock of its own: it uses
-no resolver, and a slow batch (a slow provider) must not hold up the API. (The logger's keys and the metrics
-are shared by every function too; an overlapping delivery can only mislabel a log line.)
+endpoint's query, its first page again); that includes a function that also consumes a queue (the MO function:
+webhooks and the SMS queue). A function that serves no route keeps a lock of its own: it uses no resolver, and a
+slow batch (a slow provider) must not hold up the API. (The logger's keys and the metrics are shared by every
+function too; an overlapping delivery can only mislabel a log line.)
+
+Listeners (`listen`) see each invocation's event and result: `/_local/mo` waits through one for the SMS queue's
+batch that carries its message.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from typing import Any
 
 from infra.local.environment import REGION
 from infra.local.events import ACCOUNT_ID
-from infra.topology import FunctionDef
+from infra.topology import ROUTES, FunctionDef, RouteDef
 
 Handler = Callable[[dict[str, Any], Any], Any]
 Loader = Callable[[FunctionDef], Handler]
+# (function name, event, result or None, the exception it raised or None), after each invocation.
+Listener = Callable[[str, dict[str, Any], Any, BaseException | None], None]
 
 
 @dataclass(slots=True)
@@ -100,13 +106,34 @@ class FunctionHost:
     """The functions of the topology, each loaded on first use and invoked one call at a time; the API's
     functions one call at a time between them (see the module's docstring)."""
 
-    def __init__(self, functions: Iterable[FunctionDef], load: Loader = load_handler) -> None:
+    def __init__(
+        self, functions: Iterable[FunctionDef], load: Loader = load_handler, routes: Iterable[RouteDef] = ROUTES
+    ) -> None:
         self._functions = {f.name: f for f in functions}
         api = threading.Lock()
-        self._slots = {
-            name: _Slot(threading.Lock() if function.consumes else api) for name, function in self._functions.items()
-        }
+        serving = {route.function for route in routes}
+        self._slots = {name: _Slot(api if name in serving else threading.Lock()) for name in self._functions}
         self._load = load
+        self._listeners: list[Listener] = []
+        self._listeners_lock = threading.Lock()
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Calls `listener` after every invocation (from the invoking thread); returns what removes it."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def _notify(self, name: str, event: dict[str, Any], result: Any, error: BaseException | None) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(name, event, result, error)
 
     def function(self, name: str) -> FunctionDef:
         return self._functions[name]
@@ -123,8 +150,12 @@ class FunctionHost:
                 slot.handler = self._load(function)
             context = make_context(function, request_id)
             started = time.monotonic()
-            # Round-trip through JSON: in AWS the event and the result cross the wire as JSON.
-            result = slot.handler(json.loads(json.dumps(event)), context)
+            try:
+                # Round-trip through JSON: in AWS the event and the result cross the wire as JSON.
+                result = slot.handler(json.loads(json.dumps(event)), context)
+            except BaseException as error:
+                self._notify(name, event, None, error)
+                raise
             elapsed = time.monotonic() - started
         if elapsed > function.timeout_seconds:
             print(
@@ -133,4 +164,6 @@ class FunctionHost:
                 file=sys.stderr,
                 flush=True,
             )
-        return json.loads(json.dumps(result))
+        answer = json.loads(json.dumps(result))
+        self._notify(name, event, answer, None)
+        return answer

@@ -3,8 +3,10 @@
 The helper builds the payload the provider itself would send and hands it to the same path the
 provider's call would take: Meta's webhook POST (signed with the app secret over the exact bytes) or
 CM's MO webhook (with the path secret) as an HTTP request through the local API Gateway, and two-way
-SMS as the SNS Lambda event AWS End User Messaging's topic would deliver to its subscribers. Nothing
-is shortcut: a payload the entry point refuses is refused here too, and its answer is passed back.
+SMS published, as AWS End User Messaging publishes it, to the two-way SMS topic, whose subscription
+puts it on the SMS queue, whose pump (the event source mapping) hands it to the MO function. Nothing
+is shortcut: a payload the entry point refuses is refused here too, and its answer is passed back (for
+SMS: the outcome of the invocation that took the message, waited for through the function host).
 
 Default route per channel: WhatsApp, Messenger and Instagram via `meta`, SMS via `sns`; `"via": "cm"`
 sends CM's MO JSON for any channel. Every call has fresh provider message ids.
@@ -13,17 +15,17 @@ sends CM's MO JSON for any channel. Every call has fresh provider message ids.
 from __future__ import annotations
 
 import json
-import sys
+import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from infra.local.events import HttpRequest, HttpResponse, json_response
+from infra.local.invoke import Listener
 from infra.local.outbound import QueuedMessage
 from trialgw.addresses import normalize_address, normalize_phone
 from trialgw.inbound.meta import SIGNATURE_HEADER, sign
@@ -38,10 +40,15 @@ EXAMPLE = {"channel": "WhatsApp", "from": "+31612345678", "text": "<trial key>"}
 _CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
 META_USER_AGENT = "facebookexternalua"
 
-Invoke = Callable[[str, dict[str, Any]], Any]
 Send = Callable[[HttpRequest], HttpResponse]
 Peek = Callable[[], list[QueuedMessage]]
-Log = Callable[[str], None]
+# Publishes a message to the two-way SMS topic.
+Publish = Callable[[str], object]
+# Registers an invocation listener (`FunctionHost.listen`); returns what removes it.
+Listen = Callable[[Listener], Callable[[], None]]
+# How long `/_local/mo` waits for the SMS queue's pump to hand an SMS to its function: the pump's idle wait and
+# batching window (about 1 s), and the invocation.
+SETTLE_SECONDS = 15.0
 
 
 class MoInputError(ValueError):
@@ -221,10 +228,8 @@ def meta_request(
     )
 
 
-def sns_event(
-    mo: MoRequest, company: CompanyAddresses, *, topic_arn: str, inbound_id: str, sns_message_id: str, now: float
-) -> dict[str, Any]:
-    """The Lambda event of an SNS subscription, carrying AWS End User Messaging's two-way SMS JSON."""
+def two_way_sms_notification(mo: MoRequest, company: CompanyAddresses, *, inbound_id: str) -> str:
+    """What AWS End User Messaging publishes to a two-way SMS topic for an end user's text (its JSON, as text)."""
     destination = company.sms_number
     inbound = {
         "originationNumber": mo.sender,
@@ -233,33 +238,50 @@ def sns_event(
         "messageBody": mo.text,
         "inboundMessageId": inbound_id,
     }
-    region = topic_arn.split(":")[3] if topic_arn.count(":") >= 5 else "eu-west-1"
-    subscription = f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, topic_arn)}"
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription,
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": sns_message_id,
-                    "TopicArn": topic_arn,
-                    "Subject": None,
-                    "Message": json.dumps(inbound, separators=(",", ":")),
-                    "Timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
-                    "SignatureVersion": "1",
-                    # Lambda subscribers are authenticated by IAM, not by this signature: a placeholder.
-                    "Signature": "TE9DQUwtU1RBQ0stTk9ULUEtUkVBTC1TSUdOQVRVUkU=",
-                    "SigningCertUrl": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-local.pem",
-                    "UnsubscribeUrl": (
-                        f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription}"
-                    ),
-                    "MessageAttributes": {},
-                },
-            }
-        ]
-    }
+    return json.dumps(inbound, separators=(",", ":"))
+
+
+def _inbound_id(record: Mapping[str, Any]) -> str | None:
+    """The `inboundMessageId` of a two-way SMS an SQS record of the SMS queue carries (SNS's envelope around it)."""
+    try:
+        envelope = json.loads(record.get("body", ""))
+        inbound = json.loads(envelope["Message"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    found = inbound.get("inboundMessageId") if isinstance(inbound, dict) else None
+    return found if isinstance(found, str) else None
+
+
+class _Settlement:
+    """Waits for the invocation of `function` whose SQS batch carries the two-way SMS `inbound_id`."""
+
+    def __init__(self, function: str, inbound_id: str) -> None:
+        self._function = function
+        self._inbound_id = inbound_id
+        self._done = threading.Event()
+        self.status = 504
+        self.answer: Any = None
+
+    def __call__(self, name: str, event: dict[str, Any], result: Any, error: BaseException | None) -> None:
+        if name != self._function or self._done.is_set():
+            return
+        records = event.get("Records") or []
+        ids = [r.get("messageId") for r in records if isinstance(r, dict) and _inbound_id(r) == self._inbound_id]
+        if not ids:
+            return
+        if error is not None:
+            self.status, self.answer = 500, {"error": type(error).__name__, "message": str(error)}
+        else:
+            failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures") or []}
+            outcomes = (result or {}).get("outcomes") or {}
+            if ids[0] in failed:
+                self.status, self.answer = 500, {"error": "batch item failure", "retried": "by the SMS queue"}
+            else:
+                self.status, self.answer = 200, {"processed": 1, "outcomes": [outcomes.get(ids[0])]}
+        self._done.set()
+
+    def wait(self, seconds: float) -> bool:
+        return self._done.wait(seconds)
 
 
 def _decoded(response: HttpResponse) -> Any:
@@ -269,12 +291,13 @@ def _decoded(response: HttpResponse) -> Any:
         return response.body.decode("utf-8", "replace")
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 class MoSimulator:
-    """Answers `/_local/mo`: builds the provider's payload and calls the real entry point with it."""
+    """Answers `/_local/mo`: builds the provider's payload and calls the real entry point with it.
+
+    Two-way SMS: `publish` puts End User Messaging's JSON on the two-way SMS topic; `listen` (the function host's)
+    reports each invocation, and the answer is that of the invocation of `sms_consumer` that took the message,
+    waited for up to `settle_seconds`. A message whose processing failed stays on the queue: it is retried there.
+    """
 
     def __init__(
         self,
@@ -282,22 +305,22 @@ class MoSimulator:
         company: CompanyAddresses,
         cm_webhook_secret: str,
         meta_app_secret: str,
-        topic_arn: str,
-        subscribers: Iterable[str],
-        invoke: Invoke,
+        publish: Publish,
+        listen: Listen,
+        sms_consumer: str | None,
         peek: Peek | None = None,
         clock: Callable[[], float] | None = None,
-        log: Log = _stderr,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self._company = company
         self._cm_secret = cm_webhook_secret
         self._meta_secret = meta_app_secret
-        self._topic_arn = topic_arn
-        self._subscribers = tuple(subscribers)
-        self._invoke = invoke
+        self._publish = publish
+        self._listen = listen
+        self._sms_consumer = sms_consumer
         self._peek = peek
         self._clock = clock or time.time
-        self._log = log
+        self._settle_seconds = settle_seconds
 
     def handle(self, request: HttpRequest, send: Send) -> HttpResponse:
         """`send` is the local API Gateway: HTTP entry points are called through it, as over the wire."""
@@ -333,28 +356,27 @@ class MoSimulator:
 
     def _via_sns(self, mo: MoRequest) -> dict[str, Any]:
         inbound_id = str(uuid.uuid4())
-        event = sns_event(
-            mo,
-            self._company,
-            topic_arn=self._topic_arn,
-            inbound_id=inbound_id,
-            sns_message_id=str(uuid.uuid4()),
-            now=self._clock(),
-        )
-        invocations = [self._invoke_subscriber(name, event) for name in self._subscribers]
-        if not invocations:
-            return {"providerMessageId": inbound_id, "status": 500, "answer": "no function subscribes to the topic"}
-        # One subscriber today (the MO function); with more, the worst answer speaks for the call.
-        status, function, result = max(invocations, key=lambda i: i[0])
-        return {"providerMessageId": inbound_id, "status": status, "function": function, "answer": result}
-
-    def _invoke_subscriber(self, name: str, event: dict[str, Any]) -> tuple[int, str, Any]:
+        if self._sms_consumer is None:
+            return {"providerMessageId": inbound_id, "status": 500, "answer": "no function consumes the SMS queue"}
+        settlement = _Settlement(self._sms_consumer, inbound_id)
+        # Listening before publishing: the pump may take the message at once.
+        stop = self._listen(settlement)
         try:
-            return 200, name, self._invoke(name, event)
-        except Exception as error:
-            # In AWS, SNS would retry the asynchronous invocation; the traceback is for the terminal.
-            self._log(f"[local] {name} raised on an SNS event:\n{traceback.format_exc()}")
-            return 500, name, {"error": type(error).__name__, "message": str(error)}
+            self._publish(two_way_sms_notification(mo, self._company, inbound_id=inbound_id))
+            settled = settlement.wait(self._settle_seconds)
+        finally:
+            stop()
+        answer: Any = (
+            settlement.answer
+            if settled
+            else f"not taken from the SMS queue within {self._settle_seconds:.0f} s (it stays there for its consumer)"
+        )
+        return {
+            "providerMessageId": inbound_id,
+            "status": settlement.status,
+            "function": self._sms_consumer,
+            "answer": answer,
+        }
 
 
 def company_addresses(whatsapp_number: str, sms_numbers: Mapping[str, str]) -> CompanyAddresses:

@@ -1,6 +1,6 @@
 """Lambda's SQS event source mapping, locally: a thread per consumed queue feeds batches to its function.
 
-For each queue a function `consumes` (see `infra.topology`), a pump receives up to 10 messages with every
+For each queue a function `consumes` (see `infra.topology`), a pump receives up to its batch size with every
 attribute (a partial batch waits up to the 1 s batching window for more, as the deployed mapping does), builds
 the event Lambda builds (`Records` with `messageId`, `receiptHandle`, `body`, `attributes`, `messageAttributes`,
 `md5OfBody`, `eventSource`, `eventSourceARN`, `awsRegion`), invokes the function through the `FunctionHost` (one
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.local.environment import REGION
-from infra.local.resources import QueueResource, Resources
+from infra.local.resources import DeadLetterResource, QueueResource, Resources
 from infra.topology import FunctionDef
 
 if TYPE_CHECKING:
@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]
 
-# As the CDK stack configures the event source (`infra/stack.py` CONSUMER_BATCH_SIZE and CONSUMER_BATCHING_WINDOW;
-# not imported: that module needs the CDK).
+# As the CDK stack configures the event source: the consuming function's batch size (`FunctionDef.batch_size`, from
+# its time budget; `pumps_for` passes it, this is the default of a pump built by hand) and the batching window
+# (`infra/stack.py` CONSUMER_BATCHING_WINDOW; not imported: that module needs the CDK).
 BATCH_SIZE = 10
 BATCHING_WINDOW_SECONDS = 1.0
 # How long an idle pump waits between two receives of an empty queue.
@@ -164,7 +165,8 @@ class QueuePump:
         self,
         *,
         function: str,
-        queue: QueueResource,
+        # A queue, or a queue's dead-letter queue (a function consuming `QueueDef.dead_letters`).
+        queue: QueueResource | DeadLetterResource,
         invoke: Invoke,
         sqs: SQSClient | None = None,
         region: str = REGION,
@@ -319,9 +321,15 @@ class Pumps:
 
 
 def pumps_for(functions: Iterable[FunctionDef], resources: Resources, invoke: Invoke, **options: Any) -> Pumps:
-    """One pump per (function, queue it consumes), as the CDK stack creates one event source per pair."""
+    """One pump per (function, queue or dead-letter queue it consumes), as the CDK stack creates one event source
+    per pair."""
     return Pumps(
-        QueuePump(function=function.name, queue=resources.queue(logical), invoke=invoke, **options)
+        QueuePump(
+            function=function.name,
+            queue=resources.source(logical),
+            invoke=invoke,
+            **{"batch_size": function.batch_size, **options},
+        )
         for function in functions
         for logical in function.consumes
     )

@@ -2,8 +2,8 @@
 
 Order matters: the HTTP port is bound first (a busy port fails fast), boto3 is pointed at moto and
 every function's environment is set before any handler is imported, and requests are served only
-once the resources exist (the server's backlog holds early connections until then). The pumps (SQS event
-sources) stop first, so no invocation is cut off by moto going away under it.
+once the resources exist (the server's backlog holds early connections until then). The schedules and the
+pumps (SQS event sources) stop first, so no invocation is cut off by moto going away under it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from infra.local.mo import MoSimulator, company_addresses
 from infra.local.moto_backend import MotoBackend
 from infra.local.pump import Pumps, pumps_for
 from infra.local.resources import Resources, provision
+from infra.local.schedule import Schedules, schedules_for
 from infra.local.server import LocalAws, LocalGateway, LocalHttpServer
 from infra.local.static import StaticSite
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
@@ -64,17 +65,22 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 
 
 def _mo_simulator(functions: FunctionHost, resources: Resources, moto: MotoBackend) -> MoSimulator:
-    """`/_local/mo`, signing and addressing with the same settings the MO function reads."""
+    """`/_local/mo`, signing and addressing with the same settings the MO function reads; two-way SMS published to
+    its topic, whose queue's consumer answers."""
+    import boto3
+
     settings = MoWebhookSettings.from_env(os.environ)
     outbound = resources.queue(names.OUTBOUND.logical)
     topic = resources.topic(names.TWO_WAY_SMS.logical)
+    sms_queue = next(queue.logical for queue in names.QUEUES if topic.logical in queue.topics)
+    sns = boto3.client("sns")
     return MoSimulator(
         company=company_addresses(settings.whatsapp_number, settings.sms_numbers),
         cm_webhook_secret=settings.cm_webhook_secret or "",
         meta_app_secret=settings.meta_app_secret or "",
-        topic_arn=topic.arn,
-        subscribers=[f.name for f in FUNCTIONS if topic.logical in f.subscribes_to],
-        invoke=functions.invoke,
+        publish=lambda message: sns.publish(TopicArn=topic.arn, Message=message),
+        listen=functions.listen,
+        sms_consumer=next((f.name for f in FUNCTIONS if sms_queue in f.consumes), None),
         peek=lambda: moto.peek(outbound.name),
     )
 
@@ -104,6 +110,7 @@ def main() -> int:
     moto = MotoBackend(outbox, host=HOST)
     serving: threading.Thread | None = None
     pumps: Pumps | None = None
+    schedules = Schedules(())
     try:
         moto_endpoint = moto.start()
         apply_aws_environment(os.environ, moto_endpoint)
@@ -130,12 +137,16 @@ def main() -> int:
         # Like each SQS event source mapping: the consuming function gets the queue's batches.
         pumps = pumps_for(FUNCTIONS, resources, functions.invoke)
         pumps.start()
+        # Like each EventBridge schedule.
+        schedules = schedules_for(FUNCTIONS, functions.invoke)
+        schedules.start()
         _say(
             render_banner(
                 base_url=base_url,
                 routes=ROUTES,
                 resources=resources,
                 pumps=[(pump.queue.name, pump.function) for pump in pumps],
+                schedules=[(schedule.function, schedule.interval_seconds) for schedule in schedules.schedules],
                 overrides=user_settings,
                 moto_endpoint=moto_endpoint,
                 signup=SignupSettings.from_env(os.environ),
@@ -154,6 +165,7 @@ def main() -> int:
         print(f"trialgw local: invalid settings in the environment:\n{error}", file=sys.stderr)
         return 2
     finally:
+        schedules.stop()
         if pumps is not None:
             pumps.stop()
         if serving is not None:

@@ -36,6 +36,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
 # The page polls with back-off up to 30 s; a change must show within one slow round.
 POLL_WAIT_MS = 40_000
+SANDBOX_NOTE = "sandbox: recorded, not sent to a phone"
 
 
 def _phone_number() -> str:
@@ -180,6 +181,8 @@ def test_signup_to_dashboard_whitelist_send_and_watch_it_update(
     message.wait_for(timeout=POLL_WAIT_MS)
     assert "Out" in message.inner_text()
     message.locator(".badge", has_text=re.compile(r"^(sent|delivered|read)$")).wait_for(timeout=POLL_WAIT_MS)
+    # The local stack's WhatsApp is the sandbox: "sent" says it reached no phone.
+    assert message.locator(".provider-note").inner_text() == SANDBOX_NOTE
 
     # The JSON popup holds the message (the request without the key).
     message.get_by_role("button", name=re.compile("JSON")).click()
@@ -300,6 +303,7 @@ def _message(n: int, **fields: Any) -> dict[str, Any]:
         "summary": f"Message number {n}",
         "status": "delivered",
         "reason": None,
+        "provider": "cm",
         "json": {"messages": {"msg": [{"body": {"content": f"Message number {n}"}}]}},
         "explain": None,
     }
@@ -351,6 +355,7 @@ FIRST_PAGE = {
             summary=SMS_ORIGINAL,
             status="failed",
             reason="Handset <unreachable>",
+            provider=None,
             json={"messages": {"msg": [{"body": {"content": SMS_ORIGINAL}}]}},
             explain={
                 "delivered": {"text": SMS_GENERIC, "from": "TrialTest"},
@@ -369,7 +374,19 @@ FIRST_PAGE = {
     ],
     "next": "cursor-2",
 }
-OLDER_PAGE = {"messages": [_message(3, summary="The oldest one")], "next": None}
+OLDER_PAGE = {
+    "messages": [
+        _message(3, summary="The oldest one"),
+        _message(
+            4,
+            summary="Taken by the sandbox",
+            status="sent",
+            provider="sandbox",
+            explain={"delivered": {"text": "Taken by the sandbox", "from": "+31850876714"}},
+        ),
+    ],
+    "next": None,
+}
 
 
 def _fake_expired_api(page: Page) -> None:
@@ -418,6 +435,16 @@ def test_expired_trial_stays_readable_and_explains_sms(open_page: OpenPage, arti
     assert page.locator("#load-older").is_hidden()
     times = [t.get_attribute("datetime") or "" for t in page.locator("#message-rows time").all()]
     assert times == sorted(times, reverse=True), "newest first"
+    # A message the sandbox took says it reached no phone, in its row and its explanation; one a provider took,
+    # or one that failed, says nothing of the kind.
+    sandboxed = page.locator("#message-rows tr", has_text="Taken by the sandbox")
+    assert sandboxed.locator(".provider-note").inner_text() == SANDBOX_NOTE
+    assert page.locator("#message-rows .provider-note").count() == 1
+    sandboxed.get_by_role("button", name=re.compile("Explain")).click()
+    page.locator("#detail").wait_for(state="visible")
+    assert f"Delivered by\n{SANDBOX_NOTE}" in page.locator("#detail dl").inner_text()
+    page.keyboard.press("Escape")
+    page.locator("#detail").wait_for(state="hidden")
 
     # The SMS explain view: encoding and parts, the country rule, original against delivered text.
     failed.get_by_role("button", name=re.compile("Explain")).click()
@@ -426,6 +453,8 @@ def test_expired_trial_stays_readable_and_explains_sms(open_page: OpenPage, arti
     text = dialog.inner_text()
     for expected in ("GSM-7", "North America", "replaced", SMS_ORIGINAL, SMS_GENERIC):
         assert expected in text, f"{expected!r} not in {text!r}"
+    # It failed: no provider took it, and none is named.
+    assert "Delivered by" not in text
     page.screenshot(path=artifacts / "dashboard-desktop-explain.png")
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")

@@ -169,3 +169,28 @@ def test_the_openapi_document_describes_the_send_path(local_stack: LocalStack) -
     paths = document["paths"]
     assert any(path.rstrip("/") == GATEWAY.rstrip("/") and "post" in paths[path] for path in paths), list(paths)
     assert STATUS in paths
+
+
+def test_an_idempotency_key_makes_a_retry_the_same_message(local_stack: LocalStack) -> None:
+    key = local_stack.sign_up()
+    phone = random_phone()
+    whitelist(local_stack, "WhatsApp", phone, key)
+    payload = cm_send(key, phone, "WhatsApp", "Exactly once")
+    idempotency = {"Idempotency-Key": f"order-{uuid.uuid4().hex}"}
+
+    first = local_stack.post_json(GATEWAY, payload, headers=idempotency)
+    again = local_stack.post_json(GATEWAY, payload, headers=idempotency)
+
+    assert (first.status, again.status) == (200, 200)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["X-Trial-Remaining-WhatsApp"] == first.headers["X-Trial-Remaining-WhatsApp"] == "9"
+    assert len(queued_sends(local_stack, phone)) == 1
+    # The key with another body is refused; a new key is a new message.
+    other = local_stack.post_json(GATEWAY, cm_send(key, phone, "WhatsApp", "Something else"), headers=idempotency)
+    assert (other.status, other.json()["errorCode"]) == (409, 202)
+    status = local_stack.get(STATUS, headers={TOKEN_HEADER: key}).json()
+    assert next(c["sent"] for c in status["channels"] if c["channel"] == "WhatsApp") == 1
+    bad = local_stack.post_json(GATEWAY, payload, headers={"Idempotency-Key": "x" * 256})
+    assert (bad.status, bad.json()["errorCode"]) == (400, 202)

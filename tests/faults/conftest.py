@@ -50,9 +50,9 @@ from infra.local.environment import REGION, apply_aws_environment
 from infra.local.mail import MailOutbox
 from infra.local.moto_backend import MotoBackend
 from infra.local.pump import QueuePump
-from infra.local.resources import QueueResource, create_queues, create_tables
+from infra.local.resources import DeadLetterResource, QueueResource, create_queues, create_tables
 from tests.integration.conftest import forget_cached_state
-from trialgw import names, settings
+from trialgw import budgets, names, settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
@@ -282,8 +282,21 @@ def moto_server() -> Iterator[Moto]:
         backend.stop()
 
 
+# A fresh invocation of the delivery function has its whole timeout left (from its time budget).
+DELIVERY_TIMEOUT_MS = budgets.DELIVERY.timeout_seconds * 1000
+
+
+def delivery_budget_for(remaining_ms: int) -> budgets.FunctionBudget:
+    """The delivery function's budget scaled to a timeout of `remaining_ms`: a test that gives an invocation less time
+    (to keep an in-progress idempotency record short) stands for a function with that timeout, whose budget, and so
+    which records it starts, shrink alike."""
+    production = budgets.BUDGETS["delivery"]
+    return production.scaled(remaining_ms / (production.timeout_seconds * 1000))
+
+
 class LambdaContext:
-    """What the handlers read of Lambda's context; `remaining_ms` bounds an in-progress idempotency record."""
+    """What the handlers read of Lambda's context. Its remaining time counts down from `remaining_ms` as Lambda's does:
+    a worker starts a record by it (its time budget), and it bounds an in-progress idempotency record."""
 
     function_name = "trialgw-faults"
     function_version = "$LATEST"
@@ -293,11 +306,12 @@ class LambdaContext:
     log_group_name = "/aws/lambda/trialgw-faults"
     log_stream_name = "faults"
 
-    def __init__(self, remaining_ms: int = 10_000) -> None:
+    def __init__(self, remaining_ms: int = DELIVERY_TIMEOUT_MS) -> None:
         self.remaining_ms = remaining_ms
+        self.deadline = time.monotonic() + remaining_ms / 1000
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def base_environment(endpoint: str) -> dict[str, str]:
@@ -339,6 +353,8 @@ class World:
     ddb: DynamoDBClient
     sqs: SQSClient
     queue: QueueResource
+    # The SMS topics' queue (two-way SMS and SMS delivery events), consumed by the MO function.
+    sms_queue: QueueResource
 
     @property
     def endpoint(self) -> str:
@@ -400,35 +416,53 @@ class World:
             assert outcome is WhitelistOutcome.ADDED
         return key
 
-    def pump(self, handler: ModuleType, *, remaining_ms: int = 10_000, sqs: Any = None) -> QueuePump:
-        """Lambda's SQS event source mapping (the local stack's) feeding `handler`, one receive per round."""
+    def pump(
+        self,
+        handler: ModuleType,
+        *,
+        remaining_ms: int | None = None,
+        sqs: Any = None,
+        queue: QueueResource | DeadLetterResource | None = None,
+    ) -> QueuePump:
+        """Lambda's SQS event source mapping (the local stack's) feeding `handler` from `queue` (the delivery queue by
+        default), one receive per round. Each invocation has the delivery function's timeout, or `remaining_ms` with
+        the budget scaled to match (`delivery_budget_for`)."""
+        start_ms = DELIVERY_TIMEOUT_MS if remaining_ms is None else remaining_ms
+        if remaining_ms is not None:
+            self.monkeypatch.setattr(budgets, "DELIVERY", delivery_budget_for(remaining_ms))
         return QueuePump(
             function="delivery",
-            queue=self.queue,
-            invoke=lambda _name, event: handler.handler(event, LambdaContext(remaining_ms)),
+            queue=queue or self.queue,
+            invoke=lambda _name, event: handler.handler(event, LambdaContext(start_ms)),
             sqs=sqs or self.sqs,
             batching_window_seconds=0,
             idle_seconds=0.05,
             log=lambda _line: None,
         )
 
-    def in_queue(self) -> int:
-        """Messages on the delivery queue, visible or in flight."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue.url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    def in_queue(self, queue: QueueResource | DeadLetterResource | None = None) -> int:
+        """Messages on `queue` (the delivery queue by default), visible or in flight. Counted from moto's list under
+        its lock: GetQueueAttributes reads the clock once per count, so a message turning visible between the two
+        counts is in neither (a drain that stopped with a message still on the queue)."""
+        return len(self.moto.backend.peek((queue or self.queue).name))
 
-    def drain(self, handler: ModuleType, *, timeout: float = 20.0, remaining_ms: int = 10_000) -> int:
-        """Feeds the queue to `handler` until nothing is left on it (delivered, dropped or dead-lettered); the
-        number of rounds that received something."""
-        pump = self.pump(handler, remaining_ms=remaining_ms)
+    def drain(
+        self,
+        handler: ModuleType,
+        *,
+        timeout: float = 20.0,
+        remaining_ms: int | None = None,
+        queue: QueueResource | DeadLetterResource | None = None,
+        sqs: Any = None,
+    ) -> int:
+        """Feeds `queue` (the delivery queue by default) to `handler` until nothing is left on it (delivered,
+        dropped or dead-lettered); the number of rounds that received something."""
+        pump = self.pump(handler, remaining_ms=remaining_ms, queue=queue, sqs=sqs)
         deadline = time.monotonic() + timeout
         rounds = 0
-        while self.in_queue():
+        while self.in_queue(queue):
             if time.monotonic() > deadline:
-                pytest.fail(f"the delivery queue did not drain within {timeout} s: {self.queued()}")
+                pytest.fail(f"{(queue or self.queue).name} did not drain within {timeout} s: {self.queued()}")
             if pump.poll_once().received:
                 rounds += 1
             else:
@@ -442,10 +476,18 @@ def _reset(endpoint: str) -> None:
         assert answer.status == 200
 
 
+def make_queues(sqs: SQSClient, *, max_receive_count: int = MAX_ATTEMPTS) -> dict[str, QueueResource]:
+    """Every queue of `names.QUEUES` with its dead-letter queue, by logical name, all with a short visibility."""
+    queues = {queue.logical: queue for queue in create_queues(sqs, max_receive_count=max_receive_count)}
+    for queue in queues.values():
+        for url in (queue.url, queue.dead_letter_url):
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)})
+    return queues
+
+
 def make_queue(sqs: SQSClient, *, max_receive_count: int = MAX_ATTEMPTS) -> QueueResource:
-    [queue] = create_queues(sqs, max_receive_count=max_receive_count)
-    sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)})
-    return queue
+    """The delivery queue (and the others, made beside it)."""
+    return make_queues(sqs, max_receive_count=max_receive_count)[names.OUTBOUND.logical]
 
 
 @pytest.fixture
@@ -458,15 +500,17 @@ def world(moto_server: Moto, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
     ddb, sqs = moto_server.ddb, moto_server.sqs
     create_tables(ddb, os.environ)
     moto_server.sesv2.create_email_identity(EmailIdentity=SENDER)
-    queue = make_queue(sqs)
-    monkeypatch.setenv(queue.env_var, queue.url)
+    queues = make_queues(sqs)
+    for made in queues.values():
+        monkeypatch.setenv(made.env_var, made.url)
+    queue = queues[names.OUTBOUND.logical]
     DELIVERIES.clear()
     forget_cached_state()
     injector = Injector()
     for client in (aws.dynamodb(), aws.sqs(), aws.sesv2()):
         injector.install(client)
     try:
-        yield World(moto_server, monkeypatch, injector, ddb, sqs, queue)
+        yield World(moto_server, monkeypatch, injector, ddb, sqs, queue, queues[names.SMS_INBOUND.logical])
     finally:
         DELIVERIES.clear()
         forget_cached_state()
@@ -500,6 +544,8 @@ class FakeProvider:
     """CM's gateway at `cm_url` and Meta's Graph API at `graph_url` on 127.0.0.1 (see the module docstring)."""
 
     script: list[Step] = field(default_factory=list)
+    # A script per message (by CM's reference, our message id) in place of `script`, for mixed schedules.
+    script_for: Callable[[str], list[Step]] | None = None
     # Per message: every step it was answered with, and when each request came (monotonic seconds).
     requests: dict[str, list[Step]] = field(default_factory=lambda: defaultdict(list))
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -520,7 +566,8 @@ class FakeProvider:
     def next_step(self, message: str) -> Step:
         with self.lock:
             done = len(self.requests[message])
-            step = self.script[done] if done < len(self.script) else Step.OK
+            script = self.script if self.script_for is None else self.script_for(message)
+            step = script[done] if done < len(script) else Step.OK
             self.requests[message].append(step)
             self.times[message].append(time.monotonic())
             if step is Step.OK:

@@ -1,59 +1,86 @@
-"""Whitelisting by an inbound message (CM's MO webhook) when its AWS calls fail, each in turn, every way.
+"""Whitelisting by an inbound message (CM's MO webhook) when its AWS calls fail, each in turn, every way, and when
+its invocation dies.
 
-A message carrying a trial key makes six calls: the claim on the provider's message id (PutItem), the trial
-(GetItem), the whitelist transaction (entry, reverse index and the trial's `members`), the message record (PutItem),
-the reply counted against the sender's reply limit (UpdateItem) and the reply to the end user (SendMessage). What
-the code promises (README "Whitelisting", design decisions): a message whose processing failed answers 503, and its
-claim is released, so the provider's retry is processed rather than dropped as a duplicate; the whitelist is never
-half written (all three parts or none); the retry ends with the sender whitelisted and answered; and its reply is
-counted against the limit once, however the first attempt failed.
+A message carrying a trial key makes seven calls: the claim on the provider's message id (UpdateItem: a lease of the
+function's timeout), the trial (GetItem), the whitelist transaction (entry, reverse index and the trial's `members`),
+the message record (PutItem), the reply counted against the sender's reply limit (UpdateItem), the reply to the end
+user (SendMessage) and the claim's completion (UpdateItem). What the code promises (README "Whitelisting", design
+decisions): a message whose processing failed answers 503, and its lease is released, so the provider's retry is
+processed rather than dropped as a duplicate; the whitelist is never half written (all three parts or none); the
+retry ends with the sender whitelisted and answered; and its reply is counted against the limit once, and reaches
+the phone once, however the first attempt failed. An invocation that dies (a crash or a timeout: nothing runs after
+it) leaves its claim to run out: until then the provider's retry is asked to retry (503), after it the retry is
+processed, once. A completed message's redelivery changes nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Callable
+from functools import cache
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.faults.conftest import (
     CM_SECRET,
     KINDS,
     Call,
     Kind,
+    LambdaContext,
     World,
     attempts,
     key_of,
 )
 from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
+from trialgw import settings as trial_settings
+from trialgw.adapters import aws
+from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.keys import hash_key
 from trialgw.models import Channel, member_token
+from trialgw.settings import MoWebhookSettings
 
 pytestmark = pytest.mark.faults
 
 SENDER = "+31687654321"
-CLAIM = Call("claim", "dynamodb", "PutItem", lambda b: key_of(b)[0].startswith(names.SEEN_PK_PREFIX))
+
+
+def _claim_call(value: str) -> Callable[[dict[str, Any]], bool]:
+    """A write on a provider message id's claim, told apart by a value only it sets."""
+    return lambda b: key_of(b)[0].startswith(names.SEEN_PK_PREFIX) and value in b.get("ExpressionAttributeValues", {})
+
+
+CLAIM = Call("claim", "dynamodb", "UpdateItem", _claim_call(":lease"))
 READ_TRIAL = Call("read-trial", "dynamodb", "GetItem", lambda b: key_of(b)[1] == names.TRIAL_SK)
 WHITELIST = Call("whitelist", "dynamodb", "TransactWriteItems")
 RECORD = Call("record", "dynamodb", "PutItem", lambda b: key_of(b)[1].startswith(names.MESSAGE_SK_PREFIX))
 LIMIT = Call("limit", "dynamodb", "UpdateItem", lambda b: key_of(b)[0].startswith(names.REPLY_LOG_PK_PREFIX))
 REPLY = Call("reply", "sqs", "SendMessage")
+COMPLETE = Call("complete", "dynamodb", "UpdateItem", _claim_call(":done"))
 # Only on the way back from a failure.
-RELEASE = Call("release", "dynamodb", "DeleteItem", lambda b: key_of(b)[0].startswith(names.SEEN_PK_PREFIX))
-CATALOG = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY, RELEASE)
-WHITELISTING = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY)
+RELEASE = Call("release", "dynamodb", "UpdateItem", _claim_call(":ended"))
+CATALOG = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY, COMPLETE, RELEASE)
+# What a failure answers 503 for; a failed completion comes after the message was processed (its own test, below).
+PROCESSING = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY)
+WHITELISTING = (*PROCESSING, COMPLETE)
 
 
 def _cases() -> list[Any]:
     cases = []
-    for call in WHITELISTING:
+    for call in PROCESSING:
         for kind in KINDS[call.service]:
             # No condition on a read; a transaction's refusal is a cancellation with reasons, tested elsewhere; the
-            # limit's refusal is the limit reached (below).
-            if kind is Kind.CONDITION and call in (READ_TRIAL, WHITELIST, LIMIT):
+            # limit's refusal is the limit reached (below); the record's is "recorded already" (first write wins).
+            if kind is Kind.CONDITION and call in (READ_TRIAL, WHITELIST, RECORD, LIMIT):
                 continue
             cases.append(pytest.param(call, kind, id=f"{call.label}-{kind}"))
     return cases
@@ -99,6 +126,43 @@ def claims(world: World) -> list[dict[str, Any]]:
     return [i for i in world.items(names.MESSAGES.local_name) if i["pk"]["S"].startswith(names.SEEN_PK_PREFIX)]
 
 
+def live_leases(world: World) -> list[dict[str, Any]]:
+    """Claims still in progress whose lease has not run out: what holds a provider's retry off."""
+    now = time.time()
+    return [
+        c
+        for c in claims(world)
+        if c["state"]["S"] == "in_progress" and int(c.get("lease_until", {"N": "0"})["N"]) >= now
+    ]
+
+
+def completed(world: World) -> bool:
+    return [c["state"]["S"] for c in claims(world)] == ["done"]
+
+
+def lease_seconds() -> int:
+    return trial_settings.load(MoWebhookSettings).inbound_lease_seconds
+
+
+def after_the_lease(monkeypatch: pytest.MonkeyPatch, mo: ModuleType) -> None:
+    """The function's clock past the lease: the invocation that claimed the message is over, whatever became of it
+    (a Lambda invocation never outlives its timeout, which is the lease)."""
+    real = mo._deps()
+    ahead = dataclasses.replace(real, clock=lambda: time.time() + lease_seconds() + 1)
+    monkeypatch.setattr(mo, "_deps", lambda: ahead)
+
+
+def inbound_records(world: World) -> list[dict[str, Any]]:
+    return [r for r in world.message_records() if r["direction"]["S"] == "inbound"]
+
+
+def replies_delivered(world: World) -> list[str]:
+    """The replies that reached SENDER's phone (the sandbox) once the delivery queue is drained by the real delivery
+    function."""
+    world.drain(load_handler("delivery"))
+    return [d.text for d in DELIVERIES.entries() if d.to == SENDER and d.kind == "reply"]
+
+
 def replies(world: World) -> list[dict[str, Any]]:
     return [message for message in world.queued() if message["kind"] == "reply" and message["to"] == SENDER]
 
@@ -127,13 +191,14 @@ def test_a_failing_call_releases_the_claim_writes_no_half_whitelist_and_the_retr
     status, headers, body = invoke(mo, event)
 
     if (call, kind) == (CLAIM, Kind.CONDITION):
-        # The claim's condition is "not seen yet": refused, it is a redelivery, acknowledged and ignored.
+        # The claim's condition is "not claimed, or its lease ran out": refused without saying by whom, it is taken
+        # for a processed message (only a completed one refuses without a running lease), acknowledged and ignored.
         assert (status, body["outcomes"]) == (200, ["duplicate"])
     else:
         assert (status, body["code"]) == (503, "unavailable")
         assert int(headers["Retry-After"]) > 0
-    # Released (or never made): the provider's retry will be processed.
-    assert claims(world) == []
+    # Released (or never made): the provider's retry will be processed at once.
+    assert live_leases(world) == []
     parts = whitelist_parts(world, key)
     # Never half: all three parts or none, whatever failed.
     assert parts in ((False, False, False), (True, True, True))
@@ -150,10 +215,13 @@ def test_a_failing_call_releases_the_claim_writes_no_half_whitelist_and_the_retr
     assert status == 200
     assert body["outcomes"] == (["already_whitelisted"] if written else ["whitelisted"])
     assert whitelist_parts(world, key) == (True, True, True)
-    assert len(claims(world)) == 1
-    assert len({reply["message_id"] for reply in replies(world)}) == len({r["message_id"] for r in failed_replies}) + 1
+    assert completed(world)
+    # One reply, whichever attempts queued it: they all carry the message's one reply id.
+    assert len({reply["message_id"] for reply in replies(world)}) == 1
     # Counted once, also when the first attempt's count was written (a lost answer, or a failure after it).
     assert counted_replies(world) == 1
+    # Recorded once: the retry writes the record under the first attempt's time, as the same item.
+    assert len(inbound_records(world)) == 1
     # And a redelivery of it now changes nothing.
     status, _, body = invoke(mo, event)
     assert (status, body["outcomes"]) == (200, ["duplicate"])
@@ -172,21 +240,30 @@ def test_a_lost_answer_to_the_claim_is_the_calls_own_claim_not_a_duplicate(world
     assert len(replies(world)) == 1
 
 
-def test_reply_and_release_failing_answer_503_and_say_the_retry_will_be_dropped(
-    world: World, mo: ModuleType, caplog: pytest.LogCaptureFixture
+def test_reply_and_release_failing_answer_503_and_leave_the_retry_to_the_lease(
+    world: World, mo: ModuleType, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex)
     world.inject(REPLY, Kind.SERVER_ERROR)
     world.inject(RELEASE, Kind.UNREACHABLE)
 
-    status, _, body = invoke(mo, cm_mo_event(key, uuid.uuid4().hex))
+    status, _, body = invoke(mo, event)
 
     assert (status, body["code"]) == (503, "unavailable")
-    # The double fault's leftover, announced: the claim stays, and the whitelist stands whole.
-    assert len(claims(world)) == 1
+    # The double fault's leftover, announced: the lease runs on, and the whitelist stands whole.
+    assert len(live_leases(world)) == 1
     assert whitelist_parts(world, key) == (True, True, True)
     messages = [record.getMessage() for record in caplog.records]
-    assert "could not release a message claim; the provider's retry will be dropped" in messages
+    assert "could not release a message claim; the provider's retry is processed once its lease ends" in messages
+    world.heal()
+    # Within the lease the retry is asked to come back; after it, processed.
+    assert invoke(mo, event)[0] == 503
+    after_the_lease(monkeypatch, mo)
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["already_whitelisted"])
+    assert completed(world)
+    assert len(replies_delivered(world)) == 1
 
 
 def test_a_refused_limit_write_is_the_limit_reached_whitelisted_without_a_reply(world: World, mo: ModuleType) -> None:
@@ -204,3 +281,169 @@ def test_a_refused_limit_write_is_the_limit_reached_whitelisted_without_a_reply(
     world.heal()
     status, _, body = invoke(mo, event)
     assert (status, body["outcomes"]) == (200, ["duplicate"])
+
+
+# --- an invocation that dies: its claim is a lease ---------------------------------------------------------------
+
+WORKER = "FAULTS_INBOUND_WORKER"
+KILLED = 75
+
+
+def inbound_worker_main() -> None:
+    """One invocation of the real mo_webhook function that dies where $FAULTS_INBOUND_WORKER says (JSON: `die_at`,
+    `event`): `after-claim` (its claim written, nothing more) or `after-reply` (whitelisted, recorded and answered, the
+    claim not completed). The process ends there (`os._exit`): no answer, no release, no clean-up, as a Lambda
+    invocation that crashes or times out."""
+    config = json.loads(os.environ[WORKER])
+    handler = load_handler("mo_webhook")
+    real_deps = handler._deps
+
+    class Messages:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+        def claim(self, *args: Any, **kwargs: Any) -> Any:
+            claimed = self.real.claim(*args, **kwargs)
+            if config["die_at"] == "after-claim":
+                os._exit(KILLED)
+            return claimed
+
+    class Outbound:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def enqueue(self, message: Any) -> None:
+            self.real.enqueue(message)
+            if config["die_at"] == "after-reply":
+                os._exit(KILLED)
+
+    @cache
+    def deps() -> Any:
+        real = real_deps()
+        return dataclasses.replace(real, messages=Messages(real.messages), outbound=Outbound(real.outbound))
+
+    setattr(handler, "_deps", deps)  # noqa: B010 - a module loaded from a path: mypy cannot see its names
+    handler.handler(config["event"], LambdaContext())
+    sys.exit(0)
+
+
+def run_dying_invocation(event: dict[str, Any], die_at: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "core" / "python"), str(ROOT)])
+    env[WORKER] = json.dumps({"die_at": die_at, "event": event})
+    return subprocess.run(
+        [sys.executable, "-c", "from tests.faults.test_mo_faults import inbound_worker_main; inbound_worker_main()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("die_at", ["after-claim", "after-reply"])
+def test_an_invocation_that_dies_leaves_the_message_to_the_providers_retry_after_its_lease(
+    world: World, mo: ModuleType, monkeypatch: pytest.MonkeyPatch, die_at: str
+) -> None:
+    key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex)
+
+    dead = run_dying_invocation(event, die_at)
+
+    assert dead.returncode == KILLED, dead.stdout[-3000:] + dead.stderr[-3000:]
+    processed = die_at == "after-reply"
+    assert whitelist_parts(world, key) == (processed,) * 3
+    assert len(replies(world)) == int(processed)
+    # The provider got no answer and retries at once: the dead invocation's lease still runs, and a lease may be a
+    # live invocation's, so the retry is asked to come back (not told "duplicate", which would lose the message).
+    status, headers, body = invoke(mo, event)
+    assert status == 503, body
+    assert body["code"] == "unavailable"
+    assert 0 < int(headers["Retry-After"]) <= lease_seconds()
+    assert whitelist_parts(world, key) == (processed,) * 3
+
+    # Past the lease the dead invocation is certainly over: the retry is processed, and whitelists once.
+    after_the_lease(monkeypatch, mo)
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["already_whitelisted" if processed else "whitelisted"])
+    assert whitelist_parts(world, key) == (True, True, True)
+    trial = world.trial_item(key) or {}
+    assert len(trial[names.MEMBERS_ATTRIBUTE]["SS"]) == 1
+    assert completed(world)
+    assert len(inbound_records(world)) == 1
+    assert counted_replies(world) == 1
+    # The phone gets one reply: the dead invocation's (if it queued one) and the retry's are one message.
+    queued = replies(world)
+    assert len(queued) == 1 + int(processed)
+    assert len({reply["message_id"] for reply in queued}) == 1
+    delivered = replies_delivered(world)
+    assert len(delivered) == 1
+    assert delivered[0] in {reply["text"] for reply in queued}
+    if not processed:
+        assert delivered[0].startswith("You are whitelisted")
+
+    # A completed message's redelivery is a no-op.
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["duplicate"])
+    assert replies(world) == []
+
+
+def test_an_unexpected_error_after_the_claim_lets_the_retry_through_at_once(world: World, mo: ModuleType) -> None:
+    key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex)
+
+    def bug(request: Any, event_name: str, **_kwargs: Any) -> None:
+        # A bug, not an AWS error: nothing below the use case knows it (the trial's read raises it).
+        if event_name.endswith(".GetItem") and READ_TRIAL.matches("dynamodb", "GetItem", json.loads(request.body)):
+            raise RuntimeError("a bug after the claim")
+
+    client = aws.dynamodb()
+    client.meta.events.register("before-send", bug)
+    try:
+        status, _, body = invoke(mo, event)
+    finally:
+        client.meta.events.unregister("before-send", bug)
+    # Answered 500 without internals: the provider retries.
+    assert (status, body["code"]) == (500, "internal_error")
+    # Released: the retry goes through at once.
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["whitelisted"])
+    assert completed(world)
+    assert len(replies_delivered(world)) == 1
+
+
+@pytest.mark.parametrize("kind", [Kind.SERVER_ERROR, Kind.LOST])
+def test_a_completion_that_fails_answers_processed_and_a_late_redelivery_repeats_nothing(
+    world: World, mo: ModuleType, monkeypatch: pytest.MonkeyPatch, kind: Kind
+) -> None:
+    key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex)
+    fault = world.inject(COMPLETE, kind)
+
+    status, _, body = invoke(mo, event)
+
+    # Processed, and answered so: the provider has no reason to retry.
+    assert (status, body["outcomes"]) == (200, ["whitelisted"])
+    assert fault.attempts == attempts()
+    # A lost answer wrote the completion all the same; a server error left the lease to run out.
+    assert completed(world) == (kind is Kind.LOST)
+    world.heal()
+    # A provider that redelivers it anyway: within the lease asked to retry (unless completed), after it a no-op for
+    # the end user: the same whitelist, record and reply.
+    status, _, body = invoke(mo, event)
+    if kind is Kind.LOST:
+        assert (status, body["outcomes"]) == (200, ["duplicate"])
+    else:
+        assert status == 503, body
+        after_the_lease(monkeypatch, mo)
+        status, _, body = invoke(mo, event)
+        assert (status, body["outcomes"]) == (200, ["already_whitelisted"])
+    assert completed(world)
+    assert whitelist_parts(world, key) == (True, True, True)
+    assert len(inbound_records(world)) == 1
+    assert counted_replies(world) == 1
+    assert len(replies_delivered(world)) == 1

@@ -248,6 +248,38 @@ def test_a_delivery_whose_idempotency_record_cannot_be_completed_is_not_sent_aga
     assert world.dead_letters() == []
 
 
+SENT_WRITE = Call(
+    "sent-status", "dynamodb", "TransactWriteItems", lambda b: "TransactItems" in b and ":status" in str(b)
+)
+
+
+def test_a_sent_status_that_cannot_be_written_is_written_on_redelivery_without_sending_again(
+    world: World, provider: FakeProvider
+) -> None:
+    queued = accept(world)
+    delivery = delivery_on(world, provider, "cm")
+    # Every try of the invocation fails: the write inside the delivery and the worker's second one (2 tries each).
+    fault = world.inject(SENT_WRITE, Kind.THROTTLED, times=4)
+    pump = world.pump(delivery, remaining_ms=500)
+
+    outcome = pump.poll_once()
+
+    # The provider has it, the record does not say so yet: the item fails, and nothing may send it again.
+    assert (outcome.received, outcome.failed) == (1, 1)
+    assert fault.injected == 4
+    assert provider.accepted == {queued["message_id"]: 1}
+    assert record(world, queued)["status"]["S"] == "queued"
+
+    world.heal()
+    world.drain(delivery, remaining_ms=500)
+    # The redelivery writes what the first one kept in its idempotency record: sent, by CM.
+    assert provider.requests[queued["message_id"]] == [Step.OK]
+    final = record(world, queued)
+    assert final["status"]["S"] == "sent"
+    assert final["provider"]["S"] == "cm"
+    assert world.dead_letters() == []
+
+
 @pytest.mark.parametrize("fault", ["transient", "permanent"])
 def test_the_sandbox_told_to_fail_ends_failed_retried_into_the_dead_letter_queue_or_at_once(
     world: World, fault: str

@@ -10,6 +10,7 @@ retry absorbs is invisible: one accepted message, one unit, one record, one deli
 
 from __future__ import annotations
 
+import time
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +28,7 @@ from tests.faults.conftest import (
     key_of,
 )
 from tests.integration.conftest import invoke, load_handler, rest_event
-from trialgw import names
+from trialgw import names, settings
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
 from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.gateway import answers
@@ -70,12 +71,14 @@ INVALID_TOKEN = {"details": answers.INVALID_TOKEN, "errorCode": 101, "messages":
 
 
 def _cases(calls: tuple[Call, ...], kinds: tuple[Kind, ...] | None = None) -> list[Any]:
-    """(call, kind) for every kind of fault the call's service has (of `kinds`); no condition on a read."""
+    """(call, kind) for every kind of fault the call's service has (of `kinds`); no condition on a read, nor on the
+    record, whose only condition (the first write wins) fails only when the record is there."""
     return [
         pytest.param(call, kind, id=f"{call.label}-{kind}")
         for call in calls
         for kind in KINDS[call.service]
-        if (kinds is None or kind in kinds) and not (kind is Kind.CONDITION and call.operation == "GetItem")
+        if (kinds is None or kind in kinds)
+        and not (kind is Kind.CONDITION and (call.operation == "GetItem" or call is RECORD))
     ]
 
 
@@ -241,3 +244,96 @@ def test_queue_and_forget_failing_answers_503_and_logs_the_record_left_queued(
     (record,) = world.message_records()
     assert record["status"]["S"] == "queued"
     assert "a send that was not queued is still recorded as queued" in errors(caplog)
+
+
+# A client that retries after a lost answer (issue 14, path 6): the Idempotency-Key makes the retry the same send.
+
+CLAIM_KEY = Call(
+    "claim-idempotency-key",
+    "dynamodb",
+    "UpdateItem",
+    lambda b: key_of(b)[1].startswith(names.SEND_KEY_SK_PREFIX) and "ConditionExpression" in b,
+)
+COMPLETE_KEY = Call(
+    "complete-idempotency-key",
+    "dynamodb",
+    "UpdateItem",
+    lambda b: key_of(b)[1].startswith(names.SEND_KEY_SK_PREFIX) and "ConditionExpression" not in b,
+)
+
+
+def send_with_key(gateway: ModuleType, key: str, idempotency_key: str) -> tuple[int, dict[str, str], Any]:
+    body = cm_send_body(key, channels=["WhatsApp"], to=(PHONE,), content="Once", sender="TrialTest", reference="r-7")
+    event = rest_event("apigw_rest_send.json", body=body, headers={"Idempotency-Key": idempotency_key})
+    return invoke(gateway, event)
+
+
+def test_a_client_retrying_after_a_lost_answer_with_its_idempotency_key_sends_once(
+    world: World, gateway: ModuleType
+) -> None:
+    key = world.make_trial((Channel.WHATSAPP, PHONE))
+    # The gateway accepted it; the answer never reached the client, which sends the same request again.
+    _, _, first = send_with_key(gateway, key, "order-7")
+    status, headers, body = send_with_key(gateway, key, "order-7")
+
+    assert (status, body) == (200, first)
+    assert headers["Idempotent-Replayed"] == "true"
+    assert world.sent(key) == {"sent_whatsapp": 1}
+    assert len(world.message_records()) == 1
+    world.drain(load_handler("delivery"))
+    assert [entry.text for entry in DELIVERIES.entries()] == ["Once"]
+
+
+def test_a_retry_after_the_gateway_died_before_keeping_its_answer_sends_that_same_message_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIALGW_IDEMPOTENCY_LEASE_SECONDS", "1")
+    settings.reload()
+    gateway = load_handler("send")
+    key = world.make_trial((Channel.WHATSAPP, PHONE))
+    # The send went out, but the answer could not be kept (as if the function died right after queueing).
+    world.inject(COMPLETE_KEY, Kind.THROTTLED)
+    assert send_with_key(gateway, key, "order-8")[0] == 200
+    world.heal()
+    [first] = world.queued()
+
+    # While its lease runs, the key is the first request's: the client is told to wait.
+    status, headers, _ = send_with_key(gateway, key, "order-8")
+    assert status == 409
+    assert int(headers["Retry-After"]) >= 1
+    # Then the retry takes the key over and sends the very same message: counted, recorded and delivered once.
+    time.sleep(2.1)
+    status, headers, body = send_with_key(gateway, key, "order-8")
+    assert accepted(status, body), body
+    assert "Idempotent-Replayed" not in headers
+    assert world.sent(key) == {"sent_whatsapp": 1}
+    assert len(world.message_records()) == 1
+    assert {message["message_id"] for message in world.queued()} == {first["message_id"]}
+    world.drain(load_handler("delivery"))
+    assert [entry.message_id for entry in DELIVERIES.entries()] == [first["message_id"]]
+    # And the answer is now kept: a third try is the first answer again.
+    assert send_with_key(gateway, key, "order-8")[1]["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize("kind", KINDS["dynamodb"], ids=str)
+def test_an_idempotency_key_that_cannot_be_claimed_is_503_and_sends_nothing(
+    world: World, gateway: ModuleType, kind: Kind
+) -> None:
+    key = world.make_trial((Channel.WHATSAPP, PHONE))
+    world.inject(CLAIM_KEY, kind)
+    status, _, body = send_with_key(gateway, key, "order-9")
+    assert (status, body) == (503, UNAVAILABLE)
+    assert world.sent(key) == {}
+    assert world.queued() == []
+    # Nothing holds the key: not even a claim whose every answer was lost (it is given back), so the retry goes on.
+    world.heal()
+    assert accepted(*send_with_key(gateway, key, "order-9")[::2])
+    assert world.sent(key) == {"sent_whatsapp": 1}
+
+
+def test_a_claim_whose_first_answer_was_lost_is_recognized_by_the_sdks_retry(world: World, gateway: ModuleType) -> None:
+    key = world.make_trial((Channel.WHATSAPP, PHONE))
+    world.inject(CLAIM_KEY, Kind.LOST, times=1)
+    status, _, body = send_with_key(gateway, key, "order-10")
+    assert accepted(status, body), body
+    assert world.sent(key) == {"sent_whatsapp": 1}

@@ -43,6 +43,7 @@ _SEND_ANSWERS: frozenset[Answer] = frozenset(
         (400, 304),  # 11 over 2 SMS parts
         (403, 302),  # 12 not whitelisted
         (429, 102),  # 13 quota used up
+        (409, 202),  # Idempotency-Key used for another body, or its request still in progress
         (200, 0),  # accepted
     }
 )

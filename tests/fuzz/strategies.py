@@ -1160,7 +1160,8 @@ def sns_messages(key: str) -> SearchStrategy[Any]:
 
 
 def sns_events(key: str) -> SearchStrategy[dict[str, Any]]:
-    """SNS Lambda events as the two-way SMS topic delivers them, one to three records with generated messages."""
+    """SNS Lambda events (one to three records with generated messages): their notifications as the two-way SMS
+    topic publishes them (tests turn them into the SMS queue's records with `sns_via_sqs`)."""
     template = event("sns_two_way_sms.json")
 
     def build(messages: list[Any]) -> dict[str, Any]:
@@ -1177,8 +1178,8 @@ def sns_events(key: str) -> SearchStrategy[dict[str, Any]]:
 
 @st.composite
 def local_mo_documents(draw: st.DrawFn, key: str) -> Any:
-    """`/_local/mo` requests for an end user's SMS, which the local stack feeds to the MO function as the SNS event
-    of the two-way SMS topic: generated senders and texts (the other channels have their own HTTP webhooks)."""
+    """`/_local/mo` requests for an end user's SMS, which the local stack publishes to the two-way SMS topic, whose
+    queue feeds the MO function: generated senders and texts (the other channels have their own HTTP webhooks)."""
     sender = draw(
         weighted(
             (8, phone_numbers()), (1, phone_numbers().flatmap(address_spellings)), (1, hostile_strings(SPECIAL_NUMBERS))

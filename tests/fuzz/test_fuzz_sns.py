@@ -1,6 +1,7 @@
-"""Two-way SMS as AWS delivers it: SNS events whose `Message` is generated (End User Messaging's JSON, mutated,
-delivery events, junk), straight to the MO function on moto, since SNS has no HTTP route. The function must never
-raise on a notification: Lambda would retry it and count an error for what is the sender's problem."""
+"""Two-way SMS as AWS delivers it: SNS notifications whose `Message` is generated (End User Messaging's JSON,
+mutated, delivery events, junk), as the SMS topics' queue hands them to the MO function (SNS's envelope in SQS
+records), on moto, since SNS has no HTTP route. The function must never fail a notification: the queue would retry
+it into its dead-letter queue and count an error for what is the sender's problem."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.fuzz.strategies import sns_events
-from tests.integration.conftest import FakeLambdaContext, load_handler, make_trial
+from tests.integration.conftest import FakeLambdaContext, load_handler, make_trial, sns_via_sqs
 
 pytestmark = pytest.mark.fuzz
 
@@ -33,9 +34,10 @@ def test_sns_notifications_never_fail_the_mo_function() -> None:
     )
     @given(sns_events(key))
     def notification(event: dict[str, Any]) -> None:
-        result = handler.handler(event, FakeLambdaContext())
-        assert 0 <= result["processed"] == len(result["outcomes"]) <= len(event["Records"]), result
-        outcomes.update(result["outcomes"])
+        result = handler.handler(sns_via_sqs(event), FakeLambdaContext())
+        assert result["batchItemFailures"] == [], result
+        assert len(result["outcomes"]) == len(event["Records"]), result
+        outcomes.update(result["outcomes"].values())
 
     notification()
     # The generated notifications reach the use case, not only the parser's refusals.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from trialgw import names
+
 Template = dict[str, Any]
 
 # Plausible deploy-time values for CloudFormation's pseudo parameters.
@@ -144,4 +146,37 @@ def output_resource(template: Template, output_name: str) -> tuple[str, dict[str
     """The (logical id, resource) a stack output refers to, e.g. the secret `WebhookSecretsName` names."""
     value = outputs(template)[output_name]
     (found,) = [(i, r) for i, r in template["Resources"].items() if references(value, i)]
+    return found
+
+
+def topic_ids(template: Template) -> dict[str, str]:
+    """The SNS topics of `trialgw.names.TOPICS` by logical name (their display name is `trialgw <logical>`)."""
+    by_name = {render(props(t).get("DisplayName", "")): t_id for t_id, t in resources(template, "AWS::SNS::Topic")}
+    return {topic.logical: by_name[f"trialgw {topic.logical}"] for topic in names.TOPICS}
+
+
+def queue_ids(template: Template) -> dict[str, str]:
+    """Every queue a function may consume, by the name `FunctionDef.consumes` uses: each queue of `trialgw.names.QUEUES`
+    (found by what feeds it: its SNS topics' subscriptions, or the functions whose environment names its URL) and its
+    dead-letter queue (`QueueDef.dead_letters`, found by the queue's redrive policy)."""
+    topics = topic_ids(template)
+    subscriptions = [props(s) for _, s in resources(template, "AWS::SNS::Subscription")]
+    found: dict[str, str] = {}
+    for queue in names.QUEUES:
+        if queue.topics:
+            fed = {
+                referenced_id(s["Endpoint"])
+                for s in subscriptions
+                if s["Protocol"] == "sqs" and any(references(s["TopicArn"], topics[t]) for t in queue.topics)
+            }
+        else:
+            fed = {
+                referenced_id(environment(f)[queue.env_var])
+                for _, f in functions(template).values()
+                if queue.env_var in environment(f)
+            }
+        (queue_id,) = fed
+        found[queue.logical] = queue_id
+        redrive = props(template["Resources"][queue_id])["RedrivePolicy"]
+        found[queue.dead_letters] = referenced_id(redrive["deadLetterTargetArn"])
     return found

@@ -3,7 +3,7 @@
 Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
 other branches of the knobs (no deletion protection, a domain identity, a settings override, another
 queueMaxReceiveCount, an alarmEmail, no reserved concurrency, another delivery concurrency, a custom API
-domain, no sign-up human check).
+domain, no sign-up human check, channels on providers other than the sandbox).
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ VARIANT_ALARM_EMAIL = "ops@trials.example.org"
 VARIANT_API_DOMAIN = "api.trials.example.org"
 VARIANT_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 VARIANT_DELIVERY_MAX_CONCURRENCY = 7
+# Channels on real providers (with the account ids the deploy checks), whose credentials the deploy reminds of.
+VARIANT_PROVIDERS = {
+    "provider_sms": "cm",
+    "provider_whatsapp": "meta",
+    "whatsapp_phone_number_id": "106540352242922",
+    "provider_messenger": "cm",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,11 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             signup_human_check="off",
             ses_domain=VARIANT_DOMAIN,
             sender_email=f"trials@{VARIANT_DOMAIN}",
-            settings_overrides={**stack.config.settings_overrides, "trial_lifetime_seconds": "600"},
+            settings_overrides={
+                **stack.config.settings_overrides,
+                "trial_lifetime_seconds": "600",
+                **VARIANT_PROVIDERS,
+            },
         ),
     )
     try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 
 from infra import topology
-from infra.stack import StackConfig
+from infra.stack import StackConfig, camel
 from tests.infra.cfn import (
     as_list,
     environment,
@@ -15,16 +18,21 @@ from tests.infra.cfn import (
     identity_statements,
     output_resource,
     props,
+    queue_ids,
     referenced_id,
     references,
     resources,
     role_statements,
 )
-from tests.infra.conftest import VARIANT_DELIVERY_MAX_CONCURRENCY, VARIANT_MAX_RECEIVE_COUNT, Synthesized
+from tests.infra.conftest import (
+    VARIANT_DELIVERY_MAX_CONCURRENCY,
+    VARIANT_MAX_RECEIVE_COUNT,
+    VARIANT_PROVIDERS,
+    Synthesized,
+)
 from trialgw import names
-from trialgw.settings import DeliverySettings
+from trialgw.settings import DeliveryAttempts, DeliverySettings, env_var
 
-QUEUE_ENV_VARS = {queue.logical: queue.env_var for queue in names.QUEUES}
 CONSUMERS = [d for d in topology.FUNCTIONS if d.consumes]
 
 
@@ -44,12 +52,12 @@ def test_each_consumed_queue_feeds_its_function_in_batches_of_10_with_partial_ba
     template_json: dict[str, Any],
 ) -> None:
     queues = dict(resources(template_json, "AWS::SQS::Queue"))
+    sources = queue_ids(template_json)
     for definition in topology.FUNCTIONS:
         function_id, function = functions(template_json)[definition.name]
         mappings = _mappings(template_json, function_id)
         assert len(mappings) == len(definition.consumes), definition.name
-        variables = environment(function)
-        consumed = {referenced_id(variables[QUEUE_ENV_VARS[logical]]) for logical in definition.consumes}
+        consumed = {sources[logical] for logical in definition.consumes}
         assert {referenced_id(m["EventSourceArn"]) for m in mappings} == consumed
         for mapping in mappings:
             assert mapping["BatchSize"] == 10
@@ -58,10 +66,22 @@ def test_each_consumed_queue_feeds_its_function_in_batches_of_10_with_partial_ba
             assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
             assert mapping.get("Enabled", True) is True
             queue = props(queues[referenced_id(mapping["EventSourceArn"])])
-            # The work queue (with its dead-letter queue), never the dead-letter queue itself.
-            assert "RedrivePolicy" in queue
+            # A work queue (with its dead-letter queue), or a dead-letter queue where topology says so.
+            source_id = referenced_id(mapping["EventSourceArn"])
+            source = next(logical for logical, queue_id in sources.items() if queue_id == source_id)
+            assert ("RedrivePolicy" in queue) is not names.queue_source(source)[1]
             # A message in flight stays invisible for a whole invocation (AWS recommends 6 times the timeout).
             assert queue["VisibilityTimeout"] >= 6 * props(function)["Timeout"]
+
+
+def test_the_delivery_queues_dead_letters_are_consumed_and_nothing_else_consumes_a_dead_letter_queue() -> None:
+    dead_letter_consumers = {
+        (definition.name, logical)
+        for definition in topology.FUNCTIONS
+        for logical in definition.consumes
+        if names.queue_source(logical)[1]
+    }
+    assert dead_letter_consumers == {("dead_letters", names.OUTBOUND.dead_letters)}
 
 
 def test_every_event_source_is_a_topology_consumer(template_json: dict[str, Any]) -> None:
@@ -69,27 +89,28 @@ def test_every_event_source_is_a_topology_consumer(template_json: dict[str, Any]
     assert len(mappings) == sum(len(d.consumes) for d in topology.FUNCTIONS)
 
 
-def _max_attempts_and_receive_count(template: dict[str, Any], name: str) -> tuple[int, set[int]]:
-    function_id, function = functions(template)[name]
-    queues = dict(resources(template, "AWS::SQS::Queue"))
-    counts = {
-        props(queues[referenced_id(m["EventSourceArn"])])["RedrivePolicy"]["maxReceiveCount"]
-        for m in _mappings(template, function_id)
-    }
-    settings = DeliverySettings.model_validate(
+def _max_attempts_and_receive_count(template: dict[str, Any], name: str) -> tuple[int, int]:
+    """A function's TRIALGW_DELIVERY_MAX_ATTEMPTS, and the delivery queue's maxReceiveCount."""
+    _, function = functions(template)[name]
+    outbound = template["Resources"][queue_ids(template)[names.OUTBOUND.logical]]
+    settings = DeliveryAttempts.model_validate(
         {"delivery_max_attempts": environment(function)["TRIALGW_DELIVERY_MAX_ATTEMPTS"]}
     )
-    return settings.delivery_max_attempts, counts
+    return settings.delivery_max_attempts, props(outbound)["RedrivePolicy"]["maxReceiveCount"]
 
 
-def test_delivery_max_attempts_is_the_consumed_queues_max_receive_count(synthesized: Synthesized) -> None:
-    for definition in CONSUMERS:
-        assert issubclass(definition.settings_model, DeliverySettings)
-        attempts, counts = _max_attempts_and_receive_count(synthesized.template_json, definition.name)
-        assert counts == {attempts} == {synthesized.stack.config.queue_max_receive_count}
+def test_delivery_max_attempts_is_the_delivery_queues_max_receive_count(synthesized: Synthesized) -> None:
+    # The delivery function (its last attempt), the dead-letter consumer (the reason it writes) and the sweeper (the
+    # longest a delivery can take) all count the delivery queue's receives.
+    counting = [d for d in topology.FUNCTIONS if issubclass(d.settings_model, DeliveryAttempts)]
+    assert {d.name for d in counting} == {"delivery", "dead_letters", "sweeper"}
+    assert next(d for d in counting if d.name == "delivery").consumes == (names.OUTBOUND.logical,)
+    for definition in counting:
+        attempts, count = _max_attempts_and_receive_count(synthesized.template_json, definition.name)
+        assert attempts == count == synthesized.stack.config.queue_max_receive_count
         # The knob moves both together.
-        attempts, counts = _max_attempts_and_receive_count(synthesized.variant_json, definition.name)
-        assert counts == {attempts} == {VARIANT_MAX_RECEIVE_COUNT}
+        attempts, count = _max_attempts_and_receive_count(synthesized.variant_json, definition.name)
+        assert attempts == count == VARIANT_MAX_RECEIVE_COUNT
 
 
 def test_delivery_max_attempts_is_no_knob() -> None:
@@ -154,3 +175,75 @@ def test_the_delivery_concurrency_is_a_knob(synthesized: Synthesized) -> None:
     mappings = [props(m) for _, m in resources(synthesized.variant_json, "AWS::Lambda::EventSourceMapping")]
     assert mappings
     assert {m["ScalingConfig"]["MaximumConcurrency"] for m in mappings} == {VARIANT_DELIVERY_MAX_CONCURRENCY}
+
+
+def _warnings(synthesized: Synthesized, stack: cdk.Stack) -> list[str]:
+    metadata = json.loads((synthesized.outdir / f"{stack.artifact_id}.metadata.json").read_text(encoding="utf-8"))
+    return [entry["data"] for entries in metadata.values() for entry in entries if entry["type"] == "aws:cdk:warning"]
+
+
+def test_the_deploy_names_every_credential_the_chosen_providers_need_in_the_secret(synthesized: Synthesized) -> None:
+    # The variant: SMS and Messenger on cm, WhatsApp on meta, Instagram on the sandbox.
+    assert {k: v for k, v in VARIANT_PROVIDERS.items() if k.startswith("provider_")} == {
+        "provider_sms": "cm",
+        "provider_whatsapp": "meta",
+        "provider_messenger": "cm",
+    }
+    reminders = [w for w in _warnings(synthesized, synthesized.variant) if "providerCredential" in w]
+    # The stack is region-agnostic (its region a token until deploy): the command names the stack only.
+    target = f"--stack {synthesized.variant.stack_name}"
+    assert sorted(reminders) == sorted(
+        [
+            "SMS (cm), Facebook Messenger (cm) need cm_product_token in the provider secret (ProviderSecretsName "
+            'output): until it is there, their messages fail "channel not configured" and the ChannelNotConfigured '
+            f"alarm fires. Set it after deploying: trialgw-admin providers set-credential cm_product_token {target} "
+            "[ack: trialgw:providerCredential:cm_product_token]",
+            "WhatsApp (meta) needs whatsapp_access_token in the provider secret (ProviderSecretsName output): until "
+            'it is there, its messages fail "channel not configured" and the ChannelNotConfigured alarm fires. Set it '
+            f"after deploying: trialgw-admin providers set-credential whatsapp_access_token {target} "
+            "[ack: trialgw:providerCredential:whatsapp_access_token]",
+        ]
+    )
+    # cdk.json leaves every channel on the sandbox: nothing to set, nothing said.
+    assert not [w for w in _warnings(synthesized, synthesized.stack) if "providerCredential" in w]
+    variables = environment(functions(synthesized.variant_json)["delivery"][1])
+    assert (variables["TRIALGW_PROVIDER_WHATSAPP"], variables["TRIALGW_PROVIDER_SMS"]) == ("meta", "cm")
+
+
+@pytest.mark.parametrize(
+    ("channel_knobs", "refusal"),
+    [
+        (
+            {"providerWhatsapp": "meta"},
+            "providerWhatsapp is meta, which sends WhatsApp from an account this deployment must name: set "
+            "whatsappPhoneNumberId (-c whatsappPhoneNumberId=<id>), or choose another provider",
+        ),
+        ({"providerMessenger": "meta", "messengerPageId": ""}, "set messengerPageId"),
+        ({"providerInstagram": "meta"}, "set instagramAccountId"),
+        ({"providerWhatsapp": "aws-sms"}, "aws-sms carries SMS only, not WhatsApp"),
+    ],
+)
+def test_a_channel_that_could_never_send_stops_the_synth(channel_knobs: dict[str, str], refusal: str) -> None:
+    app = cdk.App(context={"senderEmail": "a@example.com", **channel_knobs})
+    with pytest.raises(ValueError, match=re.escape(refusal)):
+        StackConfig.from_context(app.node)
+
+
+def test_a_provider_given_its_account_id_passes_the_synths_check() -> None:
+    app = cdk.App(context={"senderEmail": "a@example.com", "providerWhatsapp": "meta", "whatsappPhoneNumberId": "1"})
+    assert StackConfig.from_context(app.node).settings_overrides["provider_whatsapp"] == "meta"
+
+
+@pytest.mark.parametrize(
+    ("field", "holder"),
+    [(topology.INBOUND_LEASE_FIELD, "mo_webhook"), (topology.IDEMPOTENCY_LEASE_FIELD, "send")],
+)
+def test_a_lease_is_its_functions_timeout_and_no_knob(template_json: dict[str, Any], field: str, holder: str) -> None:
+    lease = env_var(field)
+    for name, (_, function) in functions(template_json).items():
+        variables = environment(function)
+        if name == holder:
+            assert int(variables[lease]) == props(function)["Timeout"] == topology.function(name).timeout_seconds
+        else:
+            assert lease not in variables
+    assert camel(field) not in StackConfig.knobs()

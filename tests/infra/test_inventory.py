@@ -33,42 +33,47 @@ INVENTORY = {
     "AWS::S3::Bucket": 2,
     "AWS::S3::BucketPolicy": 2,
     "Custom::CDKBucketDeployment": 1,
-    # Operations: dead letters, queue age, API 5XX, capacity breaker, SES bounces, SES complaints (6), and Errors
-    # and Throttles of each of the five functions (10); one dashboard.
-    "AWS::CloudWatch::Alarm": 16,
+    # Operations: per queue (outbound, SMS inbound) its dead letters (their number; for the consumed outbound
+    # dead-letter queue, its oldest one's age) and its oldest message's age (4); API 5XX, capacity breaker, channel
+    # not configured, dead-lettered messages, stale queued sends, SES bounces, SES complaints (7); Errors and
+    # Throttles of each of the seven functions (14); one dashboard.
+    "AWS::CloudWatch::Alarm": 25,
     "AWS::CloudWatch::Dashboard": 1,
     # trials, whitelist, messages, idempotency.
     "AWS::DynamoDB::Table": 4,
-    # A role per function (5), the bucket deployment's, the integration URL lookup's and API Gateway's CloudWatch
+    # A role per function (7), the bucket deployment's, the integration URL lookup's and API Gateway's CloudWatch
     # role; a policy for each role that is granted something beyond its managed policy.
-    "AWS::IAM::Policy": 7,
-    "AWS::IAM::Role": 8,
+    "AWS::IAM::Policy": 9,
+    "AWS::IAM::Role": 10,
     # Customer keys of the three SNS topics (SNS's AWS managed key cannot be shared with other services).
     "AWS::KMS::Key": 3,
-    # delivery consumes the outbound queue.
-    "AWS::Lambda::EventSourceMapping": 1,
-    # send, signup, mo_webhook, dashboard, delivery, the bucket deployment's handler and CDK's AwsCustomResource
-    # provider (the web ACL's integration URL).
-    "AWS::Lambda::Function": 7,
+    # delivery consumes the outbound queue, dead_letters its dead-letter queue, mo_webhook the SMS inbound queue.
+    "AWS::Lambda::EventSourceMapping": 3,
+    # The sweeper's schedule.
+    "AWS::Events::Rule": 1,
+    # send, signup, mo_webhook, dashboard, delivery, dead_letters, sweeper, the bucket deployment's handler and CDK's
+    # AwsCustomResource provider (the web ACL's integration URL).
+    "AWS::Lambda::Function": 9,
     # core and deps (Powertools is AWS's public layer, referenced, not created), and the bucket deployment's
     # AWS CLI layer.
     "AWS::Lambda::LayerVersion": 3,
-    # API Gateway may invoke the function of each of the 11 routes; each of the two SMS topics may invoke mo_webhook.
-    "AWS::Lambda::Permission": 13,
-    # A log group per function (5), API access and execution logs (2), the bucket deployment's (1), the
+    # API Gateway may invoke the function of each of the 11 routes; the sweeper's schedule rule may invoke it.
+    "AWS::Lambda::Permission": 12,
+    # A log group per function (7), API access and execution logs (2), the bucket deployment's (1), the
     # integration URL lookup's (1).
-    "AWS::Logs::LogGroup": 9,
+    "AWS::Logs::LogGroup": 11,
     # The SES v2 identity and its configuration set.
     "AWS::SES::ConfigurationSet": 1,
     "AWS::SES::EmailIdentity": 1,
-    # Two-way SMS and SMS delivery events feed mo_webhook; the operator alerts topic has no subscriber unless
-    # alarmEmail is set.
+    # Two-way SMS and SMS delivery events feed the SMS inbound queue; the operator alerts topic has no subscriber
+    # unless alarmEmail is set.
     "AWS::SNS::Subscription": 2,
     "AWS::SNS::Topic": 3,
     "AWS::SNS::TopicPolicy": 3,
-    # The outbound queue and its dead-letter queue, each with a TLS-only policy.
-    "AWS::SQS::Queue": 2,
-    "AWS::SQS::QueuePolicy": 2,
+    # The outbound and SMS inbound queues and their dead-letter queues, each with a TLS-only policy (the SMS inbound
+    # queue's also lets its two topics send to it).
+    "AWS::SQS::Queue": 4,
+    "AWS::SQS::QueuePolicy": 4,
     # Webhook secrets and provider credentials.
     "AWS::SecretsManager::Secret": 2,
     # The regional web ACL and its association with the stage; the deploy-time lookup of its application

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 import pytest
 
 from infra import topology
+from infra.constructs.functions import settings_field
 from infra.constructs.secrets import SECRET_KEYS
 from infra.constructs.topics import END_USER_MESSAGING
 from infra.stack import SECRET_SETTINGS, StackConfig, camel
@@ -19,10 +20,12 @@ from tests.infra.cfn import (
     output_resource,
     outputs,
     props,
+    queue_ids,
     referenced_id,
     references,
     render,
     resources,
+    topic_ids,
 )
 from tests.infra.conftest import Synthesized
 from trialgw import names
@@ -62,39 +65,63 @@ def test_one_queue_with_a_dead_letter_queue_per_queue_definition(template_json: 
 
 def test_every_queue_is_encrypted_and_refuses_plain_http(template_json: dict[str, Any]) -> None:
     main, dead = _queues(template_json)
+    sources, topics = queue_ids(template_json), topic_ids(template_json)
     for queue_id, queue in {**main, **dead}.items():
         assert props(queue)["SqsManagedSseEnabled"] is True
         statements = _policy_statements(template_json, "AWS::SQS::QueuePolicy", "Queues", queue_id)
         assert any(s["Effect"] == "Deny" and s["Condition"] == SECURE_TRANSPORT_DENIED for s in statements)
-        assert all(s["Effect"] == "Deny" for s in statements), "no one is let in by a queue policy"
+        # Only the SNS topics subscribed to a queue are let in, each to send to that queue alone.
+        feeding = {topics[t] for q in names.QUEUES if sources[q.logical] == queue_id for t in q.topics}
+        allowed = [s for s in statements if s["Effect"] != "Deny"]
+        assert len(allowed) == len(feeding)
+        for statement in allowed:
+            assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+            assert statement["Action"] == "sqs:SendMessage"
+            assert references(statement["Resource"], queue_id)
+            (topic_id,) = [t for t in feeding if references(statement["Condition"]["ArnEquals"]["aws:SourceArn"], t)]
+            feeding.discard(topic_id)
 
 
 def test_dead_letters_and_old_messages_raise_alarms(template_json: dict[str, Any]) -> None:
     main, dead = _queues(template_json)
+    sources = queue_ids(template_json)
+    consumed = {sources[logical] for d in topology.FUNCTIONS for logical in d.consumes}
     alarms = [props(a) for _, a in resources(template_json, "AWS::CloudWatch::Alarm")]
     watched = {
         (referenced_id(alarm["Dimensions"][0]["Value"]), alarm["MetricName"])
         for alarm in alarms
         if alarm.get("Namespace") == "AWS/SQS"
     }
+    assert set(dead) & consumed, "no dead-letter queue is consumed: half of this test would check nothing"
+    assert set(dead) - consumed, "every dead-letter queue is consumed: half of this test would check nothing"
     for dead_id in dead:
-        assert (dead_id, "ApproximateNumberOfMessagesVisible") in watched
+        # Unconsumed: any dead letter waits for an operator. Consumed: empty within seconds unless its consumer fails.
+        metric = "ApproximateAgeOfOldestMessage" if dead_id in consumed else "ApproximateNumberOfMessagesVisible"
+        assert (dead_id, metric) in watched
+        assert len([w for w in watched if w[0] == dead_id]) == 1
     for queue_id in main:
         assert (queue_id, "ApproximateAgeOfOldestMessage") in watched
 
 
-def test_functions_that_send_to_or_consume_a_queue_get_its_url(template_json: dict[str, Any]) -> None:
-    main, _ = _queues(template_json)
+def test_functions_that_send_to_a_queue_or_back_off_on_it_get_its_url(template_json: dict[str, Any]) -> None:
+    sources = queue_ids(template_json)
     for definition in topology.FUNCTIONS:
         variables = environment(functions(template_json)[definition.name][1])
         for queue in names.QUEUES:
-            if queue.logical in (*definition.sends_to, *definition.consumes):
-                assert referenced_id(variables[queue.env_var]) in main  # Ref of a queue is its URL
+            # A consumer needs the URL only to change a message's visibility (its settings then take the URL).
+            backs_off = queue.logical in definition.consumes and (
+                settings_field(queue.env_var) in definition.settings_model.model_fields
+            )
+            if queue.logical in definition.sends_to or backs_off:
+                assert referenced_id(variables[queue.env_var]) == sources[queue.logical]  # a queue's Ref is its URL
             else:
                 assert queue.env_var not in variables
+    # The delivery function backs off on its queue; the dead-letter consumer needs no URL.
+    assert "TRIALGW_OUTBOUND_QUEUE_URL" in environment(functions(template_json)["delivery"][1])
+    assert not [v for v in environment(functions(template_json)["dead_letters"][1]) if v.endswith("_QUEUE_URL")]
 
 
-def test_one_encrypted_tls_only_topic_per_topic_definition_subscribed_by_its_functions(
+def test_one_encrypted_tls_only_topic_per_topic_definition_subscribed_by_its_queue(
     template_json: dict[str, Any],
 ) -> None:
     # The operator alerts topic is the operations construct's (tests/infra/test_operations.py).
@@ -112,12 +139,13 @@ def test_one_encrypted_tls_only_topic_per_topic_definition_subscribed_by_its_fun
             s["Effect"] == "Deny" and s["Principal"] == "*" and s["Condition"] == SECURE_TRANSPORT_DENIED
             for s in statements
         )
-        subscribers = {referenced_id(s["Endpoint"]) for s in subscriptions if references(s["TopicArn"], topic_id)}
-        assert all(s["Protocol"] == "lambda" for s in subscriptions)
-        expected = {
-            functions(template_json)[f.name][0] for f in topology.FUNCTIONS if definition.logical in f.subscribes_to
-        }
-        assert subscribers == expected
+        subscribed = [s for s in subscriptions if references(s["TopicArn"], topic_id)]
+        # SNS invokes no function directly: its notifications go to a queue (SNS's envelope kept), which keeps the
+        # ones whose processing fails in its dead-letter queue.
+        assert all(s["Protocol"] == "sqs" and s.get("RawMessageDelivery", False) is False for s in subscribed)
+        expected = {queue_ids(template_json)[q.logical] for q in names.QUEUES if definition.logical in q.topics}
+        assert {referenced_id(s["Endpoint"]) for s in subscribed} == expected
+        assert len(subscribed) == len(expected) == 1
 
 
 def _only_this_accounts_end_user_messaging(statement: dict[str, Any]) -> None:

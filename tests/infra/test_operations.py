@@ -8,9 +8,20 @@ import pytest
 
 from infra import topology
 from infra.constructs.operations import API_5XX_THRESHOLD, SES_COMPLAINT_RATE_THRESHOLD
-from infra.constructs.queues import MAX_AGE_SECONDS
-from tests.infra.cfn import functions, output_resource, props, referenced_id, references, render, resources
+from infra.constructs.queues import DEAD_LETTER_MAX_AGE_SECONDS, MAX_AGE_SECONDS
+from tests.infra.cfn import (
+    functions,
+    output_resource,
+    props,
+    queue_ids,
+    referenced_id,
+    references,
+    render,
+    resources,
+)
 from tests.infra.conftest import VARIANT_ALARM_EMAIL, Synthesized
+from trialgw import names
+from trialgw.logic.delivery import CHANNEL_NOT_CONFIGURED_METRIC
 
 
 def _alerts_topic_id(template_json: dict[str, Any]) -> str:
@@ -65,14 +76,38 @@ def test_a_dead_letter_alarm_per_dead_letter_queue_and_an_age_alarm_per_queue(te
     queues = dict(resources(template_json, "AWS::SQS::Queue"))
     dead = {qid for qid, q in queues.items() if "RedrivePolicy" not in props(q)}
     main = set(queues) - dead
+    sources = queue_ids(template_json)
+    consumed = {sources[logical] for d in topology.FUNCTIONS for logical in d.consumes} & dead
+    assert consumed == {sources[names.OUTBOUND.dead_letters]}
     alarms = _alarms(template_json)
+    # A dead-letter queue nothing consumes: any message in it waits for an operator.
     depth = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
-    assert sorted(referenced_id(_dimension(a, "QueueName")) for a in depth) == sorted(dead)
+    assert sorted(referenced_id(_dimension(a, "QueueName")) for a in depth) == sorted(dead - consumed)
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in depth)
     age = [a for a in alarms if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
-    assert sorted(referenced_id(_dimension(a, "QueueName")) for a in age) == sorted(main)
+    by_queue = {referenced_id(_dimension(a, "QueueName")): a for a in age}
+    assert sorted(by_queue) == sorted(main | consumed)
     assert MAX_AGE_SECONDS == 300
-    assert all(a["Threshold"] == MAX_AGE_SECONDS for a in age)
+    assert all(by_queue[q]["Threshold"] == MAX_AGE_SECONDS for q in main)
+    # A consumed one: its consumer empties it within seconds; a dead letter that stays means the consumer fails.
+    assert DEAD_LETTER_MAX_AGE_SECONDS == 900
+    assert all(by_queue[q]["Threshold"] == DEAD_LETTER_MAX_AGE_SECONDS for q in consumed)
+
+
+@pytest.mark.parametrize(
+    ("metric", "service", "statistic"),
+    [("DeadLettered", "dead_letters", "Sum"), ("StaleQueued", "sweeper", "Maximum")],
+)
+def test_dead_lettered_and_stale_queued_sends_raise_alarms_on_their_functions_metrics(
+    template_json: dict[str, Any], metric: str, service: str, statistic: str
+) -> None:
+    (alarm,) = [a for a in _alarms(template_json) if a.get("MetricName") == metric]
+    environment = props(functions(template_json)[service][1])["Environment"]["Variables"]
+    assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"] == "trialgw"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
+    assert (alarm["Statistic"], alarm["Period"]) == (statistic, 300)
+    # The first one is worth hearing of: the invariant is that there are none.
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
 def test_an_errors_and_a_throttles_alarm_per_function(template_json: dict[str, Any]) -> None:
@@ -128,6 +163,23 @@ def test_the_breaker_alarm_tells_the_operator_how_to_look_and_how_to_revoke(
     assert len(text) <= 1024  # CloudWatch's limit for a description
 
 
+def test_a_channel_not_configured_alarm_watches_the_delivery_functions_emf_metric(synthesized: Synthesized) -> None:
+    template_json = synthesized.template_json
+    (alarm,) = [a for a in _alarms(template_json) if a.get("MetricName") == CHANNEL_NOT_CONFIGURED_METRIC]
+    assert alarm["Namespace"] == "trialgw"
+    readers = [d.name for d in topology.FUNCTIONS if d.reads_provider_secrets]
+    assert readers == ["delivery"]
+    delivery_environment = props(functions(template_json)["delivery"][1])["Environment"]["Variables"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": delivery_environment["POWERTOOLS_SERVICE_NAME"]}]
+    # The first message that fails closed is worth hearing of.
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    text = render(alarm["AlarmDescription"])
+    where = f"--stack {synthesized.stack.stack_name} --region eu-west-1"
+    assert f"trialgw-admin providers set-credential <key> {where}" in text
+    assert all(key in text for key in names.PROVIDER_SECRET_KEYS)
+    assert len(text) <= 1024  # CloudWatch's limit for a description
+
+
 def test_the_ses_bounce_rate_alarm(template_json: dict[str, Any]) -> None:
     (alarm,) = [a for a in _alarms(template_json) if a.get("MetricName") == "Reputation.BounceRate"]
     assert alarm["Namespace"] == "AWS/SES"
@@ -177,3 +229,17 @@ def json_text(value: Any) -> str:
     if isinstance(value, dict) and "Fn::Join" in value:
         return "".join(json_text(part) for part in value["Fn::Join"][1])
     return str(value)
+
+
+def test_each_scheduled_function_runs_on_its_own_rule_without_retries(template_json: dict[str, Any]) -> None:
+    rules = [props(rule) for _, rule in resources(template_json, "AWS::Events::Rule")]
+    scheduled = [d for d in topology.FUNCTIONS if d.schedule_minutes is not None]
+    assert [d.name for d in scheduled] == ["sweeper"]
+    assert len(rules) == len(scheduled)
+    for definition in scheduled:
+        function_id, _ = functions(template_json)[definition.name]
+        (rule,) = [r for r in rules if [referenced_id(t["Arn"]) for t in r["Targets"]] == [function_id]]
+        assert rule["ScheduleExpression"] == f"rate({definition.schedule_minutes} minutes)"
+        assert rule.get("State", "ENABLED") == "ENABLED"
+        # The next run repeats the work: a failed one is not retried hours later.
+        assert rule["Targets"][0]["RetryPolicy"] == {"MaximumRetryAttempts": 0}

@@ -8,7 +8,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.resources import create_tables
-from trialgw import names, settings
+from trialgw import budgets, names, settings
 from trialgw.adapters import aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,8 @@ class FakeLambdaContext:
     log_stream_name = "test"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        # A fresh invocation of the function with the longest timeout: every worker's budget admits its records.
+        return max(budget.timeout_seconds for budget in budgets.BUDGETS.values()) * 1000
 
 
 @pytest.fixture
@@ -76,8 +77,35 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def forget_cached_state() -> None:
     """Settings and AWS clients read afresh, as in a new function instance."""
     settings.reload()
-    for factory in (aws.dynamodb, aws.sqs, aws.sesv2, aws.sms_voice):
+    for factory in (aws.dynamodb, aws.sqs, aws.sesv2, aws.sms_voice, aws.secretsmanager):
         factory.cache_clear()
+    # Powertools' secrets provider holds the client (and cached secrets) of the instance before.
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    DEFAULT_PROVIDERS.pop("secrets", None)
+
+
+@pytest.fixture
+def load_configured(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """Loads a function's handler afresh with extra `TRIALGW_*` settings (settings are cached per process)."""
+
+    def load(function: str, **extra: str) -> ModuleType:
+        for name, value in extra.items():
+            monkeypatch.setenv(f"TRIALGW_{name.upper()}", value)
+        forget_cached_state()
+        return load_handler(function)
+
+    return load
+
+
+@pytest.fixture
+def clean_sandbox() -> Iterator[None]:
+    """The sandbox's record of deliveries (process-wide) empty before and after the test."""
+    from trialgw.delivery.sandbox import DELIVERIES
+
+    DELIVERIES.clear()
+    yield
+    DELIVERIES.clear()
 
 
 def load_handler(function: str) -> ModuleType:
@@ -112,6 +140,46 @@ def rest_event(template: str, *, body: Any = _KEEP, headers: dict[str, str] | No
         event["headers"][header] = value
         event["multiValueHeaders"][header] = [value]
     return event
+
+
+def sns_via_sqs(sns_event: dict[str, Any]) -> dict[str, Any]:
+    """What the MO function gets for the notifications of an SNS Lambda event (the fixtures' shape) now that the SMS
+    topics deliver to the SMS queue: SQS records (ids `sqs-0`, `sqs-1`, ...) whose body is SNS's JSON envelope."""
+    records = []
+    for index, record in enumerate(sns_event["Records"]):
+        sns = record["Sns"]
+        envelope = {
+            "Type": "Notification",
+            "MessageId": sns["MessageId"],
+            "TopicArn": sns["TopicArn"],
+            "Message": sns["Message"],
+            "Timestamp": sns["Timestamp"],
+            "SignatureVersion": "1",
+            "Signature": "c2lnbmF0dXJl",
+            "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem",
+            "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
+        }
+        records.append(
+            {
+                "messageId": f"sqs-{index}",
+                "receiptHandle": f"handle-{index}",
+                "body": json.dumps(envelope),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1772442930000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:trialgw-sms-inbound",
+                "awsRegion": "eu-west-1",
+            }
+        )
+    return {"Records": records}
+
+
+def sms_outcomes(result: dict[str, Any]) -> dict[str, Any]:
+    """The MO function's answer to an SMS queue batch as {"processed", "outcomes" (in record order), "failed"}."""
+    outcomes = list(result["outcomes"].values())
+    failed = [item["itemIdentifier"] for item in result["batchItemFailures"]]
+    return {"processed": len(outcomes), "outcomes": outcomes, "failed": failed}
 
 
 def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:

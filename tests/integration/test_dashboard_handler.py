@@ -9,8 +9,12 @@ import pytest
 
 from tests.integration.conftest import SITE_URL, invoke, load_handler, make_trial
 from tests.integration.test_send_handler import PHONE, call, get_event, gw_event, send_body
-from trialgw.keys import new_key
+from trialgw import names
+from trialgw.adapters import aws
+from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel
+from trialgw.ports import MessageRef, MessageStatus
 
 
 @pytest.fixture
@@ -107,3 +111,21 @@ def test_bad_paging_parameters_are_400(dashboard, query):
     status, _, body = get(dashboard, "/dashboard-api/messages", key=key, query=query)
     assert status == 400
     assert body["code"] in {"invalid_cursor", "invalid_limit"}
+
+
+def test_a_message_the_sandbox_took_names_its_provider(dashboard, gw):
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    for _ in range(2):
+        assert call(gw, gw_event(send_body(key)))[0] == 200
+    log = DynamoMessageLog(aws.dynamodb(), names.MESSAGES.local_name)
+    stored = log.page(hash_key(key), limit=10, cursor=None).messages
+    sandboxed = MessageRef(hash_key(key), stored[0].at, stored[0].message_id)
+    assert log.set_status(
+        sandboxed, MessageStatus.SENT, at=stored[0].at + 1, provider="sandbox", provider_message_id="s1"
+    )
+
+    status, _, messages = get(dashboard, "/dashboard-api/messages", key=key)
+    assert status == 200
+    providers = {m["id"]: (m["status"], m["provider"]) for m in messages["messages"]}
+    # The page says "recorded, not sent to a phone" by this; a message not yet sent names no provider.
+    assert providers == {stored[0].message_id: ("sent", "sandbox"), stored[1].message_id: ("queued", None)}

@@ -5,10 +5,11 @@ records and pointers, Powertools idempotency on its own table, partial batch res
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -18,7 +19,6 @@ import pytest
 from tests.cm_requests import cm_send_body
 from tests.integration.conftest import (
     FakeLambdaContext,
-    forget_cached_state,
     invoke,
     load_handler,
     make_trial,
@@ -36,6 +36,8 @@ SANDBOX_FAILED = {
     "transient": "Sandbox configured to fail (transient).",
     "permanent": "Sandbox configured to fail (permanent).",
 }
+
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
 
 # The queue, as Lambda's event source mapping sees it.
@@ -183,24 +185,10 @@ def visible_count() -> int:
 # Fixtures.
 
 
-@pytest.fixture(autouse=True)
-def _clean_sandbox() -> Iterator[None]:
-    DELIVERIES.clear()
-    yield
-    DELIVERIES.clear()
-
-
 @pytest.fixture
-def configure(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
-    """The delivery handler loaded afresh with extra `TRIALGW_*` settings (settings are cached per process)."""
-
-    def load(**settings: str) -> ModuleType:
-        for name, value in settings.items():
-            monkeypatch.setenv(f"TRIALGW_{name.upper()}", value)
-        forget_cached_state()
-        return load_handler("delivery")
-
-    return load
+def configure(load_configured: Callable[..., ModuleType]) -> Callable[..., ModuleType]:
+    """The delivery handler loaded afresh with extra `TRIALGW_*` settings."""
+    return functools.partial(load_configured, "delivery")
 
 
 @pytest.fixture
@@ -450,6 +438,38 @@ def test_last_attempt_of_a_reply_fails_the_item_without_a_record(configure):
     handler = configure(sandbox_fault="transient", delivery_max_attempts="1")
     assert failures(run(handler, reply, unreadable)) == [reply["MessageId"]]
     assert items(names.MESSAGES.local_name) == []
+
+
+def test_an_unexpected_error_is_retried_on_the_back_off_and_leaves_the_record_queued(configure):
+    """A crash (TRIALGW_SANDBOX_FAULT=crash: an error no provider answered with) before the last attempt: the item
+    fails, the back-off hides it as for a transient failure, and nothing says `failed` yet."""
+    accepted_send()
+    (send,) = receive(1, visibility=0)
+    message_id = json.loads(send["Body"])["message_id"]
+    handler = configure(sandbox_fault="crash", delivery_max_attempts="3", delivery_backoff_base_seconds="10")
+
+    assert failures(run(handler, send)) == [send["MessageId"]]
+
+    record = record_of(message_id)
+    assert (record["status"]["S"], record["attempts"]["N"]) == ("queued", "1")
+    assert "reason" not in record
+    # Hidden for the first back-off (10 s), not visible at once.
+    assert receive() == []
+    assert items(names.IDEMPOTENCY.local_name) == []
+
+
+def test_an_unexpected_error_on_the_last_attempt_sends_the_message_to_the_dead_letters_at_once(configure):
+    accepted_send()
+    handler = configure(sandbox_fault="crash", delivery_max_attempts="1", delivery_backoff_base_seconds="10")
+    (send,) = receive(1)
+
+    assert failures(run(handler, send)) == [send["MessageId"]]
+
+    # Still `queued`: the dead-letter consumer (functions/dead_letters) marks it; visible again at once, so the next
+    # receive moves it to the dead-letter queue.
+    assert record_of(json.loads(send["Body"])["message_id"])["status"]["S"] == "queued"
+    (again,) = receive(1)
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
 
 
 def test_permanent_failure_is_recorded_failed_and_consumed(configure):

@@ -17,10 +17,13 @@ from tests.integration.conftest import (
     invoke,
     load_handler,
     rest_event,
+    sms_outcomes,
+    sns_via_sqs,
 )
 from trialgw import names
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
+from trialgw.errors import DependencyUnavailable
 from trialgw.inbound.meta import sign
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Trial
@@ -143,17 +146,46 @@ def test_meta_verify_handshake(mo):
     assert status == 403
 
 
-def test_two_way_sms_through_sns(mo, key):
-    event = json.loads(_fixture("sns_two_way_sms.json", key))
-    assert mo.handler(event, FakeLambdaContext()) == {"processed": 1, "outcomes": ["whitelisted"]}
+def test_two_way_sms_through_the_sms_queue(mo, key):
+    event = sns_via_sqs(json.loads(_fixture("sns_two_way_sms.json", key)))
+    result = mo.handler(event, FakeLambdaContext())
+    assert result == {"batchItemFailures": [], "outcomes": {"sqs-0": "whitelisted"}}
     entries = [i for i in _items(names.WHITELIST.local_name) if i["sk"]["S"].startswith(names.RECIPIENT_SK_PREFIX)]
     assert [e["channel"]["S"] for e in entries] == ["SMS"]
 
 
-def test_unusable_sns_notification_is_dropped_not_retried(mo):
+def test_unusable_sns_notification_is_consumed_not_retried(mo):
     event = json.loads((EVENTS / "sns_two_way_sms.json").read_text())
     event["Records"][0]["Sns"]["Message"] = "not json"
-    assert mo.handler(event, FakeLambdaContext()) == {"processed": 0, "outcomes": []}
+    queued = sns_via_sqs(event)
+    # And a queue message that is no SNS notification at all.
+    queued["Records"].append({**queued["Records"][0], "messageId": "sqs-1", "body": "[]"})
+    assert sms_outcomes(mo.handler(queued, FakeLambdaContext())) == {
+        "processed": 2,
+        "outcomes": ["unusable", "unusable"],
+        "failed": [],
+    }
+
+
+def test_a_two_way_sms_whose_processing_fails_is_a_batch_item_failure_the_others_go_on(mo, key, monkeypatch):
+    """The store fails for one text: SQS retries that one (and keeps it in the dead-letter queue in the end); the
+    other text of the batch is whitelisted."""
+    event = json.loads(_fixture("sns_two_way_sms.json", key))
+    second = json.loads(json.dumps(event["Records"][0]))
+    message = json.loads(second["Sns"]["Message"])
+    message.update(originationNumber="+447700900456", inboundMessageId="second-text")
+    second["Sns"]["Message"] = json.dumps(message)
+    event["Records"].append(second)
+    real = mo.handle_inbound
+
+    def failing_first(inbound, settings, deps):
+        if inbound.sender != "+447700900456":
+            raise DependencyUnavailable("The trial store is unavailable.")
+        return real(inbound, settings, deps)
+
+    monkeypatch.setattr(mo, "handle_inbound", failing_first)
+    result = mo.handler(sns_via_sqs(event), FakeLambdaContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "sqs-0"}], "outcomes": {"sqs-1": "whitelisted"}}
 
 
 @pytest.mark.parametrize(

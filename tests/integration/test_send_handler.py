@@ -8,6 +8,7 @@ they were.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -25,7 +26,6 @@ from tests.hostile import HostileJson
 from tests.integration.conftest import (
     CM_SECRET,
     EVENTS,
-    forget_cached_state,
     invoke,
     load_handler,
     make_trial,
@@ -231,16 +231,9 @@ def gw(aws_env):
 
 
 @pytest.fixture
-def configure(aws_env, monkeypatch: pytest.MonkeyPatch):
-    """Loads the send handler afresh with extra `TRIALGW_*` settings."""
-
-    def load(**settings: str):
-        for name, value in settings.items():
-            monkeypatch.setenv(f"TRIALGW_{name.upper()}", value)
-        forget_cached_state()
-        return load_handler("send")
-
-    return load
+def configure(load_configured):
+    """The send handler loaded afresh with extra `TRIALGW_*` settings."""
+    return functools.partial(load_configured, "send")
 
 
 def call(gw, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -22,12 +21,13 @@ from tests.integration.conftest import (
     invoke,
     load_handler,
     rest_event,
+    sms_outcomes,
+    sns_via_sqs,
 )
 from tests.integration.test_delivery_handler import accepted_send, receive, record_of, run
 from trialgw import names
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.inbound.meta import sign
 from trialgw.models import Channel
 from trialgw.ports import MessageRef, MessageStatus
@@ -36,12 +36,7 @@ WAMID = "wamid.HBgLMzE2MTIzNDU2NzgVAgARGBI1QjRGRkM2QzI4RTc3QjVGMDkA"
 FIXTURE_WAMID = "wamid.TRIALGW.FIXTURE.OUT.0201"
 FIXTURE_CM_REFERENCE = "5f0c2a9e8b7d4c31a6e2f1d0c9b8a7e6"
 
-
-@pytest.fixture(autouse=True)
-def _clean_sandbox() -> Iterator[None]:
-    DELIVERIES.clear()
-    yield
-    DELIVERIES.clear()
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
 
 @pytest.fixture
@@ -299,7 +294,7 @@ def test_unsigned_meta_status_is_401_and_changes_nothing(mo):
     assert status_of(body) == "sent"
 
 
-# SMS delivery events through SNS.
+# SMS delivery events through SNS and the SMS queue.
 
 
 def sns_event(message: dict[str, Any] | str) -> dict[str, Any]:
@@ -322,8 +317,8 @@ def sms_event(message_id: str, fixture: str = "sms_delivery_event_delivered.json
 def test_sms_delivery_event_moves_the_record_to_delivered_and_is_no_end_users_text(mo):
     body = delivered_send(Channel.SMS)
     whitelist_before = table(names.WHITELIST.local_name)
-    answer = mo.handler(sns_event(sms_event(body["message_id"])), FakeLambdaContext())
-    assert answer == {"processed": 1, "outcomes": ["status"]}
+    answer = sms_outcomes(mo.handler(sns_via_sqs(sns_event(sms_event(body["message_id"]))), FakeLambdaContext()))
+    assert answer == {"processed": 1, "outcomes": ["status"], "failed": []}
     record = record_of(body["message_id"])
     assert record["status"]["S"] == "delivered"
     assert record["status_at"]["N"] == "1772443203"
@@ -337,7 +332,8 @@ def test_sms_delivery_event_moves_the_record_to_delivered_and_is_no_end_users_te
 def test_sms_failure_event_records_the_reason(mo):
     body = delivered_send(Channel.SMS)
     event = sms_event(body["message_id"], fixture="sms_delivery_event_failed_sns.json")
-    assert mo.handler(sns_event(event), FakeLambdaContext()) == {"processed": 1, "outcomes": ["status"]}
+    answer = sms_outcomes(mo.handler(sns_via_sqs(sns_event(event)), FakeLambdaContext()))
+    assert answer == {"processed": 1, "outcomes": ["status"], "failed": []}
     record = record_of(body["message_id"])
     assert record["status"]["S"] == "failed"
     assert "CARRIER_UNREACHABLE" in record["reason"]["S"]
@@ -347,20 +343,21 @@ def test_sms_failure_event_records_the_reason(mo):
 def test_sms_delivery_event_for_an_unknown_message_changes_nothing(mo):
     body = delivered_send(Channel.SMS)
     before = everything()
-    answer = mo.handler(sns_event(sms_event("0123456789abcdef0123456789abcdef")), FakeLambdaContext())
-    assert answer == {"processed": 1, "outcomes": ["status"]}
+    event = sns_via_sqs(sns_event(sms_event("0123456789abcdef0123456789abcdef")))
+    answer = sms_outcomes(mo.handler(event, FakeLambdaContext()))
+    assert answer == {"processed": 1, "outcomes": ["status"], "failed": []}
     assert everything() == before
     assert status_of(body) == "sent"
     assert queued_now() == []
 
 
 def test_two_way_sms_still_whitelists_beside_delivery_events(mo):
-    """An end user's text in the same SNS invocation as a delivery event is still handled as a text."""
+    """An end user's text in the same batch of the SMS queue as a delivery event is still handled as a text."""
     body = delivered_send(Channel.SMS)
     event = sns_event(sms_event(body["message_id"]))
     text = json.loads((EVENTS / "sns_two_way_sms.json").read_text())["Records"][0]
     event["Records"].append(text)
-    answer = mo.handler(event, FakeLambdaContext())
+    answer = sms_outcomes(mo.handler(sns_via_sqs(event), FakeLambdaContext()))
     assert answer["processed"] == 2
     assert answer["outcomes"][0] == "status"
     assert status_of(body) == "delivered"

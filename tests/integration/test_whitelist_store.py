@@ -17,7 +17,7 @@ from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel, Trial
-from trialgw.ports import LoggedMessage, WhitelistOutcome
+from trialgw.ports import InboundClaim, InboundClaimState, LoggedMessage, WhitelistOutcome
 
 NOW = 1_800_000_000
 
@@ -106,13 +106,59 @@ def test_join_hint_once_per_day(client):
     assert store.claim_join_hint(Channel.SMS, "+31612345678", day="2027-01-16", ttl=NOW)
 
 
-def test_message_log_claims_once_and_records(client):
+def _claim(log: DynamoMessageLog, provider: str, ref: str, *, now: int, received_at: int = NOW) -> InboundClaim:
+    return log.claim(provider, ref, received_at=received_at, now=now, lease_seconds=10, ttl=NOW + 3600)
+
+
+def test_message_log_claims_are_leases_completed_once(client):
     log = DynamoMessageLog(client, names.MESSAGES.local_name)
-    assert log.claim("cm", "ref-1", ttl=NOW)
-    assert not log.claim("cm", "ref-1", ttl=NOW)
-    assert log.claim("meta", "ref-1", ttl=NOW)
-    log.release("cm", "ref-1")
-    assert log.claim("cm", "ref-1", ttl=NOW)
+    first = _claim(log, "cm", "ref-1", now=NOW)
+    assert (first.state, first.received_at, first.lease_until) == (InboundClaimState.OWNED, NOW, NOW + 10)
+    # Another provider's id of the same spelling is another message.
+    assert _claim(log, "meta", "ref-1", now=NOW).state is InboundClaimState.OWNED
+    # While the lease runs (its last second included), a retry finds it busy, and learns until when.
+    busy = _claim(log, "cm", "ref-1", now=NOW + 10, received_at=NOW + 10)
+    assert (busy.state, busy.lease_until, busy.token) == (InboundClaimState.BUSY, NOW + 10, "")
+    # The holder died: past its lease a retry takes the claim over, keeping the first arrival time.
+    second = _claim(log, "cm", "ref-1", now=NOW + 11, received_at=NOW + 11)
+    assert (second.state, second.received_at, second.lease_until) == (InboundClaimState.OWNED, NOW, NOW + 21)
+    assert second.token != first.token
+    # The dead holder's late release ends no lease of the new holder's.
+    log.release(first)
+    assert _claim(log, "cm", "ref-1", now=NOW + 12).state is InboundClaimState.BUSY
+    log.complete(second, ttl=NOW + 7200)
+    done = _claim(log, "cm", "ref-1", now=NOW + 99_999)
+    assert done.state is InboundClaimState.DONE
+    # Releasing a completed claim changes nothing: it stays done.
+    log.release(second)
+    assert _claim(log, "cm", "ref-1", now=NOW + 99_999).state is InboundClaimState.DONE
+
+
+def test_a_released_claim_is_taken_over_at_once(client):
+    log = DynamoMessageLog(client, names.MESSAGES.local_name)
+    first = _claim(log, "cm", "ref-2", now=NOW)
+    log.release(first)
+    retry = _claim(log, "cm", "ref-2", now=NOW + 1, received_at=NOW + 1)
+    assert (retry.state, retry.received_at) == (InboundClaimState.OWNED, NOW)
+
+
+def test_a_claim_written_before_claims_had_a_state_is_done(client):
+    # Claims made before leases existed (no state): their messages were processed, or are beyond telling.
+    client.put_item(
+        TableName=names.MESSAGES.local_name,
+        Item={
+            names.PARTITION_KEY: {"S": f"{names.SEEN_PK_PREFIX}cm#ref-old"},
+            names.SORT_KEY: {"S": names.SEEN_SK},
+            "claim": {"S": "0" * 32},
+            names.TTL_ATTRIBUTE: {"N": str(NOW + 3600)},
+        },
+    )
+    log = DynamoMessageLog(client, names.MESSAGES.local_name)
+    assert _claim(log, "cm", "ref-old", now=NOW + 99_999).state is InboundClaimState.DONE
+
+
+def test_message_log_records(client):
+    log = DynamoMessageLog(client, names.MESSAGES.local_name)
     trial = _trial(client)
     for at, text in ((NOW + 5, "second"), (NOW, "first")):
         log.record(

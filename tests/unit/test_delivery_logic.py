@@ -6,19 +6,25 @@ import pytest
 
 from tests.fakes import FakeClock, FakeMessageStatusStore, FakeProvider
 from trialgw.delivery.provider import DeliveryFailed, ProviderName
+from trialgw.delivery.registry import providers_for
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
     DeliveryDeps,
     DeliveryOutcome,
+    DeliveryResult,
     GiveUp,
     RetryLater,
     apply_report,
     backoff_seconds,
     deliver,
     mark_dead_lettered,
+    max_delivery_seconds,
+    record_sent,
 )
 from trialgw.models import Channel
+from trialgw.observability import metrics
 from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
+from trialgw.settings import DeliverySettings
 
 AT = 1_800_000_000
 SEND = OutboundMessage(
@@ -53,7 +59,7 @@ def deps(provider: FakeProvider, statuses: FakeMessageStatusStore) -> DeliveryDe
 
 
 def test_a_send_is_delivered_and_marked_sent_with_the_provider_id(deps, provider, statuses):
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
     assert provider.delivered == [SEND]
     assert statuses.statuses[REF] is MessageStatus.SENT
     assert statuses.details[REF] == {"reason": None, "provider": "sandbox", "provider_message_id": "sandbox-1"}
@@ -61,22 +67,54 @@ def test_a_send_is_delivered_and_marked_sent_with_the_provider_id(deps, provider
 
 
 def test_a_reply_has_no_record_and_is_delivered(deps, provider, statuses):
-    assert deliver(REPLY, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert deliver(REPLY, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
     assert provider.delivered == [REPLY]
     assert statuses.attempts == {}
 
 
 def test_a_send_without_a_record_is_not_delivered(deps, provider, statuses):
     statuses.statuses.clear()
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.NOT_ACCEPTED
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
     assert provider.delivered == []
 
 
 def test_a_permanent_failure_fails_at_once_with_the_reason(deps, provider, statuses):
     provider.failures.append(DeliveryFailed("outside the 24-hour window", transient=False, code="131047"))
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.FAILED
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == "outside the 24-hour window"
+
+
+@pytest.fixture
+def emitted():
+    """The metrics the use case added (Powertools keeps them until they are flushed), by name."""
+    metrics.clear_metrics()
+
+    def count(name: str) -> int:
+        return int(sum(metrics.metric_set.get(name, {}).get("Value", [])))
+
+    yield count
+    metrics.clear_metrics()
+
+
+def test_a_channel_not_configured_fails_at_once_is_counted_for_its_alarm_and_not_retried(statuses, emitted) -> None:
+    providers = providers_for(DeliverySettings(provider_whatsapp="cm"))
+    deps = DeliveryDeps(providers=providers, statuses=statuses, clock=FakeClock(AT + 5))
+    # On the first attempt of five: a permanent failure, consumed, never handed to the sandbox.
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert statuses.statuses[REF] is MessageStatus.FAILED
+    assert str(statuses.details[REF]["reason"]).startswith("channel not configured: WhatsApp is set to the cm provider")
+    assert (emitted("ChannelNotConfigured"), emitted("MessageFailed"), emitted("MessageSent")) == (1, 1, 0)
+    # Replies to end users have no record, but are counted alike.
+    whatsapp_reply = OutboundMessage(Channel.WHATSAPP, "+31612345678", "Whitelisted", "reply", "r2")
+    assert deliver(whatsapp_reply, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert emitted("ChannelNotConfigured") == 2
+
+
+def test_other_permanent_failures_are_not_counted_as_not_configured(deps, provider, emitted):
+    provider.failures.append(DeliveryFailed("outside the 24-hour window", transient=False, code="131047"))
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert (emitted("ChannelNotConfigured"), emitted("MessageFailed")) == (0, 1)
 
 
 def test_a_transient_failure_is_retried_with_back_off_and_the_record_stays_queued(deps, provider, statuses):
@@ -85,7 +123,7 @@ def test_a_transient_failure_is_retried_with_back_off_and_the_record_stays_queue
         deliver(SEND, attempt=2, max_attempts=5, deps=deps)
     assert retry.value.backoff_seconds == backoff_seconds(2) == 20
     assert statuses.statuses[REF] is MessageStatus.QUEUED
-    assert deliver(SEND, attempt=3, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert deliver(SEND, attempt=3, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
 
 
 def test_the_last_attempt_marks_a_transient_failure_failed_and_gives_up(deps, provider, statuses):
@@ -104,10 +142,29 @@ def test_a_record_that_cannot_be_read_is_retried_without_delivering(deps, provid
     assert provider.delivered == []
 
 
-def test_a_sent_status_that_cannot_be_written_does_not_send_twice(deps, provider, statuses):
+def test_a_sent_status_that_cannot_be_written_is_handed_back_to_write_later(deps, provider, statuses):
     statuses.fail_status = True
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    result = deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    assert result.outcome is DeliveryOutcome.SENT
+    assert result.unrecorded is not None
     assert len(provider.delivered) == 1
+    assert statuses.statuses[REF] is MessageStatus.QUEUED
+
+    # What the worker's idempotency record keeps is enough to write it on a later receive, without the provider.
+    again = DeliveryResult.from_json(result.to_json())
+    assert again == result
+    assert again.unrecorded is not None
+    statuses.fail_status = False
+    record_sent(SEND, again.unrecorded, statuses=statuses)
+    assert statuses.statuses[REF] is MessageStatus.SENT
+    assert statuses.details[REF]["provider_message_id"] == result.unrecorded.provider_message_id
+    assert len(provider.delivered) == 1
+
+
+def test_a_written_sent_status_leaves_nothing_to_write_later(deps, statuses):
+    result = deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    assert (result.outcome, result.unrecorded) == (DeliveryOutcome.SENT, None)
+    assert DeliveryResult.from_json(result.to_json()) == result
 
 
 def test_statuses_only_move_forward(deps, statuses):
@@ -117,10 +174,33 @@ def test_statuses_only_move_forward(deps, statuses):
     assert statuses.set_status(REF, MessageStatus.READ, at=AT)
 
 
-def test_a_dead_lettered_send_is_marked_failed(deps, statuses):
-    assert mark_dead_lettered(SEND, "moved to the dead-letter queue", deps)
+def test_a_dead_lettered_send_is_marked_failed_only_from_queued(statuses):
+    assert mark_dead_lettered(SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
     assert statuses.statuses[REF] is MessageStatus.FAILED
-    assert not mark_dead_lettered(REPLY, "moved to the dead-letter queue", deps)
+    assert statuses.details[REF]["reason"] == "moved to the dead-letter queue"
+    assert not mark_dead_lettered(REPLY, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    # A record the provider has (sent), or whose last attempt said why it failed, keeps its status and reason.
+    statuses.statuses[REF] = MessageStatus.SENT
+    assert not mark_dead_lettered(SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert statuses.statuses[REF] is MessageStatus.SENT
+
+
+@pytest.mark.parametrize(
+    ("attempts", "base", "visibility", "seconds"),
+    [
+        # 4 retries: 4 x 60 s hidden plus back-offs 10+20+40+80, then 2 x 60 s to and through the dead letters, 300 s.
+        (5, 10.0, 60, 240 + 150 + 120 + 300),
+        (1, 10.0, 60, 120 + 300),
+        (3, 0.0, 2, 4 + 4 + 300),
+        # Back-offs are capped at 15 minutes each.
+        (12, 10.0, 60, 11 * 60 + (10 + 20 + 40 + 80 + 160 + 320 + 640) + 4 * 900 + 120 + 300),
+    ],
+)
+def test_the_longest_a_delivery_can_take_follows_the_queue_settings(attempts, base, visibility, seconds):
+    assert (
+        max_delivery_seconds(max_attempts=attempts, backoff_base_seconds=base, visibility_timeout_seconds=visibility)
+        == seconds
+    )
 
 
 @pytest.mark.parametrize(("attempt", "seconds"), [(1, 10), (2, 20), (3, 40), (7, 640), (8, 900), (30, 900)])
@@ -148,7 +228,7 @@ def test_status_reports_find_a_sent_message_by_either_id_and_move_it_forward(dep
 
 
 def test_a_send_already_sent_or_failed_is_never_delivered_again(deps, provider, statuses):
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps) is DeliveryOutcome.SENT
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
     # E.g. redelivered after its idempotency record expired: the record says it went out already.
-    assert deliver(SEND, attempt=2, max_attempts=5, deps=deps) is DeliveryOutcome.NOT_ACCEPTED
+    assert deliver(SEND, attempt=2, max_attempts=5, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
     assert len(provider.delivered) == 1

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from tests.fakes import (
 )
 from trialgw.errors import DependencyUnavailable
 from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key
-from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound
+from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound, reply_message_id
 from trialgw.models import Channel, InboundMessage, Trial, TrialStatus
 from trialgw.observability import metrics
 from trialgw.settings import MoWebhookSettings
@@ -281,3 +282,116 @@ def test_a_failing_limiter_fails_the_message_for_the_providers_retry(deps):
     deps.replies.fail = False
     assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
     assert "already whitelisted" in _replies(deps)[-1]
+
+
+# --- claims are leases ------------------------------------------------------------------------------------------
+
+LEASE = SETTINGS.inbound_lease_seconds
+
+
+def _claim_as_a_dead_invocation(deps: InboundDeps, message: InboundMessage) -> None:
+    """The claim an invocation made before it died (a crash, a timeout): never completed, never released."""
+    claim = deps.messages.claim(
+        message.provider,
+        message.provider_message_id,
+        received_at=message.received_at,
+        now=int(deps.clock()),
+        lease_seconds=LEASE,
+        ttl=NOW + 7 * 24 * 3600,
+    )
+    assert claim.state.value == "owned"
+
+
+def test_a_claim_left_by_a_dead_invocation_holds_off_retries_only_until_its_lease_runs_out(deps):
+    key = _trial(deps)
+    message = _mo(key)
+    _claim_as_a_dead_invocation(deps, message)
+
+    # Within the lease the holder may still finish: the provider is asked to retry, not told "duplicate".
+    deps.clock.now = NOW + LEASE
+    with pytest.raises(DependencyUnavailable) as busy:
+        handle_inbound(message, SETTINGS, deps)
+    assert busy.value.retry_after_seconds == 1
+    assert deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678") == []
+
+    # Past it, the retry (arriving later, with its own arrival time) is processed, once.
+    deps.clock.now = NOW + LEASE + 1
+    retry = dataclasses.replace(message, received_at=NOW + LEASE + 1)
+    assert handle_inbound(retry, SETTINGS, deps) is InboundOutcome.WHITELISTED
+    assert len(deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678")) == 1
+    assert len(deps.outbound.queued) == 1
+    # Recorded at the time the message first arrived.
+    assert [m.at for m in deps.messages.recorded] == [NOW]
+    assert handle_inbound(retry, SETTINGS, deps) is InboundOutcome.DUPLICATE
+
+
+def test_a_busy_answer_asks_for_a_retry_when_the_lease_ends(deps):
+    message = _mo("hello")
+    _claim_as_a_dead_invocation(deps, message)
+    with pytest.raises(DependencyUnavailable) as busy:
+        handle_inbound(message, SETTINGS, deps)
+    assert busy.value.retry_after_seconds == LEASE
+    assert "being processed" in busy.value.message
+
+
+def test_a_failed_completion_leaves_a_processed_message_that_a_late_redelivery_repeats_harmlessly(deps, caplog):
+    key = _trial(deps)
+    message = _mo(key)
+    deps.messages.fail_complete = True
+
+    # Processed: answered as such, although the claim could not be marked done.
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.WHITELISTED
+    assert any("claim not completed" in r.getMessage() for r in caplog.records)
+    deps.messages.fail_complete = False
+
+    deps.clock.now = NOW + LEASE + 5
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    # No second slot, no second record, the reply counted once and queued under the same id (delivery sends it once).
+    assert len(deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678")) == 1
+    assert len(deps.messages.recorded) == 1
+    assert len(deps.replies.log[(Channel.WHATSAPP, "+31612345678")]) == 1
+    assert len({m.message_id for m in deps.outbound.queued}) == 1
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.DUPLICATE
+
+
+def test_an_unexpected_error_releases_the_claim_and_propagates(deps, monkeypatch):
+    key = _trial(deps)
+    message = _mo(key)
+
+    def broken(_key_hash: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(deps.trials, "get", broken)
+    with pytest.raises(RuntimeError):
+        handle_inbound(message, SETTINGS, deps)
+    assert deps.messages.released == [("cm", message.provider_message_id)]
+    monkeypatch.undo()
+    # The retry need not wait for the lease.
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.WHITELISTED
+
+
+def test_a_release_that_fails_leaves_the_retry_to_the_lease(deps, caplog):
+    key = _trial(deps)
+    message = _mo(key)
+    deps.outbound.fail = True
+    deps.messages.fail_release = True
+    with pytest.raises(DependencyUnavailable):
+        handle_inbound(message, SETTINGS, deps)
+    assert any("processed once its lease ends" in r.getMessage() for r in caplog.records)
+    deps.outbound.fail = deps.messages.fail_release = False
+    with pytest.raises(DependencyUnavailable):
+        handle_inbound(message, SETTINGS, deps)
+    deps.clock.now = NOW + LEASE + 1
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert len(deps.outbound.queued) == 1
+
+
+def test_every_reply_of_one_message_has_one_id_and_two_messages_two(deps):
+    first, second = _mo(new_key()), _mo(new_key())
+    handle_inbound(first, SETTINGS, deps)
+    handle_inbound(second, SETTINGS, deps)
+    # Another arrival of the same message (a provider's retry) has the same reply id.
+    assert reply_message_id(first) == reply_message_id(dataclasses.replace(first, received_at=NOW + 600))
+    assert [m.message_id for m in deps.outbound.queued] == [reply_message_id(first), reply_message_id(second)]
+    assert reply_message_id(first) != reply_message_id(second)
+    assert all(len(m.message_id) == 32 for m in deps.outbound.queued)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from infra.local.banner import render_banner
 from infra.local.environment import LOCAL_SETTINGS, process_environment
 from infra.local.resources import Resources
-from infra.topology import FUNCTIONS
-from trialgw.settings import SignupSettings
+from infra.topology import FUNCTIONS, function
+from trialgw.settings import MoWebhookSettings, SignupSettings
 
 BASE_URL = "http://127.0.0.1:8080"
 
@@ -26,6 +26,18 @@ def test_a_tester_still_sets_them() -> None:
     settings = SignupSettings.from_env(process_environment(FUNCTIONS, BASE_URL, environ=environ))
     assert (settings.signup_limit_per_ip, settings.signup_limit_global) == (2, 7)
     assert settings.signup_limit_per_domain == LOCAL_SETTINGS["signup_limit_per_domain"]
+
+
+def test_the_inbound_lease_is_the_inbound_functions_timeout_as_in_aws_unless_a_tester_sets_it() -> None:
+    timeout = function("mo_webhook").timeout_seconds
+    environment = process_environment(FUNCTIONS, BASE_URL, environ={})
+    # Set, not the setting's default: the timeout is topology's.
+    assert environment["TRIALGW_INBOUND_LEASE_SECONDS"] == str(timeout)
+    assert MoWebhookSettings.from_env(environment).inbound_lease_seconds == timeout
+    short = {"TRIALGW_INBOUND_LEASE_SECONDS": "2"}
+    assert (
+        MoWebhookSettings.from_env(process_environment(FUNCTIONS, BASE_URL, environ=short)).inbound_lease_seconds == 2
+    )
 
 
 def test_the_banner_states_the_limits_and_why_they_are_loose() -> None:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from infra.local.invoke import FunctionHost
@@ -88,3 +89,46 @@ def test_a_queue_consumer_does_not_hold_up_the_api() -> None:
     finally:
         release.set()
         consumer.join(DONE_SECONDS)
+
+
+def test_a_consumer_that_also_serves_routes_shares_the_apis_lock() -> None:
+    # The MO function takes the SMS queue's batches and the webhooks: one resolver, so one call at a time with the
+    # other API functions.
+    entered, release, started = threading.Event(), threading.Event(), threading.Event()
+    handlers = {"mo_webhook": _blocking(entered, release), "dashboard": _marking(started)}
+    functions = [_function("mo_webhook", consumes=("smsInbound",)), _function("dashboard")]
+    host = FunctionHost(functions, load=lambda f: handlers[f.name])
+    consumer = _in_thread(host, "mo_webhook")
+    assert entered.wait(DONE_SECONDS)
+    api = _in_thread(host, "dashboard")
+    try:
+        assert not started.wait(OVERLAP_SECONDS)
+    finally:
+        release.set()
+    consumer.join(DONE_SECONDS)
+    api.join(DONE_SECONDS)
+    assert started.is_set()
+
+
+def test_listeners_see_each_invocation_until_removed() -> None:
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        if event.get("fail"):
+            raise RuntimeError("boom")
+        return {"echo": event["n"]}
+
+    host = FunctionHost([_function("delivery")], load=lambda _f: handler)
+    seen: list[tuple[str, Any, Any, str | None]] = []
+
+    def listener(name: str, event: dict[str, Any], result: Any, error: BaseException | None) -> None:
+        seen.append((name, event, result, repr(error) if error else None))
+
+    stop = host.listen(listener)
+    host.invoke("delivery", {"n": 1})
+    with pytest.raises(RuntimeError):
+        host.invoke("delivery", {"fail": True})
+    stop()
+    host.invoke("delivery", {"n": 2})
+    assert seen == [
+        ("delivery", {"n": 1}, {"echo": 1}, None),
+        ("delivery", {"fail": True}, None, "RuntimeError('boom')"),
+    ]

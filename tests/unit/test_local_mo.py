@@ -6,6 +6,7 @@ No sockets, no moto: the entry points are fakes that record what they were given
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from infra.local.environment import WEBHOOK_SECRET_VARS, EnvironmentConflict, webhook_secret_defaults
 from infra.local.events import HttpRequest, HttpResponse, json_response
-from infra.local.invoke import FunctionHost
+from infra.local.invoke import FunctionHost, Listener
 from infra.local.mail import MailOutbox
 from infra.local.mo import (
     CompanyAddresses,
@@ -23,7 +24,7 @@ from infra.local.mo import (
     company_addresses,
     meta_request,
     parse_mo_request,
-    sns_event,
+    two_way_sms_notification,
 )
 from infra.local.outbound import QueuedMessage
 from infra.local.server import LocalGateway
@@ -134,16 +135,9 @@ def test_whatsapp_ids_are_bare_international_digits() -> None:
     assert value["metadata"]["display_phone_number"] == "31850876714"
 
 
-def test_two_way_sms_arrives_as_an_sns_lambda_event() -> None:
+def test_two_way_sms_is_published_as_end_user_messagings_json() -> None:
     mo = parse_mo_request(mo_json("SMS", "+447700900123", text=f"Joining with {KEY}"))
-    topic = "arn:aws:sns:eu-west-1:123456789012:trialgw-two-way-sms"
-    event = sns_event(mo, COMPANY, topic_arn=topic, inbound_id="in-1", sns_message_id="sns-1", now=NOW)
-    [record] = event["Records"]
-    assert record["EventSource"] == "aws:sns"
-    assert record["EventSubscriptionArn"].startswith(topic + ":")
-    assert record["Sns"]["TopicArn"] == topic
-    assert record["Sns"]["Timestamp"].endswith("Z")
-    message = parse_sns_sms(record["Sns"]["Message"], received_at=1)
+    message = parse_sns_sms(two_way_sms_notification(mo, COMPANY, inbound_id="in-1"), received_at=1)
     assert (message.channel, message.sender, message.text) == (Channel.SMS, "+447700900123", f"Joining with {KEY}")
     assert message.provider_message_id == "in-1"
     assert message.recipient == "+447860054666"
@@ -159,13 +153,16 @@ def test_company_addresses_come_from_the_settings() -> None:
 
 
 class FakeEntryPoints:
-    """The gateway and the function host, recording what they were sent; each call queues one reply."""
+    """The gateway, the two-way SMS topic and the function host, recording what they were sent; each call queues one
+    reply. A published SMS is taken by the SMS queue's consumer at once (`consume`: how that invocation ends)."""
 
-    def __init__(self, fail_invoke: bool = False) -> None:
+    def __init__(self, consume: str = "ok") -> None:
         self.requests: list[HttpRequest] = []
+        self.published: list[str] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.queue: list[QueuedMessage] = []
-        self.fail_invoke = fail_invoke
+        self.consume = consume
+        self.listeners: list[Listener] = []
 
     def _reply_to(self, to: str) -> None:
         body = json.dumps({"channel": "SMS", "to": to, "text": "hello", "kind": "reply", "message_id": "m"})
@@ -176,28 +173,52 @@ class FakeEntryPoints:
         self._reply_to("+31612345678")
         return json_response(200, {"processed": 1, "outcomes": ["whitelisted"]})
 
-    def invoke(self, name: str, event: dict[str, Any]) -> Any:
-        self.events.append((name, event))
-        if self.fail_invoke:
-            raise RuntimeError("table unavailable")
-        self._reply_to("+31612345678")
-        return {"processed": 1}
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def publish(self, message: str) -> None:
+        """SNS → the SMS queue → its pump → the MO function, as one batch of one record (with another one's)."""
+        self.published.append(message)
+        if self.consume == "never":
+            return
+        envelope = {"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:topic", "Message": message}
+        other = {"Type": "Notification", "MessageId": "sns-0", "Message": '{"inboundMessageId": "other"}'}
+        records = [
+            {"messageId": "sqs-other", "body": json.dumps(other), "eventSource": "aws:sqs"},
+            {"messageId": "sqs-1", "body": json.dumps(envelope), "eventSource": "aws:sqs"},
+        ]
+        event = {"Records": records}
+        self.events.append(("mo_webhook", event))
+        result: Any = None
+        error: BaseException | None = None
+        if self.consume == "raise":
+            error = RuntimeError("table unavailable")
+        elif self.consume == "item-failure":
+            result = {"batchItemFailures": [{"itemIdentifier": "sqs-1"}], "outcomes": {"sqs-other": "recorded"}}
+        else:
+            self._reply_to("+31612345678")
+            result = {"batchItemFailures": [], "outcomes": {"sqs-other": "recorded", "sqs-1": "whitelisted"}}
+        for listener in list(self.listeners):
+            # Another function's invocation first: not the one waited for.
+            listener("delivery", event, None, None)
+            listener("mo_webhook", event, result, error)
 
     def peek(self) -> list[QueuedMessage]:
         return list(self.queue)
 
 
-def simulator(fake: FakeEntryPoints, logs: list[str] | None = None) -> MoSimulator:
+def simulator(fake: FakeEntryPoints, settle_seconds: float = 5.0) -> MoSimulator:
     return MoSimulator(
         company=COMPANY,
         cm_webhook_secret="cm-secret",
         meta_app_secret="app-secret",
-        topic_arn="arn:aws:sns:eu-west-1:123456789012:trialgw-two-way-sms",
-        subscribers=["mo_webhook"],
-        invoke=fake.invoke,
+        publish=fake.publish,
+        listen=fake.listen,
+        sms_consumer="mo_webhook",
         peek=fake.peek,
         clock=lambda: NOW,
-        log=(logs if logs is not None else []).append,
+        settle_seconds=settle_seconds,
     )
 
 
@@ -230,37 +251,54 @@ def test_cm_goes_to_the_secret_path() -> None:
     assert answer["via"] == "cm"
 
 
-def test_sms_is_invoked_as_an_sns_event_on_each_subscriber() -> None:
+def test_sms_is_published_to_its_topic_and_answered_by_the_invocation_that_took_it() -> None:
     fake = FakeEntryPoints()
     answer = json.loads(
         simulator(fake).handle(request({"channel": "SMS", "from": "+31612345678", "text": KEY}), fake.send).body
     )
     assert not fake.requests
-    [(name, event)] = fake.events
-    assert name == "mo_webhook"
-    assert event["Records"][0]["EventSource"] == "aws:sns"
+    [published] = fake.published
     assert answer | {"replies": None} == {
         "via": "sns",
         "channel": "SMS",
         "from": "+31612345678",
-        "providerMessageId": json.loads(event["Records"][0]["Sns"]["Message"])["inboundMessageId"],
+        "providerMessageId": json.loads(published)["inboundMessageId"],
         "status": 200,
         "function": "mo_webhook",
-        "answer": {"processed": 1},
+        # The record that carries this SMS, not the other one of the batch.
+        "answer": {"processed": 1, "outcomes": ["whitelisted"]},
         "replies": None,
     }
     assert [r["to"] for r in answer["replies"]] == ["+31612345678"]
+    # Waiting is over: the listener is gone.
+    assert fake.listeners == []
 
 
-def test_a_failing_sns_subscriber_is_reported_not_raised() -> None:
-    fake = FakeEntryPoints(fail_invoke=True)
-    logs: list[str] = []
-    response = simulator(fake, logs).handle(request({"channel": "SMS", "from": "+31612345678", "text": KEY}), fake.send)
+@pytest.mark.parametrize(
+    ("consume", "status", "expected"),
+    [
+        ("raise", 500, {"error": "RuntimeError", "message": "table unavailable"}),
+        ("item-failure", 500, {"error": "batch item failure", "retried": "by the SMS queue"}),
+    ],
+)
+def test_a_failing_consumer_is_reported_not_raised(consume: str, status: int, expected: Any) -> None:
+    fake = FakeEntryPoints(consume=consume)
+    response = simulator(fake).handle(request({"channel": "SMS", "from": "+31612345678", "text": KEY}), fake.send)
     assert response.status == 200
     answer = json.loads(response.body)
-    assert answer["status"] == 500
-    assert answer["answer"] == {"error": "RuntimeError", "message": "table unavailable"}
-    assert "Traceback" in logs[0]
+    assert (answer["status"], answer["answer"]) == (status, expected)
+
+
+def test_an_sms_no_invocation_takes_in_time_is_a_504_and_stays_queued() -> None:
+    fake = FakeEntryPoints(consume="never")
+    answer = json.loads(
+        simulator(fake, settle_seconds=0.05)
+        .handle(request({"channel": "SMS", "from": "+31612345678", "text": KEY}), fake.send)
+        .body
+    )
+    assert answer["status"] == 504
+    assert "not taken from the SMS queue" in answer["answer"]
+    assert fake.listeners == []
 
 
 def test_bad_input_is_a_400_and_calls_nothing() -> None:

@@ -423,20 +423,27 @@ def test_a_failing_receive_is_logged_and_the_pump_goes_on(moto: Moto, monkeypatc
     assert [r["body"] for r in function.records] == ["after the error"]
 
 
-def test_one_pump_per_consumed_queue_as_the_topology_says() -> None:
-    outbound = QueueResource(
-        logical=names.OUTBOUND.logical,
-        name="trialgw-outbound",
-        url="http://127.0.0.1:1/123456789012/trialgw-outbound",
-        env_var=names.OUTBOUND.env_var,
-        dead_letter_name="trialgw-outbound-dlq",
-        dead_letter_url="http://127.0.0.1:1/123456789012/trialgw-outbound-dlq",
+def test_one_pump_per_consumed_queue_or_dead_letter_queue_as_the_topology_says() -> None:
+    queues = tuple(
+        QueueResource(
+            logical=queue.logical,
+            name=queue.local_name,
+            url=f"http://127.0.0.1:1/123456789012/{queue.local_name}",
+            env_var=queue.env_var,
+            dead_letter_name=f"{queue.local_name}-dlq",
+            dead_letter_url=f"http://127.0.0.1:1/123456789012/{queue.local_name}-dlq",
+        )
+        for queue in names.QUEUES
     )
-    resources = Resources(tables=(), senders=(), configuration_sets=(), queues=(outbound,))
+    resources = Resources(tables=(), senders=(), configuration_sets=(), queues=queues)
 
     pumps = pumps_for(FUNCTIONS, resources, FakeFunction(), sqs=object())
 
     expected = [(f.name, q) for f in FUNCTIONS for q in f.consumes]
     assert ("delivery", names.OUTBOUND.logical) in expected
+    assert ("dead_letters", names.OUTBOUND.dead_letters) in expected
     assert [(p.function, p.queue.logical) for p in pumps] == expected
     assert len(pumps) == len(expected)
+    # The dead-letter consumer's pump reads the delivery queue's dead-letter queue.
+    (dead,) = [p for p in pumps if p.function == "dead_letters"]
+    assert (dead.queue.name, dead.queue.url) == ("trialgw-outbound-dlq", queues[0].dead_letter_url)

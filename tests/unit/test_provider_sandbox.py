@@ -10,7 +10,14 @@ import pytest
 from tests.fakes import FakeClock
 from trialgw.delivery import sandbox
 from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
-from trialgw.delivery.sandbox import DELIVERIES, SandboxDelivery, SandboxFault, SandboxLog, SandboxProvider
+from trialgw.delivery.sandbox import (
+    DELIVERIES,
+    SandboxCrash,
+    SandboxDelivery,
+    SandboxFault,
+    SandboxLog,
+    SandboxProvider,
+)
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
 from trialgw.settings import DeliverySettings
@@ -98,6 +105,16 @@ def test_fault_fails_every_message_and_records_nothing(fault, transient):
     assert failure.value.transient is transient
     assert failure.value.code == f"sandbox-{fault}"
     assert fault in failure.value.reason
+    assert log.entries() == []
+
+
+def test_the_crash_fault_raises_an_unexpected_error_not_a_provider_answer():
+    log = SandboxLog()
+    with pytest.raises(SandboxCrash) as crash:
+        make(log, fault="crash").deliver(message())
+    # Nothing a provider said: the delivery function treats it as a bug or a timeout, not a refusal.
+    assert not isinstance(crash.value, DeliveryFailed)
+    assert "TRIALGW_SANDBOX_FAULT=crash" in str(crash.value)
     assert log.entries() == []
 
 

@@ -1,5 +1,6 @@
 """The provider credentials secret as the stack creates it, with no value: the delivery function reads "no
-credentials" (each channel stays on the sandbox) rather than failing every message.
+credentials" (each channel set to a provider is not configured: its messages fail at once, saying so) rather than
+retrying every message as if the secret were unreadable.
 
 Secrets Manager is a real Powertools SecretsProvider whose boto3 client answers from botocore's Stubber.
 """
@@ -16,9 +17,10 @@ from botocore.config import Config
 from botocore.stub import Stubber
 
 from trialgw import names
-from trialgw.delivery.provider import DeliveryFailed, ProviderName
+from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, ProviderName
 from trialgw.delivery.registry import ProviderCredentials, provider_credentials, providers_for
 from trialgw.models import Channel
+from trialgw.ports import OutboundMessage
 from trialgw.settings import DeliverySettings
 
 SECRET = "trialgw/providers"
@@ -58,7 +60,7 @@ def test_a_secret_without_a_value_means_no_credentials(secrets: Stubber) -> None
     assert credentials == ProviderCredentials(None, None, None, None)
 
 
-def test_until_the_operator_sets_a_value_each_channel_stays_on_the_sandbox(secrets: Stubber) -> None:
+def test_until_the_operator_sets_a_value_each_chosen_channel_is_not_configured(secrets: Stubber) -> None:
     for _ in range(2):  # WhatsApp and Messenger each ask
         secrets.add_client_error("get_secret_value", "ResourceNotFoundException", NO_VALUE)
     providers = providers_for(
@@ -68,8 +70,18 @@ def test_until_the_operator_sets_a_value_each_channel_stays_on_the_sandbox(secre
             whatsapp_phone_number_id="106540352242922",
         )
     )
-    assert providers(Channel.WHATSAPP).name is ProviderName.SANDBOX
-    assert providers(Channel.MESSENGER).name is ProviderName.SANDBOX
+    for channel, name, key in (
+        (Channel.WHATSAPP, ProviderName.META, "whatsapp_access_token"),
+        (Channel.MESSENGER, ProviderName.CM, "cm_product_token"),
+    ):
+        provider = providers(channel)
+        assert provider.name is name
+        with pytest.raises(DeliveryFailed) as failed:
+            provider.deliver(OutboundMessage(channel, "+31612345678", "hi", "send", "m1"))
+        assert (failed.value.transient, failed.value.code) == (False, NOT_CONFIGURED)
+        assert f"set-credential {key} " in failed.value.reason
+    # SMS stays on the sandbox, chosen by default: it reads no secret.
+    assert providers(Channel.SMS).name is ProviderName.SANDBOX
 
 
 def test_once_the_secret_has_a_value_it_is_used(secrets: Stubber) -> None:
@@ -92,7 +104,7 @@ def test_once_the_secret_has_a_value_it_is_used(secrets: Stubber) -> None:
     ],
 )
 def test_any_other_failure_is_still_a_transient_failure(secrets: Stubber, code: str, message: str) -> None:
-    # Unlike "no value", these may hide real credentials: the message is retried, never sent by the sandbox.
+    # Unlike "no value", these may hide real credentials: the message is retried, never failed as not configured.
     secrets.add_client_error("get_secret_value", code, message)
     with pytest.raises(DeliveryFailed) as failed:
         provider_credentials(settings())

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from tests.cm_requests import cm_send_body
-from tests.fakes import FakeCapacityStore, FakeClock, FakeMessageLog, FakeOutboundQueue, FakeTrialStore
+from tests.fakes import (
+    FakeCapacityStore,
+    FakeClock,
+    FakeMessageLog,
+    FakeOutboundQueue,
+    FakeSendKeys,
+    FakeTrialStore,
+)
 from trialgw.country_rules import replaced_notice, replacement_text, warning_text
 from trialgw.gateway import answers
 from trialgw.gateway.request import parse_send_request
@@ -58,11 +65,12 @@ class World:
     capacity: FakeCapacityStore
     clock: FakeClock
     deps: SendDeps
+    send_keys: FakeSendKeys
 
 
 def _world(settings: SendSettings = SETTINGS) -> World:
     trials, messages, outbound = FakeTrialStore(), FakeMessageLog(), FakeOutboundQueue()
-    capacity, clock = FakeCapacityStore(), FakeClock(NOW)
+    capacity, clock, send_keys = FakeCapacityStore(), FakeClock(NOW), FakeSendKeys()
     breaker = CapacityBreaker(
         capacity,
         clock,
@@ -72,8 +80,10 @@ def _world(settings: SendSettings = SETTINGS) -> World:
         flush_seconds=0,
     )
     ids = itertools.count(1)
-    deps = SendDeps(trials, messages, outbound, breaker, clock, new_message_id=lambda: f"msg-{next(ids)}")
-    return World(trials, messages, outbound, capacity, clock, deps)
+    deps = SendDeps(
+        trials, messages, outbound, breaker, clock, new_message_id=lambda: f"msg-{next(ids)}", send_keys=send_keys
+    )
+    return World(trials, messages, outbound, capacity, clock, deps, send_keys)
 
 
 @pytest.fixture
@@ -947,3 +957,114 @@ def test_recipient_that_is_no_address_is_echoed_without_line_breaks_or_invisible
     assert "y" * 41 not in details
     assert answer.body["messages"][0]["messageDetails"] == details
     assert answer.body["messages"][0]["to"] == to
+
+
+# The Idempotency-Key header (beyond CM's API): one key is one message.
+
+
+def _send_with_key(world: World, key: str, idempotency_key: str, **fields: Any) -> GatewayAnswer:
+    parsed = parse_send_request(_body(**fields), "application/json", key)
+    return send(parsed, SETTINGS, world.deps, idempotency_key=idempotency_key)
+
+
+def test_a_retry_with_the_same_key_and_body_gets_the_first_answer_and_sends_nothing_more(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    first = _send_with_key(world, key, "order-1")
+    assert first.status == 200
+    world.clock.now += 5
+    again = _send_with_key(world, key, "order-1")
+    assert (again.status, again.body) == (first.status, first.body)
+    assert again.headers == {**first.headers, "Idempotent-Replayed": "true"}
+    assert _sent(world, key) == {Channel.WHATSAPP: 1}
+    assert len(world.outbound.queued) == 1
+    assert len(world.messages.recorded) == 1
+    # Another key is another message.
+    assert _send_with_key(world, key, "order-2").headers["X-Trial-Remaining-WhatsApp"] == "8"
+
+
+def test_the_same_key_with_another_body_is_refused_and_sends_nothing(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    assert _send_with_key(world, key, "order-1").status == 200
+    answer = _send_with_key(world, key, "order-1", content="Something else")
+    _assert_refused(answer, 409, 202, answers.IDEMPOTENCY_KEY_REUSED)
+    assert _sent(world, key) == {Channel.WHATSAPP: 1}
+
+
+def test_a_key_is_the_trials_own(world):
+    # The same Idempotency-Key in two trials is two messages: keys are scoped by the trial key.
+    first, second = _trial(world, (Channel.WHATSAPP, PHONE)), _trial(world, (Channel.WHATSAPP, PHONE))
+    assert _send_with_key(world, first, "order-1").status == 200
+    answer = _send_with_key(world, second, "order-1")
+    assert answer.status == 200
+    assert "Idempotent-Replayed" not in answer.headers
+
+
+def test_a_refused_send_leaves_the_key_free_for_the_retry(world):
+    key = _trial(world)
+    answer = _send_with_key(world, key, "order-1")
+    _assert_refused(answer, 403, 302, answer.body["details"], rejected_to=PHONE)
+    assert world.send_keys.items == {}
+    world.trials.whitelist(hash_key(key), Channel.WHATSAPP, PHONE)
+    assert _send_with_key(world, key, "order-1").status == 200
+
+
+def test_a_failed_dependency_leaves_the_key_free_and_the_retry_sends_once(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.outbound.fail = True
+    _assert_refused(_send_with_key(world, key, "order-1"), 503, 999, answers.UNAVAILABLE)
+    world.outbound.fail = False
+    assert _send_with_key(world, key, "order-1").status == 200
+    assert _sent(world, key) == {Channel.WHATSAPP: 1}
+    assert len(world.outbound.queued) == 1
+
+
+def test_a_request_still_running_holds_its_key_until_its_lease_ends(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    parsed = parse_send_request(_body(), "application/json", key)
+    assert not isinstance(parsed, answers.Refusal)
+    # Another request with this key and body claimed it a moment ago and has not answered yet.
+    world.send_keys.claim(
+        hash_key(key), "order-1", fingerprint=parsed.fingerprint, message_id="m-other", now=NOW, lease_seconds=30
+    )
+    world.clock.now = NOW + 10
+    answer = _send_with_key(world, key, "order-1")
+    _assert_refused(answer, 409, 202, answers.IDEMPOTENCY_KEY_BUSY)
+    assert answer.headers == {"Retry-After": "20"}
+    assert world.outbound.queued == []
+
+
+def test_after_a_holder_died_the_retry_sends_that_same_message_once(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    # The first request counted, recorded and queued its message, then its function died before answering.
+    world.send_keys.fail_settle = True
+    _send_with_key(world, key, "order-1")
+    world.send_keys.fail_settle = False
+    [first] = world.outbound.queued
+    world.clock.now += SETTINGS.idempotency_lease_seconds
+    retry = _send_with_key(world, key, "order-1")
+    assert retry.status == 200
+    # The same message: counted once, recorded once; queued again under the same id, which delivery sends once.
+    assert _sent(world, key) == {Channel.WHATSAPP: 1}
+    assert len(world.messages.recorded) == 1
+    assert {m.message_id for m in world.outbound.queued} == {first.message_id}
+    assert {m.at for m in world.outbound.queued} == {first.at}
+
+
+def test_a_claim_that_cannot_be_made_is_unavailable_and_sends_nothing(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.send_keys.fail_claim = True
+    _assert_refused(_send_with_key(world, key, "order-1"), 503, 999, answers.UNAVAILABLE)
+    assert world.outbound.queued == []
+
+
+@pytest.mark.parametrize("idempotency_key", ["", "x" * 256, "ünïcode", "tab\there"])
+def test_a_malformed_idempotency_key_is_a_bad_request(world, idempotency_key):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    _assert_refused(_send_with_key(world, key, idempotency_key), 400, 202, answers.IDEMPOTENCY_KEY_INVALID)
+    assert world.outbound.queued == []
+
+
+def test_without_a_trial_key_the_idempotency_key_changes_nothing(world):
+    answer = _send_with_key(world, None, "order-1")  # type: ignore[arg-type]
+    _assert_refused(answer, 401, 101, answers.INVALID_TOKEN)
+    assert world.send_keys.items == {}

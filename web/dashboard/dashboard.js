@@ -17,6 +17,8 @@
   const PAGE_SIZE = 50;
   // Trial keys are GUIDs; anything else cannot be a key, and might not even be a valid header value.
   const KEY_SHAPE = /^[A-Za-z0-9-]{8,100}$/;
+  // What a message the sandbox provider took became: a record, never a message on a phone.
+  const SANDBOX_NOTE = "sandbox: recorded, not sent to a phone";
 
   const $ = function (id) {
     return document.getElementById(id);
@@ -480,6 +482,8 @@
         const name = str(m.status) || "queued";
         box.append(el("span", "badge is-" + name.replace(/[^a-z]/g, ""), name));
         if (m.reason) box.append(el("span", "reason", str(m.reason)));
+        // "sent" by the sandbox is not a message on a phone: the operator left this channel on it.
+        if (m.provider === "sandbox") box.append(el("span", "provider-note", SANDBOX_NOTE));
       }
       status.append(box);
       tr.append(status);
@@ -604,6 +608,7 @@
     } else if (sms) {
       row("Country rule", "none applied");
     }
+    if (m.provider) row("Delivered by", m.provider === "sandbox" ? SANDBOX_NOTE : str(m.provider));
     if (x.delivered && x.delivered.from) row("Sent from", str(x.delivered.from));
     if (x.messageDetails) row("Details", str(x.messageDetails));
     parts.push(dl);

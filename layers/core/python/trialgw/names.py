@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trialgw import budgets
+
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 # DynamoDB's TTL deletes only eventually (hours to days later): every read checks expiry in code,
 # this attribute is the garbage collector, never the gate.
 TTL_ATTRIBUTE = "ttl"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDef:
+    """A global secondary index: its key attributes as (name, DynamoDB type), projecting the table's keys only."""
+
+    name: str
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +30,21 @@ class TableDef:
     logical: str
     env_var: str
     local_name: str
+    indexes: tuple[IndexDef, ...] = ()
 
+
+# A trial's outbound messages by status and time (`status`, `at`: attributes every outbound record has; inbound ones
+# have no status, so they are not in it). The stale-message sweeper's one query: the `queued` records older than the
+# longest a delivery can take, without reading any other record. DynamoDB keeps the index in step with every status
+# change.
+STATUS_INDEX = IndexDef(name="status-at", partition_key=("status", "S"), sort_key=("at", "N"))
 
 TRIALS = TableDef(logical="trials", env_var="TRIALGW_TRIALS_TABLE", local_name="trialgw-trials")
 
 WHITELIST = TableDef(logical="whitelist", env_var="TRIALGW_WHITELIST_TABLE", local_name="trialgw-whitelist")
-MESSAGES = TableDef(logical="messages", env_var="TRIALGW_MESSAGES_TABLE", local_name="trialgw-messages")
+MESSAGES = TableDef(
+    logical="messages", env_var="TRIALGW_MESSAGES_TABLE", local_name="trialgw-messages", indexes=(STATUS_INDEX,)
+)
 
 # Powertools idempotency records of the delivery function: a redelivered SQS message never reaches a provider twice.
 IDEMPOTENCY = TableDef(logical="idempotency", env_var="TRIALGW_IDEMPOTENCY_TABLE", local_name="trialgw-idempotency")
@@ -32,18 +52,39 @@ IDEMPOTENCY = TableDef(logical="idempotency", env_var="TRIALGW_IDEMPOTENCY_TABLE
 TABLES: tuple[TableDef, ...] = (TRIALS, WHITELIST, MESSAGES, IDEMPOTENCY)
 
 
+# A function `consumes` a queue by its logical name, and a queue's dead-letter queue by this suffix after it.
+DEAD_LETTERS_SUFFIX = "DeadLetters"
+
+
 @dataclass(frozen=True, slots=True)
 class QueueDef:
-    """An SQS queue (with its dead-letter queue); `env_var` carries its URL to functions."""
+    """An SQS queue (with its dead-letter queue); `env_var` carries its URL to functions.
+
+    `topics` are the SNS topics (logical names) subscribed to it: their notifications arrive as SQS messages whose
+    body is SNS's JSON envelope (`Type`, `MessageId`, `TopicArn`, `Message`, ...), not raw.
+    """
 
     logical: str
     env_var: str
     local_name: str
+    # Longer than its consumer's timeout: a message in flight stays hidden for a whole invocation.
+    visibility_timeout_seconds: int = 60
+    topics: tuple[str, ...] = ()
+
+    @property
+    def dead_letters(self) -> str:
+        """The logical name of its dead-letter queue, for a function that consumes what failed for good."""
+        return f"{self.logical}{DEAD_LETTERS_SUFFIX}"
 
 
 # Replies to end users now, accepted sends later: everything a channel provider must deliver.
-OUTBOUND = QueueDef(logical="outbound", env_var="TRIALGW_OUTBOUND_QUEUE_URL", local_name="trialgw-outbound")
-QUEUES: tuple[QueueDef, ...] = (OUTBOUND,)
+OUTBOUND = QueueDef(
+    logical="outbound",
+    env_var="TRIALGW_OUTBOUND_QUEUE_URL",
+    local_name="trialgw-outbound",
+    # Its consumer's time budget decides (the delivery function's; its dead letters' consumer needs less).
+    visibility_timeout_seconds=budgets.DELIVERY.visibility_timeout_seconds,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +113,28 @@ SMS_EVENTS = TopicDef(
     carries="SMS delivery events (status reports)",
 )
 TOPICS: tuple[TopicDef, ...] = (TWO_WAY_SMS, SMS_EVENTS)
+
+# Both SMS topics feed one queue: SNS invokes nothing directly, so a notification whose processing fails is retried
+# and then kept in the queue's dead-letter queue instead of being dropped after SNS's asynchronous invocation.
+SMS_INBOUND = QueueDef(
+    logical="smsInbound",
+    env_var="TRIALGW_SMS_INBOUND_QUEUE_URL",
+    local_name="trialgw-sms-inbound",
+    topics=(TWO_WAY_SMS.logical, SMS_EVENTS.logical),
+    visibility_timeout_seconds=budgets.MO_WEBHOOK.visibility_timeout_seconds,
+)
+QUEUES: tuple[QueueDef, ...] = (OUTBOUND, SMS_INBOUND)
+
+
+def queue_source(logical: str) -> tuple[QueueDef, bool]:
+    """What a function consuming `logical` reads: the queue, and whether it is that queue's dead-letter queue."""
+    for queue in QUEUES:
+        if logical == queue.logical:
+            return queue, False
+        if logical == queue.dead_letters:
+            return queue, True
+    raise KeyError(f"no queue or dead-letter queue is named {logical!r}")
+
 
 # Item shapes in the trials table (pk / sk prefixes).
 TRIAL_PK_PREFIX = "TRIAL#"
@@ -106,6 +169,8 @@ REPLY_LOG_SK_PREFIX = "LOG#"
 
 # Item shapes in the messages table: a trial's messages, and the provider message ids already seen.
 MESSAGE_SK_PREFIX = "MSG#"
+# A send's Idempotency-Key under its trial (a hash of the key): the first answer, or the claim of the send in progress.
+SEND_KEY_SK_PREFIX = "IDEMKEY#"
 SEEN_PK_PREFIX = "SEEN#"
 # Pointers from the ids status reports carry (ours, as CM's `reference` or the SMS `Context`, and the provider's own
 # message id) to a sent message's record; written when the message is sent.

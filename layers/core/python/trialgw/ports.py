@@ -170,6 +170,8 @@ class StoredMessage:
     payload: str
     status: str | None
     reason: str | None
+    # Who took an outbound message (recorded when it became `sent`): "sandbox" means nothing reached a phone.
+    provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +185,45 @@ class InvalidCursor(ValueError):
     """A paging cursor that is not one `MessageLog.page` gave out."""
 
 
-class MessageLog(Protocol):
-    def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
-        """True the first time a provider's message id is seen; False for a redelivery."""
+class InboundClaimState(StrEnum):
+    """What claiming a provider's message id found."""
 
-    def release(self, provider: str, provider_message_id: str) -> None:
-        """Forgets a claim, so that the provider's retry of a message that failed is processed again."""
+    # This call holds the lease: process the message, then `complete` the claim (or `release` it on failure). A
+    # first claim, or one whose earlier holder died (crash, timeout) without completing: its lease ran out.
+    OWNED = "owned"
+    # Processed already: a redelivery, acknowledged and ignored.
+    DONE = "done"
+    # Another invocation holds a lease that has not run out: it may still finish, or die and leave it to a retry.
+    BUSY = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundClaim:
+    state: InboundClaimState
+    provider: str
+    provider_message_id: str
+    # This call's mark on an OWNED claim: `complete` and `release` act on this claim only, never on a later one's.
+    token: str = ""
+    # When the message was first claimed: a retry records it at that time, so its record is the same item.
+    received_at: int = 0
+    # Until when the holder's lease runs (OWNED: this call's; BUSY: the other invocation's).
+    lease_until: int = 0
+
+
+class MessageLog(Protocol):
+    def claim(
+        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+    ) -> InboundClaim:
+        """Claims a provider's message id for `lease_seconds` from `now`: OWNED when it was never claimed or its
+        holder's lease ran out (its first `received_at` kept), DONE once it was completed, BUSY while another
+        holder's lease runs. The item lives until `ttl`. Raises StoreError (and then holds no lease)."""
+
+    def complete(self, claim: InboundClaim, *, ttl: int) -> None:
+        """Marks the message processed: every later claim is DONE until `ttl`. Raises StoreError."""
+
+    def release(self, claim: InboundClaim) -> None:
+        """Ends this claim's lease at once (its message failed), so the provider's retry is processed without waiting
+        for the lease to run out; a later holder's claim is left alone. Raises StoreError."""
 
     def record(self, message: LoggedMessage) -> None:
         """Stores a message on its trial's message list (idempotent per message id)."""
@@ -198,6 +233,48 @@ class MessageLog(Protocol):
 
     def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
         """A trial's messages, newest first, `limit` at a time from `cursor`; raises InvalidCursor, StoreError."""
+
+
+class SendKeyState(StrEnum):
+    """What claiming a send's Idempotency-Key found."""
+
+    # This request owns the key: send with the claim's message id and time (a first claim, or one whose earlier
+    # holder died before answering: its lease ran out, and the retry goes on with the same message).
+    OWNED = "owned"
+    # The key's send was accepted already: `answer` is the first answer, to give again.
+    ANSWERED = "answered"
+    # Another request with this key and body is being processed right now, until `lease_until`.
+    BUSY = "busy"
+    # The key was used with another request body in this trial.
+    REUSED = "reused"
+
+
+@dataclass(frozen=True, slots=True)
+class SendKeyClaim:
+    state: SendKeyState
+    message_id: str = ""
+    at: int = 0
+    answer: str | None = None
+    lease_until: int = 0
+    # This request's mark on an OWNED claim: what `release` gives back (never another request's claim).
+    token: str = ""
+
+
+class SendKeys(Protocol):
+    """Idempotency-Keys of sends, per trial: one key is one message, however often the client sends it."""
+
+    def claim(
+        self, key_hash: str, idempotency_key: str, *, fingerprint: str, message_id: str, now: int, lease_seconds: int
+    ) -> SendKeyClaim:
+        """Claims the key for this request for `lease_seconds`: OWNED (with the message id and time to send with:
+        these, or those of a holder whose lease ran out), ANSWERED, BUSY or REUSED. Raises StoreError."""
+
+    def complete(self, key_hash: str, idempotency_key: str, *, answer: str, ttl: int) -> None:
+        """Keeps the accepted answer for the key until `ttl`; raises StoreError."""
+
+    def release(self, key_hash: str, idempotency_key: str, *, token: str) -> None:
+        """Forgets this request's claim, the one `token` marks (its send was refused or failed: a retry is processed
+        afresh); raises StoreError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,14 +347,22 @@ class MessageStatusStore(Protocol):
         reason: str | None = None,
         provider: str | None = None,
         provider_message_id: str | None = None,
+        only_from: frozenset[MessageStatus] | None = None,
     ) -> bool:
-        """Moves the record to `status` if `STATUS_MOVES_FROM` allows it; False when it did not. Moving to `sent` with
-        a provider id also records where status reports find the message (`locate`). Raises StoreError."""
+        """Moves the record to `status` if `STATUS_MOVES_FROM` allows it (and, given `only_from`, only from those of
+        its statuses); False when it did not. Moving to `sent` with a provider id also records where status reports
+        find the message (`locate`). Raises StoreError."""
 
     def locate(
         self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
     ) -> MessageRef | None:
         """The record a status report means, by our message id or by the provider's; None when unknown."""
+
+
+class QueuedMessages(Protocol):
+    def queued_before(self, cutoff: int, *, limit: int) -> list[MessageRef]:
+        """Up to `limit` records still `queued` that were recorded before `cutoff` (epoch seconds), oldest first, from
+        an eventually consistent index (a record that just moved on may still be listed). Raises StoreError."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from trialgw import names
+from trialgw import budgets, names
 from trialgw.models import Channel
 
 ENV_PREFIX = "TRIALGW_"
@@ -146,6 +146,8 @@ class MoWebhookSettings(TrialSettings):
     whitelist_table: str = names.WHITELIST.local_name
     messages_table: str = names.MESSAGES.local_name
     outbound_queue_url: str = ""
+    # The SMS topics' queue it consumes: records it has no time to start go back onto it (trialgw.adapters.sqs_batches).
+    sms_inbound_queue_url: str = ""
     webhook_secrets_name: str | None = None
     cm_webhook_secret: str | None = None
     meta_app_secret: str | None = None
@@ -156,6 +158,10 @@ class MoWebhookSettings(TrialSettings):
     # number cost at 5 replies.
     reply_limit_per_sender: int = Field(default=5, ge=1, le=REPLY_LIMIT_MAX)
     reply_window_seconds: int = Field(default=3600, gt=0)
+    # How long an invocation holds its claim on an inbound message before the provider's retry may take it over:
+    # the function's timeout, which the CDK stack and the local stack set from topology (a test checks), so an
+    # invocation still running never loses its claim, and one that died lets the retry through once it is over.
+    inbound_lease_seconds: int = Field(default=10, gt=0)
 
 
 class SendSettings(TrialSettings):
@@ -177,6 +183,9 @@ class SendSettings(TrialSettings):
     capacity_cache_seconds: float = Field(default=5.0, ge=0)
     capacity_flush_seconds: float = Field(default=1.0, ge=0)
     capacity_retry_after_seconds: int = Field(default=900, gt=0)
+    # How long a send holds its Idempotency-Key before a retry may take it over: the send function's timeout, which
+    # both stacks set (infra/topology.py `derived_settings`), so a request still running never loses its key.
+    idempotency_lease_seconds: int = Field(default=30, gt=0)
 
 
 class DashboardSettings(TrialSettings):
@@ -187,13 +196,24 @@ class DashboardSettings(TrialSettings):
     dashboard_page_size: int = Field(default=50, ge=1, le=200)
 
 
-class DeliverySettings(TrialSettings):
+class DeliveryAttempts(TrialSettings):
+    """How the delivery queue retries a message: what the delivery function, the dead-letter consumer and the
+    stale-message sweeper must agree on (the longest a delivery can take is derived from these)."""
+
+    # Receives of one SQS message before it moves to the dead-letter queue: the queue's maxReceiveCount.
+    delivery_max_attempts: int = Field(default=5, ge=1)
+    # The first retry's back-off; each later one doubles it (capped at 15 minutes). 0 retries at once (tests).
+    delivery_backoff_base_seconds: float = Field(default=10.0, ge=0)
+
+
+class DeliverySettings(DeliveryAttempts):
     """The delivery function: which provider carries each channel, and how to reach it.
 
     Credentials live in one Secrets Manager secret (`provider_secrets_name`, JSON with the keys
     `cm_product_token`, `whatsapp_access_token`, `messenger_page_token`, `instagram_access_token`), never in the
-    environment; locally they may be given directly. A channel whose provider lacks its credentials falls back to
-    the sandbox. The sandbox's fault settings exercise retries and the dead-letter queue.
+    environment; locally they may be given directly. The sandbox carries a channel only when it is the channel's
+    provider; a channel whose provider lacks its credentials or account id fails closed ("channel not configured").
+    The sandbox's fault settings exercise retries and the dead-letter queue.
     """
 
     provider_sms: str = "sandbox"
@@ -201,7 +221,10 @@ class DeliverySettings(TrialSettings):
     provider_messenger: str = "sandbox"
     provider_instagram: str = "sandbox"
     provider_secrets_name: str | None = None
-    provider_timeout_seconds: float = Field(default=5.0, gt=0)
+    # One provider request, connecting included: at most what the delivery function's time budget counts on.
+    provider_timeout_seconds: float = Field(
+        default=budgets.PROVIDER_TIMEOUT_SECONDS, gt=0, le=budgets.PROVIDER_TIMEOUT_SECONDS
+    )
     cm_product_token: str | None = None
     cm_gateway_url: str = "https://gw.messaging.cm.com/v1.0/message"
     # CM `from` per channel (channel value → sender): the trial company's number or account on each channel.
@@ -221,21 +244,32 @@ class DeliverySettings(TrialSettings):
     # Lets the developer's validated `from` go out as the SMS sender instead: only for an operator whose senders
     # are registered and who accepts that trials may send as any 4-11 letters they like.
     sms_allow_developer_sender: bool = False
-    sandbox_fault: str = Field(default="none", pattern="^(none|transient|permanent)$")
+    # `crash`: every attempt raises an unexpected error (as a bug or a timeout would), not a provider's refusal.
+    sandbox_fault: str = Field(default="none", pattern="^(none|transient|permanent|crash)$")
     sandbox_delay_seconds: float = Field(default=0.0, ge=0, le=60)
     messages_table: str = names.MESSAGES.local_name
     idempotency_table: str = names.IDEMPOTENCY.local_name
     outbound_queue_url: str = ""
-    # Receives of one SQS message before it moves to the dead-letter queue: the queue's maxReceiveCount.
-    delivery_max_attempts: int = Field(default=5, ge=1)
-    # The first retry's back-off; each later one doubles it (capped at 15 minutes). 0 retries at once (tests).
-    delivery_backoff_base_seconds: float = Field(default=10.0, ge=0)
 
     @property
     def trial_sms_sender(self) -> str:
         """Who every trial SMS comes from (see `sms_sender`)."""
         derived = "".join(ch for ch in self.brand if ch.isascii() and ch.isalnum())[:11]
         return self.sms_sender or self.cm_senders.get(Channel.SMS.value) or derived or "Trial"
+
+
+class DeadLettersSettings(DeliveryAttempts):
+    """The dead-letter consumer: marks each accepted send that reached the delivery queue's dead-letter queue
+    `failed` in the messages table."""
+
+    messages_table: str = names.MESSAGES.local_name
+
+
+class SweeperSettings(DeliveryAttempts):
+    """The stale-message sweeper: reads the messages table for `queued` records older than the longest a delivery
+    can take, and marks them `failed`."""
+
+    messages_table: str = names.MESSAGES.local_name
 
 
 S = TypeVar("S", bound=_Settings)

@@ -1,4 +1,4 @@
-"""The messages table: each trial's messages (newest last by sort key), and provider ids already seen."""
+"""The messages table: each trial's messages (newest last by sort key), and the claims on providers' message ids."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.ports import (
     STATUS_MOVES_FROM,
+    InboundClaim,
+    InboundClaimState,
     InvalidCursor,
     LoggedMessage,
     MessagePage,
@@ -27,8 +29,14 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
-# On a provider message id's claim: which call made it.
+# On a provider message id's claim: which call holds it, whether its message is in progress or done, until when the
+# holder's lease runs (epoch seconds), and when the message was first claimed.
 CLAIM_ATTRIBUTE = "claim"
+CLAIM_STATE_ATTRIBUTE = "state"
+LEASE_ATTRIBUTE = "lease_until"
+RECEIVED_ATTRIBUTE = "received_at"
+IN_PROGRESS = "in_progress"
+DONE = "done"
 
 
 class DynamoMessageLog:
@@ -42,46 +50,117 @@ class DynamoMessageLog:
             names.SORT_KEY: {"S": names.SEEN_SK},
         }
 
-    def claim(self, provider: str, provider_message_id: str, *, ttl: int) -> bool:
+    def claim(
+        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+    ) -> InboundClaim:
         key = self._seen_key(provider, provider_message_id)
-        # This call's own mark: an SDK retry of a put whose answer was lost finds it, and knows the claim is its own.
+        # This call's own mark: an SDK retry of a write whose answer was lost finds it, and knows the claim is its own.
         token = uuid.uuid4().hex
+        lease_until = now + lease_seconds
         try:
-            self._client.put_item(
+            answer = self._client.update_item(
                 TableName=self._table,
-                Item={**key, CLAIM_ATTRIBUTE: {"S": token}, names.TTL_ATTRIBUTE: {"N": str(ttl)}},
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+                Key=key,
+                UpdateExpression=(
+                    "SET #state = :in_progress, #claim = :token, #lease = :lease, #ttl = :ttl, "
+                    "#received = if_not_exists(#received, :received)"
+                ),
+                # Never claimed, or claimed by an invocation that neither completed nor released it within its lease
+                # (it crashed or timed out). The lease is compared here, not left to TTL, which deletes only
+                # eventually.
+                ConditionExpression="attribute_not_exists(#pk) OR (#state = :in_progress AND #lease < :now)",
+                ExpressionAttributeNames={
+                    "#pk": names.PARTITION_KEY,
+                    "#state": CLAIM_STATE_ATTRIBUTE,
+                    "#claim": CLAIM_ATTRIBUTE,
+                    "#lease": LEASE_ATTRIBUTE,
+                    "#ttl": names.TTL_ATTRIBUTE,
+                    "#received": RECEIVED_ATTRIBUTE,
+                },
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":token": {"S": token},
+                    ":lease": {"N": str(lease_until)},
+                    ":ttl": {"N": str(ttl)},
+                    ":received": {"N": str(received_at)},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
                 old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-                return bool(old.get(CLAIM_ATTRIBUTE, {}).get("S") == token)
+                return _found(old, provider, provider_message_id, token)
             self._unclaim(key, token)
             raise StoreError(f"could not claim the message: {type(error).__name__}") from error
         except BotoCoreError as error:
             self._unclaim(key, token)
             raise StoreError(f"could not claim the message: {type(error).__name__}") from error
-        return True
+        item = answer.get("Attributes", {})
+        return InboundClaim(
+            InboundClaimState.OWNED,
+            provider,
+            provider_message_id,
+            token=token,
+            received_at=_number(item, RECEIVED_ATTRIBUTE, received_at),
+            lease_until=lease_until,
+        )
 
     def _unclaim(self, key: dict[str, dict[str, str]], token: str) -> None:
-        """Removes this call's claim if its put happened although no answer said so: the provider's retry of the
-        message, after the 503, must find it unclaimed. Best effort: the store is failing already."""
-        with contextlib.suppress(ClientError, BotoCoreError):
-            self._client.delete_item(
+        """Ends this call's lease if its write happened although no answer said so: the provider's retry of the
+        message, after the 503, must not wait for it. Best effort: the store is failing already."""
+        with contextlib.suppress(ClientError, BotoCoreError, StoreError):
+            self._end_lease(key, token)
+
+    def _end_lease(self, key: dict[str, dict[str, str]], token: str) -> None:
+        try:
+            self._client.update_item(
                 TableName=self._table,
                 Key=key,
-                ConditionExpression="#claim = :token",
-                ExpressionAttributeNames={"#claim": CLAIM_ATTRIBUTE},
-                ExpressionAttributeValues={":token": {"S": token}},
+                # An ended lease rather than a deleted item: the retry takes it over at once and keeps the first
+                # `received_at`, so a record the failed attempt wrote is written again as the same item.
+                UpdateExpression="SET #lease = :ended",
+                ConditionExpression="#claim = :token AND #state = :in_progress",
+                ExpressionAttributeNames={
+                    "#lease": LEASE_ATTRIBUTE,
+                    "#claim": CLAIM_ATTRIBUTE,
+                    "#state": CLAIM_STATE_ATTRIBUTE,
+                },
+                ExpressionAttributeValues={
+                    ":ended": {"N": "0"},
+                    ":token": {"S": token},
+                    ":in_progress": {"S": IN_PROGRESS},
+                },
             )
-
-    def release(self, provider: str, provider_message_id: str) -> None:
-        try:
-            self._client.delete_item(TableName=self._table, Key=self._seen_key(provider, provider_message_id))
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+                # Not this call's any more (completed, or taken over): nothing of ours to end.
+                return
             raise StoreError(f"could not release the message: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not release the message: {type(error).__name__}") from error
+
+    def release(self, claim: InboundClaim) -> None:
+        self._end_lease(self._seen_key(claim.provider, claim.provider_message_id), claim.token)
+
+    def complete(self, claim: InboundClaim, *, ttl: int) -> None:
+        try:
+            # Unconditional: the message was processed, by this call, whoever holds the claim now; a retry of this
+            # write (a lost answer) writes the same again.
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._seen_key(claim.provider, claim.provider_message_id),
+                UpdateExpression="SET #state = :done, #ttl = :ttl REMOVE #lease",
+                ExpressionAttributeNames={
+                    "#state": CLAIM_STATE_ATTRIBUTE,
+                    "#ttl": names.TTL_ATTRIBUTE,
+                    "#lease": LEASE_ATTRIBUTE,
+                },
+                ExpressionAttributeValues={":done": {"S": DONE}, ":ttl": {"N": str(ttl)}},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not complete the message: {type(error).__name__}") from error
 
     @staticmethod
     def _message_key(message: LoggedMessage) -> dict[str, dict[str, str]]:
@@ -107,8 +186,19 @@ class DynamoMessageLog:
         if message.status is not None:
             item["status"] = {"S": message.status}
         try:
-            self._client.put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as error:
+            # The first write wins: a send retried under its Idempotency-Key (same message id and time) finds its
+            # record perhaps already `sent`, which a second write must not set back to `queued`.
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return
+            raise StoreError(f"could not record the message: {type(error).__name__}") from error
+        except BotoCoreError as error:
             raise StoreError(f"could not record the message: {type(error).__name__}") from error
 
     def forget(self, message: LoggedMessage) -> None:
@@ -177,6 +267,7 @@ class DynamoMessageLog:
         reason: str | None = None,
         provider: str | None = None,
         provider_message_id: str | None = None,
+        only_from: frozenset[MessageStatus] | None = None,
     ) -> bool:
         sets = ["#status = :status", "#status_at = :at"]
         values: dict[str, dict[str, str]] = {":status": {"S": status.value}, ":at": {"N": str(at)}}
@@ -185,7 +276,9 @@ class DynamoMessageLog:
             if value is not None:
                 sets.append(f"{attribute} = :{attribute}")
                 values[f":{attribute}"] = {"S": value}
-        allowed = sorted(STATUS_MOVES_FROM[status])
+        allowed = sorted(STATUS_MOVES_FROM[status] if only_from is None else STATUS_MOVES_FROM[status] & only_from)
+        if not allowed:
+            return False
         values.update({f":from{index}": {"S": previous.value} for index, previous in enumerate(allowed)})
         update: dict[str, Any] = {
             "TableName": self._table,
@@ -228,6 +321,30 @@ class DynamoMessageLog:
             pointers.append(_pointer_key(f"{names.PROVIDER_ID_PK_PREFIX}{provider}#{provider_message_id}") | target)
         return pointers
 
+    def queued_before(self, cutoff: int, *, limit: int) -> list[MessageRef]:
+        index = names.STATUS_INDEX
+        (status_attribute, _), (at_attribute, _) = index.partition_key, index.sort_key
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index.name,
+            "KeyConditionExpression": "#status = :queued AND #at < :cutoff",
+            "ExpressionAttributeNames": {"#status": status_attribute, "#at": at_attribute},
+            "ExpressionAttributeValues": {":queued": {"S": MessageStatus.QUEUED.value}, ":cutoff": {"N": str(cutoff)}},
+        }
+        found: list[MessageRef] = []
+        try:
+            while len(found) < limit:
+                answer = self._client.query(**query, Limit=limit - len(found))
+                # Only a message's record has both a status and a time; the guard keeps any other item out.
+                items = answer.get("Items", [])
+                found += [_ref_of(i) for i in items if i[names.SORT_KEY]["S"].startswith(names.MESSAGE_SK_PREFIX)]
+                if "LastEvaluatedKey" not in answer:
+                    break
+                query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the queued messages: {type(error).__name__}") from error
+        return found
+
     def locate(
         self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
     ) -> MessageRef | None:
@@ -248,6 +365,36 @@ class DynamoMessageLog:
 
 # Status reports arrive within days (SMS delivery receipts: up to 72 hours); the trial lives one.
 POINTER_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _number(item: dict[str, Any], name: str, default: int) -> int:
+    value = item.get(name, {}).get("N")
+    return int(value) if isinstance(value, str) else default
+
+
+def _found(old: dict[str, Any], provider: str, provider_message_id: str, token: str) -> InboundClaim:
+    """What a refused claim found: this very call's claim (its write went through, the answer was lost), another
+    holder's running lease, or a message processed already (also a claim written before claims had a state)."""
+    lease_until = _number(old, LEASE_ATTRIBUTE, 0)
+    received_at = _number(old, RECEIVED_ATTRIBUTE, 0)
+    if old.get(CLAIM_ATTRIBUTE, {}).get("S") == token:
+        state = InboundClaimState.OWNED
+    elif old.get(CLAIM_STATE_ATTRIBUTE, {}).get("S") == IN_PROGRESS:
+        state = InboundClaimState.BUSY
+        token = ""
+    else:
+        state = InboundClaimState.DONE
+        token = ""
+    return InboundClaim(
+        state, provider, provider_message_id, token=token, received_at=received_at, lease_until=lease_until
+    )
+
+
+def _ref_of(item: dict[str, Any]) -> MessageRef:
+    """The record a key of the messages table names: `TRIAL#<key hash>` / `MSG#<at, 11 digits>#<message id>`."""
+    key_hash = item[names.PARTITION_KEY]["S"].removeprefix(names.TRIAL_PK_PREFIX)
+    at, _, message_id = item[names.SORT_KEY]["S"].removeprefix(names.MESSAGE_SK_PREFIX).partition("#")
+    return MessageRef(key_hash=key_hash, at=int(at), message_id=message_id)
 
 
 def _pointer_key(partition: str) -> dict[str, dict[str, str]]:
@@ -296,4 +443,5 @@ def _stored(item: dict[str, Any]) -> StoredMessage:
         payload=text("payload") or "{}",
         status=text("status"),
         reason=text("reason"),
+        provider=text("provider"),
     )

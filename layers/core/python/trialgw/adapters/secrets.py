@@ -31,6 +31,9 @@ def webhook_secrets(settings: MoWebhookSettings) -> WebhookSecrets:
         )
     from aws_lambda_powertools.utilities import parameters
 
+    from trialgw.adapters import aws
+
+    aws.budget_secrets()
     try:
         value: Any = parameters.get_secret(
             settings.webhook_secrets_name, transform="json", max_age=SECRET_CACHE_SECONDS

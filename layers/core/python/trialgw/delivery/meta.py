@@ -48,6 +48,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from trialgw import budgets
 from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
@@ -188,7 +189,10 @@ class MetaProvider:
         import urllib3
         from urllib3.exceptions import HTTPError
 
-        timeout = urllib3.Timeout(connect=min(self._timeout_seconds, 3.0), read=self._timeout_seconds)
+        # The time budget's figures (trialgw.budgets.provider_worst_seconds): each try within the timeout in total,
+        # so a failed connection and the retried request take at most META_CONNECT_SECONDS + the timeout.
+        connect = min(self._timeout_seconds, budgets.META_CONNECT_SECONDS)
+        timeout = urllib3.Timeout(total=self._timeout_seconds, connect=connect, read=self._timeout_seconds)
         # A connect failure never reached Meta, so one retry is safe; a read failure might have sent: no retry here.
         retries = urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0, raise_on_redirect=False)
         try:

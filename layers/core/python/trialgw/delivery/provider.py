@@ -31,6 +31,10 @@ class Delivered:
     provider_message_id: str | None
 
 
+# `DeliveryFailed.code` of a channel whose chosen provider lacks its credentials or account id (registry).
+NOT_CONFIGURED = "not_configured"
+
+
 class DeliveryFailed(Exception):
     """The provider did not take the message. `transient`: worth retrying later; `code`: the provider's own code."""
 

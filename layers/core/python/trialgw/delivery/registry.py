@@ -1,5 +1,9 @@
-"""Which provider carries each channel: the operator's choice per channel (settings), with the sandbox as the
-fallback for a channel whose provider lacks its credentials or account ids.
+"""Which provider carries each channel: the operator's choice per channel (settings).
+
+The sandbox carries a channel only when it is the choice for it. A channel set to a provider that lacks its
+credential (in the provider secret; locally, a setting) or its account id (a setting) is not configured: it fails
+closed, every message failing at once with a reason that names what the operator must set ("channel not
+configured: ..."), never handed to the sandbox, which would record it `sent` although nothing reached a phone.
 
 The choice is made per message, so credentials put into the secret after a deploy take effect within the
 secret's cache time, without a cold start. Adapters are built once per process and keep their connection pools.
@@ -12,10 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from trialgw.delivery.provider import DeliveryFailed, Provider, ProviderName, SmsSenders
+from trialgw.delivery.provider import NOT_CONFIGURED, Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
 from trialgw.models import Channel
 from trialgw.observability import logger
-from trialgw.settings import DeliverySettings
+from trialgw.ports import OutboundMessage
+from trialgw.settings import DeliverySettings, env_var
 
 # A rotated or newly filled secret is picked up within this many seconds.
 SECRET_CACHE_SECONDS = 300
@@ -52,6 +57,10 @@ def provider_credentials(settings: DeliverySettings) -> ProviderCredentials:
         )
     from aws_lambda_powertools.utilities import parameters
 
+    from trialgw.adapters import aws
+
+    # Within the time budget's limits (Powertools' own client would wait up to a minute).
+    aws.budget_secrets()
     try:
         value: Any = parameters.get_secret(
             settings.provider_secrets_name, transform="json", max_age=SECRET_CACHE_SECONDS
@@ -62,7 +71,9 @@ def provider_credentials(settings: DeliverySettings) -> ProviderCredentials:
                 f"The provider credentials could not be read ({type(error).__name__}).", transient=True, code="secrets"
             ) from None
         # The stack creates the secret with no value; until the operator sets one, no channel has credentials.
-        logger.warning("the provider credentials secret has no value; channels stay on the sandbox")
+        logger.warning(
+            "the provider credentials secret has no value; every channel set to a provider is not configured"
+        )
         return ProviderCredentials(None, None, None, None)
     except parameters.exceptions.TransformParameterError as error:
         raise DeliveryFailed(
@@ -81,33 +92,66 @@ def _has_no_value(error: Exception) -> bool:
     return isinstance(details, dict) and details.get("Error", {}).get("Code") == "ResourceNotFoundException"
 
 
-def _configured(settings: DeliverySettings, channel: Channel) -> ProviderName:
-    raw = {
-        Channel.SMS: settings.provider_sms,
-        Channel.WHATSAPP: settings.provider_whatsapp,
-        Channel.MESSENGER: settings.provider_messenger,
-        Channel.INSTAGRAM: settings.provider_instagram,
-    }[channel]
-    return ProviderName(raw)
+# What a provider needs for a channel beyond IAM: its credential (a key of the provider secret, and locally the
+# setting of the same name) and the account it sends from (a setting, a deploy-time knob in AWS).
+_META_TOKENS = {
+    Channel.WHATSAPP: "whatsapp_access_token",
+    Channel.MESSENGER: "messenger_page_token",
+    Channel.INSTAGRAM: "instagram_access_token",
+}
+_META_ACCOUNTS = {
+    Channel.WHATSAPP: "whatsapp_phone_number_id",
+    Channel.MESSENGER: "messenger_page_id",
+    Channel.INSTAGRAM: "instagram_account_id",
+}
 
 
-def _meta_account(settings: DeliverySettings, channel: Channel) -> str | None:
-    return {
-        Channel.WHATSAPP: settings.whatsapp_phone_number_id,
-        Channel.MESSENGER: settings.messenger_page_id,
-        Channel.INSTAGRAM: settings.instagram_account_id,
-    }.get(channel)
+def required_credentials(name: ProviderName, channel: Channel) -> tuple[str, ...]:
+    """The provider secret's keys `name` needs to carry `channel` (aws-sms: none, IAM is its credential)."""
+    if name is ProviderName.CM:
+        return ("cm_product_token",)
+    if name is ProviderName.META and channel in _META_TOKENS:
+        return (_META_TOKENS[channel],)
+    return ()
 
 
-def providers_for(settings: DeliverySettings) -> Callable[[Channel], Provider]:
-    """The provider of each channel, chosen per message (see the module docstring). Raises ValueError at start-up
-    for a provider name that is none of `ProviderName`, or a provider that cannot carry the channel."""
-    chosen = {channel: _configured(settings, channel) for channel in Channel}
+def required_accounts(name: ProviderName, channel: Channel) -> tuple[str, ...]:
+    """The settings fields naming the account `name` sends `channel` from (aws-sms: the origination identity may be
+    the account's default; cm: the senders are optional)."""
+    return (_META_ACCOUNTS[channel],) if name is ProviderName.META and channel in _META_ACCOUNTS else ()
+
+
+# The settings field that chooses each channel's provider.
+PROVIDER_FIELDS = {
+    Channel.SMS: "provider_sms",
+    Channel.WHATSAPP: "provider_whatsapp",
+    Channel.MESSENGER: "provider_messenger",
+    Channel.INSTAGRAM: "provider_instagram",
+}
+
+
+def chosen_providers(settings: DeliverySettings) -> dict[Channel, ProviderName]:
+    """The operator's provider for each channel. Raises ValueError for a provider name that is none of
+    `ProviderName`, or a provider that cannot carry the channel."""
+    chosen = {channel: ProviderName(getattr(settings, field)) for channel, field in PROVIDER_FIELDS.items()}
     for channel, name in chosen.items():
         if name is ProviderName.AWS_SMS and channel is not Channel.SMS:
             raise ValueError(f"aws-sms carries SMS only, not {channel.value}")
         if name is ProviderName.META and channel is Channel.SMS:
             raise ValueError("meta does not carry SMS")
+    return chosen
+
+
+def missing_accounts(settings: DeliverySettings, channel: Channel) -> tuple[str, ...]:
+    """The account ids the channel's chosen provider needs and the settings lack (what a deploy can check)."""
+    name = chosen_providers(settings)[channel]
+    return tuple(field for field in required_accounts(name, channel) if not getattr(settings, field))
+
+
+def providers_for(settings: DeliverySettings) -> Callable[[Channel], Provider]:
+    """The provider of each channel, chosen per message (see the module docstring). Raises ValueError at start-up
+    for a provider name that is none of `ProviderName`, or a provider that cannot carry the channel."""
+    chosen = chosen_providers(settings)
 
     @cache
     def built(name: ProviderName) -> Provider:
@@ -115,22 +159,60 @@ def providers_for(settings: DeliverySettings) -> Callable[[Channel], Provider]:
 
     def provider(channel: Channel) -> Provider:
         name = chosen[channel]
-        if name is not ProviderName.SANDBOX and not _has_credentials(name, channel, settings):
-            logger.warning("provider lacks credentials; the sandbox delivers", extra={"channel": channel.value})
-            name = ProviderName.SANDBOX
+        if name is ProviderName.SANDBOX:
+            return built(name)
+        # Reading the credentials may fail like a delivery: transiently (DeliveryFailed), and the message is retried.
+        credentials = provider_credentials(settings)
+        missing = tuple(key for key in required_credentials(name, channel) if not _credential(credentials, key))
+        missing += missing_accounts(settings, channel)
+        if missing:
+            return NotConfigured(name, not_configured_reason(settings, channel, name, missing))
         return built(name)
 
     return provider
 
 
-def _has_credentials(name: ProviderName, channel: Channel, settings: DeliverySettings) -> bool:
-    if name is ProviderName.AWS_SMS:
-        # IAM is its credential; the origination identity may be the account's default.
-        return True
-    credentials = provider_credentials(settings)
-    if name is ProviderName.CM:
-        return bool(credentials.cm_product_token)
-    return bool(credentials.meta_token(channel)) and bool(_meta_account(settings, channel))
+def _credential(credentials: ProviderCredentials, key: str) -> str | None:
+    value = getattr(credentials, key)
+    return value if isinstance(value, str) else None
+
+
+def not_configured_reason(
+    settings: DeliverySettings, channel: Channel, name: ProviderName, missing: tuple[str, ...]
+) -> str:
+    """Why a message on a channel that is not configured failed: for the developer, that nothing was sent and why;
+    for the operator, what to set, where (names only, never a value)."""
+    accounts = set(required_accounts(name, channel))
+    actions = []
+    for field in missing:
+        if field not in accounts and settings.provider_secrets_name:
+            actions.append(f"trialgw-admin providers set-credential {field} --stack <stack>")
+        elif field in accounts and settings.provider_secrets_name:
+            actions.append(f"deploy with -c {_camel(field)}=<id>")
+        else:
+            actions.append(f"set {env_var(field)}")
+    lacking = " and ".join(missing)
+    return (
+        f"channel not configured: {channel.value} is set to the {name.value} provider, whose {lacking} "
+        f"{'is' if len(missing) == 1 else 'are'} missing, so nothing was sent (operator: {'; '.join(actions)})"
+    )
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+class NotConfigured:
+    """Stands in for the chosen provider of a channel that is not configured: every message fails at once, as a
+    permanent failure (retries cannot help until the operator acts, and then the next message goes through)."""
+
+    def __init__(self, name: ProviderName, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def deliver(self, message: OutboundMessage) -> Delivered:  # noqa: ARG002 - every message fails alike
+        raise DeliveryFailed(self.reason, transient=False, code=NOT_CONFIGURED)
 
 
 def _build(name: ProviderName, settings: DeliverySettings) -> Provider:

@@ -1,8 +1,11 @@
 """The sandbox provider: delivers nowhere, but records each delivery so a local tester can see it.
 
-It is the default for every channel locally and the fallback for a channel whose provider lacks credentials.
+It is the default for every channel locally, and carries a channel only when chosen for it (never in place of a
+provider that lacks its credentials: that channel fails closed, see `registry`).
 Settings can make it fail (`transient`: retried through SQS, then the record is marked failed; `permanent`:
-failed at once) or slow (`delay_seconds`), to exercise retries, the back-off and the dead-letter queue.
+failed at once; `crash`: an unexpected error on every attempt, as a bug or a timeout would be, so the message
+reaches the dead-letter queue with its record still `queued` and the dead-letter consumer marks it failed) or slow
+(`delay_seconds`), to exercise retries, the back-off and the dead-letter queue.
 
 Deliveries go to `DELIVERIES`, a module-level, bounded, thread-safe log. It is module-level on purpose: the
 local stack runs the delivery handler in its own process (the SQS pump calls it in a thread), so the
@@ -25,11 +28,16 @@ from trialgw.ports import Clock, OutboundMessage
 
 
 class SandboxFault(StrEnum):
-    """How the sandbox answers: delivers (`none`), or fails every message in one of the two ways."""
+    """How the sandbox answers: delivers (`none`), or fails every message in one of three ways."""
 
     NONE = "none"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    CRASH = "crash"
+
+
+class SandboxCrash(RuntimeError):
+    """The sandbox's `crash` fault: not a `DeliveryFailed` (no provider answered), so nothing records why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,7 @@ class SandboxProvider:
     ) -> None:
         if delay_seconds < 0:
             raise ValueError("delay_seconds must not be negative")
-        # Raises ValueError for a fault that is none of the three, at start-up rather than at the first message.
+        # Raises ValueError for a fault that is none of the four, at start-up rather than at the first message.
         self._fault = SandboxFault(fault)
         self._record = DELIVERIES.append if record is None else record
         self._delay = delay_seconds
@@ -133,6 +141,8 @@ class SandboxProvider:
             raise DeliveryFailed("Sandbox configured to fail (transient).", transient=True, code="sandbox-transient")
         if self._fault is SandboxFault.PERMANENT:
             raise DeliveryFailed("Sandbox configured to fail (permanent).", transient=False, code="sandbox-permanent")
+        if self._fault is SandboxFault.CRASH:
+            raise SandboxCrash("Sandbox configured to crash (TRIALGW_SANDBOX_FAULT=crash).")
         self._record(
             SandboxDelivery(
                 channel=message.channel,
@@ -148,4 +158,4 @@ class SandboxProvider:
         return Delivered(provider=ProviderName.SANDBOX, provider_message_id=f"sandbox-{message.message_id}")
 
 
-__all__ = ["DELIVERIES", "SandboxDelivery", "SandboxFault", "SandboxLog", "SandboxProvider"]
+__all__ = ["DELIVERIES", "SandboxCrash", "SandboxDelivery", "SandboxFault", "SandboxLog", "SandboxProvider"]

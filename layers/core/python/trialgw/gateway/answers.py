@@ -259,6 +259,51 @@ def unavailable(retry_after_seconds: int) -> Refusal:
     return _try_later(UNAVAILABLE, "unavailable", retry_after_seconds)
 
 
+# The Idempotency-Key header (beyond CM's API): what it refuses.
+IDEMPOTENCY_KEY_INVALID = "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
+IDEMPOTENCY_KEY_REUSED = (
+    "This Idempotency-Key was already used for a different request in this trial. Use a new key for a new message."
+)
+IDEMPOTENCY_KEY_BUSY = (
+    "A request with this Idempotency-Key is still being processed. Retry it after Retry-After seconds for its answer."
+)
+HTTP_CONFLICT = 409
+
+
+def invalid_idempotency_key() -> Refusal:
+    """The Idempotency-Key header is empty, too long or not printable ASCII: 400, as a malformed request."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_MALFORMED,
+        details=IDEMPOTENCY_KEY_INVALID,
+        per_recipient=False,
+        reason="invalid_idempotency_key",
+    )
+
+
+def idempotency_key_reused() -> Refusal:
+    """The key was used with another request body in this trial: 409, nothing sent."""
+    return Refusal(
+        http_status=HTTP_CONFLICT,
+        error_code=CODE_MALFORMED,
+        details=IDEMPOTENCY_KEY_REUSED,
+        per_recipient=False,
+        reason="idempotency_key_reused",
+    )
+
+
+def idempotency_key_busy(retry_after_seconds: int) -> Refusal:
+    """Another request with the same key and body is being processed: 409 with `Retry-After`."""
+    return Refusal(
+        http_status=HTTP_CONFLICT,
+        error_code=CODE_MALFORMED,
+        details=IDEMPOTENCY_KEY_BUSY,
+        per_recipient=False,
+        headers={"Retry-After": str(max(1, int(retry_after_seconds)))},
+        reason="idempotency_key_busy",
+    )
+
+
 # CM's envelope (reference §2.1).
 
 

@@ -12,6 +12,7 @@ from trialgw.gateway.answers import (
     AT_CAPACITY,
     COUNTRY_BLOCKED,
     CREATED_ONE,
+    IDEMPOTENCY_KEY_REUSED,
     INVALID_TOKEN,
     NOT_JSON,
     QUOTA_USED_UP,
@@ -19,6 +20,7 @@ from trialgw.gateway.answers import (
 
 OPENAPI_PATH = "/openapi.json"
 TOKEN_HEADER = "X-CM-PRODUCTTOKEN"  # noqa: S105 - a header name, not a secret
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 _JSON = "application/json"
 
@@ -146,12 +148,30 @@ SEND_OPERATION: dict[str, Any] = {
         403: _envelope(
             "Destination country blocked, or recipient not whitelisted (errorCode 403, 302).", COUNTRY_BLOCKED
         ),
+        409: _envelope(
+            "The Idempotency-Key was used for another request body in this trial, or its request is still being "
+            "processed (then with Retry-After) (errorCode 202).",
+            IDEMPOTENCY_KEY_REUSED,
+        ),
         429: _envelope("The trial's quota on the channel is used up (errorCode 102).", QUOTA_USED_UP),
         503: _envelope("At capacity, or a dependency failed; see Retry-After (errorCode 999).", AT_CAPACITY),
     },
     "openapi_extensions": {
         "requestBody": {"required": True, "content": {_JSON: {"schema": SEND_REQUEST_SCHEMA}}},
-        "parameters": [{"name": TOKEN_HEADER, "in": "header", "required": False, "schema": _TOKEN}],
+        "parameters": [
+            {"name": TOKEN_HEADER, "in": "header", "required": False, "schema": _TOKEN},
+            {
+                "name": IDEMPOTENCY_KEY_HEADER,
+                "in": "header",
+                "required": False,
+                "description": (
+                    "Beyond CM's API: makes the send safe to retry. The same key and body within the trial's life "
+                    "give the first accepted answer again, without a second message or quota slot; a refused or "
+                    "failed send leaves the key free for the retry."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+            },
+        ],
     },
 }
 

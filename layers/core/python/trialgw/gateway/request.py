@@ -34,6 +34,7 @@ Decisions (each has a test):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -87,6 +88,8 @@ class SendRequest:
     reference: str | None
     rich_content: dict[str, object] | None
     unsupported: Refusal | None = None
+    # A hash of the whole JSON document, keys sorted: what an Idempotency-Key's retry must repeat.
+    fingerprint: str = ""
 
     @property
     def recipient(self) -> str | None:
@@ -352,4 +355,11 @@ def _request(document: object, header_token: str | None) -> SendRequest:
         reference=first.reference,
         rich_content=first.rich_content,
         unsupported=_unsupported(items),
+        fingerprint=_fingerprint(document),
     )
+
+
+def _fingerprint(document: object) -> str:
+    # Keys sorted and no white space: a client that re-serializes the same request gets the same fingerprint.
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

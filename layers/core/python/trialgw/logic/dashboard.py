@@ -140,6 +140,8 @@ def _message(message: StoredMessage) -> dict[str, Any]:
         "summary": text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…",
         "status": message.status,
         "reason": message.reason,
+        # Who took it: "sandbox" means recorded, never sent to a phone (the page says so).
+        "provider": message.provider,
         "json": request,
         "explain": explain or None,
     }

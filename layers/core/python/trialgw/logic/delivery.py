@@ -2,8 +2,9 @@
 
 The worker calls `deliver` once per SQS message. An accepted send is delivered only while its record
 exists (a send answered 503 after SQS stored it anyway has none), and its record follows the outcome:
-`sent` with the provider's id, or `failed` with the reason. A transient failure raises `RetryLater`,
-so SQS redelivers the message after a back-off; the last attempt marks the record `failed` and raises
+`sent` with the provider's id, or `failed` with the reason; a `sent` that cannot be written is handed back to the
+worker (`DeliveryResult.unrecorded`) to write on a later receive, never by sending again. A transient failure raises
+`RetryLater`, so SQS redelivers the message after a back-off; the last attempt marks the record `failed` and raises
 `GiveUp`, which sends the message to the dead-letter queue: no accepted message ever just disappears.
 A permanent failure is recorded `failed` and consumed. Replies to end users have no record.
 """
@@ -11,10 +12,11 @@ A permanent failure is recorded `failed` and consumed. Replies to end users have
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
-from trialgw.delivery.provider import DeliveryFailed, Provider
+from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, Provider
 from trialgw.delivery.status import StatusReport
 from trialgw.errors import StoreError
 from trialgw.models import Channel
@@ -22,6 +24,8 @@ from trialgw.observability import logger, metrics
 from trialgw.ports import Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
 
 BACKOFF_BASE_SECONDS = 10
+# Emitted for each message on a channel set to a provider without its credentials or account id (alarmed).
+CHANNEL_NOT_CONFIGURED_METRIC = "ChannelNotConfigured"
 # SQS caps a message's visibility timeout at 12 hours; trials live 24 hours, so a few minutes is the useful range.
 BACKOFF_CAP_SECONDS = 900
 
@@ -30,6 +34,33 @@ class DeliveryOutcome(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     NOT_ACCEPTED = "not_accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class SentStatus:
+    """What a `sent` record says: the provider that took the message, its id there, and when."""
+
+    provider: str
+    provider_message_id: str | None
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """How a delivery ended; `unrecorded` is a send the provider took whose `sent` status could not be written (the
+    worker writes it with `record_sent`, retrying on later receives, since the channel already has the message)."""
+
+    outcome: DeliveryOutcome
+    unrecorded: SentStatus | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What the worker's idempotency record keeps, so a redelivered message still knows what to write."""
+        return {"outcome": self.outcome.value, "unrecorded": asdict(self.unrecorded) if self.unrecorded else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeliveryResult:
+        unrecorded = data.get("unrecorded")
+        return cls(DeliveryOutcome(data["outcome"]), SentStatus(**unrecorded) if unrecorded else None)
 
 
 class RetryLater(Exception):
@@ -62,13 +93,33 @@ def backoff_seconds(attempt: int, base_seconds: float = BACKOFF_BASE_SECONDS) ->
     return int(min(BACKOFF_CAP_SECONDS, base_seconds * 2 ** max(0, attempt - 1)))
 
 
+# Beyond the retry schedule itself: a backlog on the delivery queue up to what its age alarm tolerates (5 minutes).
+DELIVERY_SLACK_SECONDS = 5 * 60
+
+
+def max_delivery_seconds(*, max_attempts: int, backoff_base_seconds: float, visibility_timeout_seconds: int) -> int:
+    """The longest an accepted send stays `queued` while every part works as designed: the one place this is derived.
+
+    Each failed attempt but the last hides the message for at most the queue's visibility timeout (a crash or a
+    timeout) plus its back-off (set by the function before its invocation ends, which is within the visibility
+    timeout); after the last attempt the message reaches the dead-letter queue within one visibility timeout, and its
+    consumer may need one more (a failed first try); and the queue may hold a backlog (`DELIVERY_SLACK_SECONDS`).
+    A record still `queued` after this was lost by some path: the stale-message sweeper counts and fails it.
+    """
+    retries = sum(
+        visibility_timeout_seconds + backoff_seconds(attempt, backoff_base_seconds)
+        for attempt in range(1, max_attempts)
+    )
+    return retries + 2 * visibility_timeout_seconds + DELIVERY_SLACK_SECONDS
+
+
 def _ref(message: OutboundMessage) -> MessageRef | None:
     if message.kind != "send" or message.key_hash is None or message.at is None:
         return None
     return MessageRef(key_hash=message.key_hash, at=message.at, message_id=message.message_id)
 
 
-def deliver(message: OutboundMessage, *, attempt: int, max_attempts: int, deps: DeliveryDeps) -> DeliveryOutcome:
+def deliver(message: OutboundMessage, *, attempt: int, max_attempts: int, deps: DeliveryDeps) -> DeliveryResult:
     """Delivers `message` on its `attempt`-th receive (SQS's receive count). Raises RetryLater for a transient
     failure before the last attempt, and StoreError when the record cannot be read or written (also retried)."""
     ref = _ref(message)
@@ -76,28 +127,36 @@ def deliver(message: OutboundMessage, *, attempt: int, max_attempts: int, deps: 
         logger.warning(
             "queued send not delivered: no record, or already sent or failed", extra={"message_id": message.message_id}
         )
-        return DeliveryOutcome.NOT_ACCEPTED
+        return DeliveryResult(DeliveryOutcome.NOT_ACCEPTED)
     try:
         # Choosing may read the provider credentials, which can fail like a delivery: transiently.
         delivered = deps.providers(message.channel).deliver(message)
     except DeliveryFailed as failure:
-        return _failed(message, ref, failure, attempt=attempt, max_attempts=max_attempts, deps=deps)
-    if ref is not None:
-        try:
-            deps.statuses.set_status(
-                ref,
-                MessageStatus.SENT,
-                at=int(deps.clock()),
-                provider=delivered.provider.value,
-                provider_message_id=delivered.provider_message_id,
-            )
-        except StoreError:
-            # The channel has the message: a retry would send it twice. The record stays `queued` until a status
-            # report moves it on.
-            logger.error("message sent but its status could not be recorded", extra={"message_id": ref.message_id})
+        return DeliveryResult(_failed(message, ref, failure, attempt=attempt, max_attempts=max_attempts, deps=deps))
     metrics.add_metric(name="MessageSent", unit="Count", value=1)
     logger.info("message sent", extra={"channel": message.channel.value, "provider": delivered.provider.value})
-    return DeliveryOutcome.SENT
+    sent = SentStatus(delivered.provider.value, delivered.provider_message_id, int(deps.clock()))
+    try:
+        record_sent(message, sent, statuses=deps.statuses)
+    except StoreError:
+        # The channel has the message: a retry must not send it again, only write what happened.
+        logger.warning("message sent but its status not yet recorded", extra={"message_id": message.message_id})
+        return DeliveryResult(DeliveryOutcome.SENT, unrecorded=sent)
+    return DeliveryResult(DeliveryOutcome.SENT)
+
+
+def record_sent(message: OutboundMessage, sent: SentStatus, *, statuses: MessageStatusStore) -> None:
+    """Records a send as `sent` (replies have no record). A record that has moved on (a status report came first, or
+    an earlier write landed although its answer was lost) keeps its status. Raises StoreError."""
+    ref = _ref(message)
+    if ref is not None:
+        statuses.set_status(
+            ref,
+            MessageStatus.SENT,
+            at=sent.at,
+            provider=sent.provider,
+            provider_message_id=sent.provider_message_id,
+        )
 
 
 def _failed(
@@ -117,6 +176,9 @@ def _failed(
     if ref is not None:
         deps.statuses.set_status(ref, MessageStatus.FAILED, at=int(deps.clock()), reason=reason)
     metrics.add_metric(name="MessageFailed", unit="Count", value=1)
+    if failure.code == NOT_CONFIGURED:
+        # The operator's to fix (its alarm says how), not the developer's: counted apart from refusals.
+        metrics.add_metric(name=CHANNEL_NOT_CONFIGURED_METRIC, unit="Count", value=1)
     logger.warning("delivery failed", extra=extra)
     if failure.transient:
         raise GiveUp(reason)
@@ -124,13 +186,16 @@ def _failed(
     return DeliveryOutcome.FAILED
 
 
-def mark_dead_lettered(message: OutboundMessage, reason: str, deps: DeliveryDeps) -> bool:
-    """Marks a send that reached the dead-letter queue `failed` (e.g. its record could not be written on the last
-    attempt); True when the record moved. Raises StoreError."""
+def mark_dead_lettered(message: OutboundMessage, reason: str, *, statuses: MessageStatusStore, now: int) -> bool:
+    """Marks a send that reached the dead-letter queue `failed` (its delivery never completed: a timeout, a crash, a
+    store that failed on every attempt); True when the record moved. Only a `queued` record moves: one already sent
+    (the provider has it) or failed (the last attempt said why) keeps its status and reason. Raises StoreError."""
     ref = _ref(message)
     if ref is None:
         return False
-    return deps.statuses.set_status(ref, MessageStatus.FAILED, at=int(deps.clock()), reason=reason)
+    return statuses.set_status(
+        ref, MessageStatus.FAILED, at=now, reason=reason, only_from=frozenset({MessageStatus.QUEUED})
+    )
 
 
 def apply_report(
@@ -175,11 +240,15 @@ def apply_reports(statuses: MessageStatusStore, reports: list[StatusReport], *, 
 __all__ = [
     "DeliveryDeps",
     "DeliveryOutcome",
+    "DeliveryResult",
     "GiveUp",
     "RetryLater",
+    "SentStatus",
     "apply_report",
     "apply_reports",
     "backoff_seconds",
     "deliver",
     "mark_dead_lettered",
+    "max_delivery_seconds",
+    "record_sent",
 ]

@@ -1,8 +1,12 @@
 """Inbound (MO) messages: whitelisting by trial key, STOP, recording, and the replies to the end user.
 
 A recipient becomes sendable only after it sent the trial key, from that very account or number, to
-the trial company. Every step is safe to repeat: a provider's retry of a message that failed half-way
-is processed again (its claim is released), and a redelivery of one that succeeded changes nothing.
+the trial company. Every step is safe to repeat. A message is claimed first, as a lease for the function's timeout,
+and the claim is completed once the message is processed: a redelivery of a completed one changes nothing; a
+provider's retry of one that failed half-way is processed again at once (its lease is released), and of one whose
+invocation died (a crash, a timeout) once the lease has run out. Processing twice is harmless: the whitelist takes
+no second slot, the record is the same item (the first claim's time), and the reply keeps its id, which the reply
+limit counts once and delivery sends once.
 
 Every automatic reply counts against a limit per sender (channel + address) over a rolling window; above it the
 message is processed all the same, only nothing is sent back, so a stranger's stream of dead keys costs at most
@@ -11,8 +15,9 @@ the limit in paid replies.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,6 +30,7 @@ from trialgw.models import Channel, InboundMessage
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (
     Clock,
+    InboundClaimState,
     LoggedMessage,
     MessageLog,
     OutboundMessage,
@@ -37,8 +43,9 @@ from trialgw.ports import (
 from trialgw.settings import MoWebhookSettings
 
 # How long a provider message id is remembered; providers retry for far less (CM: up to a month of
-# 5-minute retries only while we fail, and a claim is released on failure).
+# 5-minute retries only while we fail, and a claim is released on failure or its lease runs out).
 SEEN_TTL_SECONDS = 7 * 24 * 3600
+UNAVAILABLE = "The message could not be processed; please retry."
 DAY_SECONDS = 24 * 3600
 
 
@@ -74,22 +81,59 @@ def _noun(channel: Channel) -> str:
 
 def handle_inbound(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
     """Processes one inbound message. Raises DependencyUnavailable (the provider should retry)."""
-    provider_id = message.provider_message_id
+    now = int(deps.clock())
     try:
-        if not deps.messages.claim(message.provider, provider_id, ttl=message.received_at + SEEN_TTL_SECONDS):
-            return InboundOutcome.DUPLICATE
+        claim = deps.messages.claim(
+            message.provider,
+            message.provider_message_id,
+            received_at=message.received_at,
+            now=now,
+            lease_seconds=settings.inbound_lease_seconds,
+            ttl=now + SEEN_TTL_SECONDS,
+        )
     except StoreError as error:
-        raise DependencyUnavailable("The message could not be processed; please retry.") from error
+        raise DependencyUnavailable(UNAVAILABLE) from error
+    if claim.state is InboundClaimState.DONE:
+        return InboundOutcome.DUPLICATE
+    if claim.state is InboundClaimState.BUSY:
+        # Not "duplicate": the holder may still die, and then only a retry processes the message.
+        wait = max(1, claim.lease_until - now)
+        logger.info(
+            "inbound message in progress in another invocation; the provider is asked to retry",
+            extra={"channel": message.channel.value, "retry_after_seconds": wait},
+        )
+        raise DependencyUnavailable("The message is being processed; please retry.", retry_after_seconds=wait)
+    if claim.received_at:
+        # A retry of a message first claimed earlier: recorded at that time, so as the same item.
+        message = dataclasses.replace(message, received_at=claim.received_at)
     try:
         outcome = _process(message, settings, deps)
-    except (StoreError, QueueError) as error:
+    except Exception as error:
+        # Whatever failed (a store, the queue, a bug), the provider's retry need not wait for the lease.
         try:
-            deps.messages.release(message.provider, provider_id)
+            deps.messages.release(claim)
         except StoreError:
-            logger.warning("could not release a message claim; the provider's retry will be dropped")
-        raise DependencyUnavailable("The message could not be processed; please retry.") from error
+            logger.warning("could not release a message claim; the provider's retry is processed once its lease ends")
+        if isinstance(error, StoreError | QueueError):
+            raise DependencyUnavailable(UNAVAILABLE) from error
+        raise
+    try:
+        deps.messages.complete(claim, ttl=int(deps.clock()) + SEEN_TTL_SECONDS)
+    except StoreError:
+        # Processed all the same, so answered as such. A redelivery after the lease processes it again, which is
+        # harmless (see the module docstring); before the lease it is asked to retry.
+        logger.warning(
+            "inbound message processed but its claim not completed; a redelivery after its lease repeats it harmlessly",
+            extra={"channel": message.channel.value},
+        )
     logger.info("inbound processed", extra={"channel": message.channel.value, "outcome": outcome.value})
     return outcome
+
+
+def reply_message_id(message: InboundMessage) -> str:
+    """The id of the one reply a message gets: the same on every processing of the message, so delivery's
+    idempotency on the message id sends it once (32 hex characters, like every message id)."""
+    return hashlib.sha256(f"{message.provider}:{message.provider_message_id}".encode()).hexdigest()[:32]
 
 
 def _process(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
@@ -226,8 +270,9 @@ def _reply(
     deps: InboundDeps,
 ) -> None:
     # A message gets at most one reply, so its provider id names the reply: a provider's retry of a message whose
-    # reply was counted before a later step failed is not counted twice. A StoreError propagates like any other:
-    # the message answers 503, its claim is released and the provider retries. Sending unlimited would hand the
+    # reply was counted before a later step failed (or before its invocation died) is not counted twice, and the
+    # reply's message id is the same, so delivery sends it once. A StoreError propagates like any other: the message
+    # answers 503, its claim is released and the provider retries. Sending unlimited would hand the
     # limit to whoever can make the store fail, and skipping would lose a real person's confirmation for good.
     allowed = deps.replies.take(
         message.channel,
@@ -253,9 +298,9 @@ def _reply(
     # Replies go through the delivery queue like any send, but count against no quota.
     deps.outbound.enqueue(
         OutboundMessage(
-            channel=message.channel, to=message.sender, text=text, kind="reply", message_id=uuid.uuid4().hex
+            channel=message.channel, to=message.sender, text=text, kind="reply", message_id=reply_message_id(message)
         )
     )
 
 
-__all__ = ["InboundDeps", "InboundOutcome", "handle_inbound"]
+__all__ = ["InboundDeps", "InboundOutcome", "handle_inbound", "reply_message_id"]

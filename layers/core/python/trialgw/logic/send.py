@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
@@ -23,12 +24,24 @@ from trialgw.keys import hash_key
 from trialgw.logic.capacity import CapacityBreaker, window_start
 from trialgw.models import Channel, TrialState
 from trialgw.observability import logger, mask_phone, metrics
-from trialgw.ports import Clock, LoggedMessage, MessageLog, OutboundMessage, OutboundQueue, TrialStore
+from trialgw.ports import (
+    Clock,
+    LoggedMessage,
+    MessageLog,
+    OutboundMessage,
+    OutboundQueue,
+    SendKeys,
+    SendKeyState,
+    TrialStore,
+)
 from trialgw.quotas import iso_utc, quota_rows, remaining
 from trialgw.settings import SendSettings
 from trialgw.sms import count_parts, describe_limit, fits
 
 SMS_SENDER_PATTERN = re.compile(r"[A-Za-z0-9]{4,11}")
+# What an Idempotency-Key may be: 1 to 255 printable ASCII characters (the header's usual rule, e.g. Stripe's).
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
+REPLAYED_HEADER = "Idempotent-Replayed"
 # How long a client should wait after a store or queue failure.
 UNAVAILABLE_RETRY_SECONDS = 5
 
@@ -41,6 +54,7 @@ class SendDeps:
     breaker: CapacityBreaker
     clock: Clock
     new_message_id: Callable[[], str]
+    send_keys: SendKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +105,34 @@ def _refused(
     return GatewayAnswer(refusal.http_status, body, headers)
 
 
-def send(parsed: SendRequest | Refusal, settings: SendSettings, deps: SendDeps) -> GatewayAnswer:
-    """Accepts the message onto the delivery queue, or answers the first row of the table that refuses it."""
+def send(
+    parsed: SendRequest | Refusal, settings: SendSettings, deps: SendDeps, *, idempotency_key: str | None = None
+) -> GatewayAnswer:
+    """Accepts the message onto the delivery queue, or answers the first row of the table that refuses it.
+
+    With an `idempotency_key` (the Idempotency-Key header, beyond CM's API) and a trial key, one key is one message:
+    the same key and body give the first accepted answer again without a second send or quota slot, the key with
+    another body is refused, and a refused or failed send leaves the key free for the retry."""
     if isinstance(parsed, Refusal):
         return _refused(parsed)
     request = parsed
+    if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
+        return _refused(answers.invalid_idempotency_key(), request)
+    if idempotency_key is not None and request.token is not None:
+        return _send_once(request, idempotency_key, settings, deps)
+    return _checked(request, settings, deps, _Message(deps.new_message_id(), int(deps.clock())))
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """The message a request sends: its id and its time (the record's); an Idempotency-Key's retry keeps both."""
+
+    message_id: str
+    at: int
+
+
+def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, message: _Message) -> GatewayAnswer:
+    """Rows 3 to 13, and a failed dependency's 503."""
     if deps.breaker.is_tripped():
         return _refused(answers.at_capacity(settings.capacity_retry_after_seconds), request)
     if request.token is None:
@@ -103,21 +140,78 @@ def send(parsed: SendRequest | Refusal, settings: SendSettings, deps: SendDeps) 
     key_hash = hash_key(request.token)
     now = int(deps.clock())
     try:
-        return _send(request, key_hash, now, settings, deps)
+        return _send(request, key_hash, now, settings, deps, message=message)
     except (StoreError, QueueError) as error:
         logger.warning("send failed on a dependency", extra={"error": str(error)})
         return _refused(answers.unavailable(UNAVAILABLE_RETRY_SECONDS), request)
 
 
-def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings, deps: SendDeps) -> GatewayAnswer:
+def _send_once(request: SendRequest, idempotency_key: str, settings: SendSettings, deps: SendDeps) -> GatewayAnswer:
+    """`_checked` under an Idempotency-Key: claimed first, its accepted answer kept, released when refused."""
+    assert request.token is not None
+    key_hash = hash_key(request.token)
+    now = int(deps.clock())
+    try:
+        claim = deps.send_keys.claim(
+            key_hash,
+            idempotency_key,
+            fingerprint=request.fingerprint,
+            message_id=deps.new_message_id(),
+            now=now,
+            lease_seconds=settings.idempotency_lease_seconds,
+        )
+    except StoreError as error:
+        logger.warning("send failed on a dependency", extra={"error": str(error)})
+        return _refused(answers.unavailable(UNAVAILABLE_RETRY_SECONDS), request)
+    if claim.state is SendKeyState.ANSWERED and claim.answer:
+        metrics.add_metric(name="SendReplayed", unit="Count", value=1)
+        first = _answer_from_json(claim.answer)
+        # As Stripe's API marks a replay: the client can tell the first answer given again from a new one.
+        return GatewayAnswer(first.status, first.body, {**first.headers, REPLAYED_HEADER: "true"})
+    if claim.state is SendKeyState.REUSED:
+        return _refused(answers.idempotency_key_reused(), request)
+    if claim.state is SendKeyState.BUSY:
+        return _refused(answers.idempotency_key_busy(claim.lease_until - now), request)
+    answer = _checked(request, settings, deps, _Message(claim.message_id, claim.at))
+    try:
+        if answer.status == answers.HTTP_OK:
+            # Kept for the trial's life: the headers name its expiry, and nothing is replayed after it.
+            ttl = _expiry(answer) + settings.expired_retention_seconds
+            deps.send_keys.complete(key_hash, idempotency_key, answer=_answer_to_json(answer), ttl=ttl)
+        else:
+            # Nothing was taken or queued: the key stays free for the client's retry.
+            deps.send_keys.release(key_hash, idempotency_key, token=claim.token)
+    except StoreError:
+        # The answer stands. Unkept, the claim's lease runs out and a retry sends the very same message again, which
+        # the quota's write, the record and delivery each recognize as the one already counted and sent.
+        logger.warning("could not settle an Idempotency-Key", extra={"status": answer.status})
+    return answer
+
+
+def _answer_to_json(answer: GatewayAnswer) -> str:
+    return json.dumps({"status": answer.status, "body": answer.body, "headers": answer.headers}, ensure_ascii=False)
+
+
+def _answer_from_json(raw: str) -> GatewayAnswer:
+    stored = json.loads(raw)
+    return GatewayAnswer(int(stored["status"]), dict(stored["body"]), dict(stored["headers"]))
+
+
+def _expiry(answer: GatewayAnswer) -> int:
+    return int(datetime.fromisoformat(answer.headers["X-Trial-Expires-At"].replace("Z", "+00:00")).timestamp())
+
+
+def _send(
+    request: SendRequest, key_hash: str, now: int, settings: SendSettings, deps: SendDeps, *, message: _Message
+) -> GatewayAnswer:
     plan = _plan(request, settings)
     if isinstance(plan, Refusal):
         state = deps.trials.state(key_hash)
         if state is None or not state.trial.is_usable(now):
             return _refused(answers.invalid_token(), request)
         return _refused(plan, request, state, settings)
-    message_id = deps.new_message_id()
-    counted = _Counted(key_hash, plan.channel, message_id, window_start(now, settings.capacity_window_seconds))
+    message_id = message.message_id
+    counted = _Counted(key_hash, plan.channel, message_id, window_start(message.at, settings.capacity_window_seconds))
     try:
         take = deps.trials.take_quota(
             key_hash,
@@ -140,7 +234,7 @@ def _send(request: SendRequest, key_hash: str, now: int, settings: SendSettings,
             refusal = answers.not_whitelisted(_how_to_whitelist(plan, settings))
             return _refused(refusal, request, state, settings)
         return _refused(answers.quota_used_up(plan.channel), request, state, settings)
-    _queue(request, plan, state, now, deps, counted=counted, retention=settings.expired_retention_seconds)
+    _queue(request, plan, state, message.at, deps, counted=counted, retention=settings.expired_retention_seconds)
     deps.breaker.count_accepted()
     metrics.add_metric(name="SendAccepted", unit="Count", value=1)
     logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})

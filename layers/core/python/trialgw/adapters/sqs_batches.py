@@ -1,0 +1,154 @@
+"""SQS batches within a time budget: a worker starts a record only while its remaining time covers that record at its
+worst (`FunctionBudget.admits`), so the function's timeout never cuts one off; the records it did not start go back
+onto their queue untried.
+
+Back as new messages rather than as batch item failures: SQS counts every receive towards the queue's
+maxReceiveCount, so a record reported failed without being tried would move towards the dead-letter queue because
+its neighbours were slow. A new message starts at receive count 0, and the attempts the message had before travel with
+it in the message attribute `trialgw-attempts` (`attempts_before`), so a worker that counts attempts (delivery) goes
+on where the last copy stopped. The event source mapping deletes the originals (they are not reported failed).
+
+A record that cannot be put back (the send fails, or the worker has no queue URL) is reported failed instead and made
+visible again at once: retried soon, at the cost of one receive. Should an original outlive its copy (the mapping
+fails to delete it), both are processed, and idempotency on the message id keeps the second from doing anything twice.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trialgw.budgets import FunctionBudget
+from trialgw.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_sqs import SQSClient
+
+# Attempts made on the message before this copy of it (a Number attribute; absent: none).
+ATTEMPTS_ATTRIBUTE = "trialgw-attempts"
+HANDED_BACK_METRIC = "RecordsHandedBack"
+
+
+class NotStarted(Exception):
+    """A record the worker had no time to start: it goes back to the queue untried."""
+
+
+def attempts_before(record: SQSRecord) -> int:
+    """Attempts made on the message before this copy of it: 0 for a message that was never handed back."""
+    attribute = (record.raw_event.get("messageAttributes") or {}).get(ATTEMPTS_ATTRIBUTE) or {}
+    value = attribute.get("stringValue") if isinstance(attribute, dict) else None
+    try:
+        return max(0, int(str(value))) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def attempt_number(record: SQSRecord) -> int:
+    """Which attempt at the message this receive is (1-based), counting its earlier copies' attempts."""
+    return attempts_before(record) + int(record.attributes.approximate_receive_count)
+
+
+def process_within_budget(
+    event: dict[str, Any],
+    context: LambdaContext,
+    record_handler: Callable[[SQSRecord], Any],
+    *,
+    budget: FunctionBudget,
+    sqs: SQSClient | None,
+    queue_url: str | None,
+) -> dict[str, Any]:
+    """Powertools' partial batch processing of `event`, one record at a time while `budget` admits one more; the
+    partial batch response (`batchItemFailures`). Records not started are handed back to `queue_url` (see the
+    module docstring); a failed record is reported as usual, and never raised for the whole batch."""
+    untried: list[SQSRecord] = []
+
+    def within_budget(record: SQSRecord) -> Any:
+        # Once one record waits, every later one does: the remaining time only shrinks.
+        if untried or not budget.admits(context.get_remaining_time_in_millis()):
+            untried.append(record)
+            raise NotStarted(record.message_id)
+        return record_handler(record)
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response: dict[str, Any] = dict(
+        process_partial_response(event=event, record_handler=within_budget, processor=processor, context=context)
+    )
+    if not untried:
+        return response
+    handed_back = hand_back(untried, sqs=sqs, queue_url=queue_url)
+    logger.warning(
+        "no time left for every record: the rest go back to the queue untried",
+        extra={"untried": len(untried), "handed_back": len(handed_back), "batch": len(event.get("Records") or [])},
+    )
+    metrics.add_metric(name=HANDED_BACK_METRIC, unit="Count", value=len(untried))
+    failures: list[dict[str, str]] = list(response.get("batchItemFailures") or [])
+    response["batchItemFailures"] = [failure for failure in failures if failure["itemIdentifier"] not in handed_back]
+    return response
+
+
+def hand_back(records: list[SQSRecord], *, sqs: SQSClient | None, queue_url: str | None) -> set[str]:
+    """Puts `records` back onto `queue_url` as new messages (one SendMessageBatch, at most 10); the SQS message ids of
+    those put back. The others are made visible again at once (one ChangeMessageVisibilityBatch), best effort."""
+    if not records or sqs is None or not queue_url:
+        return set()
+    entries: list[Any] = [
+        {
+            "Id": str(index),
+            "MessageBody": record.body,
+            "MessageAttributes": {
+                **_attributes(record),
+                ATTEMPTS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(attempt_number(record) - 1)},
+            },
+        }
+        for index, record in enumerate(records)
+    ]
+    sent: set[int] = set()
+    try:
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        sent = {int(entry["Id"]) for entry in answer.get("Successful", [])}
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("could not hand untried records back to the queue", extra={"error": type(error).__name__})
+    rest = [record for index, record in enumerate(records) if index not in sent]
+    if rest:
+        try:
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": record.receipt_handle, "VisibilityTimeout": 0}
+                    for index, record in enumerate(rest)
+                ],
+            )
+        except (ClientError, BotoCoreError) as error:
+            # They come back after the queue's visibility timeout instead.
+            logger.warning("could not make untried records visible again", extra={"error": type(error).__name__})
+    return {records[index].message_id for index in sent}
+
+
+def _attributes(record: SQSRecord) -> dict[str, Any]:
+    """The record's message attributes, as SendMessage takes them (the attempts attribute is set anew)."""
+    copied: dict[str, Any] = {}
+    for name, value in (record.raw_event.get("messageAttributes") or {}).items():
+        if name == ATTEMPTS_ATTRIBUTE or not isinstance(value, dict):
+            continue
+        data_type = str(value.get("dataType") or "String")
+        if value.get("stringValue") is not None:
+            copied[name] = {"DataType": data_type, "StringValue": str(value["stringValue"])}
+        elif value.get("binaryValue") is not None:
+            copied[name] = {"DataType": data_type, "BinaryValue": base64.b64decode(value["binaryValue"])}
+    return copied
+
+
+__all__ = [
+    "ATTEMPTS_ATTRIBUTE",
+    "NotStarted",
+    "attempt_number",
+    "attempts_before",
+    "hand_back",
+    "process_within_budget",
+]
