@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, one combined table, and the numbers as JSON.
 
 Each benchmark prints its own table as it runs; at the end one Markdown table puts them side by side
-(measured against its floor or minimum, as a ratio), ready for the README, with the machine it ran on.
+(measured against its floor or minimum, as a ratio), ready for docs/benchmarks.md, with the machine it ran on.
 Everything goes to benchmarks/results/latest.json. A benchmark that fails is reported as failed and the
 others still run; the exit code is then 1 (also when the load test could not prove its counts, or the fuzzing
 found a 5xx, an undocumented answer or a broken rule).

@@ -52,7 +52,7 @@ Context knobs (all optional except senderEmail):
 | trialLifetimeSeconds       | 86400   | how long a trial key works                                       |
 | maxRecipients              | 10      | whitelisted recipients per trial                                 |
 | quotaSms, quotaWhatsapp, quotaOther | 10, 10, 30 | messages per trial per channel (other: each of the rest) |
-| brand, … any other field   | settings defaults | any field of `trialgw.settings`, camelCase (README: Configuration) |
+| brand, … any other field   | settings defaults | any field of `trialgw.settings`, camelCase (docs/configuration.md) |
 
 An empty value ("" in cdk.json) leaves a knob at its default. deliveryMaxAttempts is no knob: the
 delivery function's attempts are always queueMaxReceiveCount, so its last attempt is the one before the

@@ -127,5 +127,5 @@ def _signup_lines(signup: SignupSettings | None) -> list[str]:
         f"  Sign-up limits: {signup.signup_limit_per_window} per mailbox, {signup.signup_limit_per_ip} per client IP "
         f"and {signup.signup_limit_per_domain} per e-mail domain every {every}; {signup.signup_limit_global} an hour "
         "overall.",
-        "    Per IP and per domain are loose here: every request comes from 127.0.0.1 (AWS: README, Security).",
+        "    Per IP and per domain are loose here: every request comes from 127.0.0.1 (AWS: docs/security.md).",
     ]

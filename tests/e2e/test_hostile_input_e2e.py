@@ -421,7 +421,7 @@ def _is_json_answer(route: str, result: HttpResult) -> bool:
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_a_body_one_byte_over_the_limit_is_refused_before_parsing(local_stack: LocalStack, route: str) -> None:
     limit = ROUTES[route]
-    # The documented defaults (README, Configuration).
+    # The documented defaults (docs/configuration.md).
     assert limit == (8192 if route == "signup" else 65536)
 
     at_limit = _post(local_stack, route, _invalid_json(limit))

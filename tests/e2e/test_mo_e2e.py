@@ -260,11 +260,11 @@ def test_the_recipient_limit_holds_across_channels() -> None:
 
 
 def documented_default(variable: str) -> int:
-    """A setting's default as the README's configuration table states it."""
-    for line in (ROOT / "README.md").read_text().splitlines():
+    """A setting's default as the configuration table (docs/configuration.md) states it."""
+    for line in (ROOT / "docs" / "configuration.md").read_text().splitlines():
         if line.startswith(f"| `{variable}` |"):
             return int(line.split("|")[2].strip().strip("`"))
-    raise AssertionError(f"{variable} is not in the README's configuration table")
+    raise AssertionError(f"{variable} is not in the configuration table (docs/configuration.md)")
 
 
 def drained_deliveries(stack: LocalStack, *addresses: str, timeout: float = 30) -> dict[str, list[dict[str, Any]]]:

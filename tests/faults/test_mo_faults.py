@@ -4,13 +4,13 @@ its invocation dies.
 A message carrying a trial key makes seven calls: the claim on the provider's message id (UpdateItem: a lease of the
 function's timeout), the trial (GetItem), the whitelist transaction (entry, reverse index and the trial's `members`),
 the message record (PutItem), the reply counted against the sender's reply limit (UpdateItem), the reply to the end
-user (SendMessage) and the claim's completion (UpdateItem). What the code promises (README "Whitelisting", design
-decisions): a message whose processing failed answers 503, and its lease is released, so the provider's retry is
-processed rather than dropped as a duplicate; the whitelist is never half written (all three parts or none); the
-retry ends with the sender whitelisted and answered; and its reply is counted against the limit once, and reaches
-the phone once, however the first attempt failed. An invocation that dies (a crash or a timeout: nothing runs after
-it) leaves its claim to run out: until then the provider's retry is asked to retry (503), after it the retry is
-processed, once. A completed message's redelivery changes nothing.
+user (SendMessage) and the claim's completion (UpdateItem). What the code promises (docs/api.md "Whitelisting",
+docs/design-decisions.md): a message whose processing failed answers 503, and its lease is released, so the
+provider's retry is processed rather than dropped as a duplicate; the whitelist is never half written (all three
+parts or none); the retry ends with the sender whitelisted and answered; and its reply is counted against the limit
+once, and reaches the phone once, however the first attempt failed. An invocation that dies (a crash or a timeout:
+nothing runs after it) leaves its claim to run out: until then the provider's retry is asked to retry (503), after
+it the retry is processed, once. A completed message's redelivery changes nothing.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sign-up when its AWS calls fail: the rate-limit count (UpdateItem), the trial (PutItem), the e-mail (SES v2).
 
-What the code promises (README "Sign-up API", design decisions): a failure answers 503 `unavailable` with
+What the code promises (docs/api.md "Sign-up API", docs/design-decisions.md): a failure answers 503 `unavailable` with
 `Retry-After`; no usable trial is left behind (a stored trial's key reaches no one unless its e-mail was sent); the
 failed attempt gives its rate-limit count back; and the developer's retry then gets a trial like any other.
 """

@@ -10,8 +10,8 @@ instance that dies would be replaced by a new one. Where the first worker dies d
   Powertools' idempotency record keep the redelivered ones away from the provider.
 - after the provider accepted the k-th message but before its record said `sent`: that one message reaches the
   provider twice. Nothing on our side knows the provider took it, and the delivery function retries rather than
-  loses (README: "a rare duplicate is better than a loss"). This is the window, and the only one; the other nine
-  messages are still delivered exactly once.
+  loses (docs/design-decisions.md: "a rare duplicate is better than a loss"). This is the window, and the only
+  one; the other nine messages are still delivered exactly once.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Every answer the README documents, per public route: the one table the fuzz suite holds the product to.
+"""Every answer docs/api.md documents, per public route: the one table the fuzz suite holds the product to.
 
 An answer is `(HTTP status, code)`: the send gateway's and the status route's `errorCode` (CM's envelope), the
 other JSON routes' `code` (None for a success body, which has none), `None` for Meta's text handshake. An answer
-that is not in its route's row fails the fuzz suite as undocumented, so a new answer has to be documented (README)
-and added here in the same change. 5xx answers are listed where the README documents them (a tripped capacity
+that is not in its route's row fails the fuzz suite as undocumented, so a new answer has to be documented (docs/api.md)
+and added here in the same change. 5xx answers are listed where docs/api.md documents them (a tripped capacity
 breaker, a failed AWS dependency), but the fuzz stack never trips the breaker and AWS (moto) never fails there, so
 the suite also fails any 5xx on its own.
 """
@@ -29,7 +29,7 @@ DASHBOARD_MESSAGES = "GET /dashboard-api/messages"
 # event AWS would deliver (the only way to reach the SNS entry point over HTTP).
 LOCAL_MO = "POST /_local/mo"
 
-# README, "Send gateway": rows 1-13 and the dependency failure, in the table's order.
+# docs/api.md, "Send gateway": rows 1-13 and the dependency failure, in the table's order.
 _SEND_ANSWERS: frozenset[Answer] = frozenset(
     {
         (400, 202),  # 1 not JSON, 2 not a send request
@@ -47,12 +47,13 @@ _SEND_ANSWERS: frozenset[Answer] = frozenset(
         (200, 0),  # accepted
     }
 )
-# README, "Whitelisting": "Bad input: 400 with {message, code} (invalid_json, invalid_payload, body_too_large, …)";
+# docs/api.md, "Whitelisting": "Bad input: 400 with {message, code} (invalid_json, invalid_payload,
+# body_too_large, …)";
 # the "…" are the body readers' other two (`trialgw.http`: empty_body, invalid_encoding).
 _WEBHOOK_BAD_INPUT: frozenset[Answer] = frozenset(
     (400, code) for code in ("empty_body", "invalid_json", "invalid_encoding", "body_too_large", "invalid_payload")
 )
-# README, "Dashboard": 401 without a usable Authorization, 404 for an unknown or revoked key; 503 like every
+# docs/api.md, "Dashboard": 401 without a usable Authorization, 404 for an unknown or revoked key; 503 like every
 # function when DynamoDB fails.
 _DASHBOARD_ANSWERS: frozenset[Answer] = frozenset(
     {(200, None), (401, "unauthorized"), (404, "not_found"), (503, "unavailable")}
@@ -62,7 +63,7 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
     SEND: _SEND_ANSWERS,
     STATUS: frozenset({(200, None), (401, 101), (503, 999)}),
     OPENAPI: frozenset({(200, None)}),
-    # README, "Sign-up API".
+    # docs/api.md, "Sign-up API".
     SIGNUP: frozenset(
         {
             (202, None),
@@ -77,9 +78,9 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
             (503, "unavailable"),
         }
     ),
-    # A wrong path secret is 404 (README, "Whitelisting"); a processing failure 503 (the provider retries).
+    # A wrong path secret is 404 (docs/api.md, "Whitelisting"); a processing failure 503 (the provider retries).
     CM_MO: _WEBHOOK_BAD_INPUT | {(200, None), (404, "not_found"), (503, "unavailable")},
-    # "The same secret as the MO webhook" (README, "Delivery").
+    # "The same secret as the MO webhook" (docs/delivery.md).
     CM_STATUS: _WEBHOOK_BAD_INPUT | {(200, None), (404, "not_found"), (503, "unavailable")},
     # The handshake echoes `hub.challenge` as text; a wrong verify token is 403.
     META_VERIFY: frozenset({(200, None), (403, "forbidden")}),
@@ -88,9 +89,9 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
     DASHBOARD_TRIAL: _DASHBOARD_ANSWERS,
     DASHBOARD_WHITELIST: _DASHBOARD_ANSWERS,
     # `?limit=&cursor=`: a limit that is no whole number from 1, or a cursor the API did not give out, is 400
-    # (functions/dashboard/handler.py; the README's dashboard table does not list these two yet).
+    # (functions/dashboard/handler.py; docs/api.md's dashboard table does not list these two yet).
     DASHBOARD_MESSAGES: _DASHBOARD_ANSWERS | {(400, "invalid_limit"), (400, "invalid_cursor")},
-    # README, "Try it locally": the helper answers 200 with the entry point's own answer inside, or 400 when the
+    # docs/local.md, "Running locally": the helper answers 200 with the entry point's own answer inside, or 400 when the
     # helper's own request is wrong.
     LOCAL_MO: frozenset({(200, None), (400, "bad_request")}),
 }
@@ -98,10 +99,10 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
 # The routes whose answers carry CM's envelope (`errorCode`) rather than `code`.
 ENVELOPE_ROUTES = frozenset({SEND, STATUS})
 # Rows 1-4 and the breaker answer before the key is known good: no trial state may leak into their headers
-# (README, "Trial headers only after the key is known good"); every other gateway answer carries it.
+# (docs/design-decisions.md, "Trial headers only after the key is known good"); every other gateway answer carries it.
 NO_TRIAL_HEADERS = frozenset({202, 101, 999})
 TRIAL_EXPIRY_HEADER = "X-Trial-Expires-At"
-# README, "Send gateway" row 11: at most 2 parts of 144 GSM-7 or 63 Unicode characters.
+# docs/api.md, "Send gateway" row 11: at most 2 parts of 144 GSM-7 or 63 Unicode characters.
 SMS_MAX_UNITS = 288
 # 63 characters always fit: 63 x 2 UTF-16 units (astral characters) is 126, 63 x 2 septets (extension characters)
 # is 126 <= 288.

@@ -2,7 +2,7 @@
 `benchmarks/fuzz.py` (thousands): each property generates requests for one public route, sends them to a running
 local stack over HTTP and holds every answer to the same rules.
 
-- No 5xx (the README's 503s are documented, but the fuzz stack never trips the breaker and moto never fails).
+- No 5xx (the 503s are documented in docs/api.md, but the fuzz stack never trips the breaker and moto never fails).
 - An answer within `REQUEST_TIMEOUT_SECONDS`: no hang.
 - `(status, code)` in the route's row of `tests/fuzz/documented.py`.
 - A refused send consumes no quota, an accepted one exactly one (read back from the trial's status route).

@@ -296,8 +296,8 @@ def test_the_local_event_source_mapping_takes_each_consumers_batch_size() -> Non
     assert sizes == {f.name: f.batch_size for f in topology.FUNCTIONS if f.consumes}
 
 
-def test_the_readmes_time_budgets_table_says_what_the_budgets_say() -> None:
-    readme = (topology.ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_time_budgets_table_says_what_the_budgets_say() -> None:
+    readme = (topology.ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     section = readme.split("### Time budgets", 1)[1].split("\n## ", 1)[0]
     rows = {
         cells[0].strip("` "): cells[1:]

@@ -119,7 +119,7 @@ class FunctionBudget:
     """One function's time budget (see the module docstring for the arithmetic)."""
 
     function: str
-    # The AWS calls of one item's longest path, each named by what it does (the README lists them).
+    # The AWS calls of one item's longest path, each named by what it does (docs/architecture.md lists them).
     item_calls: tuple[str, ...]
     # Calls made at most once per invocation, whatever it processes.
     invocation_calls: tuple[str, ...] = ()
