@@ -46,11 +46,12 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, and the architecture's import contract (pyproject's importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
-typecheck: $(STAMP) ## mypy (strict on layers/ and functions/)
+typecheck: $(STAMP) ## mypy (strict on layers/, functions/ and trialgw_admin/)
 	$(BIN)/mypy
 
 synth: $(STAMP) layers ## write the CloudFormation template to cdk.out/ (offline, no Docker)

@@ -35,7 +35,7 @@ def admin(stack_url: str, *argv: str, program: tuple[str, ...] | None = None) ->
     port = urlsplit(stack_url).port
     env = {k: v for k, v in os.environ.items() if k != "PORT" and not k.startswith("AWS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "core" / "python"), str(ROOT)])
-    command = program or (sys.executable, "-m", "trialgw.admin.cli")
+    command = program or (sys.executable, "-m", "trialgw_admin.cli")
     return subprocess.run(
         [*command, *argv, "--local", "--port", str(port)],
         capture_output=True,

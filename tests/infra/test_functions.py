@@ -169,6 +169,14 @@ def test_function_code_assets_carry_no_bytecode(synthesized: Synthesized) -> Non
     assert list(synthesized.outdir.glob("asset.*/**/*.egg-info")) == []
 
 
+def test_the_operator_cli_ships_in_no_lambda_asset(synthesized: Synthesized) -> None:
+    # The core layer is layers/core/python as it is: `trialgw` only; the CLI (trialgw_admin/) sits outside it.
+    (core,) = {path.parents[2] for path in synthesized.outdir.glob("asset.*/python/trialgw/__init__.py")}
+    assert sorted(path.name for path in (core / "python").iterdir()) == ["trialgw"]
+    assert not (core / "python" / "trialgw" / "admin").exists()
+    assert list(synthesized.outdir.glob("asset.*/**/trialgw_admin")) == []
+
+
 def test_function_roles_are_their_own_and_start_without_managed_policies(template_json: dict[str, Any]) -> None:
     roles = set()
     for _, function in functions(template_json).values():

@@ -36,7 +36,6 @@ from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
-from trialgw.admin import cli
 from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key, trial_id
 from trialgw.logic.capacity import CapacityReport
 from trialgw.models import Channel, Trial, TrialStatus
@@ -51,6 +50,11 @@ from trialgw.ports import (
     StoredMessage,
     TopSender,
 )
+from trialgw_admin import cli
+from trialgw_admin.capacity import capacity_output
+from trialgw_admin.messages import DEFAULT_TAIL_LINES
+from trialgw_admin.target import stack_output_key
+from trialgw_admin.trials import DEFAULT_TRIALS_LIMIT, message_data
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "trialgw-test"
@@ -168,7 +172,7 @@ def test_the_default_stack_is_the_one_cdk_deploys() -> None:
 
 
 def test_table_outputs_are_named_as_the_stack_names_them() -> None:
-    assert [cli.stack_output_key(t) for t in names.TABLES] == [
+    assert [stack_output_key(t) for t in names.TABLES] == [
         "TrialsTableName",
         "WhitelistTableName",
         "MessagesTableName",
@@ -247,7 +251,7 @@ CLOSED = CapacityReport(breaker=BreakerState(tripped=False), current=None)
 
 
 def test_a_tripped_breaker_as_json() -> None:
-    assert cli.capacity_output(TRIPPED, target=stub_target(), now=NOW).data == {
+    assert capacity_output(TRIPPED, target=stub_target(), now=NOW).data == {
         "target": "stack 'prod' in eu-west-1",
         "checkedAt": "2026-03-02T09:15:30Z",
         "breaker": {"tripped": True, "trippedAt": "2026-03-02T09:10:00Z", "trippedCount": 1001},
@@ -282,7 +286,7 @@ def test_a_tripped_breaker_as_json() -> None:
 
 
 def test_a_tripped_breaker_as_a_table() -> None:
-    assert cli.capacity_output(TRIPPED, target=stub_target(), now=NOW).text == (
+    assert capacity_output(TRIPPED, target=stub_target(), now=NOW).text == (
         "Capacity breaker of stack 'prod' in eu-west-1\n"
         "  breaker         OPEN: every send is refused until reset\n"
         "  tripped         yes\n"
@@ -304,13 +308,13 @@ def test_a_tripped_breaker_as_a_table() -> None:
 
 
 def test_a_closed_breaker_without_sends_has_no_senders_to_rank() -> None:
-    output = cli.capacity_output(CLOSED, target=stub_target(), now=NOW)
+    output = capacity_output(CLOSED, target=stub_target(), now=NOW)
     assert output.data["topSenders"] is None
     assert output.text.endswith("\n\nNo message accepted in the current window: no senders to rank.")
 
 
 def test_a_reset_breaker_without_a_window() -> None:
-    output = cli.capacity_output(CLOSED, target=stub_target(), now=NOW, reset=True)
+    output = capacity_output(CLOSED, target=stub_target(), now=NOW, reset=True)
     assert output.data == {
         "reset": True,
         "target": "stack 'prod' in eu-west-1",
@@ -357,7 +361,7 @@ def stack(aws: None) -> DynamoCapacityStore:
         f"{t.logical.capitalize()}Table": {"Type": "AWS::DynamoDB::Table", "Properties": key_schema()}
         for t in names.TABLES
     }
-    deploy({cli.stack_output_key(t): {"Ref": f"{t.logical.capitalize()}Table"} for t in names.TABLES}, resources)
+    deploy({stack_output_key(t): {"Ref": f"{t.logical.capitalize()}Table"} for t in names.TABLES}, resources)
     outputs = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=STACK)["Stacks"][0]
     trials = next(o["OutputValue"] for o in outputs["Outputs"] if o["OutputKey"] == "TrialsTableName")
     return DynamoCapacityStore(boto3.client("dynamodb", region_name=REGION), trials)
@@ -368,7 +372,7 @@ def hour_start(monkeypatch: pytest.MonkeyPatch) -> int:
     """The start of this hour's capacity window; the command's clock stays two minutes into it, so a
     test that trips the breaker in this window still reads it as current when the run crosses the hour."""
     start = int(time.time()) // 3600 * 3600
-    monkeypatch.setattr(cli, "time", SimpleNamespace(time=lambda: start + 120.0))
+    monkeypatch.setattr("trialgw_admin.capacity.time", SimpleNamespace(time=lambda: start + 120.0))
     return start
 
 
@@ -631,7 +635,7 @@ class Seeded:
 def _stack_tables() -> dict[str, str]:
     outputs = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=STACK)["Stacks"][0]
     by_key = {o["OutputKey"]: o["OutputValue"] for o in outputs["Outputs"]}
-    return {t.logical: by_key[cli.stack_output_key(t)] for t in names.TABLES}
+    return {t.logical: by_key[stack_output_key(t)] for t in names.TABLES}
 
 
 def _trial(name: str, email: str, company: str | None, created: int, expires: int) -> Trial:
@@ -716,7 +720,7 @@ def test_trial_commands_parse_their_arguments() -> None:
     parser = cli.build_parser()
     args = parser.parse_args(["trials", "list", "--limit", "5", "--local"])
     assert (args.handler.run, args.limit) == (cli.trials_list, 5)
-    assert parser.parse_args(["trials", "list"]).limit == cli.DEFAULT_TRIALS_LIMIT
+    assert parser.parse_args(["trials", "list"]).limit == DEFAULT_TRIALS_LIMIT
     args = parser.parse_args(["trials", "show", "0123456789ABCDEF"])
     assert (args.handler.run, args.trial_id) == (cli.trials_show, "0123456789abcdef")
     assert parser.parse_args(["trials", "revoke", "0123456789abcdef"]).handler.run is cli.trials_revoke
@@ -962,7 +966,7 @@ def test_a_trial_key_in_a_message_is_not_printed() -> None:
         status=None,
         reason=None,
     )
-    data = cli.message_data(message)
+    data = message_data(message)
     assert data["text"] == f"join {KEY_PLACEHOLDER} please"
     assert data["at"] == "2026-03-02T09:15:30Z"
 
@@ -981,7 +985,7 @@ def test_messages_tail_parses_its_arguments(capsys: pytest.CaptureFixture[str]) 
         0.5,
     )
     args = parser.parse_args(["messages", "tail", "0123456789abcdef"])
-    assert (args.lines, args.follow, args.interval) == (cli.DEFAULT_TAIL_LINES, False, None)
+    assert (args.lines, args.follow, args.interval) == (DEFAULT_TAIL_LINES, False, None)
     for argv, says in [
         (["--interval", "3"], "--interval applies only with --follow"),
         (["-f", "--interval", "0.1"], "'0.1': poll at most every 0.5 s"),
@@ -1047,7 +1051,7 @@ def test_messages_tail_follows_new_messages_and_status_changes(monkeypatch: pyte
         sleeps.append(seconds)
         next(changes)()
 
-    monkeypatch.setattr(cli, "time", SimpleNamespace(time=time.time, sleep=sleep))
+    monkeypatch.setattr("trialgw_admin.messages.time", SimpleNamespace(time=time.time, sleep=sleep))
     args = cli.build_parser().parse_args(
         ["messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-n", "2", "--follow", "--interval", "1.5"]
     )
@@ -1071,7 +1075,7 @@ def test_messages_tail_follow_is_json_lines_and_ctrl_c_ends_it(
     def interrupt(_seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "time", SimpleNamespace(time=time.time, sleep=interrupt))
+    monkeypatch.setattr("trialgw_admin.messages.time", SimpleNamespace(time=time.time, sleep=interrupt))
     code, out, err = run(capsys, "messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-f", "--json")
     assert (code, err) == (cli.EXIT_INTERRUPTED, "")
     (line,) = out.splitlines()

@@ -21,7 +21,7 @@ from moto import mock_aws
 from infra.local.environment import REGION
 from tests.unit.test_admin_cli import STACK, assert_one_line_error, deploy, run
 from trialgw import names
-from trialgw.admin import cli, providers
+from trialgw_admin import cli, providers
 
 TOKEN = "c0ffee00-1234-4abc-8def-0123456789ab"
 SECRET = "trialgw-providers-AbCdEf"

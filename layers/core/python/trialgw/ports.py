@@ -53,6 +53,22 @@ class TrialStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class ListedTrial:
+    """A trial as the operator's lists find it: enough to order trials and to read each one."""
+
+    key_hash: str
+    created_at: int
+
+
+class TrialDirectory(Protocol):
+    """Every trial, for the operator CLI: a read of the whole table, never on a function's path."""
+
+    def listed(self, *, trial_id: str | None = None) -> list[ListedTrial]:
+        """Every trial, or those whose public id is `trial_id`; in no particular order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class QuotaTake:
     """What `take_quota` did: `taken`, and the trial as it is after (taken) or as it was (refused, None
     when there is no such trial), so the caller can tell which condition refused it."""

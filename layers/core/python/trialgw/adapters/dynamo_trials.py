@@ -22,7 +22,7 @@ from trialgw import names
 from trialgw.errors import StoreError
 from trialgw.keys import trial_id
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
-from trialgw.ports import QuotaTake, SignupCount
+from trialgw.ports import ListedTrial, QuotaTake, SignupCount
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -138,6 +138,43 @@ class DynamoTrialStore:
     def state(self, key_hash: str) -> TrialState | None:
         item = self._item(key_hash)
         return None if item is None else _state(item)
+
+    def listed(self, *, trial_id: str | None = None) -> list[ListedTrial]:
+        """Every trial item (or those with the public id `trial_id`): a Scan of the table, page by page, that
+        reads only the key hash and the creation time. For the operator CLI only: no function scans."""
+        condition = "begins_with(#pk, :prefix) AND #sk = :sk"
+        attribute_names = {
+            "#pk": names.PARTITION_KEY,
+            "#sk": names.SORT_KEY,
+            "#hash": "key_hash",
+            "#created": "created_at",
+        }
+        values: dict[str, Any] = {":prefix": {"S": names.TRIAL_PK_PREFIX}, ":sk": {"S": names.TRIAL_SK}}
+        if trial_id is not None:
+            condition += " AND #tid = :tid"
+            attribute_names["#tid"] = "trial_id"
+            values[":tid"] = {"S": trial_id}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": condition,
+            "ProjectionExpression": "#hash, #created",
+            "ExpressionAttributeNames": attribute_names,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        found: list[ListedTrial] = []
+        while True:
+            try:
+                answer = self._client.scan(**request)
+            except (ClientError, BotoCoreError) as error:
+                raise StoreError(f"could not scan the trials: {type(error).__name__}") from error
+            found += [
+                ListedTrial(item["key_hash"]["S"], int(item["created_at"]["N"])) for item in answer.get("Items", [])
+            ]
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return found
+            request["ExclusiveStartKey"] = last
 
     def take_quota(
         self,

@@ -9,6 +9,7 @@ items are kept, so an old link says "ended" rather than "unknown".
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from trialgw.examples import curl_example, postman_collection
 from trialgw.keys import hash_key, normalize_key, trial_id
 from trialgw.logic.trial_email import contact_points
 from trialgw.models import Channel, TrialState, TrialStatus
-from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistStore
+from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistEntry, WhitelistStore
 from trialgw.quotas import iso_utc, quota_rows
 from trialgw.settings import DashboardSettings
 from trialgw.urls import STATUS_PATH, gateway_url
@@ -65,6 +66,35 @@ def authenticate(authorization: str | None, deps: DashboardDeps) -> Viewer:
     return Viewer(key=key, state=state)
 
 
+def trial_status(state: TrialState, now: float) -> str:
+    """`revoked`, `expired` (past its expiry, not revoked) or `active`: what the dashboard and the operator call it."""
+    if state.trial.status is TrialStatus.REVOKED:
+        return "revoked"
+    return "active" if now < state.trial.expires_at else "expired"
+
+
+def current_whitelist(state: TrialState, entries: Iterable[WhitelistEntry]) -> list[WhitelistEntry]:
+    """The entries still whitelisted: the trial item's members are the truth (a STOP removes both, and sends check
+    the members); an entry carries the time, and one without a member is a removal's leftover."""
+    return [entry for entry in entries if state.is_whitelisted(entry.channel, entry.address)]
+
+
+def message_fields(message: StoredMessage, text: tuple[str, str | None]) -> dict[str, Any]:
+    """A message as every list of messages shows it; `text` is the view's (name, value) for its text, which goes
+    after the counterpart (the dashboard shows a summary, the operator CLI the whole text)."""
+    name, value = text
+    return {
+        "id": message.message_id,
+        "at": iso_utc(message.at),
+        "direction": message.direction,
+        "channel": message.channel.value,
+        "counterpart": message.counterpart,
+        name: value,
+        "status": message.status,
+        "reason": message.reason,
+    }
+
+
 def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[str, Any]:
     trial = viewer.state.trial
     seconds_left = max(0, trial.expires_at - int(now))
@@ -76,7 +106,8 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
             "createdAt": iso_utc(trial.created_at),
             "expiresAt": iso_utc(trial.expires_at),
             "secondsLeft": seconds_left,
-            "status": "active" if trial.is_usable(int(now)) else "expired",
+            # Never "revoked" here: a revoked key is refused before any view.
+            "status": trial_status(viewer.state, now),
         },
         "quotas": quota_rows(viewer.state, settings, Channel),
         "whitelistMax": settings.max_recipients,
@@ -90,9 +121,7 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
 
 
 def whitelist_view(viewer: Viewer, settings: DashboardSettings, deps: DashboardDeps) -> dict[str, Any]:
-    entries = deps.whitelist.entries(viewer.state.trial.key_hash)
-    # The trial item's members are the truth (a STOP removes both); entries carry the time.
-    current = [entry for entry in entries if viewer.state.is_whitelisted(entry.channel, entry.address)]
+    current = current_whitelist(viewer.state, deps.whitelist.entries(viewer.state.trial.key_hash))
     recipients = [(entry.channel, entry.address) for entry in current]
     return {
         "max": settings.max_recipients,
@@ -132,14 +161,7 @@ def _message(message: StoredMessage) -> dict[str, Any]:
         explain = {name: payload[name] for name in EXPLAIN_FIELDS if name in payload}
     text = message.text or ""
     return {
-        "id": message.message_id,
-        "at": iso_utc(message.at),
-        "direction": message.direction,
-        "channel": message.channel.value,
-        "counterpart": message.counterpart,
-        "summary": text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…",
-        "status": message.status,
-        "reason": message.reason,
+        **message_fields(message, ("summary", text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…")),
         # Who took it: "sandbox" means recorded, never sent to a phone (the page says so).
         "provider": message.provider,
         "json": request,
@@ -153,7 +175,10 @@ __all__ = [
     "UnknownTrial",
     "Viewer",
     "authenticate",
+    "current_whitelist",
+    "message_fields",
     "messages_view",
+    "trial_status",
     "trial_view",
     "whitelist_view",
 ]

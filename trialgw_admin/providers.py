@@ -4,7 +4,7 @@ provider secret (the `ProviderSecretsName` output), which the stack creates with
 The value comes from stdin (piped) or a prompt that does not echo, never from the command line (shell
 history, `ps`); it is merged into the secret's current JSON (`{}` while the secret has no value), and only
 key names are ever printed. The local stack has no Secrets Manager: there, credentials are settings
-(`cli.LOCAL_HAS_NO_SECRETS`, refused with the options).
+(`LOCAL_HAS_NO_SECRETS`, refused with the options).
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from trialgw import names
-from trialgw.admin.cli import AdminError, Output, Target, _boto_config, _error_detail
+from trialgw_admin.errors import AdminError, error_detail
+from trialgw_admin.output import Output
+from trialgw_admin.target import Target, boto_config, stack_outputs
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+LOCAL_HAS_NO_SECRETS = (
+    "the local stack has no Secrets Manager: there, provider credentials are settings "
+    "(TRIALGW_CM_PRODUCT_TOKEN, TRIALGW_WHATSAPP_ACCESS_TOKEN, ... in the environment of `make dev`)"
+)
 # The delivery function caches the secret this long (trialgw.delivery.registry.SECRET_CACHE_SECONDS).
 PICKED_UP = "the delivery function uses it within five minutes"
 
@@ -43,8 +49,8 @@ def _session_clients(target: Target) -> tuple[CloudFormationClient, SecretsManag
 
     session = boto3.session.Session(region_name=target.region)
     return (
-        session.client("cloudformation", config=_boto_config()),
-        session.client("secretsmanager", config=_boto_config()),
+        session.client("cloudformation", config=boto_config()),
+        session.client("secretsmanager", config=boto_config()),
     )
 
 
@@ -55,11 +61,8 @@ def provider_secret_name(target: Target, cloudformation: CloudFormationClient) -
     try:
         stacks = cloudformation.describe_stacks(StackName=target.name)["Stacks"]
     except (BotoCoreError, ClientError) as error:
-        raise AdminError(f"could not read {target.description}: {_error_detail(error)}") from None
-    outputs = {
-        o.get("OutputKey", ""): o.get("OutputValue", "") for o in (stacks[0].get("Outputs", []) if stacks else [])
-    }
-    name = outputs.get(names.PROVIDER_SECRETS_OUTPUT)
+        raise AdminError(f"could not read {target.description}: {error_detail(error)}") from None
+    name = stack_outputs(stacks[0]).get(names.PROVIDER_SECRETS_OUTPUT) if stacks else None
     if not name:
         output = names.PROVIDER_SECRETS_OUTPUT
         raise AdminError(f"{target.description} has no output {output}: is it a trialgw stack, fully deployed?")
@@ -77,9 +80,9 @@ def current_credentials(secrets: SecretsManagerClient, secret_name: str) -> dict
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             # No value yet, or no such secret: writing tells them apart.
             return {}
-        raise AdminError(f"could not read secret {secret_name}: {_error_detail(error)}") from None
+        raise AdminError(f"could not read secret {secret_name}: {error_detail(error)}") from None
     except BotoCoreError as error:
-        raise AdminError(f"could not read secret {secret_name}: {_error_detail(error)}") from None
+        raise AdminError(f"could not read secret {secret_name}: {error_detail(error)}") from None
     try:
         current = json.loads(text) if text.strip() else {}
     except ValueError:
@@ -93,7 +96,7 @@ def current_credentials(secrets: SecretsManagerClient, secret_name: str) -> dict
     return current
 
 
-def set_credential(target: Target, args: argparse.Namespace) -> Output:
+def providers_set_credential(target: Target, args: argparse.Namespace) -> Output:
     """Merges KEY's value into the provider secret; prints key names only."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -108,9 +111,9 @@ def set_credential(target: Target, args: argparse.Namespace) -> Output:
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             raise AdminError(f"secret {secret_name} of {target.description} does not exist") from None
-        raise AdminError(f"could not write secret {secret_name}: {_error_detail(error)}") from None
+        raise AdminError(f"could not write secret {secret_name}: {error_detail(error)}") from None
     except BotoCoreError as error:
-        raise AdminError(f"could not write secret {secret_name}: {_error_detail(error)}") from None
+        raise AdminError(f"could not write secret {secret_name}: {error_detail(error)}") from None
     with_value = [k for k in names.PROVIDER_SECRET_KEYS if credentials.get(k)]
     empty = [k for k in names.PROVIDER_SECRET_KEYS if not credentials.get(k)]
     data = {"target": target.description, "secret": secret_name, "set": key, "withValue": with_value, "empty": empty}
@@ -122,3 +125,15 @@ def set_credential(target: Target, args: argparse.Namespace) -> Output:
         )
     )
     return Output(data=data, text=text)
+
+
+def credential_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "key",
+        metavar="KEY",
+        choices=names.PROVIDER_SECRET_KEYS,
+        help=f"the credential: {', '.join(names.PROVIDER_SECRET_KEYS)}; its value is read from stdin or a "
+        "prompt that does not show it, never from the command line",
+    )
+    # Checked with the other options, before anything is resolved (see cli._check_options).
+    parser.set_defaults(deployed_only=LOCAL_HAS_NO_SECRETS)
