@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
+from trialgw.adapters.dynamo_conditions import condition_failed, first_condition_failed
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.ports import (
@@ -28,7 +29,6 @@ from trialgw.ports import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 # On a provider message id's claim: which call holds it, whether its message is in progress or done, until when the
 # holder's lease runs (epoch seconds), and when the message was first claimed.
 CLAIM_ATTRIBUTE = "claim"
@@ -89,7 +89,7 @@ class DynamoMessageLog:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if condition_failed(error):
                 old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
                 return _found(old, provider, provider_message_id, token)
             self._unclaim(key, token)
@@ -134,7 +134,7 @@ class DynamoMessageLog:
                 },
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if condition_failed(error):
                 # Not this call's any more (completed, or taken over): nothing of ours to end.
                 return
             raise StoreError(f"could not release the message: {type(error).__name__}") from error
@@ -195,7 +195,7 @@ class DynamoMessageLog:
                 ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return
             raise StoreError(f"could not record the message: {type(error).__name__}") from error
         except BotoCoreError as error:
@@ -251,7 +251,7 @@ class DynamoMessageLog:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if condition_failed(error):
                 return None
             raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
         except BotoCoreError as error:
@@ -298,8 +298,7 @@ class DynamoMessageLog:
             else:
                 self._client.update_item(**update)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code == CONDITION_FAILED or (code == "TransactionCanceledException" and _first_condition_failed(error)):
+            if condition_failed(error) or first_condition_failed(error):
                 return False
             raise StoreError(f"could not update the message status: {type(error).__name__}") from error
         except BotoCoreError as error:
@@ -399,11 +398,6 @@ def _ref_of(item: dict[str, Any]) -> MessageRef:
 
 def _pointer_key(partition: str) -> dict[str, dict[str, str]]:
     return {names.PARTITION_KEY: {"S": partition}, names.SORT_KEY: {"S": names.POINTER_SK}}
-
-
-def _first_condition_failed(error: ClientError) -> bool:
-    reasons = error.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
 def _to_cursor(sort_key: str) -> str:

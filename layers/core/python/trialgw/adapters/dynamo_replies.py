@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
+from trialgw.adapters.dynamo_conditions import condition_failed
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.settings import REPLY_LIMIT_MAX
@@ -36,7 +37,6 @@ from trialgw.settings import REPLY_LIMIT_MAX
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 SLOT_PREFIX = "r"
 AT = "at"
 ID = "id"
@@ -102,7 +102,7 @@ class DynamoReplyLimiter:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if condition_failed(error):
                 old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
                 # Counted already (this very reply, by an earlier attempt), or the limit is reached.
                 return any(

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
+from trialgw.adapters.dynamo_conditions import condition_failed
 from trialgw.errors import StoreError
 from trialgw.ports import SendKeyClaim, SendKeyState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 IN_PROGRESS = "in_progress"
 DONE = "done"
 # An abandoned claim (its holder died, nobody retried) is garbage-collected this long after its lease.
@@ -95,7 +95,7 @@ class DynamoSendKeys:
             )
         except ClientError as error:
             old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-            if error.response.get("Error", {}).get("Code") != CONDITION_FAILED or not old:
+            if not condition_failed(error) or not old:
                 # (A refusal names the item it found; without one there is no state to act on.)
                 raise _failed("claim", error) from error
             return _found(old, token, fingerprint)
@@ -141,7 +141,7 @@ class DynamoSendKeys:
                 ExpressionAttributeValues={":token": {"S": token}},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if condition_failed(error):
                 return
             raise _failed("release", error) from error
         except BotoCoreError as error:

@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
+from trialgw.adapters.dynamo_conditions import (
+    CONDITION_FAILED_REASON,
+    TRANSACTION_CANCELED,
+    cancellation_codes,
+    condition_failed,
+    error_code,
+)
 from trialgw.errors import StoreError
 from trialgw.keys import trial_id
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
@@ -28,9 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 # A transaction's cancellation reasons: the condition of that item failed, another transaction held it, none.
-CONDITION_FAILED_REASON = "ConditionalCheckFailed"
 _CANCEL_CODES = frozenset({CONDITION_FAILED_REASON, "TransactionConflict", "None"})
 # A sign-up's counting transaction is tried again this often when other sign-ups' transactions hold its counters.
 _TRANSACTION_ATTEMPTS = 3
@@ -45,10 +50,6 @@ def _trial_key(key_hash: str) -> dict[str, Any]:
     }
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == CONDITION_FAILED
-
-
 def _decrement(client: DynamoDBClient, table: str, key: dict[str, Any], attribute: str, *, what: str) -> None:
     """Gives one counted unit back; a counter already at zero (or absent) stays as it is."""
     try:
@@ -61,7 +62,7 @@ def _decrement(client: DynamoDBClient, table: str, key: dict[str, Any], attribut
             ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if condition_failed(error):
             return
         raise StoreError(f"could not give back {what}: {type(error).__name__}") from error
     except BotoCoreError as error:
@@ -219,7 +220,7 @@ class DynamoTrialStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 # ReturnValuesOnConditionCheckFailure puts the item as it was here (none: no such trial).
                 old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
                 if old is not None and message_id in old.get(COUNTED_ATTRIBUTE, {}).get("SS", []):
@@ -252,7 +253,7 @@ class DynamoTrialStore:
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 return
             raise StoreError(f"could not give back the message: {type(error).__name__}") from error
         except BotoCoreError as error:
@@ -269,7 +270,7 @@ class DynamoTrialStore:
                 ExpressionAttributeValues={":revoked": {"S": TrialStatus.REVOKED.value}},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 return False
             raise StoreError(f"could not revoke the trial: {type(error).__name__}") from error
         except BotoCoreError as error:
@@ -338,10 +339,10 @@ class DynamoSignupCounter:
             try:
                 self._client.transact_write_items(TransactItems=[self._update(count, token) for count in counts])
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                if error_code(error) != TRANSACTION_CANCELED:
                     raise StoreError(f"could not count the signup: {type(error).__name__}") from error
                 reasons = error.response.get("CancellationReasons") or []
-                codes = [str(reason.get("Code", "")) for reason in reasons]
+                codes = cancellation_codes(error)
                 if len(codes) != len(counts) or any(code not in _CANCEL_CODES for code in codes):
                     raise StoreError("could not count the signup: the transaction was cancelled") from error
                 if "TransactionConflict" in codes and CONDITION_FAILED_REASON not in codes:

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
+from trialgw.adapters.dynamo_conditions import CONDITION_FAILED_REASON, cancellation_codes, condition_failed
 from trialgw.errors import StoreError
 from trialgw.models import Channel, Trial, member_token
 from trialgw.ports import Membership, WhitelistEntry, WhitelistOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -62,11 +61,6 @@ _MEMBER_NAMES = {"#pk": names.PARTITION_KEY, "#members": names.MEMBERS_ATTRIBUTE
 
 def _member(channel: Channel, address: str) -> dict[str, list[str]]:
     return {"SS": [member_token(channel, address)]}
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [str(reason.get("Code", "")) for reason in reasons]
 
 
 class DynamoWhitelistStore:
@@ -117,10 +111,10 @@ class DynamoWhitelistStore:
                 ]
             )
         except ClientError as error:
-            codes = _cancellation_codes(error)
-            if codes and codes[0] == CONDITION_FAILED:
+            codes = cancellation_codes(error)
+            if codes and codes[0] == CONDITION_FAILED_REASON:
                 return WhitelistOutcome.ALREADY
-            if len(codes) > 2 and codes[2] == CONDITION_FAILED:
+            if len(codes) > 2 and codes[2] == CONDITION_FAILED_REASON:
                 return WhitelistOutcome.FULL
             raise StoreError(f"could not whitelist: {type(error).__name__}") from error
         except BotoCoreError as error:
@@ -169,7 +163,7 @@ class DynamoWhitelistStore:
                 ]
             )
         except ClientError as error:
-            if CONDITION_FAILED in _cancellation_codes(error):
+            if CONDITION_FAILED_REASON in cancellation_codes(error):
                 # Already removed (a repeated STOP): the slot was freed the first time.
                 return
             raise StoreError(f"could not remove from the whitelist: {type(error).__name__}") from error
@@ -189,7 +183,7 @@ class DynamoWhitelistStore:
                 ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == f"{CONDITION_FAILED}Exception":
+            if condition_failed(error):
                 return False
             raise StoreError(f"could not claim the join hint: {type(error).__name__}") from error
         except BotoCoreError as error:
