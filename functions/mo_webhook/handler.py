@@ -32,24 +32,23 @@ from trialgw.adapters.sqs_batches import process_within_budget
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
 from trialgw.delivery.aws_sms import parse_sms_delivery_event
 from trialgw.delivery.cm import parse_cm_status_report
+from trialgw.delivery.meta import meta_status_reports
 from trialgw.delivery.provider import ProviderName
 from trialgw.delivery.status import StatusReport
 from trialgw.errors import DependencyUnavailable, StoreError
 from trialgw.http import json_response, parse_json_object, register_error_answers, request_text
 from trialgw.inbound import InvalidPayload
 from trialgw.inbound.cm import parse_cm_mo
-from trialgw.inbound.meta import MetaStatus, parse_meta, verify_signature, verify_subscription
+from trialgw.inbound.meta import parse_meta, verify_signature, verify_subscription
 from trialgw.inbound.sns_sms import parse_sns_sms
-from trialgw.logic.delivery import apply_reports
 from trialgw.logic.inbound import InboundDeps, handle_inbound
+from trialgw.logic.status_reports import apply_reports
 from trialgw.models import InboundMessage
 from trialgw.observability import logger, metrics, tracer
 from trialgw.ports import MessageStatusStore
 from trialgw.settings import MoWebhookSettings
 
 NOT_FOUND = {"message": "Not found.", "code": "not_found"}
-# The WhatsApp statuses that move a sent message; others (e.g. "deleted") say nothing about delivery.
-META_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
 
 
 def _settings() -> MoWebhookSettings:
@@ -76,6 +75,11 @@ def _deps() -> InboundDeps:
     )
 
 
+def _now() -> int:
+    """The time as the use cases see it: their clock, one per function instance (a test's fake, or time.time)."""
+    return int(_deps().clock())
+
+
 def _handle_all(messages: list[InboundMessage]) -> Response[str]:
     outcomes = [handle_inbound(message, _settings(), _deps()).value for message in messages]
     return json_response(200, {"processed": len(outcomes), "outcomes": outcomes})
@@ -85,7 +89,7 @@ def post_cm(secret: str) -> Response[str]:
     if not _cm_secret_matches(secret):
         return json_response(404, NOT_FOUND)
     body = parse_json_object(request_text(_app().current_event), max_bytes=_settings().webhook_max_body_bytes)
-    return _handle_all(parse_cm_mo(body, received_at=int(time.time())))
+    return _handle_all(parse_cm_mo(body, received_at=_now()))
 
 
 def post_cm_status(secret: str) -> Response[str]:
@@ -105,21 +109,9 @@ def _cm_secret_matches(secret: str) -> bool:
 
 def _apply(reports: list[StatusReport], *, provider: ProviderName) -> int:
     try:
-        return apply_reports(_statuses(), reports, now=int(time.time()), provider=provider.value)
+        return apply_reports(_statuses(), reports, now=_now(), provider=provider.value)
     except StoreError as error:
         raise DependencyUnavailable("The status reports could not be recorded; please retry.") from error
-
-
-def _meta_reports(statuses: list[MetaStatus]) -> list[StatusReport]:
-    reports = []
-    for status in statuses:
-        if status.status not in META_STATUSES:
-            continue
-        reason = None
-        if status.status == "failed":
-            reason = " ".join(str(part) for part in (status.error_code, status.error_title) if part) or "failed"
-        reports.append(StatusReport("", status.status, reason, status.at, status.provider_message_id))
-    return reports
 
 
 def get_meta() -> Response[str]:
@@ -141,8 +133,8 @@ def post_meta() -> Response[str]:
     signature = event.headers.get("x-hub-signature-256") or event.headers.get("X-Hub-Signature-256")
     if not verify_signature(raw_bytes, signature, webhook_secrets(_settings()).meta_app_secret):
         return json_response(401, {"message": "Invalid or missing X-Hub-Signature-256.", "code": "unauthorized"})
-    batch = parse_meta(parse_json_object(raw, max_bytes=max_bytes), received_at=int(time.time()))
-    _apply(_meta_reports(batch.statuses), provider=ProviderName.META)
+    batch = parse_meta(parse_json_object(raw, max_bytes=max_bytes), received_at=_now())
+    _apply(meta_status_reports(batch.statuses), provider=ProviderName.META)
     return _handle_all(batch.messages)
 
 
@@ -174,7 +166,7 @@ def _sms_notification(body: str) -> str:
         _apply([report], provider=ProviderName.AWS_SMS)
         return "status"
     try:
-        message = parse_sns_sms(notification, received_at=int(time.time()))
+        message = parse_sns_sms(notification, received_at=_now())
     except InvalidPayload as error:
         logger.warning("unusable two-way SMS notification", extra={"reason": error.message})
         return "unusable"

@@ -14,13 +14,13 @@ from trialgw.logic.delivery import (
     DeliveryResult,
     GiveUp,
     RetryLater,
-    apply_report,
     backoff_seconds,
     deliver,
     mark_dead_lettered,
     max_delivery_seconds,
     record_sent,
 )
+from trialgw.logic.status_reports import apply_report
 from trialgw.models import Channel
 from trialgw.observability import metrics
 from trialgw.ports import MessageRef, MessageStatus, OutboundMessage

@@ -50,6 +50,8 @@ from urllib.parse import quote
 
 from trialgw import budgets
 from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName
+from trialgw.delivery.status import StatusReport
+from trialgw.inbound.meta import MetaStatus
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
 
@@ -256,6 +258,24 @@ def _int(value: object) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
+
+
+# The WhatsApp statuses that move a sent message; others (e.g. "deleted") say nothing about delivery.
+META_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+
+
+def meta_status_reports(statuses: list[MetaStatus]) -> list[StatusReport]:
+    """The status reports in a Meta webhook's `statuses` (read by `trialgw.inbound.meta.parse_meta` with the
+    messages), by Meta's message id; a failure's reason is Meta's error code and title."""
+    reports = []
+    for status in statuses:
+        if status.status not in META_STATUSES:
+            continue
+        reason = None
+        if status.status == "failed":
+            reason = " ".join(str(part) for part in (status.error_code, status.error_title) if part) or "failed"
+        reports.append(StatusReport("", status.status, reason, status.at, status.provider_message_id))
+    return reports
 
 
 def _scrub(text: str, token: str | None = None) -> str:

@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 
 from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, Provider
-from trialgw.delivery.status import StatusReport
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.observability import logger, metrics
@@ -198,45 +197,6 @@ def mark_dead_lettered(message: OutboundMessage, reason: str, *, statuses: Messa
     )
 
 
-def apply_report(
-    statuses: MessageStatusStore,
-    status: MessageStatus,
-    *,
-    at: int,
-    reason: str | None = None,
-    message_id: str | None = None,
-    provider: str | None = None,
-    provider_message_id: str | None = None,
-) -> bool:
-    """Moves a sent message's record by a provider's status report (found by our id or the provider's); False when
-    the message is unknown (not one of ours, or its record expired) or the report is older than what is recorded."""
-    ref = statuses.locate(message_id=message_id, provider=provider, provider_message_id=provider_message_id)
-    if ref is None:
-        return False
-    moved = statuses.set_status(ref, status, at=at, reason=reason)
-    logger.info("status report", extra={"status": status.value, "moved": moved})
-    return moved
-
-
-def apply_reports(statuses: MessageStatusStore, reports: list[StatusReport], *, now: int, provider: str) -> int:
-    """Applies a provider's status reports (by our message id, else by `provider`'s id); returns how many moved."""
-    moved = 0
-    for report in reports:
-        status, at = MessageStatus(report.status), report.at or now
-        if report.message_id:
-            moved += apply_report(statuses, status, at=at, reason=report.reason, message_id=report.message_id)
-        else:
-            moved += apply_report(
-                statuses,
-                status,
-                at=at,
-                reason=report.reason,
-                provider=provider,
-                provider_message_id=report.provider_message_id,
-            )
-    return moved
-
-
 __all__ = [
     "DeliveryDeps",
     "DeliveryOutcome",
@@ -244,8 +204,6 @@ __all__ = [
     "GiveUp",
     "RetryLater",
     "SentStatus",
-    "apply_report",
-    "apply_reports",
     "backoff_seconds",
     "deliver",
     "mark_dead_lettered",
