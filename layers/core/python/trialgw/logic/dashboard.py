@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from trialgw.channels import channels
 from trialgw.errors import TrialGatewayError
 from trialgw.examples import curl_example, postman_collection
 from trialgw.keys import hash_key, normalize_key, trial_id
 from trialgw.logic.trial_email import contact_points
-from trialgw.models import Channel, TrialState, TrialStatus
+from trialgw.models import TrialState, TrialStatus
 from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistStore
 from trialgw.quotas import iso_utc, quota_rows
 from trialgw.settings import DashboardSettings
@@ -78,7 +79,7 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
             "secondsLeft": seconds_left,
             "status": "active" if trial.is_usable(int(now)) else "expired",
         },
-        "quotas": quota_rows(viewer.state, settings, Channel),
+        "quotas": quota_rows(viewer.state, settings, channels()),
         "whitelistMax": settings.max_recipients,
         "contactPoints": [
             {"channel": point.channel, "instruction": point.instruction, "address": point.address, "link": point.link}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from trialgw.channels import CHANNELS, Channel, ContactLink, ContactSpec, contacts, single_contact
 from trialgw.examples import curl_example
 from trialgw.models import Trial
 from trialgw.ports import OutgoingEmail
@@ -31,21 +32,23 @@ def humanize_seconds(seconds: int) -> str:
 
 
 def contact_points(settings: TrialSettings, key: str) -> list[ContactPoint]:
-    """Where to send the key from each channel, with a link that pre-fills it where the channel allows."""
-    points = [
-        ContactPoint(
-            "WhatsApp",
-            "Send your key on WhatsApp to",
-            settings.whatsapp_number,
-            whatsapp_link(settings.whatsapp_number, key),
-        ),
-        ContactPoint("Facebook Messenger", "Send your key on Messenger to our page", "", settings.messenger_url),
-        ContactPoint("Instagram", "Send your key as an Instagram DM to our account", "", settings.instagram_url),
-    ]
-    points += [
-        ContactPoint("SMS", f"From {region}: send your key by SMS to", number, sms_link(number, key))
-        for region, number in settings.sms_numbers.items()
-    ]
+    """Where to send the key from each channel, with a link that pre-fills it where the channel allows.
+
+    In registry order, except that numbers by region (SMS) come last: the e-mail's caveat about regions follows them.
+    """
+    specs = sorted(CHANNELS.values(), key=lambda spec: single_contact(settings, spec.channel) is None)
+    return [point for spec in specs for point in _contact_points(spec.channel, spec.contact, settings, key)]
+
+
+def _contact_points(channel: Channel, contact: ContactSpec, settings: TrialSettings, key: str) -> list[ContactPoint]:
+    points = []
+    for region, value in contacts(settings, channel).items():
+        instruction = contact.instruction.format(region=region)
+        if contact.link is ContactLink.URL:
+            points.append(ContactPoint(channel.value, instruction, "", value))
+        else:
+            link = whatsapp_link(value, key) if contact.link is ContactLink.WHATSAPP else sms_link(value, key)
+            points.append(ContactPoint(channel.value, instruction, value, link))
     return points
 
 
