@@ -10,6 +10,7 @@ from typing import Any
 
 from trialgw.channels import CHANNELS, ChannelSpec, single_contact
 from trialgw.logic.trial_email import humanize_seconds
+from trialgw.quotas import quota_groups
 from trialgw.settings import TrialSettings
 
 TRIAL_JSON = "trial.json"
@@ -22,7 +23,7 @@ def trial_rules(settings: TrialSettings) -> dict[str, Any]:
         "lifetime": humanize_seconds(settings.trial_lifetime_seconds),
         "maxRecipients": settings.max_recipients,
         "channels": [_channel(spec, settings) for spec in CHANNELS.values()],
-        "quotaGroups": quota_groups(settings),
+        "quotaGroups": _quota_groups(settings),
         "sms": {
             "maxParts": settings.sms_max_parts,
             "gsm7Chars": settings.sms_gsm7_part_chars * settings.sms_max_parts,
@@ -42,18 +43,15 @@ def _channel(spec: ChannelSpec, settings: TrialSettings) -> dict[str, Any]:
     }
 
 
-def quota_groups(settings: TrialSettings) -> list[dict[str, Any]]:
-    """`{quota, channels, shared}` per quota: channels whose quota setting is their own, grouped by value, in registry
-    order; then each setting several channels share (`shared`: the page says "each other channel")."""
-    by_setting: dict[str, list[str]] = {}
-    for spec in CHANNELS.values():
-        by_setting.setdefault(spec.quota_setting, []).append(spec.channel.value)
+def _quota_groups(settings: TrialSettings) -> list[dict[str, Any]]:
+    """`{quota, channels, shared}` per quota (`trialgw.quotas.quota_groups`), channels with a quota of their own merged
+    where the quota is the same: the page says "10 messages each on SMS and WhatsApp, 30 on each other channel"."""
     own: dict[int, list[str]] = {}
     shared: list[dict[str, Any]] = []
-    for setting, names in by_setting.items():
-        quota: int = getattr(settings, setting)
-        if len(names) == 1:
-            own.setdefault(quota, []).extend(names)
+    for group in quota_groups(settings):
+        names = [channel.value for channel in group.channels]
+        if group.shared:
+            shared.append({"quota": group.quota, "channels": names, "shared": True})
         else:
-            shared.append({"quota": quota, "channels": names, "shared": True})
+            own.setdefault(group.quota, []).extend(names)
     return [{"quota": quota, "channels": names, "shared": False} for quota, names in own.items()] + shared
