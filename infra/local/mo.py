@@ -85,7 +85,8 @@ class CompanyAddresses:
     phone_number_id: str = "106000000000001"
 
     def address(self, channel: Channel) -> str:
-        # Meta's accounts have ids of their own here; any other channel reaches the company's number or page id.
+        # The company's WhatsApp number and Instagram account are their own; any other channel reaches its SMS
+        # number (addressed by phone) or its Facebook page (addressed by account id).
         accounts = {Channel.WHATSAPP: self.whatsapp_number, Channel.INSTAGRAM: self.instagram_id}
         return accounts.get(channel, self.sms_number if is_phone(channel) else self.page_id)
 
