@@ -42,9 +42,11 @@ from infra.constructs.site import Site
 from infra.constructs.sms import Sms
 from infra.constructs.storage import INDEX_WILDCARD_REASON, Storage
 from infra.constructs.topics import Topics
+from infra.site_rules import trial_rules
 from trialgw import names
-from trialgw.delivery.registry import PROVIDER_FIELDS, chosen_providers, missing_accounts, required_credentials
-from trialgw.settings import DeliverySettings
+from trialgw.channels import spec_of
+from trialgw.delivery.registry import chosen_providers, missing_accounts, required_credentials
+from trialgw.settings import DeliverySettings, TrialSettings
 from trialgw.urls import gateway_url
 
 # The delivery function's attempts per message: always the queues' maxReceiveCount (the
@@ -112,13 +114,19 @@ def delivery_settings(overrides: Mapping[str, Any]) -> DeliverySettings:
     return DeliverySettings.model_validate({name: value for name, value in overrides.items() if name in fields})
 
 
+def trial_settings(overrides: Mapping[str, Any]) -> TrialSettings:
+    """The trial's rules as the stack configures them: what every function and the pages' `/trial.json` show."""
+    fields = TrialSettings.model_fields
+    return TrialSettings.model_validate({name: value for name, value in overrides.items() if name in fields})
+
+
 def missing_channel_accounts(settings: DeliverySettings) -> list[str]:
     """Why the deploy refuses: each channel set to a provider without the account id it sends from, a context knob
     that synth can check (unlike the credentials in the secret). Such a channel could never send anything."""
     chosen = chosen_providers(settings)
     return [
-        f"{camel(PROVIDER_FIELDS[channel])} is {chosen[channel].value}, which sends {channel.value} from an account "
-        f"this deployment must name: set {camel(field)} (-c {camel(field)}=<id>), or choose another provider"
+        f"{camel(spec_of(channel).provider_setting)} is {chosen[channel].value}, which sends {channel.value} from an "
+        f"account this deployment must name: set {camel(field)} (-c {camel(field)}=<id>), or choose another provider"
         for channel in chosen
         for field in missing_accounts(settings, channel)
     ]
@@ -385,6 +393,7 @@ class TrialGatewayStack(Stack):
             api_origin=self.api.origin,
             api_url=self.api.url,
             waf_challenge_script_url=self.firewall.challenge_script_url,
+            trial_rules=trial_rules(trial_settings(config.settings_overrides)),
             log_retention=config.log_retention,
             access_log_days=config.log_retention_days,
             removal_policy=config.removal_policy,

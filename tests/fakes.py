@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trialgw.channels import channels
 from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
 from trialgw.errors import MailError, QueueError, StoreError
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
@@ -107,7 +108,7 @@ class FakeTrialStore:
         return TrialState(
             trial=trial,
             members=frozenset(self.members.get(key_hash, set())),
-            sent={channel: counts.get(channel, 0) for channel in Channel},
+            sent={channel: counts.get(channel, 0) for channel in channels()},
         )
 
     def state(self, key_hash: str) -> TrialState | None:

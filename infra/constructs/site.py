@@ -1,12 +1,13 @@
 """The static pages of `web/`: a private S3 bucket behind CloudFront (origin access control), HTTPS only,
-with the strict security headers of `infra.web_security` and a generated `/config.json` naming the API
-(and, with the sign-up Challenge on, the AWS WAF SDK script the sign-up page loads)."""
+with the strict security headers of `infra.web_security`, a generated `/config.json` naming the API
+(and, with the sign-up Challenge on, the AWS WAF SDK script the sign-up page loads), and `/trial.json`
+with the trial's rules and channels (`infra.site_rules`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
@@ -17,6 +18,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra.constructs import acknowledge
+from infra.site_rules import TRIAL_JSON
 from infra.web_security import security_headers
 
 # Pretty URLs for a bucket that has no index documents: `/` is the signup page, `/dashboard/` is
@@ -106,6 +108,7 @@ class Site(Construct):
         api_origin: str,
         api_url: str,
         waf_challenge_script_url: str | None,
+        trial_rules: Mapping[str, Any],
         log_retention: logs.RetentionDays,
         access_log_days: int,
         removal_policy: RemovalPolicy,
@@ -211,6 +214,8 @@ class Site(Construct):
             sources=[
                 s3deploy.Source.asset(str(web_dir), exclude=["**/.*", "**/__pycache__"]),
                 s3deploy.Source.json_data("config.json", config),
+                # The trial's rules and channels (settings and the channel registry): known at synth, no markers.
+                s3deploy.Source.json_data(TRIAL_JSON, dict(trial_rules)),
             ],
             prune=True,
             distribution=self.distribution,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from infra.local.mo import EXAMPLE
 from infra.local.resources import Resources
 from infra.topology import RouteDef
 from trialgw import names
+from trialgw.channels import channels
 from trialgw.logic.trial_email import humanize_seconds
 from trialgw.settings import SignupSettings
 
@@ -63,12 +66,14 @@ def render_banner(
 def _inbound_lines(base_url: str, resources: Resources, secrets: Mapping[str, str]) -> list[str]:
     """Where end users' messages come in, with the (local, made-up unless set) webhook secrets."""
     cm_secret = secrets.get("cm_webhook_secret", "")
+    # The example's channel first, then the rest in registry order.
+    example = EXAMPLE["channel"]
+    listed = " | ".join([example, *(c.value for c in channels() if c.value != example)])
     lines = [
         "",
         "  Inbound (MO) messages from end users:",
-        f"    As an end user   POST {base_url}/_local/mo   "
-        '{"channel": "WhatsApp", "from": "+31612345678", "text": "<trial key>"}',
-        '                     (channel WhatsApp | SMS | Facebook Messenger | Instagram; "via": cm for CM\'s webhook)',
+        f"    As an end user   POST {base_url}/_local/mo   " + json.dumps(EXAMPLE),
+        f'                     (channel {listed}; "via": cm for CM\'s webhook)',
         f"    CM webhook       POST {base_url}/webhooks/cm/{quote(cm_secret, safe='')}",
         f"    Meta webhook     GET|POST {base_url}/webhooks/meta",
         f"    Meta verify token  {secrets.get('meta_verify_token', '')}",

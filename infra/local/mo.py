@@ -8,8 +8,9 @@ puts it on the SMS queue, whose pump (the event source mapping) hands it to the 
 is shortcut: a payload the entry point refuses is refused here too, and its answer is passed back (for
 SMS: the outcome of the invocation that took the message, waited for through the function host).
 
-Default route per channel: WhatsApp, Messenger and Instagram via `meta`, SMS via `sns`; `"via": "cm"`
-sends CM's MO JSON for any channel. Every call has fresh provider message ids.
+Default route per channel, from the providers its registry spec allows: `meta` where Meta may carry it (WhatsApp,
+Messenger, Instagram), `sns` where End User Messaging may (SMS), else `cm`; `"via": "cm"` sends CM's MO JSON for any
+channel. Every call has fresh provider message ids.
 """
 
 from __future__ import annotations
@@ -28,16 +29,13 @@ from infra.local.events import HttpRequest, HttpResponse, json_response
 from infra.local.invoke import Listener
 from infra.local.outbound import QueuedMessage
 from trialgw.addresses import normalize_address, normalize_phone
+from trialgw.channels import Channel, ProviderName, channels, is_phone, parse_channel, spec_of
 from trialgw.inbound.meta import SIGNATURE_HEADER, sign
-from trialgw.models import Channel
 
 CM, META, SNS = "cm", "meta", "sns"
 VIAS = (CM, META, SNS)
-DEFAULT_VIA = {Channel.WHATSAPP: META, Channel.MESSENGER: META, Channel.INSTAGRAM: META, Channel.SMS: SNS}
 FIELDS = ("channel", "from", "text", "via")
 EXAMPLE = {"channel": "WhatsApp", "from": "+31612345678", "text": "<trial key>"}
-# Channel names ignoring case and spaces, as CM's MO parser reads them (`whatsapp`, `FacebookMessenger`).
-_CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
 META_USER_AGENT = "facebookexternalua"
 
 Send = Callable[[HttpRequest], HttpResponse]
@@ -49,6 +47,14 @@ Listen = Callable[[Listener], Callable[[], None]]
 # How long `/_local/mo` waits for the SMS queue's pump to hand an SMS to its function: the pump's idle wait and
 # batching window (about 1 s), and the invocation.
 SETTLE_SECONDS = 15.0
+
+
+def default_via(channel: Channel) -> str:
+    """The entry point a channel's messages take unless the call asks for CM's webhook: its own provider's."""
+    providers = spec_of(channel).providers
+    if ProviderName.META in providers:
+        return META
+    return SNS if ProviderName.AWS_SMS in providers else CM
 
 
 class MoInputError(ValueError):
@@ -79,16 +85,14 @@ class CompanyAddresses:
     phone_number_id: str = "106000000000001"
 
     def address(self, channel: Channel) -> str:
-        return {
-            Channel.WHATSAPP: self.whatsapp_number,
-            Channel.SMS: self.sms_number,
-            Channel.MESSENGER: self.page_id,
-            Channel.INSTAGRAM: self.instagram_id,
-        }[channel]
+        # The company's WhatsApp number and Instagram account are their own; any other channel reaches its SMS
+        # number (addressed by phone) or its Facebook page (addressed by account id).
+        accounts = {Channel.WHATSAPP: self.whatsapp_number, Channel.INSTAGRAM: self.instagram_id}
+        return accounts.get(channel, self.sms_number if is_phone(channel) else self.page_id)
 
 
 def _channel_names() -> str:
-    return ", ".join(f'"{c.value}"' for c in Channel)
+    return ", ".join(f'"{c.value}"' for c in channels())
 
 
 def parse_mo_request(body: bytes) -> MoRequest:
@@ -105,7 +109,8 @@ def parse_mo_request(body: bytes) -> MoRequest:
     raw_channel = data.get("channel")
     if not isinstance(raw_channel, str):
         raise MoInputError(f"channel is required: one of {_channel_names()}.")
-    channel = _CHANNELS.get(raw_channel.replace(" ", "").casefold())
+    # Ignoring case and spaces, as CM's MO parser reads them (`whatsapp`, `FacebookMessenger`).
+    channel = parse_channel(raw_channel)
     if channel is None:
         raise MoInputError(f"channel {raw_channel!r} is not a trial channel; use one of {_channel_names()}.")
     raw_sender = data.get("from")
@@ -113,11 +118,8 @@ def parse_mo_request(body: bytes) -> MoRequest:
         raise MoInputError("from is required: the end user's phone number, or their Messenger/Instagram id.")
     sender = normalize_address(channel, raw_sender)
     if sender is None:
-        kind = (
-            "an international phone number (+31612345678)"
-            if channel in (Channel.WHATSAPP, Channel.SMS)
-            else "a numeric id (the page-scoped id, or the Instagram-scoped id)"
-        )
+        example = "+31612345678" if is_phone(channel) else "the page-scoped id, or the Instagram-scoped id"
+        kind = f"{spec_of(channel).addressing.kind} ({example})"
         raise MoInputError(f"from {raw_sender!r} is not {kind} on {channel.value}.")
     text = data.get("text")
     if not isinstance(text, str) or not text:
@@ -125,11 +127,11 @@ def parse_mo_request(body: bytes) -> MoRequest:
     if any("\ud800" <= character <= "\udfff" for character in text):
         # JSON's "\ud800" escape parses to a lone surrogate, which no phone can send and UTF-8 cannot carry.
         raise MoInputError("text holds a lone surrogate (an unpaired \\ud800-\\udfff escape): no phone sends that.")
-    via = data.get("via", DEFAULT_VIA[channel])
+    via = data.get("via", default_via(channel))
     if via not in VIAS:
         raise MoInputError(f"via {via!r} is not an entry point; use one of {', '.join(VIAS)}.")
-    if via != CM and via != DEFAULT_VIA[channel]:
-        raise MoInputError(f"{channel.value} messages do not arrive via {via}; use {DEFAULT_VIA[channel]} or cm.")
+    if via != CM and via != default_via(channel):
+        raise MoInputError(f"{channel.value} messages do not arrive via {via}; use {default_via(channel)} or cm.")
     return MoRequest(channel=channel, raw_sender=raw_sender, sender=sender, text=text, via=str(via))
 
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from infra.local.events import (
@@ -35,10 +35,12 @@ from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
 from infra.local.mo import MoSimulator, Peek
 from infra.local.static import PHONE_PATH, Redirect, StaticSite, phone_site
+from infra.site_rules import TRIAL_JSON, trial_rules
 from infra.topology import RouteDef
 from infra.web_security import security_headers
 from trialgw.delivery.sandbox import SandboxDelivery
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
+from trialgw.settings import TrialSettings
 
 STAGE = "local"
 # Each local helper and the methods it answers (HEAD goes with GET).
@@ -90,6 +92,7 @@ class LocalGateway:
         deliveries: Deliveries | None = None,
         phone: StaticSite | None = None,
         aws: LocalAws | None = None,
+        trial: Mapping[str, Any] | None = None,
         log: Log = _stderr,
     ) -> None:
         self._routes = tuple(routes)
@@ -103,6 +106,7 @@ class LocalGateway:
         self._outbox = outbox
         self._base_url = base_url.rstrip("/")
         self._host = urlsplit(self._base_url).netloc
+        self._trial = dict(trial) if trial is not None else trial_rules(TrialSettings())
         self._log = log
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -165,6 +169,8 @@ class LocalGateway:
         if path == "/config.json":
             config = json.dumps({"apiUrl": self._base_url}).encode()
             return self._page(200, "application/json", config)
+        if path == f"/{TRIAL_JSON}":
+            return self._page(200, "application/json", json.dumps(self._trial, ensure_ascii=False).encode())
         return self._file(self._site, path)
 
     def _file(self, site: StaticSite, path: str, mount: str = "") -> HttpResponse:

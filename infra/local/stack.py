@@ -33,10 +33,11 @@ from infra.local.resources import Resources, provision
 from infra.local.schedule import Schedules, schedules_for
 from infra.local.server import LocalAws, LocalGateway, LocalHttpServer
 from infra.local.static import StaticSite
+from infra.site_rules import trial_rules
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
 from trialgw import names
 from trialgw.delivery.sandbox import DELIVERIES
-from trialgw.settings import MoWebhookSettings, SignupSettings
+from trialgw.settings import MoWebhookSettings, SignupSettings, TrialSettings
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -131,6 +132,7 @@ def main() -> int:
             outbound=lambda: moto.peek(outbound_queue),
             deliveries=DELIVERIES.entries,
             aws=LocalAws(endpoint=moto_endpoint, region=REGION, tables=table_names(os.environ)),
+            trial=trial_rules(TrialSettings.from_env(os.environ)),
         )
         serving = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
         serving.start()

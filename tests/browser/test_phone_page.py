@@ -170,3 +170,21 @@ def test_bad_input_is_explained_and_nothing_is_added(
     page.click("#send")
     assert "Type a message first" in status.inner_text()
     opened.problems.assert_clean(allowed_statuses=(400,))
+
+
+def test_the_channels_are_the_registrys_from_trial_json(open_page: OpenPage, local_stack: LocalStack) -> None:
+    rules = local_stack.get("/trial.json").json()
+    rules["channels"].append({"name": "Telegram", "short": "Telegram", "addressing": "account", "quota": 30})
+
+    def setup(page: Page) -> None:
+        page.route("**/trial.json", lambda route: route.fulfill(json=rules))
+
+    opened = open_page("desktop", path=PHONE_PATH, setup=setup)
+    page = opened.page
+    page.select_option("#channel", "Telegram")
+    options = page.locator("#channel option").evaluate_all("options => options.map(o => o.value)")
+    assert options == ["WhatsApp", "SMS", "Facebook Messenger", "Instagram", "Telegram"]
+    assert "id" in page.locator("#sender-label").inner_text()
+    page.select_option("#channel", "SMS")
+    assert page.locator("#sender-label").inner_text() == "Your phone number"
+    opened.problems.assert_clean()

@@ -428,3 +428,39 @@ def test_when_the_human_check_cannot_load_nothing_is_sent_and_the_page_says_why(
     assert opened.problems.signup_posts == []
     assert page.locator("#submit").is_enabled()
     opened.problems.assert_clean(network_failure=True)
+
+
+def test_the_limits_are_the_ones_trial_json_configures(open_page: OpenPage, local_stack: LocalStack) -> None:
+    served = local_stack.get("/trial.json").json()
+    assert served["maxRecipients"] == 10
+    page_default = open_page("desktop").page.locator(".limits").inner_text()
+    assert "10 messages each on SMS and WhatsApp, 30 on each other channel." in page_default
+    rules = {
+        **served,
+        "lifetime": "2 hours",
+        "maxRecipients": 1,
+        "channels": [*served["channels"], {"name": "Telegram", "short": "Telegram", "regional": False}],
+        "quotaGroups": [
+            {"quota": 5, "channels": ["SMS"], "shared": False},
+            {"quota": 7, "channels": ["WhatsApp"], "shared": False},
+            {"quota": 9, "channels": ["Facebook Messenger", "Instagram", "Telegram"], "shared": True},
+        ],
+        "sms": {"maxParts": 1, "gsm7Chars": 144, "unicodeChars": 63},
+    }
+
+    def setup(page: Page) -> None:
+        page.route("**/trial.json", lambda route: route.fulfill(json=rules))
+
+    opened = open_page("desktop", setup=setup)
+    page = opened.page
+    limits = page.locator(".limits")
+    page.wait_for_function("document.querySelector('.limits').innerText.includes('2 hours')")
+    text = limits.inner_text()
+    assert "expire after 2 hours." in text
+    assert "Up to 1 recipient, one recipient per message" in text
+    assert "5 messages on SMS, 7 on WhatsApp, 9 on each other channel." in text
+    assert "SMS: at most 1 part (144 plain or 63 Unicode characters)." in text
+    assert page.locator("#page-title").inner_text() == "Try the API free for 2\u00a0hours"
+    assert page.locator("#rule-channels").inner_text() == "SMS, WhatsApp, Messenger, Instagram and Telegram"
+    assert page.locator("#rule-whitelist-channels").inner_text() == "WhatsApp, Messenger, Instagram, Telegram or SMS"
+    opened.problems.assert_clean()

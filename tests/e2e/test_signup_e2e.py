@@ -10,9 +10,11 @@ from html.parser import HTMLParser
 
 import pytest
 
+from infra.site_rules import trial_rules
 from infra.web_security import security_headers
 from tests.conftest import LocalStack, start_local_stack
-from trialgw.settings import SignupSettings
+from trialgw.channels import CHANNELS
+from trialgw.settings import SignupSettings, TrialSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +123,16 @@ def test_config_json_names_the_api(local_stack: LocalStack) -> None:
     assert response.status == 200
     assert response.json() == {"apiUrl": local_stack.url}
     assert response.headers["Content-Security-Policy"]
+
+
+def test_trial_json_names_the_rules_and_the_registrys_channels(
+    local_stack: LocalStack, local_stack_env: dict[str, str]
+) -> None:
+    response = local_stack.get("/trial.json")
+    assert response.status == 200
+    assert response.headers["Content-Security-Policy"]
+    assert response.json() == trial_rules(TrialSettings.from_env(local_stack_env))
+    assert [channel["name"] for channel in response.json()["channels"]] == [channel.value for channel in CHANNELS]
 
 
 @pytest.mark.parametrize(

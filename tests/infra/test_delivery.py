@@ -229,6 +229,13 @@ def test_a_channel_that_could_never_send_stops_the_synth(channel_knobs: dict[str
         StackConfig.from_context(app.node)
 
 
+def test_a_provider_name_that_is_no_provider_stops_the_synth() -> None:
+    # Provider names are an enum: a typo fails the synth, not every delivery after the deploy.
+    app = cdk.App(context={"senderEmail": "a@example.com", "providerSms": "aws_sms"})
+    with pytest.raises(ValueError, match=r"provider_sms[\s\S]*'sandbox', 'cm', 'meta' or 'aws-sms'"):
+        StackConfig.from_context(app.node)
+
+
 def test_a_provider_given_its_account_id_passes_the_synths_check() -> None:
     app = cdk.App(context={"senderEmail": "a@example.com", "providerWhatsapp": "meta", "whatsappPhoneNumberId": "1"})
     assert StackConfig.from_context(app.node).settings_overrides["provider_whatsapp"] == "meta"

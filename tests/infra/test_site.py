@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.site_rules import TRIAL_JSON, trial_rules
 from infra.web_security import WAF_SDK_SOURCE, content_security_policy, security_headers
 from tests.infra.cfn import outputs, props, referenced_id, references, render, resources
 from tests.infra.conftest import VARIANT_API_DOMAIN, Synthesized
+from trialgw.channels import CHANNELS
+from trialgw.settings import TrialSettings
 
 
 def _distribution(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -187,3 +190,15 @@ def test_without_the_human_check_config_json_names_only_the_api(synthesized: Syn
     sources = {f"asset.{key.removesuffix('.zip')}" for key in props(deployment)["SourceObjectKeys"]}
     (staged,) = [p for p in synthesized.outdir.glob("asset.*/config.json") if p.parent.name in sources]
     assert json.loads(staged.read_text(encoding="utf-8")) == {"apiUrl": f"https://{VARIANT_API_DOMAIN}"}
+
+
+def test_trial_json_carries_the_configured_rules_and_the_channel_registry(synthesized: Synthesized) -> None:
+    variant = synthesized.variant_json
+    ((_, deployment),) = resources(variant, "Custom::CDKBucketDeployment")
+    sources = {f"asset.{key.removesuffix('.zip')}" for key in props(deployment)["SourceObjectKeys"]}
+    (staged,) = [p for p in synthesized.outdir.glob(f"asset.*/{TRIAL_JSON}") if p.parent.name in sources]
+    rules = json.loads(staged.read_text(encoding="utf-8"))
+    # The variant's trialLifetimeSeconds (600); the rest are the defaults, as the stack's settings give them.
+    assert rules == trial_rules(TrialSettings(trial_lifetime_seconds=600))
+    assert rules["lifetime"] == "10 minutes"
+    assert [channel["name"] for channel in rules["channels"]] == [channel.value for channel in CHANNELS]

@@ -412,6 +412,103 @@
     input("email").select();
   });
 
+  // --- The limits: the page's text is the default rules; /trial.json has the ones this trial configures ---
+
+  function plural(count, noun) {
+    return count + " " + noun + (count === 1 ? "" : "s");
+  }
+
+  function setText(id, text) {
+    const node = document.getElementById(id);
+    if (node && typeof text === "string") node.textContent = text;
+  }
+
+  // "A, B and C" (or "A, B or C"), as nodes: `wrap` makes each name's node.
+  function listed(names, conjunction, wrap) {
+    const nodes = [];
+    names.forEach(function (name, index) {
+      if (index > 0) nodes.push(index === names.length - 1 ? " " + conjunction + " " : ", ");
+      nodes.push(wrap(name));
+    });
+    return nodes;
+  }
+
+  function either(names) {
+    return listed(names, "and", String).join("");
+  }
+
+  function renderChannels(channels) {
+    if (!Array.isArray(channels) || !channels.length) return;
+    const shorts = channels.map(function (c) {
+      return String(c.short);
+    });
+    const intro = document.getElementById("rule-channels");
+    if (intro) {
+      intro.replaceChildren.apply(intro, listed(shorts, "and", function (name) {
+        return element("strong", name);
+      }));
+    }
+    // Where to whitelist from: channels with numbers by region (SMS) last, as in the e-mail.
+    const ordered = channels.filter(function (c) {
+      return !c.regional;
+    }).concat(channels.filter(function (c) {
+      return c.regional;
+    }));
+    setText("rule-whitelist-channels", listed(ordered.map(function (c) {
+      return String(c.short);
+    }), "or", String).join(""));
+  }
+
+  // "<strong>10 messages</strong> each on SMS and WhatsApp, <strong>30</strong> on each other channel."
+  function renderQuotas(groups) {
+    const item = document.getElementById("rule-quotas");
+    if (!item || !Array.isArray(groups) || !groups.length) return;
+    const nodes = [];
+    groups.forEach(function (group, index) {
+      const quota = Number(group.quota) || 0;
+      const names = Array.isArray(group.channels) ? group.channels.map(String) : [];
+      if (index > 0) nodes.push(", ");
+      nodes.push(element("strong", index === 0 ? plural(quota, "message") : String(quota)));
+      if (group.shared) nodes.push(" on each other channel");
+      else nodes.push((names.length > 1 ? " each on " : " on ") + either(names));
+    });
+    nodes.push(".");
+    item.replaceChildren.apply(item, nodes);
+  }
+
+  function element(tag, text) {
+    const node = document.createElement(tag);
+    node.textContent = text;
+    return node;
+  }
+
+  function showRules(rules) {
+    if (!rules || typeof rules !== "object") return;
+    if (typeof rules.lifetime === "string") {
+      document.querySelectorAll("[data-rule=lifetime]").forEach(function (node) {
+        // The title keeps "24 hours" on one line.
+        node.textContent = node.hasAttribute("data-nbsp") ? rules.lifetime.replace(/ /g, "\u00a0") : rules.lifetime;
+      });
+    }
+    renderChannels(rules.channels);
+    if (Number.isFinite(rules.maxRecipients)) setText("rule-recipients", plural(rules.maxRecipients, "recipient"));
+    renderQuotas(rules.quotaGroups);
+    const sms = rules.sms;
+    if (sms && Number.isFinite(sms.maxParts)) {
+      setText("rule-sms-parts", plural(sms.maxParts, "part"));
+      setText("rule-sms-chars", sms.gsm7Chars + " plain or " + sms.unicodeChars + " Unicode characters");
+    }
+  }
+
+  fetch("/trial.json", { cache: "no-store", credentials: "same-origin" })
+    .then(function (response) {
+      return response.ok ? response.json() : null;
+    })
+    .then(showRules)
+    .catch(function () {
+      // The page's own text stays: the default rules.
+    });
+
   loadConfig()
     .then(function (config) {
       // Loaded early, so the human check has its token by the time the form is sent.

@@ -8,7 +8,9 @@
   const REQUEST_TIMEOUT_MS = 20000;
   const MAX_SENT_PER_CONVERSATION = 200;
   const STORAGE_KEY = "trialgw.localPhone.v1";
-  const PHONE_CHANNELS = ["WhatsApp", "SMS"];
+  // The channel the page opens on (listed first): the one most people try first. The list is the channel
+  // registry's, from /trial.json.
+  const PREFERRED_CHANNEL = "WhatsApp";
   const SENDER_KINDS = {
     phone: {
       label: "Your phone number",
@@ -101,7 +103,7 @@
   // --- Storage (the page works without it, it just forgets on reload) ---
 
   function loadState() {
-    const fresh = { channel: "WhatsApp", senders: {}, aliases: {}, sent: {} };
+    const fresh = { channel: PREFERRED_CHANNEL, senders: {}, aliases: {}, sent: {} };
     try {
       const stored = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || "null");
       if (stored && typeof stored === "object") {
@@ -126,8 +128,30 @@
 
   // --- Who is sending ---
 
+  // How a channel addresses its end users (the registry's addressing, kept on its <option>).
   function kindOf(channel) {
-    return PHONE_CHANNELS.indexOf(channel) >= 0 ? "phone" : "id";
+    const option = Array.prototype.find.call(channelEl.options, function (o) {
+      return o.value === channel;
+    });
+    return option && option.dataset.addressing === "phone" ? "phone" : "id";
+  }
+
+  // The channel registry's channels (/trial.json), the preferred one first, as the <select>'s options.
+  async function loadChannels() {
+    const body = await getJson("/trial.json");
+    const channels = (body && Array.isArray(body.channels) ? body.channels : []).filter(function (c) {
+      return c && typeof c.name === "string" && typeof c.addressing === "string";
+    });
+    channels.sort(function (a, b) {
+      return (b.name === PREFERRED_CHANNEL) - (a.name === PREFERRED_CHANNEL);
+    });
+    channels.forEach(function (c) {
+      const option = document.createElement("option");
+      option.value = c.name;
+      option.textContent = c.name;
+      option.dataset.addressing = c.addressing;
+      channelEl.append(option);
+    });
   }
 
   function channel() {
@@ -146,7 +170,8 @@
     if (kindOf(channel()) === "id") return raw;
     let cleaned = raw.replace(/[\s().\-]/g, "");
     if (cleaned.indexOf("00") === 0) cleaned = "+" + cleaned.slice(2);
-    if (/^\d+$/.test(cleaned) && channel() === "WhatsApp") cleaned = "+" + cleaned;
+    // Bare international digits (as WhatsApp ids come) are a number, as the server reads them.
+    if (/^\d+$/.test(cleaned)) cleaned = "+" + cleaned;
     return cleaned;
   }
 
@@ -491,13 +516,19 @@
   });
 
   document.getElementById("source-note").textContent = RECEIVED.note;
-  if (Array.prototype.some.call(channelEl.options, function (o) {
-    return o.value === state.channel;
-  })) {
-    channelEl.value = state.channel;
-  }
-  showSenderField();
-  render();
-  refresh();
-  if (!document.hidden) startPolling();
+  loadChannels()
+    .catch(function (error) {
+      showError("The channels could not be loaded.", String(error && error.message ? error.message : error));
+    })
+    .then(function () {
+      if (Array.prototype.some.call(channelEl.options, function (o) {
+        return o.value === state.channel;
+      })) {
+        channelEl.value = state.channel;
+      }
+      showSenderField();
+      render();
+      refresh();
+      if (!document.hidden) startPolling();
+    });
 })();

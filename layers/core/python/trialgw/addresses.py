@@ -26,8 +26,8 @@ import unicodedata
 
 import phonenumbers
 
+from trialgw.channels import Channel, is_phone
 from trialgw.keys import KEY_PATTERN
-from trialgw.models import Channel
 
 # Longer input is not a phone number, and checking that early keeps hostile payloads cheap.
 _MAX_PHONE_INPUT = 64
@@ -35,7 +35,6 @@ _MAX_PHONE_INPUT = 64
 _PHONE_SEPARATORS = re.compile(r"[\s\-()./]")
 _PHONE_COMPACT = re.compile(r"\+?[0-9]+")
 _PLATFORM_ID = re.compile(r"[0-9]{1,32}")
-_PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 _MEXICO = 52
 # Mexican national significant numbers are 10 digits; 11 starting with the old mobile "1" is the legacy form.
 _MEXICO_LEGACY_MOBILE_LENGTH = 11
@@ -102,12 +101,12 @@ def region_of(e164: str) -> str | None:
 def normalize_address(channel: Channel, raw: str) -> str | None:
     """An end user's address on `channel` in its one canonical form, or None when `raw` is not one.
 
-    SMS and WhatsApp: E.164 (`normalize_phone`). Facebook Messenger (PSID) and Instagram (IGSID):
-    the numeric id, stripped of surrounding white space, 1-32 ASCII digits.
+    Channels addressed by phone (SMS, WhatsApp): E.164 (`normalize_phone`). Channels addressed by account
+    (Messenger's PSID, Instagram's IGSID): the numeric id, stripped of surrounding white space, 1-32 ASCII digits.
     """
     if not isinstance(raw, str):
         return None
-    if channel in _PHONE_CHANNELS:
+    if is_phone(channel):
         return normalize_phone(raw)
     candidate = raw.strip()
     return candidate if _PLATFORM_ID.fullmatch(candidate) else None

@@ -11,21 +11,8 @@ from enum import StrEnum
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from trialgw.channels import Channel
 from trialgw.linkable import linkable_part
-
-
-class Channel(StrEnum):
-    """The trial's channels, spelled as CM's `allowedChannels` and MO `channel` values."""
-
-    SMS = "SMS"
-    WHATSAPP = "WhatsApp"
-    MESSENGER = "Facebook Messenger"
-    INSTAGRAM = "Instagram"
-
-    @property
-    def short_name(self) -> str:
-        """One word for header names and item attributes ("Messenger" for "Facebook Messenger")."""
-        return self.value.split()[-1]
 
 
 class TrialStatus(StrEnum):
@@ -148,8 +135,8 @@ class SignupRequest(BaseModel):
 class InboundMessage:
     """One message an end user sent to the trial company, whatever provider carried it.
 
-    `sender` is normalized per channel (E.164 for SMS and WhatsApp, the page-scoped id for Messenger,
-    the IGSID for Instagram), so one person is one address however the provider spelled it.
+    `sender` is normalized per channel (its registry addressing: E.164, or the provider's numeric account id such
+    as Messenger's page-scoped id), so one person is one address however the provider spelled it.
     """
 
     channel: Channel
@@ -160,3 +147,6 @@ class InboundMessage:
     provider_message_id: str
     received_at: int
     sender_name: str | None = None
+
+
+__all__ = ["Channel", "InboundMessage", "SignupRequest", "Trial", "TrialState", "TrialStatus", "member_token"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trialgw.channels import CHANNELS
 from trialgw.models import Channel, TrialState
 from trialgw.settings import TrialSettings
 
@@ -13,6 +15,28 @@ from trialgw.settings import TrialSettings
 def iso_utc(epoch: float) -> str:
     """`2026-11-25T21:53:00Z`: the time format of every JSON answer and header."""
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaGroup:
+    """The channels one quota setting covers: one channel's own quota, or one `shared` by several ("each other
+    channel"), as the e-mail and the sign-up page word the quotas."""
+
+    quota: int
+    channels: tuple[Channel, ...]
+
+    @property
+    def shared(self) -> bool:
+        return len(self.channels) > 1
+
+
+def quota_groups(settings: TrialSettings) -> list[QuotaGroup]:
+    """One group per quota setting the channel registry names, in registry order, the shared ones last."""
+    by_setting: dict[str, list[Channel]] = {}
+    for spec in CHANNELS.values():
+        by_setting.setdefault(spec.quota_setting, []).append(spec.channel)
+    groups = [QuotaGroup(getattr(settings, setting), tuple(members)) for setting, members in by_setting.items()]
+    return sorted(groups, key=lambda group: group.shared)
 
 
 def remaining(state: TrialState, settings: TrialSettings, channel: Channel) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trialgw import budgets, names
-from trialgw.models import Channel
+from trialgw.channels import Channel, ProviderName, channels, spec_of
 
 ENV_PREFIX = "TRIALGW_"
 
@@ -97,12 +97,10 @@ class TrialSettings(_Settings):
         return value.rstrip("/")
 
     def quota_for(self, channel: Channel) -> int:
-        """Messages a trial may send on `channel`: SMS and WhatsApp have their own quota, the others share one."""
-        if channel is Channel.SMS:
-            return self.quota_sms
-        if channel is Channel.WHATSAPP:
-            return self.quota_whatsapp
-        return self.quota_other
+        """Messages a trial may send on `channel`: its registry spec names the quota setting (SMS and WhatsApp have
+        their own, the others share `quota_other`)."""
+        quota: int = getattr(self, spec_of(channel).quota_setting)
+        return quota
 
 
 SIGNUP_LIMIT_MAX = 10_000
@@ -174,7 +172,7 @@ class SendSettings(TrialSettings):
     `capacity_cache_seconds`, so the breaker costs the request path almost nothing.
     """
 
-    offered_channels: list[Channel] = Field(default_factory=lambda: list(Channel), min_length=1)
+    offered_channels: list[Channel] = Field(default_factory=lambda: list(channels()), min_length=1)
     messages_table: str = names.MESSAGES.local_name
     outbound_queue_url: str = ""
     send_max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -207,7 +205,8 @@ class DeliveryAttempts(TrialSettings):
 
 
 class DeliverySettings(DeliveryAttempts):
-    """The delivery function: which provider carries each channel, and how to reach it.
+    """The delivery function: which provider carries each channel (`provider_<channel>`, the field its registry spec
+    names; a name that is no `ProviderName` fails validation, at synth as at start), and how to reach it.
 
     Credentials live in one Secrets Manager secret (`provider_secrets_name`, JSON with the keys
     `cm_product_token`, `whatsapp_access_token`, `messenger_page_token`, `instagram_access_token`), never in the
@@ -216,10 +215,10 @@ class DeliverySettings(DeliveryAttempts):
     The sandbox's fault settings exercise retries and the dead-letter queue.
     """
 
-    provider_sms: str = "sandbox"
-    provider_whatsapp: str = "sandbox"
-    provider_messenger: str = "sandbox"
-    provider_instagram: str = "sandbox"
+    provider_sms: ProviderName = ProviderName.SANDBOX
+    provider_whatsapp: ProviderName = ProviderName.SANDBOX
+    provider_messenger: ProviderName = ProviderName.SANDBOX
+    provider_instagram: ProviderName = ProviderName.SANDBOX
     provider_secrets_name: str | None = None
     # One provider request, connecting included: at most what the delivery function's time budget counts on.
     provider_timeout_seconds: float = Field(

@@ -26,6 +26,7 @@ from trialgw.adapters.dynamo_conditions import (
     condition_failed,
     error_code,
 )
+from trialgw.channels import channels
 from trialgw.errors import StoreError
 from trialgw.keys import trial_id
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
@@ -90,7 +91,7 @@ def _state(item: dict[str, Any]) -> TrialState:
     return TrialState(
         trial=_trial(item),
         members=frozenset(item.get(names.MEMBERS_ATTRIBUTE, {}).get("SS", [])),
-        sent={channel: int(item.get(sent_attribute(channel), {}).get("N", "0")) for channel in Channel},
+        sent={channel: int(item.get(sent_attribute(channel), {}).get("N", "0")) for channel in channels()},
     )
 
 

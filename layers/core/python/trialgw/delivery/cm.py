@@ -62,6 +62,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from trialgw.channels import is_phone
 from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
 from trialgw.delivery.status import StatusReport
 from trialgw.inbound import InvalidPayload
@@ -82,7 +83,6 @@ SMS_MAX_PARTS = 8
 _MAX_RESPONSE_BYTES = 64 * 1024
 _MAX_REASON_CHARS = 200
 _MAX_STATUS_REPORTS = 1000
-_PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 # A header value must be printable ASCII without spaces; anything else would make http.client quote it in an error.
 _TOKEN_SHAPE = re.compile(r"[!-~]{1,200}")
 # Six or more digits (optionally separated) in a CM text are probably a phone number: masked before logging.
@@ -165,7 +165,7 @@ def _as_text(value: object) -> str | None:
 
 def cm_number(channel: Channel, to: str) -> str:
     """The recipient as CM wants it: `00` + digits for phone channels (`+31…` → `0031…`), an id unchanged."""
-    if channel in _PHONE_CHANNELS and to.startswith("+"):
+    if is_phone(channel) and to.startswith("+"):
         return "00" + to[1:]
     return to
 

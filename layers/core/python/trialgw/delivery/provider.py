@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
-from trialgw.models import Channel
+from trialgw.channels import Channel, ProviderName
 from trialgw.ports import OutboundMessage
-
-
-class ProviderName(StrEnum):
-    SANDBOX = "sandbox"
-    CM = "cm"
-    META = "meta"
-    AWS_SMS = "aws-sms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +69,6 @@ class Provider(Protocol):
     def deliver(self, message: OutboundMessage) -> Delivered:
         """Hands `message` to the channel; raises DeliveryFailed. The sender is the trial company's, from the
         adapter's configuration (`SmsSenders` for SMS)."""
+
+
+__all__ = ["NOT_CONFIGURED", "Delivered", "DeliveryFailed", "Provider", "ProviderName", "SmsSenders", "trial_sender"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from trialgw.channels import CHANNELS, check_provider, single_contact
 from trialgw.delivery.provider import NOT_CONFIGURED, Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
 from trialgw.models import Channel
 from trialgw.observability import logger
@@ -121,24 +122,12 @@ def required_accounts(name: ProviderName, channel: Channel) -> tuple[str, ...]:
     return (_META_ACCOUNTS[channel],) if name is ProviderName.META and channel in _META_ACCOUNTS else ()
 
 
-# The settings field that chooses each channel's provider.
-PROVIDER_FIELDS = {
-    Channel.SMS: "provider_sms",
-    Channel.WHATSAPP: "provider_whatsapp",
-    Channel.MESSENGER: "provider_messenger",
-    Channel.INSTAGRAM: "provider_instagram",
-}
-
-
 def chosen_providers(settings: DeliverySettings) -> dict[Channel, ProviderName]:
-    """The operator's provider for each channel. Raises ValueError for a provider name that is none of
-    `ProviderName`, or a provider that cannot carry the channel."""
-    chosen = {channel: ProviderName(getattr(settings, field)) for channel, field in PROVIDER_FIELDS.items()}
+    """The operator's provider for each channel (the settings field its registry spec names). Raises ValueError for
+    a provider name that is none of `ProviderName`, or a provider the channel's spec does not allow."""
+    chosen = {spec.channel: ProviderName(getattr(settings, spec.provider_setting)) for spec in CHANNELS.values()}
     for channel, name in chosen.items():
-        if name is ProviderName.AWS_SMS and channel is not Channel.SMS:
-            raise ValueError(f"aws-sms carries SMS only, not {channel.value}")
-        if name is ProviderName.META and channel is Channel.SMS:
-            raise ValueError("meta does not carry SMS")
+        check_provider(channel, name)
     return chosen
 
 
@@ -245,11 +234,10 @@ def _build(name: ProviderName, settings: DeliverySettings) -> Provider:
         )
     from trialgw.delivery.sandbox import SandboxProvider
 
-    # The sandbox shows the trial company's contact points as senders, unless the operator named CM senders.
+    # The sandbox shows the trial company's contact points as senders, unless the operator named CM senders; SMS,
+    # with numbers by region, has its own sender (`SmsSenders`).
     company = {
-        Channel.WHATSAPP.value: settings.whatsapp_number,
-        Channel.MESSENGER.value: settings.messenger_url,
-        Channel.INSTAGRAM.value: settings.instagram_url,
+        channel.value: contact for channel in CHANNELS if (contact := single_contact(settings, channel)) is not None
     }
     return SandboxProvider(
         fault=settings.sandbox_fault,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialgw.channels import DEFAULT_CHANNEL, channels
 from trialgw.gateway.answers import (
     AT_CAPACITY,
     COUNTRY_BLOCKED,
@@ -30,6 +31,8 @@ _TOKEN = {"type": "string", "format": "uuid", "description": "The trial key from
 # Python's `str.strip`, whose white space is ECMA's `\s` plus U+001C-U+001F and U+0085.
 _NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 _SHORT_TEXT: dict[str, Any] = {"minLength": 1, "maxLength": 64, "pattern": _NOT_BLANK}
+_NAMES = [channel.value for channel in channels()]
+_CHANNEL_NAMES = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]
 
 SEND_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -51,8 +54,8 @@ SEND_REQUEST_SCHEMA: dict[str, Any] = {
                             "allowedChannels": {
                                 "type": "array",
                                 "items": {"type": "string", **_SHORT_TEXT, "examples": ["SMS", "WhatsApp"]},
-                                "description": "One channel (none means SMS): SMS, WhatsApp, Facebook Messenger "
-                                "or Instagram, in any letter case.",
+                                "description": f"One channel (none means {DEFAULT_CHANNEL.value}): "
+                                f"{_CHANNEL_NAMES}, in any letter case.",
                             },
                             "from": {
                                 "type": "string",

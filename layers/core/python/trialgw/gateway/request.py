@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from trialgw.addresses import normalize_address
+from trialgw.channels import DEFAULT_CHANNEL, parse_channel
 from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.keys import normalize_key
@@ -58,7 +59,6 @@ MAX_SHORT_FIELD_CHARS = 64
 MAX_MSG_ITEMS = 1000
 MAX_RECIPIENTS = 1000
 
-_CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
 _BOM = "\ufeff"
 
 
@@ -343,10 +343,10 @@ def _request(document: object, header_token: str | None) -> SendRequest:
         else None
     )
     first = items[0]
-    channel_raw = first.channels[0] if first.channels else Channel.SMS.value
+    channel_raw = first.channels[0] if first.channels else DEFAULT_CHANNEL.value
     return SendRequest(
         token=header_key or body_token,
-        channel=_CHANNELS.get(channel_raw.replace(" ", "").casefold()),
+        channel=parse_channel(channel_raw),
         channel_raw=channel_raw,
         sender=first.sender,
         to_raw=first.recipients[0],

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from trialgw.addresses import normalize_address
+from trialgw.channels import Channel, channels, parse_channel, spec_of
 from trialgw.inbound import InvalidPayload
 from trialgw.inbound._fields import (
     as_object,
@@ -19,13 +20,11 @@ from trialgw.inbound._fields import (
     required_id,
     required_str,
 )
-from trialgw.models import Channel, InboundMessage
+from trialgw.models import InboundMessage
 
 PROVIDER = "cm"
 # CM's `timeUtc`: UTC without a zone suffix.
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
-# Channel values ignoring case and spaces: CM's spellings, and the .NET SDK's unspaced `FacebookMessenger`.
-_CHANNELS = {channel.value.replace(" ", "").casefold(): channel for channel in Channel}
 _MAX_BATCH = 1000
 
 
@@ -34,9 +33,10 @@ def _channel(value: object, path: str) -> Channel:
         raise InvalidPayload(f"{path}.channel is required.")
     if not isinstance(value, str):
         raise InvalidPayload(f"{path}.channel must be a string, not {describe(value)}.")
-    channel = _CHANNELS.get(value.replace(" ", "").casefold())
+    # CM's spellings, and the .NET SDK's unspaced `FacebookMessenger` (the registry's).
+    channel = parse_channel(value)
     if channel is None:
-        offered = ", ".join(c.value for c in Channel)
+        offered = ", ".join(c.value for c in channels())
         raise InvalidPayload(f"{path}.channel {describe(value)} is not supported; expected one of {offered}.")
     return channel
 
@@ -51,7 +51,7 @@ def _parse_one(value: object, path: str, received_at: int) -> InboundMessage:
     number = required_str(sender, "number", f"{path}.from", ignore_case=True)
     address = normalize_address(channel, number)
     if address is None:
-        kind = "an international phone number" if channel in {Channel.SMS, Channel.WHATSAPP} else "a numeric id"
+        kind = spec_of(channel).addressing.kind
         raise InvalidPayload(f"{path}.from.number must be {kind} for channel {channel.value}.")
     recipient = optional_object(mo, "to", path, ignore_case=True)
     if recipient is None:

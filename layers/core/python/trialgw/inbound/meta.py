@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from trialgw.addresses import normalize_address, normalize_phone
+from trialgw.channels import spec_of
 from trialgw.inbound import InvalidPayload
 from trialgw.inbound._fields import (
     as_list,
@@ -103,8 +104,7 @@ def verify_subscription(params: Mapping[str, str], verify_token: str) -> str | N
 def _address(channel: Channel, raw: str, path: str) -> str:
     address = normalize_address(channel, raw)
     if address is None:
-        kind = "an international phone number" if channel is Channel.WHATSAPP else "a numeric id"
-        raise InvalidPayload(f"{path} must be {kind} for channel {channel.value}.")
+        raise InvalidPayload(f"{path} must be {spec_of(channel).addressing.kind} for channel {channel.value}.")
     return address
 
 

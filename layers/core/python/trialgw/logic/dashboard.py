@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from trialgw.channels import channels
 from trialgw.errors import TrialGatewayError
 from trialgw.examples import curl_example, postman_collection
 from trialgw.keys import hash_key, normalize_key, trial_id
 from trialgw.logic.trial_email import contact_points
-from trialgw.models import Channel, TrialState, TrialStatus
+from trialgw.models import TrialState, TrialStatus
 from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistEntry, WhitelistStore
 from trialgw.quotas import iso_utc, quota_rows
 from trialgw.settings import DashboardSettings
@@ -109,7 +110,7 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
             # Never "revoked" here: a revoked key is refused before any view.
             "status": trial_status(viewer.state, now),
         },
-        "quotas": quota_rows(viewer.state, settings, Channel),
+        "quotas": quota_rows(viewer.state, settings, channels()),
         "whitelistMax": settings.max_recipients,
         "contactPoints": [
             {"channel": point.channel, "instruction": point.instruction, "address": point.address, "link": point.link}

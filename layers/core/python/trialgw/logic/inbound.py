@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from trialgw.addresses import find_key, is_stop
+from trialgw.channels import spec_of
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.inbound.cm import to_cm_mo_json
 from trialgw.keys import hash_key, redact_keys
@@ -76,7 +77,7 @@ def _utc(epoch: int) -> str:
 
 
 def _noun(channel: Channel) -> str:
-    return "number" if channel in (Channel.SMS, Channel.WHATSAPP) else "account"
+    return spec_of(channel).addressing.noun
 
 
 def handle_inbound(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:

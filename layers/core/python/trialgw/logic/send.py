@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from trialgw.channels import ContactLink, contacts, is_phone, spec_of
 from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
 from trialgw.errors import QueueError, StoreError
 from trialgw.gateway import answers
@@ -366,7 +367,7 @@ def _plan_sms(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
 
 def _not_an_address(request: SendRequest, channel: Channel) -> str:
     shown = answers.echo(request.to_raw)
-    if channel in (Channel.SMS, Channel.WHATSAPP):
+    if is_phone(channel):
         what = "a phone number in international format, such as +31612345678 or 0031612345678"
     else:
         what = f"a {channel.short_name} id: the numeric id of the account, as the trial dashboard shows it"
@@ -376,21 +377,23 @@ def _not_an_address(request: SendRequest, channel: Channel) -> str:
 def _how_to_whitelist(plan: _Plan, settings: SendSettings) -> str:
     """Row 12's text: which key to send, from where, to which number or account."""
     channel, recipient = plan.channel, plan.recipient
-    where: str
-    if channel is Channel.SMS:
-        numbers = [f"{number} (from {region})" for region, number in settings.sms_numbers.items()]
-        where = f"by SMS from {recipient} to " + _either(numbers)
-    elif channel is Channel.WHATSAPP:
-        where = f"on WhatsApp from {recipient} to {settings.whatsapp_number} (https://wa.me/{settings.whatsapp_number.lstrip('+')})"
-    elif channel is Channel.MESSENGER:
-        where = f"on Messenger from that account to {settings.messenger_url}"
-    else:
-        where = f"as an Instagram direct message from that account to {settings.instagram_url}"
+    contact = spec_of(channel).contact
+    where = contact.whitelist.format(recipient=recipient, contact=_whitelist_contact(contact.link, channel, settings))
     return (
         f"The recipient {recipient} is not whitelisted for {channel.value} in this trial. To whitelist it, send "
         f"this trial's key {where}, then send this message again. A trial can whitelist up to "
         f"{settings.max_recipients} recipients."
     )
+
+
+def _whitelist_contact(link: ContactLink, channel: Channel, settings: SendSettings) -> str:
+    """The trial company's contact point(s) on the channel as row 12 names them."""
+    points = contacts(settings, channel)
+    if link is ContactLink.SMS:
+        return _either([f"{number} (from {region})" for region, number in points.items()])
+    if link is ContactLink.WHATSAPP:
+        return " or ".join(f"{number} (https://wa.me/{number.lstrip('+')})" for number in points.values())
+    return " or ".join(points.values())
 
 
 def _either(items: list[str]) -> str:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from trialgw.channels import CHANNELS, Channel, ContactLink, ContactSpec, contacts, single_contact
 from trialgw.examples import curl_example
 from trialgw.models import Trial
 from trialgw.ports import OutgoingEmail
+from trialgw.quotas import quota_groups
 from trialgw.settings import TrialSettings
 from trialgw.urls import dashboard_url, sms_link, whatsapp_link
 
@@ -31,21 +33,23 @@ def humanize_seconds(seconds: int) -> str:
 
 
 def contact_points(settings: TrialSettings, key: str) -> list[ContactPoint]:
-    """Where to send the key from each channel, with a link that pre-fills it where the channel allows."""
-    points = [
-        ContactPoint(
-            "WhatsApp",
-            "Send your key on WhatsApp to",
-            settings.whatsapp_number,
-            whatsapp_link(settings.whatsapp_number, key),
-        ),
-        ContactPoint("Facebook Messenger", "Send your key on Messenger to our page", "", settings.messenger_url),
-        ContactPoint("Instagram", "Send your key as an Instagram DM to our account", "", settings.instagram_url),
-    ]
-    points += [
-        ContactPoint("SMS", f"From {region}: send your key by SMS to", number, sms_link(number, key))
-        for region, number in settings.sms_numbers.items()
-    ]
+    """Where to send the key from each channel, with a link that pre-fills it where the channel allows.
+
+    In registry order, except that numbers by region (SMS) come last: the e-mail's caveat about regions follows them.
+    """
+    specs = sorted(CHANNELS.values(), key=lambda spec: single_contact(settings, spec.channel) is None)
+    return [point for spec in specs for point in _contact_points(spec.channel, spec.contact, settings, key)]
+
+
+def _contact_points(channel: Channel, contact: ContactSpec, settings: TrialSettings, key: str) -> list[ContactPoint]:
+    points = []
+    for region, value in contacts(settings, channel).items():
+        instruction = contact.instruction.format(region=region)
+        if contact.link is ContactLink.URL:
+            points.append(ContactPoint(channel.value, instruction, "", value))
+        else:
+            link = whatsapp_link(value, key) if contact.link is ContactLink.WHATSAPP else sms_link(value, key)
+            points.append(ContactPoint(channel.value, instruction, value, link))
     return points
 
 
@@ -56,13 +60,24 @@ def limits(settings: TrialSettings) -> list[str]:
     return [
         f"The key is valid for {lifetime}; after that, request a new one and whitelist again.",
         f"At most {settings.max_recipients} whitelisted recipients; the whitelist expires with the key.",
-        f"{settings.quota_sms} messages via SMS and {settings.quota_whatsapp} via WhatsApp; "
-        f"{settings.quota_other} via each other channel.",
+        _quotas(settings),
         "One message to one recipient per call, on one channel (no bulk, no channel fallback).",
         f"SMS: at most {settings.sms_max_parts} parts ({gsm7} GSM-7 or {unicode} Unicode characters), "
         "a sender (from) of 4-11 letters and digits, and some destination countries are not allowed.",
         f"Messages come from the {settings.brand} trial account, not from your own company.",
     ]
+
+
+def _quotas(settings: TrialSettings) -> str:
+    """ "10 messages via SMS and 10 via WhatsApp; 30 via each other channel." from the registry's quota settings."""
+    groups = quota_groups(settings)
+    own = [f"{group.quota} via {group.channels[0].value}" for group in groups if not group.shared]
+    shared = [f"{group.quota} via each other channel" for group in groups if group.shared]
+    if own:
+        own[0] = own[0].replace(" via ", " messages via ", 1)
+    else:
+        shared[0] = shared[0].replace(" via ", " messages via ", 1)
+    return "; ".join(part for part in (" and ".join(own), " and ".join(shared)) if part) + "."
 
 
 def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> OutgoingEmail:
