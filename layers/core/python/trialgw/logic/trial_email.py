@@ -80,73 +80,100 @@ def _quotas(settings: TrialSettings) -> str:
     return "; ".join(part for part in (" and ".join(own), " and ".join(shared)) if part) + "."
 
 
+SMS_CAVEAT = (
+    "SMS sent from outside these regions may never arrive: operators do not reliably deliver "
+    "messages across regions. Use WhatsApp, Messenger or Instagram instead."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _EmailFacts:
+    """What the key e-mail says, computed once for its text and its HTML part."""
+
+    name: str
+    key: str
+    brand: str
+    subject: str
+    expiry: str
+    lifetime: str
+    dashboard: str
+    points: list[ContactPoint]
+    curl: str
+    rules: list[str]
+
+
 def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> OutgoingEmail:
     """The key e-mail. Everything the user typed (their name) is escaped in the HTML part."""
-    expiry = datetime.fromtimestamp(trial.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lifetime = humanize_seconds(settings.trial_lifetime_seconds)
-    dashboard = dashboard_url(settings.site_url, key)
-    points = contact_points(settings, key)
-    curl = curl_example(settings.api_url, key)
-    rules = limits(settings)
-    subject = f"Your {settings.brand} messaging trial key"
-    sms_caveat = (
-        "SMS sent from outside these regions may never arrive: operators do not reliably deliver "
-        "messages across regions. Use WhatsApp, Messenger or Instagram instead."
+    facts = _EmailFacts(
+        name=trial.name,
+        key=key,
+        brand=settings.brand,
+        subject=f"Your {settings.brand} messaging trial key",
+        expiry=datetime.fromtimestamp(trial.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        lifetime=humanize_seconds(settings.trial_lifetime_seconds),
+        dashboard=dashboard_url(settings.site_url, key),
+        points=contact_points(settings, key),
+        curl=curl_example(settings.api_url, key),
+        rules=limits(settings),
     )
+    return OutgoingEmail(to=trial.email, subject=facts.subject, text=_text(facts), html=_html(facts))
 
-    text_points = "\n".join(f"- {p.channel}: {p.instruction} {p.address}".rstrip() + f"\n  {p.link}" for p in points)
-    text = "\n".join(
+
+def _text(facts: _EmailFacts) -> str:
+    points = "\n".join(f"- {p.channel}: {p.instruction} {p.address}".rstrip() + f"\n  {p.link}" for p in facts.points)
+    return "\n".join(
         (
-            f"Hi {trial.name},",
+            f"Hi {facts.name},",
             "",
-            f"Here is your trial key for the {settings.brand} Business Messaging API:",
+            f"Here is your trial key for the {facts.brand} Business Messaging API:",
             "",
-            f"    {key}",
+            f"    {facts.key}",
             "",
-            f"It is valid for {lifetime}, until {expiry}.",
+            f"It is valid for {facts.lifetime}, until {facts.expiry}.",
             "",
-            f"Your trial dashboard (keep this link to yourself, it carries your key):\n{dashboard}",
+            f"Your trial dashboard (keep this link to yourself, it carries your key):\n{facts.dashboard}",
             "",
             "1. Whitelist your recipients",
-            f"Send the key to the {settings.brand} trial company from each phone number or account "
+            f"Send the key to the {facts.brand} trial company from each phone number or account "
             "you want to receive test messages on:",
-            text_points,
-            sms_caveat,
+            points,
+            SMS_CAVEAT,
             "",
             "2. Send a message (replace the number with one you whitelisted)",
-            curl,
+            facts.curl,
             "",
             "Limits of the trial",
-            *(f"- {rule}" for rule in rules),
+            *(f"- {rule}" for rule in facts.rules),
             "",
             "Happy testing!",
         )
     )
 
-    html_points = "".join(
+
+def _html(facts: _EmailFacts) -> str:
+    points = "".join(
         f"<li><strong>{escape(p.channel)}</strong>: {escape(p.instruction)} "
         + (f"<strong>{escape(p.address)}</strong> " if p.address else "")
         + f'<a href="{escape(p.link)}">{escape(p.link)}</a></li>'
-        for p in points
+        for p in facts.points
     )
-    html_rules = "".join(f"<li>{escape(rule)}</li>" for rule in rules)
-    html = (
+    rules = "".join(f"<li>{escape(rule)}</li>" for rule in facts.rules)
+    return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(subject)}</title></head>"
+        f"<title>{escape(facts.subject)}</title></head>"
         '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">'
-        f"<p>Hi {escape(trial.name)},</p>"
-        f"<p>Here is your trial key for the {escape(settings.brand)} Business Messaging API:</p>"
-        f'<p style="font-family:monospace;font-size:1.2em"><strong>{escape(key)}</strong></p>'
-        f"<p>It is valid for {escape(lifetime)}, until <strong>{escape(expiry)}</strong>.</p>"
-        f'<p><a href="{escape(dashboard)}">Open your trial dashboard</a> '
+        f"<p>Hi {escape(facts.name)},</p>"
+        f"<p>Here is your trial key for the {escape(facts.brand)} Business Messaging API:</p>"
+        f'<p style="font-family:monospace;font-size:1.2em"><strong>{escape(facts.key)}</strong></p>'
+        f"<p>It is valid for {escape(facts.lifetime)}, until <strong>{escape(facts.expiry)}</strong>.</p>"
+        f'<p><a href="{escape(facts.dashboard)}">Open your trial dashboard</a> '
         "(keep this link to yourself, it carries your key).</p>"
         "<h2>1. Whitelist your recipients</h2>"
-        f"<p>Send the key to the {escape(settings.brand)} trial company from each phone number or "
+        f"<p>Send the key to the {escape(facts.brand)} trial company from each phone number or "
         "account you want to receive test messages on:</p>"
-        f"<ul>{html_points}</ul><p>{escape(sms_caveat)}</p>"
+        f"<ul>{points}</ul><p>{escape(SMS_CAVEAT)}</p>"
         "<h2>2. Send a message</h2><p>Replace the number with one you whitelisted:</p>"
-        f'<pre style="white-space:pre-wrap;background:#f4f4f4;padding:8px">{escape(curl)}</pre>'
-        f"<h2>Limits of the trial</h2><ul>{html_rules}</ul>"
+        f'<pre style="white-space:pre-wrap;background:#f4f4f4;padding:8px">{escape(facts.curl)}</pre>'
+        f"<h2>Limits of the trial</h2><ul>{rules}</ul>"
         "<p>Happy testing!</p></body></html>"
     )
-    return OutgoingEmail(to=trial.email, subject=subject, text=text, html=html)
