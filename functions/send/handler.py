@@ -18,13 +18,15 @@ from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.dynamo_send_keys import DynamoSendKeys
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
+from trialgw.errors import DependencyUnavailable
 from trialgw.gateway import openapi
 from trialgw.gateway.openapi import IDEMPOTENCY_KEY_HEADER, TOKEN_HEADER
 from trialgw.gateway.request import parse_send_request
+from trialgw.gateway.respond import GatewayAnswer, send_answer, status_answer, unavailable_answer
 from trialgw.http import BadRequest, json_response, register_error_answers, request_text
 from trialgw.keys import normalize_key
 from trialgw.logic.capacity import CapacityBreaker
-from trialgw.logic.send import GatewayAnswer, SendDeps, send, trial_status
+from trialgw.logic.send import SendDeps, send, trial_status
 from trialgw.observability import logger, metrics, tracer
 from trialgw.settings import SendSettings
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
@@ -78,18 +80,24 @@ def post_gateway() -> Response[str]:
     try:
         body = request_text(event)
     except BadRequest:
-        # Not UTF-8: no JSON at all, which the parser answers as row 1.
+        # Not UTF-8: no JSON at all, which the parser refuses as such.
         body = None
     parsed = parse_send_request(
         body, _header("Content-Type"), _header(TOKEN_HEADER), max_body_bytes=_settings().send_max_body_bytes
     )
-    return _answer(send(parsed, _settings(), _deps(), idempotency_key=_header(IDEMPOTENCY_KEY_HEADER)))
+    outcome = send(parsed, _settings(), _deps(), idempotency_key=_header(IDEMPOTENCY_KEY_HEADER))
+    return _answer(send_answer(outcome, _settings()))
 
 
 def get_status() -> Response[str]:
     raw = _header(TOKEN_HEADER)
     token = normalize_key(raw) if raw is not None and len(raw) <= 64 else None
-    return _answer(trial_status(token, _settings(), _deps().trials, time.time))
+    return _answer(status_answer(trial_status(token, _settings(), _deps().trials, time.time), _settings()))
+
+
+def _unavailable(error: DependencyUnavailable) -> Response[str]:
+    # The send routes answer a failed store or queue in CM's envelope, not in the other functions' shape.
+    return _answer(unavailable_answer(error))
 
 
 def get_openapi() -> Response[str]:
@@ -108,6 +116,7 @@ def _app() -> APIGatewayRestResolver:
     app.get(STATUS_PATH, **openapi.STATUS_OPERATION)(get_status)
     app.get(openapi.OPENAPI_PATH, include_in_schema=False)(get_openapi)
     register_error_answers(app)
+    app.exception_handler(DependencyUnavailable)(_unavailable)
     return app
 
 

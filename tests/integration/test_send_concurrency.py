@@ -20,13 +20,14 @@ import boto3
 import pytest
 
 from tests.integration.conftest import load_handler
+from tests.send_answers import send
 from trialgw import names
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.gateway.request import parse_send_request
 from trialgw.keys import hash_key, new_key
-from trialgw.logic.send import SendDeps, send
+from trialgw.logic.send import SendDeps
 from trialgw.models import Channel, Trial
 from trialgw.observability import metrics
 from trialgw.ports import WhitelistOutcome

@@ -14,7 +14,10 @@ import pytest
 
 from trialgw.gateway.answers import INVALID_POST_DATA, Refusal
 from trialgw.gateway.request import MAX_BODY_BYTES, parse_send_request
+from trialgw.gateway.respond import refusal_for
 from trialgw.http import BadRequest, parse_json_object
+from trialgw.logic.send_outcomes import Refused
+from trialgw.settings import SendSettings
 
 LIMIT = 8192
 
@@ -56,7 +59,9 @@ def test_a_body_at_the_limit_is_parsed(parser_calls: list[Any]) -> None:
 
 
 def test_send_bodies_over_the_limit_are_never_parsed(parser_calls: list[Any]) -> None:
-    result = parse_send_request("{" + " " * MAX_BODY_BYTES, "application/json", None)
+    parsed = parse_send_request("{" + " " * MAX_BODY_BYTES, "application/json", None)
+    assert isinstance(parsed, Refused)
+    result = refusal_for(parsed, SendSettings())
     assert isinstance(result, Refusal)
     assert result.details == INVALID_POST_DATA
     assert result.hint == f"body larger than {MAX_BODY_BYTES} bytes"

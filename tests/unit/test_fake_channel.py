@@ -23,6 +23,7 @@ from tests.fakes import (
     FakeTrialStore,
     FakeWhitelistStore,
 )
+from tests.send_answers import send
 from trialgw.adapters.dynamo_trials import sent_attribute
 from trialgw.channels import CHANNELS, ProviderName, channels, parse_channel
 from trialgw.delivery.cm import build_cm_request
@@ -33,7 +34,7 @@ from trialgw.inbound.cm import parse_cm_mo
 from trialgw.keys import hash_key, new_key
 from trialgw.logic.capacity import CapacityBreaker
 from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound
-from trialgw.logic.send import SendDeps, send
+from trialgw.logic.send import SendDeps
 from trialgw.logic.trial_email import ContactPoint, contact_points
 from trialgw.models import Channel, Trial
 from trialgw.ports import OutboundMessage

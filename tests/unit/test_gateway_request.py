@@ -26,8 +26,12 @@ from trialgw.gateway.request import (
     parse_send_request,
     recipient_address,
 )
+from trialgw.gateway.respond import refusal_for
+from trialgw.logic.send import unsupported_feature
+from trialgw.logic.send_outcomes import Refused
 from trialgw.media_types import is_json_content_type
 from trialgw.models import Channel
+from trialgw.settings import SendSettings
 
 KEY = "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d"
 OTHER_KEY = "11111111-2222-4333-8444-555555555555"
@@ -54,8 +58,19 @@ def request_body(*msgs: dict[str, Any], token: str | None = KEY) -> dict[str, An
 
 
 def parse(body: Any, content_type: str | None = JSON, header: str | None = None) -> SendRequest | Refusal:
+    """The parser's request, or its refusal as the gateway answers it."""
     text = body if isinstance(body, str) or body is None else json.dumps(body)
-    return parse_send_request(text, content_type, header)
+    return _answered(parse_send_request(text, content_type, header))
+
+
+def _answered(result: SendRequest | Refused) -> SendRequest | Refusal:
+    return refusal_for(result, SendSettings()) if isinstance(result, Refused) else result
+
+
+def unsupported(request: SendRequest) -> Refusal | None:
+    """What the send's check of unsupported features (fallback, bulk, several recipients) refuses, as answered."""
+    objection = unsupported_feature(request, SendSettings())
+    return None if objection is None else refusal_for(Refused(objection=objection), SendSettings())
 
 
 def parsed(body: Any, content_type: str | None = JSON, header: str | None = None) -> SendRequest:
@@ -64,7 +79,9 @@ def parsed(body: Any, content_type: str | None = JSON, header: str | None = None
     return result
 
 
-def assert_row(result: SendRequest | Refusal, text: str, status: int = 400, code: int = 202) -> None:
+def assert_row(result: SendRequest | Refused | Refusal, text: str, status: int = 400, code: int = 202) -> None:
+    if isinstance(result, Refused):
+        result = refusal_for(result, SendSettings())
     assert isinstance(result, Refusal), result
     assert (result.details, result.http_status, result.error_code) == (text, status, code)
 
@@ -84,7 +101,7 @@ def test_plain_sms_request():
     assert request.body_type is BodyType.AUTO
     assert request.reference == "order42"
     assert request.rich_content is None
-    assert request.unsupported is None
+    assert unsupported(request) is None
 
 
 def test_token_never_appears_in_repr():
@@ -430,7 +447,7 @@ def test_authentication_may_be_null_or_empty():
 def test_channel_values_any_case(value, channel):
     request = parsed(request_body(message(allowedChannels=[value])))
     assert request.channel is channel
-    assert request.unsupported is None
+    assert unsupported(request) is None
 
 
 @pytest.mark.parametrize("value", ["Viber", "RCS", "Telegram Messenger", "Apple Messages for Business", "Messenger"])
@@ -438,7 +455,7 @@ def test_unknown_channel_is_kept_raw_for_row_8(value):
     request = parsed(request_body(message(allowedChannels=[value])))
     assert request.channel is None
     assert request.channel_raw == value
-    assert request.unsupported is None
+    assert unsupported(request) is None
     assert request.recipient is None
 
 
@@ -451,7 +468,7 @@ def test_no_allowed_channels_means_sms(value):
 def test_the_same_channel_twice_is_one_channel():
     request = parsed(request_body(message(allowedChannels=["WhatsApp", "whatsapp", "Whatsapp"])))
     assert request.channel is Channel.WHATSAPP
-    assert request.unsupported is None
+    assert unsupported(request) is None
 
 
 # Rows 5, 6 and 7, in the table's order (answered by the caller after the key check).
@@ -459,49 +476,50 @@ def test_the_same_channel_twice_is_one_channel():
 
 def test_row_5_multiple_channels():
     request = parsed(request_body(message(allowedChannels=["WhatsApp", "SMS"])))
-    assert request.unsupported == answers.multiple_channels()
+    assert unsupported(request) == answers.multiple_channels()
     assert request.token == KEY
 
 
 def test_row_5_with_an_unknown_second_channel():
-    assert parsed(request_body(message(allowedChannels=["SMS", "Viber"]))).unsupported == answers.multiple_channels()
+    assert unsupported(parsed(request_body(message(allowedChannels=["SMS", "Viber"])))) == answers.multiple_channels()
 
 
 def test_row_6_bulk():
     request = parsed(request_body(message(), message(to=[{"number": "0031687654321"}])))
-    assert request.unsupported == answers.bulk_messages()
+    assert unsupported(request) == answers.bulk_messages()
     assert request.to_raw == "0031612345678"
 
 
 def test_row_7_multiple_recipients():
     request = parsed(request_body(message(to=[{"number": "0031612345678"}, {"number": "0031687654321"}])))
-    assert request.unsupported == answers.multiple_recipients()
+    refusal = unsupported(request)
+    assert refusal == answers.multiple_recipients()
     assert request.to_raw == "0031612345678"
-    body = answers.envelope(request.unsupported, to=request.to_raw, reference=request.reference)
+    body = answers.envelope(refusal, to=request.to_raw, reference=request.reference)
     assert body["messages"][0]["to"] == "0031612345678"
     assert body["messages"][0]["messageDetails"] == body["details"]
 
 
 def test_channels_and_recipients_is_row_5():
     msg = message(allowedChannels=["WhatsApp", "SMS"], to=[{"number": "0031612345678"}, {"number": "0031687654321"}])
-    assert parsed(request_body(msg)).unsupported == answers.multiple_channels()
+    assert unsupported(parsed(request_body(msg))) == answers.multiple_channels()
 
 
 def test_bulk_and_recipients_is_row_6():
     two = [{"number": "0031612345678"}, {"number": "0031687654321"}]
-    assert parsed(request_body(message(to=two), message(to=two))).unsupported == answers.bulk_messages()
+    assert unsupported(parsed(request_body(message(to=two), message(to=two)))) == answers.bulk_messages()
 
 
 def test_fallback_in_a_later_message_is_still_row_5():
     later = message(allowedChannels=["WhatsApp", "SMS"])
-    assert parsed(request_body(message(), later)).unsupported == answers.multiple_channels()
+    assert unsupported(parsed(request_body(message(), later))) == answers.multiple_channels()
 
 
 def test_rows_5_to_7_do_not_hide_a_missing_key():
     request = parsed(request_body(message(allowedChannels=["WhatsApp", "SMS"]), token=None))
-    # The caller checks the key (row 4) before answering `unsupported`.
+    # The send checks the key before it answers what the request asks that the trial does not support.
     assert request.token is None
-    assert request.unsupported is not None
+    assert unsupported(request) is not None
 
 
 # Recipients.
@@ -584,7 +602,7 @@ def check_request(request: SendRequest) -> None:
     assert request.to_raw.strip()
     assert request.recipient is None or isinstance(request.recipient, str)
     assert isinstance(request.body_type, BodyType)
-    assert request.unsupported in (None, answers.multiple_channels(), answers.bulk_messages(),
+    assert unsupported(request) in (None, answers.multiple_channels(), answers.bulk_messages(),
                                    answers.multiple_recipients())  # fmt: skip
     # Everything kept goes to DynamoDB and SQS as UTF-8 JSON.
     fields = [request.channel_raw, request.sender, request.to_raw, request.content, request.reference,
@@ -598,7 +616,7 @@ def test_hostile_input_gives_a_request_or_row_1_or_2(seed):
     accepted = refused = 0
     for text in hostile_texts(seed):
         content_type = rng.choice([JSON, JSON, JSON, "text/json; charset=utf-8", "text/plain", None])
-        result = parse_send_request(text, content_type, rng.choice([None, KEY, "junk", "\ud800"]))
+        result = _answered(parse_send_request(text, content_type, rng.choice([None, KEY, "junk", "\ud800"])))
         if isinstance(result, SendRequest):
             check_request(result)
             accepted += 1

@@ -72,6 +72,8 @@ def test_the_repository_keeps_every_contract(copy: Path) -> None:
         ("trialgw-layers", "trialgw/ports.py", "from trialgw.logic import send  # noqa"),
         # An adapter calling a use case.
         ("trialgw-layers", "trialgw/adapters/dynamo_trials.py", "from trialgw.logic import capacity  # noqa"),
+        # A use case shaping its own HTTP answer: outcomes go up to the gateway, never answers down.
+        ("trialgw-layers", "trialgw/logic/send.py", "from trialgw.gateway import answers  # noqa"),
         # A new module of trialgw that the layers do not place.
         ("trialgw-layers", "trialgw/unplaced.py", "VALUE = 1"),
         # Logic reaching AWS itself, or a concrete provider, instead of a port.

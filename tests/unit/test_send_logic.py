@@ -1,7 +1,8 @@
 """The send gateway's logic: DESIGN.md's table "Send: order of checks and answers", row by row, in its order.
 
-Requests go through `parse_send_request` as the handler does; the stores, queue and capacity breaker are the
-fakes, so each test also checks what was (not) taken, recorded, queued and counted.
+Requests go through `parse_send_request` as the handler does, and outcomes become answers as the handler makes them
+(tests.send_answers); the stores, queue and capacity breaker are the fakes, so each test also checks what was (not)
+taken, recorded, queued and counted.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ from tests.fakes import (
     FakeSendKeys,
     FakeTrialStore,
 )
+from tests.send_answers import send, trial_status
 from trialgw.country_rules import replaced_notice, replacement_text, warning_text
+from trialgw.errors import DependencyUnavailable
 from trialgw.gateway import answers
 from trialgw.gateway.request import parse_send_request
+from trialgw.gateway.respond import GatewayAnswer, refusal_for
 from trialgw.keys import hash_key, new_key
+from trialgw.logic import send as use_case
 from trialgw.logic.capacity import CapacityBreaker, window_start
-from trialgw.logic.send import GatewayAnswer, SendDeps, send, trial_status
+from trialgw.logic.send import SendDeps
+from trialgw.logic.send_outcomes import Accepted, Objection, Reason, Refused
 from trialgw.models import Channel, Trial, TrialStatus
 from trialgw.ports import BreakerState
 from trialgw.settings import SendSettings
@@ -982,6 +988,19 @@ def test_a_retry_with_the_same_key_and_body_gets_the_first_answer_and_sends_noth
     assert _send_with_key(world, key, "order-2").headers["X-Trial-Remaining-WhatsApp"] == "8"
 
 
+def test_an_answer_kept_before_outcomes_is_given_again_the_same(world):
+    # Keys claimed before sends returned outcomes kept their whole HTTP answer; a retry after the deploy replays it.
+    key = _trial(world, (Channel.SMS, US_PHONE))
+    first = _send_with_key(world, key, "order-1", channels=["SMS"], to=[US_PHONE])
+    assert first.status == 200
+    (item,) = world.send_keys.items.values()
+    item["answer"] = json.dumps({"status": first.status, "body": first.body, "headers": first.headers})
+    again = _send_with_key(world, key, "order-1", channels=["SMS"], to=[US_PHONE])
+    assert (again.status, again.body) == (first.status, first.body)
+    assert again.headers == {**first.headers, "Idempotent-Replayed": "true"}
+    assert len(world.outbound.queued) == 1
+
+
 def test_the_same_key_with_another_body_is_refused_and_sends_nothing(world):
     key = _trial(world, (Channel.WHATSAPP, PHONE))
     assert _send_with_key(world, key, "order-1").status == 200
@@ -1021,7 +1040,7 @@ def test_a_failed_dependency_leaves_the_key_free_and_the_retry_sends_once(world)
 def test_a_request_still_running_holds_its_key_until_its_lease_ends(world):
     key = _trial(world, (Channel.WHATSAPP, PHONE))
     parsed = parse_send_request(_body(), "application/json", key)
-    assert not isinstance(parsed, answers.Refusal)
+    assert not isinstance(parsed, Refused)
     # Another request with this key and body claimed it a moment ago and has not answered yet.
     world.send_keys.claim(
         hash_key(key), "order-1", fingerprint=parsed.fingerprint, message_id="m-other", now=NOW, lease_seconds=30
@@ -1068,3 +1087,40 @@ def test_without_a_trial_key_the_idempotency_key_changes_nothing(world):
     answer = _send_with_key(world, None, "order-1")  # type: ignore[arg-type]
     _assert_refused(answer, 401, 101, answers.INVALID_TOKEN)
     assert world.send_keys.items == {}
+
+
+# The use case's outcomes themselves: domain facts and one reason, never an HTTP answer.
+
+
+def test_the_use_case_returns_outcomes_and_raises_one_domain_error_for_a_failed_dependency(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    refused = use_case.send(parse_send_request(_body(to=[OTHER_PHONE]), "application/json", key), SETTINGS, world.deps)
+    assert isinstance(refused, Refused)
+    assert refused.reason is Reason.NOT_WHITELISTED
+    assert (refused.objection.channel, refused.objection.recipient) == (Channel.WHATSAPP, OTHER_PHONE)
+    accepted = use_case.send(parse_send_request(_body(), "application/json", key), SETTINGS, world.deps)
+    assert isinstance(accepted, Accepted)
+    assert (accepted.to, accepted.reference, accepted.parts, accepted.allowance.expires_at) == (
+        PHONE,
+        "ref-1",
+        1,
+        EXPIRES,
+    )
+    world.outbound.fail = True
+    with pytest.raises(DependencyUnavailable) as failed:
+        use_case.send(parse_send_request(_body(), "application/json", key), SETTINGS, world.deps)
+    assert failed.value.retry_after_seconds == 5
+
+
+def test_every_reason_has_its_answer_named_after_it():
+    too_long = count_parts("a" * 300, gsm7_part_chars=144, unicode_part_chars=63)
+    for reason in Reason:
+        objection = Objection(
+            reason=reason,
+            channel=Channel.SMS,
+            channel_raw="Viber",
+            recipient=PHONE,
+            sms=too_long,
+            retry_after_seconds=5,
+        )
+        assert refusal_for(Refused(objection=objection), SETTINGS).reason == reason.value

@@ -72,8 +72,8 @@ class ContactSpec:
 
     `setting` is the `TrialSettings` field with the trial company's number or link on the channel, or a JSON
     object of numbers by region (one contact point each). `instruction` precedes it in the e-mail and on the
-    dashboard (`{region}` for numbers by region); `whitelist` is row 12's "send this trial's key …" phrase, with
-    `{recipient}` and `{contact}`.
+    dashboard (`{region}` for numbers by region); `whitelist` is the not-whitelisted answer's "send this trial's
+    key …" phrase, with `{recipient}` and `{contact}`.
     """
 
     setting: str

@@ -97,7 +97,7 @@ def _describe_char(ch: str) -> str:
 
 
 def describe_limit(counted: SmsParts, *, gsm7_part_chars: int, unicode_part_chars: int, max_parts: int) -> str:
-    """The rejection text for an SMS over the trial's part limit (DESIGN send table row 11).
+    """The rejection text for an SMS over the trial's part limit (DESIGN send table: SMS longer than 2 parts).
 
     With the defaults: "SMS messages in the trial are limited to 2 parts: 288 GSM-7 characters or 126 Unicode
     characters (one part holds 144 GSM-7 or 63 Unicode characters; GSM-7 extension characters such as € count

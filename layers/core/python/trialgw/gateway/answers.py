@@ -1,9 +1,10 @@
 """Every answer of the send gateway, in CM's envelope, with the seed's texts verbatim.
 
-The rows are the table "Send: order of checks and answers" in DESIGN.md. `details` always carries the
-row's text; CM's per-message codes (301-305, 401-403; reference §2.3) are per-recipient reasons, so for
-those `messages[0]` repeats the text as a `Rejected` entry, while request-level codes (101, 102, 202,
-203, 999) answer with `messages: []`, as CM does for a failed authentication.
+One refusal per check of the table "Send: order of checks and answers" in DESIGN.md, built by
+`trialgw.gateway.respond` from a refused outcome's reason. `details` always carries the check's text; CM's
+per-message codes (301-305, 401-403; reference §2.3) are per-recipient reasons, so for those `messages[0]` repeats
+the text as a `Rejected` entry, while request-level codes (101, 102, 202, 203, 999) answer with `messages: []`, as
+CM does for a failed authentication.
 """
 
 from __future__ import annotations
@@ -80,18 +81,18 @@ class Refusal:
     hint: str | None = None
 
 
-# Rows 1-7 and 13 of the table: the seed's texts.
+# Request-level refusals: the seed's texts.
 
 
 def not_json(hint: str | None = None) -> Refusal:
-    """Row 1: the content-type is not JSON or the body does not parse."""
+    """Not JSON: the content-type is not JSON or the body does not parse."""
     return Refusal(
         http_status=400, error_code=CODE_MALFORMED, details=NOT_JSON, per_recipient=False, reason="not_json", hint=hint
     )
 
 
 def invalid_post_data(hint: str | None = None) -> Refusal:
-    """Row 2: JSON, but not a valid send request."""
+    """JSON, but not a valid send request."""
     return Refusal(
         http_status=400,
         error_code=CODE_MALFORMED,
@@ -114,12 +115,12 @@ def _try_later(details: str, reason: str, retry_after_seconds: int) -> Refusal:
 
 
 def at_capacity(retry_after_seconds: int) -> Refusal:
-    """Row 3: the capacity breaker is tripped; 503 with `Retry-After`."""
+    """The capacity breaker is tripped; 503 with `Retry-After`."""
     return _try_later(AT_CAPACITY, "at_capacity", retry_after_seconds)
 
 
 def invalid_token() -> Refusal:
-    """Row 4: the key is missing, malformed, unknown, revoked or expired."""
+    """The key is missing, malformed, unknown, revoked or expired."""
     return Refusal(
         http_status=401,
         error_code=CODE_AUTHENTICATION,
@@ -130,7 +131,7 @@ def invalid_token() -> Refusal:
 
 
 def multiple_channels() -> Refusal:
-    """Row 5: `allowedChannels` names more than one channel (channel fallback)."""
+    """`allowedChannels` names more than one channel (channel fallback)."""
     return Refusal(
         http_status=400,
         error_code=CODE_MSG_ARRAY,
@@ -141,14 +142,14 @@ def multiple_channels() -> Refusal:
 
 
 def bulk_messages() -> Refusal:
-    """Row 6: `msg` has more than one item."""
+    """`msg` has more than one item."""
     return Refusal(
         http_status=400, error_code=CODE_MSG_ARRAY, details=BULK_MESSAGES, per_recipient=False, reason="bulk_messages"
     )
 
 
 def multiple_recipients() -> Refusal:
-    """Row 7: `to` has more than one item (a per-recipient code in CM: 302, invalid `to`)."""
+    """`to` has more than one item (a per-recipient code in CM: 302, invalid `to`)."""
     return Refusal(
         http_status=400,
         error_code=CODE_INVALID_TO,
@@ -159,7 +160,7 @@ def multiple_recipients() -> Refusal:
 
 
 def quota_used_up(channel: Channel) -> Refusal:
-    """Row 13: the trial's quota on `channel` is used up; the text names the channel as CM spells it."""
+    """The trial's quota on `channel` is used up; the text names the channel as CM spells it."""
     return Refusal(
         http_status=429,
         error_code=CODE_BALANCE,
@@ -169,7 +170,8 @@ def quota_used_up(channel: Channel) -> Refusal:
     )
 
 
-# Rows 8-12: per-recipient reasons; 9 and 10 quote the seed, 8, 11 and 12 are new texts.
+# Per-recipient reasons: the sender and destination checks quote the seed; the channel, length and whitelist
+# checks have new texts.
 
 
 def echo(value: str) -> str:
@@ -179,7 +181,7 @@ def echo(value: str) -> str:
 
 
 def channel_not_offered(channel: str, offered: Iterable[Channel | str]) -> Refusal:
-    """Row 8: the requested channel is not one this trial offers; the text names it and the offered ones."""
+    """The requested channel is not one this trial offers; the text names it and the offered ones."""
     names = ", ".join(str(item) for item in offered)
     details = (
         f'The channel "{echo(channel)}" is not available in the trial. '
@@ -195,7 +197,7 @@ def channel_not_offered(channel: str, offered: Iterable[Channel | str]) -> Refus
 
 
 def sms_sender_invalid() -> Refusal:
-    """Row 9: the SMS `from` is not 4-11 alphanumeric characters."""
+    """The SMS `from` is not 4-11 alphanumeric characters."""
     return Refusal(
         http_status=400,
         error_code=CODE_INVALID_FROM,
@@ -206,7 +208,7 @@ def sms_sender_invalid() -> Refusal:
 
 
 def country_blocked() -> Refusal:
-    """Row 10: SMS to a destination country the trial does not serve."""
+    """SMS to a destination country the trial does not serve."""
     return Refusal(
         http_status=403,
         error_code=CODE_REJECTED,
@@ -217,7 +219,7 @@ def country_blocked() -> Refusal:
 
 
 def too_many_parts(details: str) -> Refusal:
-    """Row 11: the SMS needs more parts than the trial allows; `details` states the limit."""
+    """The SMS needs more parts than the trial allows; `details` states the limit."""
     return Refusal(
         http_status=400,
         error_code=CODE_INVALID_BODY,
@@ -228,7 +230,7 @@ def too_many_parts(details: str) -> Refusal:
 
 
 def not_whitelisted(details: str) -> Refusal:
-    """Row 12: the recipient is not whitelisted on the channel; `details` says how to whitelist it."""
+    """The recipient is not whitelisted on the channel; `details` says how to whitelist it."""
     return Refusal(
         http_status=403,
         error_code=CODE_INVALID_TO,
@@ -239,7 +241,7 @@ def not_whitelisted(details: str) -> Refusal:
 
 
 def invalid_recipient(details: str) -> Refusal:
-    """Row 12's other case: the `to` is no address on the channel at all (not a phone number, not an id)."""
+    """The `to` is no address on the channel at all (not a phone number, not an id)."""
     return Refusal(
         http_status=400,
         error_code=CODE_INVALID_TO,
@@ -255,7 +257,7 @@ UNAVAILABLE = (
 
 
 def unavailable(retry_after_seconds: int) -> Refusal:
-    """Not a row: a store or the queue failed; nothing was taken or queued, so the client may simply retry."""
+    """Not a check: a store or the queue failed; nothing was taken or queued, so the client may simply retry."""
     return _try_later(UNAVAILABLE, "unavailable", retry_after_seconds)
 
 

@@ -26,9 +26,9 @@ IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 _JSON = "application/json"
 
 _TOKEN = {"type": "string", "format": "uuid", "description": "The trial key from the sign-up e-mail."}
-# What the parser takes as a value at all (longer or blank is row 2), so that every request this schema calls
-# valid gets past row 2 (request.py: MAX_SHORT_FIELD_CHARS, and `required` strings must not be blank). Blank is
-# Python's `str.strip`, whose white space is ECMA's `\s` plus U+001C-U+001F and U+0085.
+# What the parser takes as a value at all (longer or blank is "Invalid POST data"), so that every request this
+# schema calls valid gets past the parser (request.py: MAX_SHORT_FIELD_CHARS, and `required` strings must not be
+# blank). Blank is Python's `str.strip`, whose white space is ECMA's `\s` plus U+001C-U+001F and U+0085.
 _NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 _SHORT_TEXT: dict[str, Any] = {"minLength": 1, "maxLength": 64, "pattern": _NOT_BLANK}
 _NAMES = [channel.value for channel in channels()]

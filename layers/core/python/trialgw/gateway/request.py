@@ -1,33 +1,33 @@
 """A CM Business Messaging send request (reference §1) as real clients send it, read from untrusted input.
 
-`parse_send_request` answers rows 1 and 2 of the send table itself (not JSON; not a valid request) and
-returns everything else as a `SendRequest`. Rows 5-7 (channel fallback, bulk, several recipients) are
-found here too but come after the key check (row 4) in the table, so they travel in
-`SendRequest.unsupported` for the caller to answer once the key is known good.
+`parse_send_request` refuses what is no JSON, or JSON but no valid send request (the first two checks of the send
+table), and returns everything else as a `SendRequest`, with how many channels, messages and recipients it names:
+the send use case checks those in the table's order, after the key.
 
 Decisions (each has a test):
 - Content types: `application/json`, `text/json` and `application/<x>+json`, any parameters (charset),
-  any letter case: the media types ASP.NET Core's JSON input takes. Anything else, or none, is row 1.
+  any letter case: the media types ASP.NET Core's JSON input takes. Anything else, or none, is not JSON.
   Browsers can post form or `text/plain` bodies cross-site without a CORS preflight; JSON types cannot.
 - JSON keys match ignoring case at every level (CM documents them case-insensitive; SDKs send `producttoken`,
   `productToken`, Zapier `Messages`/`Authentication`/`ProductToken`/`Msg`); an exact-case key wins a tie.
 - The key: the `X-CM-PRODUCTTOKEN` header first (CM's recommended way), else
   `messages.authentication.producttoken`. A value that is not GUID-shaped counts as absent, so a typo in
-  the header does not hide a good body key, and a request without a usable key gets row 4.
-- Row 2, in short: the body must be `{"messages": {"msg": [ {...} ]}}` with, in every `msg` item, a
+  the header does not hide a good body key, and a request without a usable key is refused for its key.
+- A valid request, in short: the body must be `{"messages": {"msg": [ {...} ]}}` with, in every `msg` item, a
   non-empty `to` array of `{"number": "<string>"}` and `body.content` a non-blank string. `from`,
   `reference`, `body.type`, `allowedChannels`, `richContent`, `authentication` are optional but must have
   their types when given. Unknown keys are ignored (SDKs add `customGrouping3`, `$type`, …), and not forwarded.
 - `allowedChannels`: absent, null or `[]` means SMS. Values match ignoring case and spaces (`whatsapp`,
   `Whatsapp`, `FacebookMessenger`). Duplicates of one channel are one channel; two different ones are
-  row 5. An unknown value (`Viber`) is kept as `channel_raw` with `channel=None` for row 8.
-- `from` may be absent (`""`): the trial's sender is always the trial company, and for SMS row 9 explains
-  the 4-11 character rule better than row 2 would.
+  channel fallback. An unknown value (`Viber`) is kept as `channel_raw` with `channel=None`: a channel the
+  trial does not offer.
+- `from` may be absent (`""`): the trial's sender is always the trial company, and for SMS the sender check
+  explains the 4-11 character rule better than "Invalid POST data" would.
 - Limits: the body at most 64 KiB of UTF-8 (one message with the longest content below, fully
   `\\u`-escaped, plus a rich carousel fits with room; it bounds parse time and stays far under SQS's
   message size). `body.content` at most 4,096 characters: WhatsApp's text limit, the longest any trial
-  channel carries (Messenger 2,000, Instagram 1,000, trial SMS 288 - the SMS limit is row 11, checked
-  by the caller with the counter, so it gets its helpful text). `reference` at most 64 characters (CM
+  channel carries (Messenger 2,000, Instagram 1,000, trial SMS 288 - the SMS limit is checked by the use case
+  with the counter, so it gets its helpful text). `reference` at most 64 characters (CM
   documents 32 alphanumerics; 64 lets a UUID through). `richContent` at most 16 levels deep.
   Strings must be valid Unicode (no lone surrogates from `\\ud800` escapes): they go to DynamoDB and SQS.
 """
@@ -38,16 +38,12 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
-from trialgw.addresses import normalize_address
 from trialgw.channels import DEFAULT_CHANNEL, parse_channel
-from trialgw.gateway import answers
-from trialgw.gateway.answers import Refusal
 from trialgw.keys import normalize_key
+from trialgw.logic.send_outcomes import BodyType, Objection, Reason, Refused, SendRequest, recipient_address
 from trialgw.media_types import is_json_content_type
-from trialgw.models import Channel
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CONTENT_CHARS = 4096
@@ -62,50 +58,8 @@ MAX_RECIPIENTS = 1000
 _BOM = "\ufeff"
 
 
-class BodyType(StrEnum):
-    """`body.type`: `auto` (GSM-7 or Unicode, as the text needs) or `text` (GSM-7 only); any letter case."""
-
-    AUTO = "auto"
-    TEXT = "text"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendRequest:
-    """One parsed send: the first `msg` item and its first recipient, plus what rows 5-7 found.
-
-    `token` is the normalized (lower-case) key or None; it is left out of `repr` so it never reaches a log.
-    `channel` is None when `channel_raw` is no trial channel (row 8). `to_raw` and `reference` are echoed
-    as sent; `recipient` is the normalized address on `channel`, or None when it is not one.
-    """
-
-    token: str | None = field(repr=False)
-    channel: Channel | None
-    channel_raw: str
-    sender: str
-    to_raw: str
-    content: str
-    body_type: BodyType
-    reference: str | None
-    rich_content: dict[str, object] | None
-    unsupported: Refusal | None = None
-    # A hash of the whole JSON document, keys sorted: what an Idempotency-Key's retry must repeat.
-    fingerprint: str = ""
-
-    @property
-    def recipient(self) -> str | None:
-        return recipient_address(self.channel, self.to_raw)
-
-
-def recipient_address(channel: Channel | None, raw: str) -> str | None:
-    """The recipient's canonical address on `channel`: E.164 for SMS and WhatsApp (`+…`, `00…` or bare
-    international digits), the numeric id for Messenger (PSID) and Instagram (IGSID); None when it is none."""
-    if channel is None:
-        return None
-    return normalize_address(channel, raw)
-
-
 class _Invalid(Exception):
-    """Row 2, with the JSON path of the problem for the log."""
+    """JSON, but no valid send request: the JSON path of the problem, for the log."""
 
     def __init__(self, hint: str) -> None:
         super().__init__(hint)
@@ -134,43 +88,45 @@ def parse_send_request(
     header_token: str | None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
-) -> SendRequest | Refusal:
-    """The send request in `body`, or the refusal of row 1 (not JSON) or row 2 (not a valid request).
+) -> SendRequest | Refused:
+    """The send request in `body`, or its refusal as not JSON or as no valid send request.
 
     Never raises, whatever it is given. `header_token` is the `X-CM-PRODUCTTOKEN` header's value.
     """
     try:
         return _request(_document(body, content_type, max_body_bytes), header_token)
-    except _Refused as refused:
-        return refused.refusal
+    except _NotJsonAtAll as not_json:
+        return Refused(objection=Objection(reason=Reason.NOT_JSON, hint=not_json.hint))
     except _Invalid as invalid:
-        return answers.invalid_post_data(invalid.hint)
+        return Refused(objection=Objection(reason=Reason.INVALID_POST_DATA, hint=invalid.hint))
 
 
-class _Refused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.reason)
-        self.refusal = refusal
+class _NotJsonAtAll(Exception):
+    """No JSON: the content type or the body, named for the log."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
 
 
 def _document(body: str | None, content_type: str | None, max_body_bytes: int) -> object:
     if not is_json_content_type(content_type):
-        raise _Refused(answers.not_json("content-type"))
+        raise _NotJsonAtAll("content-type")
     if not isinstance(body, str):
-        raise _Refused(answers.not_json("no body"))
+        raise _NotJsonAtAll("no body")
     try:
         size = len(body.encode("utf-8"))
     except UnicodeEncodeError:
-        raise _Refused(answers.not_json("body is not Unicode text")) from None
+        raise _NotJsonAtAll("body is not Unicode text") from None
     if size > max_body_bytes:
         raise _Invalid(f"body larger than {max_body_bytes} bytes")
     text = body.removeprefix(_BOM)
     if not text.strip():
-        raise _Refused(answers.not_json("empty body"))
+        raise _NotJsonAtAll("empty body")
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (json.JSONDecodeError, _NotJson):
-        raise _Refused(answers.not_json("body does not parse")) from None
+        raise _NotJsonAtAll("body does not parse") from None
     except (ValueError, RecursionError):
         # Valid JSON syntax no request needs: nesting beyond the parser's depth, numbers of thousands of digits or
         # beyond a float's range.
@@ -316,19 +272,8 @@ def _body_token(messages: Mapping[str, object]) -> str | None:
     if authentication is None:
         return None
     token = _lookup(_object(authentication, "messages.authentication"), "producttoken")
-    # A token of the wrong type is a malformed key: absent, so the caller answers row 4, not row 2.
+    # A token of the wrong type is a malformed key: absent, so the send is refused for its key, not as invalid.
     return normalize_key(token) if isinstance(token, str) and len(token) <= MAX_SHORT_FIELD_CHARS else None
-
-
-def _unsupported(items: list[_Message]) -> Refusal | None:
-    # The table's order across all items: fallback (5) before bulk (6) before several recipients (7).
-    if any(len(item.channels) > 1 for item in items):
-        return answers.multiple_channels()
-    if len(items) > 1:
-        return answers.bulk_messages()
-    if len(items[0].recipients) > 1:
-        return answers.multiple_recipients()
-    return None
 
 
 def _request(document: object, header_token: str | None) -> SendRequest:
@@ -354,7 +299,9 @@ def _request(document: object, header_token: str | None) -> SendRequest:
         body_type=first.body_type,
         reference=first.reference,
         rich_content=first.rich_content,
-        unsupported=_unsupported(items),
+        most_channels=max(len(item.channels) for item in items),
+        items=len(items),
+        recipients=len(first.recipients),
         fingerprint=_fingerprint(document),
     )
 
@@ -363,3 +310,15 @@ def _fingerprint(document: object) -> str:
     # Keys sorted and no white space: a client that re-serializes the same request gets the same fingerprint.
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# The request's model is the send use case's; it is named here too, where it is read.
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_CONTENT_CHARS",
+    "MAX_RICH_CONTENT_DEPTH",
+    "BodyType",
+    "SendRequest",
+    "parse_send_request",
+    "recipient_address",
+]

@@ -1,28 +1,39 @@
-"""The send gateway: one CM send request in, one accepted message on the delivery queue or one refusal out.
+"""The send use case: one CM send request in, one accepted message on the delivery queue or one refusal out.
 
-The checks run in the order of DESIGN.md's table. Rows 5-11 need no store, so they are decided first and
-answered only once the key is known good (row 4); rows 4, 12 and 13 are decided by the one conditional
-write that takes the quota, which returns the trial either way. A send that is accepted therefore costs
-the write, the message's record and the queue; a refused one at most one call.
+`send` returns a domain outcome (`trialgw.logic.send_outcomes`): accepted, replayed, or refused with a `Reason`.
+The checks of DESIGN.md's table "Send: order of checks and answers" run in `_checked`, top to bottom; the checks
+of the request alone are the ordered `REQUEST_CHECKS`. Those need no store, so they run before the one store call
+that proves the key, but what they object to is answered only once the key is known good. The whitelist and the
+quota are decided by the conditional write that takes the quota, which returns the trial either way: an accepted
+send costs that write, the message's record and the queue; a refused one at most one call. A store or the queue
+failing raises `DependencyUnavailable`, from `send` and `trial_status` alone.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from trialgw.channels import ContactLink, contacts, is_phone, spec_of
 from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
-from trialgw.errors import QueueError, StoreError
-from trialgw.gateway import answers
-from trialgw.gateway.answers import ONBOARD, Refusal
-from trialgw.gateway.request import SendRequest
+from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.keys import hash_key
 from trialgw.logic.capacity import CapacityBreaker, window_start
+from trialgw.logic.send_outcomes import (
+    Accepted,
+    Allowance,
+    Objection,
+    Reason,
+    Refused,
+    Replayed,
+    SendOutcome,
+    SendRequest,
+    StatusOutcome,
+    TrialReport,
+)
 from trialgw.models import Channel, TrialState
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (
@@ -35,16 +46,16 @@ from trialgw.ports import (
     SendKeyState,
     TrialStore,
 )
-from trialgw.quotas import iso_utc, quota_rows, remaining
+from trialgw.quotas import quota_rows
 from trialgw.settings import SendSettings
-from trialgw.sms import count_parts, describe_limit, fits
+from trialgw.sms import SmsParts, count_parts, fits
 
 SMS_SENDER_PATTERN = re.compile(r"[A-Za-z0-9]{4,11}")
 # What an Idempotency-Key may be: 1 to 255 printable ASCII characters (the header's usual rule, e.g. Stripe's).
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
-REPLAYED_HEADER = "Idempotent-Replayed"
 # How long a client should wait after a store or queue failure.
 UNAVAILABLE_RETRY_SECONDS = 5
+UNAVAILABLE = "A store or the queue the trial depends on failed."
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,70 +69,60 @@ class SendDeps:
     send_keys: SendKeys
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayAnswer:
-    """An HTTP answer: status, JSON body and headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What an acceptable request will send, decided before any store is asked."""
-
-    channel: Channel
-    recipient: str
-    delivered_text: str
-    parts: int
-    message_details: str | None
-    explain: dict[str, Any]
-
-
-def trial_headers(state: TrialState, settings: SendSettings) -> dict[str, str]:
-    """`X-Trial-Expires-At` and `X-Trial-Remaining-<Channel>` for every offered channel."""
-    headers = {"X-Trial-Expires-At": iso_utc(state.trial.expires_at)}
-    for channel in settings.offered_channels:
-        headers[f"X-Trial-Remaining-{channel.short_name}"] = str(remaining(state, settings, channel))
-    return headers
-
-
-def _refused(
-    refusal: Refusal,
-    request: SendRequest | None = None,
-    state: TrialState | None = None,
-    settings: SendSettings | None = None,
-) -> GatewayAnswer:
-    headers = dict(refusal.headers)
-    if state is not None and settings is not None:
-        headers.update(trial_headers(state, settings))
-    body = answers.envelope(
-        refusal,
-        to=request.to_raw if request else None,
-        reference=request.reference if request else None,
-    )
-    metrics.add_metric(name="SendRefused", unit="Count", value=1)
-    logger.info("send refused", extra={"reason": refusal.reason, "hint": refusal.hint, "status": refusal.http_status})
-    return GatewayAnswer(refusal.http_status, body, headers)
+@contextmanager
+def _dependencies(*, refused_metric: str | None = None) -> Iterator[None]:
+    """The one place a failed store or queue becomes the domain's `DependencyUnavailable`: nothing was taken or
+    queued (each step undoes its own part first), so the client may simply retry."""
+    try:
+        yield
+    except (StoreError, QueueError) as error:
+        if refused_metric is not None:
+            metrics.add_metric(name=refused_metric, unit="Count", value=1)
+        logger.warning("a store or the queue failed", extra={"error": str(error)})
+        raise DependencyUnavailable(UNAVAILABLE, retry_after_seconds=UNAVAILABLE_RETRY_SECONDS) from error
 
 
 def send(
-    parsed: SendRequest | Refusal, settings: SendSettings, deps: SendDeps, *, idempotency_key: str | None = None
-) -> GatewayAnswer:
-    """Accepts the message onto the delivery queue, or answers the first row of the table that refuses it.
+    parsed: SendRequest | Refused, settings: SendSettings, deps: SendDeps, *, idempotency_key: str | None = None
+) -> SendOutcome:
+    """Accepts the message onto the delivery queue, or refuses it for the first check that objects.
 
-    With an `idempotency_key` (the Idempotency-Key header, beyond CM's API) and a trial key, one key is one message:
-    the same key and body give the first accepted answer again without a second send or quota slot, the key with
-    another body is refused, and a refused or failed send leaves the key free for the retry."""
-    if isinstance(parsed, Refusal):
-        return _refused(parsed)
+    `parsed` is the parser's request, or its refusal (not JSON; not a valid request), which comes first. With an
+    `idempotency_key` (the Idempotency-Key header, beyond CM's API) and a trial key, one key is one message: the same
+    key and body give the first acceptance again without a second send or quota slot, the key with another body is
+    refused, and a refused or failed send leaves the key free for the retry. Raises DependencyUnavailable."""
+    with _dependencies(refused_metric="SendRefused"):
+        outcome = _send(parsed, settings, deps, idempotency_key)
+    _note(outcome)
+    return outcome
+
+
+def _send(
+    parsed: SendRequest | Refused, settings: SendSettings, deps: SendDeps, idempotency_key: str | None
+) -> SendOutcome:
+    """The parser's refusal first, then the Idempotency-Key's form, then `_checked` (under the key's claim)."""
+    if isinstance(parsed, Refused):
+        return parsed
     request = parsed
     if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
-        return _refused(answers.invalid_idempotency_key(), request)
+        return _refused(request, Objection(reason=Reason.INVALID_IDEMPOTENCY_KEY))
     if idempotency_key is not None and request.token is not None:
         return _send_once(request, idempotency_key, settings, deps)
     return _checked(request, settings, deps, _Message(deps.new_message_id(), int(deps.clock())))
+
+
+def _note(outcome: SendOutcome) -> None:
+    if isinstance(outcome, Accepted):
+        metrics.add_metric(name="SendAccepted", unit="Count", value=1)
+    elif isinstance(outcome, Replayed):
+        metrics.add_metric(name="SendReplayed", unit="Count", value=1)
+    else:
+        metrics.add_metric(name="SendRefused", unit="Count", value=1)
+        logger.info("send refused", extra={"reason": outcome.reason.value, "hint": outcome.objection.hint})
+
+
+def _refused(request: SendRequest, objection: Objection, allowance: Allowance | None = None) -> Refused:
+    return Refused(objection=objection, to=request.to_raw, reference=request.reference, allowance=allowance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,115 +133,257 @@ class _Message:
     at: int
 
 
-def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, message: _Message) -> GatewayAnswer:
-    """Rows 3 to 13, and a failed dependency's 503."""
+def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, message: _Message) -> SendOutcome:
+    """The checks of DESIGN.md's table after the parser's, in the table's order."""
+    # The capacity breaker.
     if deps.breaker.is_tripped():
-        return _refused(answers.at_capacity(settings.capacity_retry_after_seconds), request)
-    if request.token is None:
-        return _refused(answers.invalid_token(), request)
-    key_hash = hash_key(request.token)
-    now = int(deps.clock())
-    try:
-        return _send(request, key_hash, now, settings, deps, message=message)
-    except (StoreError, QueueError) as error:
-        logger.warning("send failed on a dependency", extra={"error": str(error)})
-        return _refused(answers.unavailable(UNAVAILABLE_RETRY_SECONDS), request)
-
-
-def _send_once(request: SendRequest, idempotency_key: str, settings: SendSettings, deps: SendDeps) -> GatewayAnswer:
-    """`_checked` under an Idempotency-Key: claimed first, its accepted answer kept, released when refused."""
-    assert request.token is not None
-    key_hash = hash_key(request.token)
-    now = int(deps.clock())
-    try:
-        claim = deps.send_keys.claim(
-            key_hash,
-            idempotency_key,
-            fingerprint=request.fingerprint,
-            message_id=deps.new_message_id(),
-            now=now,
-            lease_seconds=settings.idempotency_lease_seconds,
+        return _refused(
+            request, Objection(reason=Reason.AT_CAPACITY, retry_after_seconds=settings.capacity_retry_after_seconds)
         )
-    except StoreError as error:
-        logger.warning("send failed on a dependency", extra={"error": str(error)})
-        return _refused(answers.unavailable(UNAVAILABLE_RETRY_SECONDS), request)
-    if claim.state is SendKeyState.ANSWERED and claim.answer:
-        metrics.add_metric(name="SendReplayed", unit="Count", value=1)
-        first = _answer_from_json(claim.answer)
-        # As Stripe's API marks a replay: the client can tell the first answer given again from a new one.
-        return GatewayAnswer(first.status, first.body, {**first.headers, REPLAYED_HEADER: "true"})
-    if claim.state is SendKeyState.REUSED:
-        return _refused(answers.idempotency_key_reused(), request)
-    if claim.state is SendKeyState.BUSY:
-        return _refused(answers.idempotency_key_busy(claim.lease_until - now), request)
-    answer = _checked(request, settings, deps, _Message(claim.message_id, claim.at))
-    try:
-        if answer.status == answers.HTTP_OK:
-            # Kept for the trial's life: the headers name its expiry, and nothing is replayed after it.
-            ttl = _expiry(answer) + settings.expired_retention_seconds
-            deps.send_keys.complete(key_hash, idempotency_key, answer=_answer_to_json(answer), ttl=ttl)
-        else:
-            # Nothing was taken or queued: the key stays free for the client's retry.
-            deps.send_keys.release(key_hash, idempotency_key, token=claim.token)
-    except StoreError:
-        # The answer stands. Unkept, the claim's lease runs out and a retry sends the very same message again, which
-        # the quota's write, the record and delivery each recognize as the one already counted and sent.
-        logger.warning("could not settle an Idempotency-Key", extra={"status": answer.status})
-    return answer
-
-
-def _answer_to_json(answer: GatewayAnswer) -> str:
-    return json.dumps({"status": answer.status, "body": answer.body, "headers": answer.headers}, ensure_ascii=False)
-
-
-def _answer_from_json(raw: str) -> GatewayAnswer:
-    stored = json.loads(raw)
-    return GatewayAnswer(int(stored["status"]), dict(stored["body"]), dict(stored["headers"]))
-
-
-def _expiry(answer: GatewayAnswer) -> int:
-    return int(datetime.fromisoformat(answer.headers["X-Trial-Expires-At"].replace("Z", "+00:00")).timestamp())
-
-
-def _send(
-    request: SendRequest, key_hash: str, now: int, settings: SendSettings, deps: SendDeps, *, message: _Message
-) -> GatewayAnswer:
+    # The key: none, or none that could be one.
+    if request.token is None:
+        return _refused(request, Objection(reason=Reason.INVALID_TOKEN))
+    key_hash, now = hash_key(request.token), int(deps.clock())
+    # The request alone: unsupported features, the channel, SMS's rules, the recipient's form. An objection is
+    # answered only once the trial's one read has proved the key.
+    objection = first_objection(request, settings)
+    if objection is not None:
+        return _once_key_is_good(request, deps.trials.state(key_hash), now, settings, objection)
+    # The key, the whitelist and the quota: one conditional write, which takes the quota only if all three pass.
     plan = _plan(request, settings)
-    if isinstance(plan, Refusal):
-        state = deps.trials.state(key_hash)
-        if state is None or not state.trial.is_usable(now):
-            return _refused(answers.invalid_token(), request)
-        return _refused(plan, request, state, settings)
-    message_id = message.message_id
-    counted = _Counted(key_hash, plan.channel, message_id, window_start(message.at, settings.capacity_window_seconds))
+    counted = _Counted(
+        key_hash, plan.channel, message.message_id, window_start(message.at, settings.capacity_window_seconds)
+    )
+    state, taken = _take(counted, plan, now, settings, deps)
+    if state is None or not taken or not state.trial.is_usable(now):
+        return _once_key_is_good(request, state, now, settings, lambda good: _not_taken(good, plan))
+    # Accepted: recorded and queued (or all of it undone), counted toward capacity.
+    _queue(request, plan, state, message.at, deps, counted=counted, retention=settings.expired_retention_seconds)
+    deps.breaker.count_accepted()
+    logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
+    allowance = Allowance.of(state, settings)
+    return Accepted(
+        to=request.to_raw,
+        reference=request.reference,
+        parts=plan.parts,
+        message_details=plan.message_details,
+        allowance=allowance,
+    )
+
+
+def _once_key_is_good(
+    request: SendRequest,
+    state: TrialState | None,
+    now: int,
+    settings: SendSettings,
+    objection: Objection | Callable[[TrialState], Objection],
+) -> Refused:
+    """The key's refusal when the trial is unknown, revoked or expired; else the objection (or what it makes of the
+    good trial), with the trial's allowance."""
+    if state is None or not state.trial.is_usable(now):
+        return _refused(request, Objection(reason=Reason.INVALID_TOKEN))
+    found = objection if isinstance(objection, Objection) else objection(state)
+    return _refused(request, found, Allowance.of(state, settings))
+
+
+def _not_taken(state: TrialState, plan: _Plan) -> Objection:
+    """Why the conditional write took nothing from a good trial: the recipient, else the quota."""
+    if not state.is_whitelisted(plan.channel, plan.recipient):
+        return Objection(reason=Reason.NOT_WHITELISTED, channel=plan.channel, recipient=plan.recipient)
+    return Objection(reason=Reason.QUOTA_USED_UP, channel=plan.channel)
+
+
+def _take(
+    counted: _Counted, plan: _Plan, now: int, settings: SendSettings, deps: SendDeps
+) -> tuple[TrialState | None, bool]:
     try:
         take = deps.trials.take_quota(
-            key_hash,
+            counted.key_hash,
             plan.channel,
             plan.recipient,
             now=now,
             limit=settings.quota_for(plan.channel),
-            message_id=message_id,
+            message_id=counted.message_id,
             capacity_window=counted.capacity_window,
         )
     except StoreError:
         # The write may have counted the message although its answer was lost: undo exactly that, if it did.
         _give_back(counted, deps)
         raise
-    state = take.state
-    if state is None or not state.trial.is_usable(now):
-        return _refused(answers.invalid_token(), request)
-    if not take.taken:
-        if not state.is_whitelisted(plan.channel, plan.recipient):
-            refusal = answers.not_whitelisted(_how_to_whitelist(plan, settings))
-            return _refused(refusal, request, state, settings)
-        return _refused(answers.quota_used_up(plan.channel), request, state, settings)
-    _queue(request, plan, state, message.at, deps, counted=counted, retention=settings.expired_retention_seconds)
-    deps.breaker.count_accepted()
-    metrics.add_metric(name="SendAccepted", unit="Count", value=1)
-    logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
-    body = answers.accepted_envelope(request.to_raw, request.reference, plan.parts, plan.message_details)
-    return GatewayAnswer(answers.HTTP_OK, body, trial_headers(state, settings))
+    return take.state, take.taken
+
+
+# The checks of the request alone, in the table's order. Each says what it objects to, or None.
+
+
+def unsupported_feature(request: SendRequest, _settings: SendSettings) -> Objection | None:
+    """Channel fallback, then several messages, then several recipients: the trial sends one message to one."""
+    if request.most_channels > 1:
+        return Objection(reason=Reason.MULTIPLE_CHANNELS)
+    if request.items > 1:
+        return Objection(reason=Reason.BULK_MESSAGES)
+    if request.recipients > 1:
+        return Objection(reason=Reason.MULTIPLE_RECIPIENTS)
+    return None
+
+
+def _channel_offered(request: SendRequest, settings: SendSettings) -> Objection | None:
+    if request.channel is None or request.channel not in settings.offered_channels:
+        return Objection(reason=Reason.CHANNEL_NOT_OFFERED, channel_raw=request.channel_raw)
+    return None
+
+
+def _sms_sender(request: SendRequest, _settings: SendSettings) -> Objection | None:
+    if request.channel is Channel.SMS and not SMS_SENDER_PATTERN.fullmatch(request.sender):
+        return Objection(reason=Reason.SMS_SENDER_INVALID)
+    return None
+
+
+def _sms_destination(request: SendRequest, _settings: SendSettings) -> Objection | None:
+    recipient = request.recipient
+    if request.channel is Channel.SMS and recipient is not None:
+        rule = rule_for(recipient)
+        if rule is not None and rule.action is RuleAction.BLOCK:
+            return Objection(reason=Reason.COUNTRY_BLOCKED)
+    return None
+
+
+def _sms_length(request: SendRequest, settings: SendSettings) -> Objection | None:
+    if request.channel is Channel.SMS:
+        counted = _sms_parts(request.content, settings)
+        if not fits(counted, settings.sms_max_parts):
+            return Objection(reason=Reason.TOO_MANY_PARTS, sms=counted)
+    return None
+
+
+def _recipient_address(request: SendRequest, _settings: SendSettings) -> Objection | None:
+    recipient = request.recipient
+    # An SMS recipient must also be a number of a country the rules know.
+    if recipient is None or (request.channel is Channel.SMS and rule_for(recipient) is None):
+        return Objection(reason=Reason.INVALID_RECIPIENT, channel=request.channel, recipient=request.to_raw)
+    return None
+
+
+REQUEST_CHECKS: tuple[Callable[[SendRequest, SendSettings], Objection | None], ...] = (
+    unsupported_feature,
+    _channel_offered,
+    _sms_sender,
+    _sms_destination,
+    _sms_length,
+    _recipient_address,
+)
+
+
+def first_objection(request: SendRequest, settings: SendSettings) -> Objection | None:
+    """The first of `REQUEST_CHECKS` that objects to the request, or None: everything decidable without a store."""
+    for check in REQUEST_CHECKS:
+        objection = check(request, settings)
+        if objection is not None:
+            return objection
+    return None
+
+
+def _sms_parts(text: str, settings: SendSettings) -> SmsParts:
+    return count_parts(
+        text, gsm7_part_chars=settings.sms_gsm7_part_chars, unicode_part_chars=settings.sms_unicode_part_chars
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a request that passed `REQUEST_CHECKS` sends."""
+
+    channel: Channel
+    recipient: str
+    delivered_text: str
+    parts: int
+    message_details: str | None
+    explain: dict[str, Any]
+
+
+def _plan(request: SendRequest, settings: SendSettings) -> _Plan:
+    channel, recipient = request.channel, request.recipient
+    assert channel is not None
+    assert recipient is not None
+    if channel is not Channel.SMS:
+        return _Plan(channel, recipient, request.content, 1, None, {"delivered": {"text": request.content}})
+    rule = rule_for(recipient)
+    assert rule is not None
+    delivered, details = request.content, None
+    if rule.action is RuleAction.REPLACE:
+        delivered, details = replacement_text(settings.brand), replaced_notice(rule.country_name)
+    elif rule.action is RuleAction.FILTER_WARNING:
+        details = warning_text(rule.country_name)
+    counted, sent = _sms_parts(request.content, settings), _sms_parts(delivered, settings)
+    explain = {
+        "delivered": {"text": delivered, "from": request.sender},
+        "sms": {
+            "encoding": counted.encoding.value,
+            "characters": counted.units,
+            "parts": counted.parts,
+            "partSize": counted.part_size,
+            "deliveredParts": sent.parts,
+        },
+        "countryRule": {"region": rule.region, "country": rule.country_name, "action": rule.action.value},
+        "messageDetails": details,
+    }
+    return _Plan(Channel.SMS, recipient, delivered, sent.parts, details, explain)
+
+
+def _send_once(request: SendRequest, idempotency_key: str, settings: SendSettings, deps: SendDeps) -> SendOutcome:
+    """`_checked` under an Idempotency-Key: claimed first, its acceptance kept, released when refused or failed."""
+    assert request.token is not None
+    key_hash, now = hash_key(request.token), int(deps.clock())
+    claim = deps.send_keys.claim(
+        key_hash,
+        idempotency_key,
+        fingerprint=request.fingerprint,
+        message_id=deps.new_message_id(),
+        now=now,
+        lease_seconds=settings.idempotency_lease_seconds,
+    )
+    if claim.state is SendKeyState.ANSWERED and claim.answer:
+        return Replayed(Accepted.from_json(claim.answer))
+    if claim.state is SendKeyState.REUSED:
+        return _refused(request, Objection(reason=Reason.IDEMPOTENCY_KEY_REUSED))
+    if claim.state is SendKeyState.BUSY:
+        busy = Objection(reason=Reason.IDEMPOTENCY_KEY_BUSY, retry_after_seconds=claim.lease_until - now)
+        return _refused(request, busy)
+    try:
+        outcome = _checked(request, settings, deps, _Message(claim.message_id, claim.at))
+    except (StoreError, QueueError):
+        _settle(
+            deps, key_hash=key_hash, idempotency_key=idempotency_key, outcome=None, token=claim.token, settings=settings
+        )
+        raise
+    _settle(
+        deps, key_hash=key_hash, idempotency_key=idempotency_key, outcome=outcome, token=claim.token, settings=settings
+    )
+    return outcome
+
+
+def _settle(
+    deps: SendDeps,
+    *,
+    key_hash: str,
+    idempotency_key: str,
+    outcome: SendOutcome | None,
+    token: str,
+    settings: SendSettings,
+) -> None:
+    """Keeps an acceptance for the key's retries; frees the key of a refused or failed send."""
+    try:
+        if isinstance(outcome, Accepted):
+            # Kept for the trial's life: nothing is replayed after it.
+            ttl = outcome.allowance.expires_at + settings.expired_retention_seconds
+            deps.send_keys.complete(key_hash, idempotency_key, answer=outcome.to_json(), ttl=ttl)
+        else:
+            # Nothing was taken or queued: the key stays free for the client's retry.
+            deps.send_keys.release(key_hash, idempotency_key, token=token)
+    except StoreError:
+        # The outcome stands. Unkept, the claim's lease runs out and a retry sends the very same message again,
+        # which the quota's write, the record and delivery each recognize as the one already counted and sent.
+        logger.warning("could not settle an Idempotency-Key", extra={"accepted": isinstance(outcome, Accepted)})
 
 
 def _queue(
@@ -316,90 +459,6 @@ def _give_back(counted: _Counted, deps: SendDeps) -> None:
         logger.error("could not give back the quota of a send that failed", extra={"channel": counted.channel.value})
 
 
-def _plan(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
-    """Rows 5-11 and the recipient's form: everything decidable without a store."""
-    if request.unsupported is not None:
-        return request.unsupported
-    channel = request.channel
-    if channel is None or channel not in settings.offered_channels:
-        return answers.channel_not_offered(request.channel_raw, settings.offered_channels)
-    if channel is Channel.SMS:
-        return _plan_sms(request, settings)
-    recipient = request.recipient
-    if recipient is None:
-        return answers.invalid_recipient(_not_an_address(request, channel))
-    return _Plan(channel, recipient, request.content, 1, None, {"delivered": {"text": request.content}})
-
-
-def _plan_sms(request: SendRequest, settings: SendSettings) -> _Plan | Refusal:
-    if not SMS_SENDER_PATTERN.fullmatch(request.sender):
-        return answers.sms_sender_invalid()
-    recipient = request.recipient
-    rule = rule_for(recipient) if recipient is not None else None
-    if rule is not None and rule.action is RuleAction.BLOCK:
-        return answers.country_blocked()
-    sizes = {"gsm7_part_chars": settings.sms_gsm7_part_chars, "unicode_part_chars": settings.sms_unicode_part_chars}
-    counted = count_parts(request.content, **sizes)
-    if not fits(counted, settings.sms_max_parts):
-        return answers.too_many_parts(describe_limit(counted, **sizes, max_parts=settings.sms_max_parts))
-    if recipient is None or rule is None:
-        return answers.invalid_recipient(_not_an_address(request, Channel.SMS))
-    delivered, details = request.content, None
-    if rule.action is RuleAction.REPLACE:
-        delivered, details = replacement_text(settings.brand), replaced_notice(rule.country_name)
-    elif rule.action is RuleAction.FILTER_WARNING:
-        details = warning_text(rule.country_name)
-    sent = count_parts(delivered, **sizes)
-    explain = {
-        "delivered": {"text": delivered, "from": request.sender},
-        "sms": {
-            "encoding": counted.encoding.value,
-            "characters": counted.units,
-            "parts": counted.parts,
-            "partSize": counted.part_size,
-            "deliveredParts": sent.parts,
-        },
-        "countryRule": {"region": rule.region, "country": rule.country_name, "action": rule.action.value},
-        "messageDetails": details,
-    }
-    return _Plan(Channel.SMS, recipient, delivered, sent.parts, details, explain)
-
-
-def _not_an_address(request: SendRequest, channel: Channel) -> str:
-    shown = answers.echo(request.to_raw)
-    if is_phone(channel):
-        what = "a phone number in international format, such as +31612345678 or 0031612345678"
-    else:
-        what = f"a {channel.short_name} id: the numeric id of the account, as the trial dashboard shows it"
-    return f'The recipient "{shown}" is not {what}. {ONBOARD}'
-
-
-def _how_to_whitelist(plan: _Plan, settings: SendSettings) -> str:
-    """Row 12's text: which key to send, from where, to which number or account."""
-    channel, recipient = plan.channel, plan.recipient
-    contact = spec_of(channel).contact
-    where = contact.whitelist.format(recipient=recipient, contact=_whitelist_contact(contact.link, channel, settings))
-    return (
-        f"The recipient {recipient} is not whitelisted for {channel.value} in this trial. To whitelist it, send "
-        f"this trial's key {where}, then send this message again. A trial can whitelist up to "
-        f"{settings.max_recipients} recipients."
-    )
-
-
-def _whitelist_contact(link: ContactLink, channel: Channel, settings: SendSettings) -> str:
-    """The trial company's contact point(s) on the channel as row 12 names them."""
-    points = contacts(settings, channel)
-    if link is ContactLink.SMS:
-        return _either([f"{number} (from {region})" for region, number in points.items()])
-    if link is ContactLink.WHATSAPP:
-        return " or ".join(f"{number} (https://wa.me/{number.lstrip('+')})" for number in points.values())
-    return " or ".join(points.values())
-
-
-def _either(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
-
-
 def _as_cm_json(request: SendRequest, channel: Channel) -> dict[str, Any]:
     """The accepted message as CM JSON, without the key: what the dashboard shows as sent."""
     message: dict[str, Any] = {
@@ -415,31 +474,24 @@ def _as_cm_json(request: SendRequest, channel: Channel) -> dict[str, Any]:
     return {"messages": {"msg": [message]}}
 
 
-def trial_status(token: str | None, settings: SendSettings, trials: TrialStore, clock: Clock) -> GatewayAnswer:
-    """`GET /messaging/messagingtrial/status`: the trial's expiry, whitelist and quotas as JSON."""
-    refusal = answers.invalid_token()
-    unknown = GatewayAnswer(refusal.http_status, answers.envelope(refusal, to=None, reference=None), {})
+def trial_status(token: str | None, settings: SendSettings, trials: TrialStore, clock: Clock) -> StatusOutcome:
+    """`GET /messaging/messagingtrial/status`: the trial's expiry, whitelist and quotas. Raises
+    DependencyUnavailable."""
+    unknown = Refused(objection=Objection(reason=Reason.INVALID_TOKEN))
     if token is None:
         return unknown
     now = int(clock())
-    try:
+    with _dependencies():
         state = trials.state(hash_key(token))
-    except StoreError:
-        unavailable = answers.unavailable(UNAVAILABLE_RETRY_SECONDS)
-        return GatewayAnswer(503, answers.envelope(unavailable, to=None, reference=None), dict(unavailable.headers))
     if state is None or not state.trial.is_usable(now):
         return unknown
-    body = {
-        "status": "active",
-        "expiresAt": iso_utc(state.trial.expires_at),
-        "secondsLeft": state.trial.expires_at - now,
-        "channels": quota_rows(state, settings, settings.offered_channels),
-        "whitelist": {
-            "max": settings.max_recipients,
-            "recipients": [{"channel": channel.value, "recipient": address} for channel, address in state.whitelist()],
-        },
-    }
-    return GatewayAnswer(200, body, trial_headers(state, settings))
+    return TrialReport(
+        seconds_left=state.trial.expires_at - now,
+        quotas=quota_rows(state, settings, settings.offered_channels),
+        max_recipients=settings.max_recipients,
+        whitelist=state.whitelist(),
+        allowance=Allowance.of(state, settings),
+    )
 
 
-__all__ = ["GatewayAnswer", "SendDeps", "send", "trial_headers", "trial_status"]
+__all__ = ["REQUEST_CHECKS", "SendDeps", "first_objection", "send", "trial_status", "unsupported_feature"]
