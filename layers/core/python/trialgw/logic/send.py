@@ -241,10 +241,8 @@ def _sms_sender(request: SendRequest, _settings: SendSettings) -> Objection | No
 
 def _sms_destination(request: SendRequest, _settings: SendSettings) -> Objection | None:
     recipient = request.recipient
-    if request.channel is Channel.SMS and recipient is not None:
-        rule = rule_for(recipient)
-        if rule is not None and rule.action is RuleAction.BLOCK:
-            return Objection(reason=Reason.COUNTRY_BLOCKED)
+    if request.channel is Channel.SMS and recipient is not None and rule_for(recipient).action is RuleAction.BLOCK:
+        return Objection(reason=Reason.COUNTRY_BLOCKED)
     return None
 
 
@@ -257,9 +255,7 @@ def _sms_length(request: SendRequest, settings: SendSettings) -> Objection | Non
 
 
 def _recipient_address(request: SendRequest, _settings: SendSettings) -> Objection | None:
-    recipient = request.recipient
-    # An SMS recipient must also be a number of a country the rules know.
-    if recipient is None or (request.channel is Channel.SMS and rule_for(recipient) is None):
+    if request.recipient is None:
         return Objection(reason=Reason.INVALID_RECIPIENT, channel=request.channel, recipient=request.to_raw)
     return None
 
@@ -308,7 +304,6 @@ def _plan(request: SendRequest, settings: SendSettings) -> _Plan:
     if channel is not Channel.SMS:
         return _Plan(channel, recipient, request.content, 1, None, {"delivered": {"text": request.content}})
     rule = rule_for(recipient)
-    assert rule is not None
     delivered, details = request.content, None
     if rule.action is RuleAction.REPLACE:
         delivered, details = replacement_text(settings.brand), replaced_notice(rule.country_name)

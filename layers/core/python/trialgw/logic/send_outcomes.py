@@ -54,10 +54,11 @@ class SendRequest:
     recipients: int = 1
     # A hash of the whole JSON document, keys sorted: what an Idempotency-Key's retry must repeat.
     fingerprint: str = ""
+    recipient: str | None = field(init=False, default=None)
 
-    @property
-    def recipient(self) -> str | None:
-        return recipient_address(self.channel, self.to_raw)
+    def __post_init__(self) -> None:
+        # Normalized once (a phone number is parsed): every check and the plan read it.
+        object.__setattr__(self, "recipient", recipient_address(self.channel, self.to_raw))
 
 
 def recipient_address(channel: Channel | None, raw: str) -> str | None:
