@@ -30,9 +30,9 @@ from tests.faults.conftest import (
 from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names, settings
 from trialgw.adapters.dynamo_capacity import DynamoCapacityStore
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.gateway import answers
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 pytestmark = pytest.mark.faults
 

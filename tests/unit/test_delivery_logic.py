@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakeClock, FakeMessageStatusStore, FakeProvider
-from trialgw.delivery.provider import DeliveryFailed, ProviderName
-from trialgw.delivery.registry import providers_for
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
     DeliveryDeps,
@@ -24,6 +22,8 @@ from trialgw.logic.status_reports import apply_report
 from trialgw.models import Channel
 from trialgw.observability import metrics
 from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
+from trialgw.providers.port import DeliveryFailed, ProviderName
+from trialgw.providers.registry import providers_for
 from trialgw.settings import DeliverySettings
 
 AT = 1_800_000_000

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, Provider
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.observability import logger, metrics
 from trialgw.ports import Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
+from trialgw.providers.port import NOT_CONFIGURED, DeliveryFailed, Provider
 
 BACKOFF_BASE_SECONDS = 10
 # Emitted for each message on a channel set to a provider without its credentials or account id (alarmed).

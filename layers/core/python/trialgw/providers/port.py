@@ -1,4 +1,5 @@
-"""The channel-provider port: every adapter (sandbox, cm, meta, aws-sms) delivers one OutboundMessage or says why not.
+"""The channel-provider port: each provider package's adapter (sandbox, cm, meta, aws_sms) delivers one
+OutboundMessage or says why not.
 
 A failure is either transient (timeouts, throttling, 5xx: the delivery worker retries it through SQS with
 back-off) or permanent (a 4xx such as an invalid recipient or an expired 24-hour window: it fails at once).
