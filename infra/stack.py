@@ -45,7 +45,7 @@ from infra.constructs.topics import Topics
 from infra.site_rules import trial_rules
 from trialgw import names
 from trialgw.channels import spec_of
-from trialgw.delivery.registry import chosen_providers, missing_accounts, required_credentials
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS, chosen_providers, missing_accounts, required_credentials
 from trialgw.settings import DeliverySettings, TrialSettings
 from trialgw.urls import gateway_url
 
@@ -64,7 +64,7 @@ DEPLOYED_SETTINGS = frozenset(
 # they are there only, never in the CDK context (it is committed in cdk.json) nor in an environment.
 SECRET_OUTPUTS = {
     **dict.fromkeys(SECRET_KEYS, "WebhookSecretsName"),
-    **dict.fromkeys(names.PROVIDER_SECRET_KEYS, names.PROVIDER_SECRETS_OUTPUT),
+    **dict.fromkeys(PROVIDER_SECRET_KEYS, names.PROVIDER_SECRETS_OUTPUT),
 }
 SECRET_SETTINGS = frozenset(SECRET_OUTPUTS)
 # How a function takes a queue it consumes: a batch of its budget's size (trialgw.budgets), waiting at most
@@ -561,7 +561,7 @@ class TrialGatewayStack(Stack):
             self,
             names.PROVIDER_SECRETS_OUTPUT,
             value=self.provider_secrets.secret_name,
-            description=f"Secrets Manager secret: {', '.join(names.PROVIDER_SECRET_KEYS)} (no value until you set "
+            description=f"Secrets Manager secret: {', '.join(PROVIDER_SECRET_KEYS)} (no value until you set "
             "them: trialgw-admin providers set-credential)",
         )
         cm_route = next(route for route in topology.ROUTES if route.path.startswith("/webhooks/cm/"))

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from trialgw import budgets, names
+from trialgw.providers.registry import WEBHOOK_ROUTES
 from trialgw.settings import (
     DashboardSettings,
     DeadLettersSettings,
@@ -191,10 +192,11 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef(method="GET", path="/dashboard-api/trial", function="dashboard", group=RouteGroup.DASHBOARD),
     RouteDef(method="GET", path="/dashboard-api/whitelist", function="dashboard", group=RouteGroup.DASHBOARD),
     RouteDef(method="GET", path="/dashboard-api/messages", function="dashboard", group=RouteGroup.DASHBOARD),
-    RouteDef(method="POST", path="/webhooks/cm/{secret}", function="mo_webhook", group=RouteGroup.WEBHOOKS),
-    RouteDef(method="POST", path="/webhooks/cm-status/{secret}", function="mo_webhook", group=RouteGroup.WEBHOOKS),
-    RouteDef(method="GET", path="/webhooks/meta", function="mo_webhook", group=RouteGroup.WEBHOOKS),
-    RouteDef(method="POST", path="/webhooks/meta", function="mo_webhook", group=RouteGroup.WEBHOOKS),
+    # The providers' webhooks, as each provider package declares them.
+    *(
+        RouteDef(method=method, path=path, function="mo_webhook", group=RouteGroup.WEBHOOKS)
+        for method, path in WEBHOOK_ROUTES
+    ),
 )
 
 

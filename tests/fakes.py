@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trialgw.channels import channels
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
 from trialgw.errors import MailError, QueueError, StoreError
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
 from trialgw.ports import (
@@ -46,6 +45,7 @@ from trialgw.ports import (
     WhitelistOutcome,
     WhitelistStore,
 )
+from trialgw.providers.port import Delivered, DeliveryFailed, Provider, ProviderName
 
 
 @dataclass

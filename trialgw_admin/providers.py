@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from trialgw import names
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS
 from trialgw_admin.errors import AdminError, error_detail
 from trialgw_admin.output import Output
 from trialgw_admin.target import Target, boto_config, stack_outputs
@@ -28,7 +29,7 @@ LOCAL_HAS_NO_SECRETS = (
     "the local stack has no Secrets Manager: there, provider credentials are settings "
     "(TRIALGW_CM_PRODUCT_TOKEN, TRIALGW_WHATSAPP_ACCESS_TOKEN, ... in the environment of `make dev`)"
 )
-# The delivery function caches the secret this long (trialgw.delivery.registry.SECRET_CACHE_SECONDS).
+# The delivery function caches the secret this long (trialgw.providers.registry.SECRET_CACHE_SECONDS).
 PICKED_UP = "the delivery function uses it within five minutes"
 
 
@@ -114,8 +115,8 @@ def providers_set_credential(target: Target, args: argparse.Namespace) -> Output
         raise AdminError(f"could not write secret {secret_name}: {error_detail(error)}") from None
     except BotoCoreError as error:
         raise AdminError(f"could not write secret {secret_name}: {error_detail(error)}") from None
-    with_value = [k for k in names.PROVIDER_SECRET_KEYS if credentials.get(k)]
-    empty = [k for k in names.PROVIDER_SECRET_KEYS if not credentials.get(k)]
+    with_value = [k for k in PROVIDER_SECRET_KEYS if credentials.get(k)]
+    empty = [k for k in PROVIDER_SECRET_KEYS if not credentials.get(k)]
     data = {"target": target.description, "secret": secret_name, "set": key, "withValue": with_value, "empty": empty}
     text = "\n".join(
         (
@@ -131,8 +132,8 @@ def credential_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "key",
         metavar="KEY",
-        choices=names.PROVIDER_SECRET_KEYS,
-        help=f"the credential: {', '.join(names.PROVIDER_SECRET_KEYS)}; its value is read from stdin or a "
+        choices=PROVIDER_SECRET_KEYS,
+        help=f"the credential: {', '.join(PROVIDER_SECRET_KEYS)}; its value is read from stdin or a "
         "prompt that does not show it, never from the command line",
     )
     # Checked with the other options, before anything is resolved (see cli._check_options).

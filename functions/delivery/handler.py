@@ -35,11 +35,11 @@ from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.sqs_batches import attempt_number, process_within_budget
 from trialgw.adapters.sqs_outbound import outbound_from_json
-from trialgw.delivery.registry import providers_for
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import DeliveryDeps, DeliveryResult, RetryLater, backoff_seconds, deliver, record_sent
 from trialgw.observability import logger, metrics, tracer
 from trialgw.ports import OutboundMessage
+from trialgw.providers.registry import providers_for
 from trialgw.settings import DeliverySettings
 
 # One partition for the delivery function's idempotency records, the same locally and in AWS.

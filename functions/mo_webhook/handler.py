@@ -30,22 +30,21 @@ from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.adapters.secrets import webhook_secrets
 from trialgw.adapters.sqs_batches import process_within_budget
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
-from trialgw.delivery.aws_sms import parse_sms_delivery_event
-from trialgw.delivery.cm import parse_cm_status_report
-from trialgw.delivery.meta import meta_status_reports
-from trialgw.delivery.provider import ProviderName
-from trialgw.delivery.status import StatusReport
-from trialgw.errors import DependencyUnavailable, StoreError
+from trialgw.errors import DependencyUnavailable, InvalidPayload, StoreError
 from trialgw.http import json_response, parse_json_object, register_error_answers, request_text
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound.cm import parse_cm_mo
-from trialgw.inbound.meta import parse_meta, verify_signature, verify_subscription
-from trialgw.inbound.sns_sms import parse_sns_sms
 from trialgw.logic.inbound import InboundDeps, handle_inbound
 from trialgw.logic.status_reports import apply_reports
 from trialgw.models import InboundMessage
 from trialgw.observability import logger, metrics, tracer
 from trialgw.ports import MessageStatusStore
+from trialgw.providers.aws_sms.inbound import parse_sns_sms
+from trialgw.providers.aws_sms.status import parse_sms_delivery_event
+from trialgw.providers.cm.inbound import parse_cm_mo
+from trialgw.providers.cm.status import parse_cm_status_report
+from trialgw.providers.meta.inbound import parse_meta, verify_signature, verify_subscription
+from trialgw.providers.meta.status import meta_status_reports
+from trialgw.providers.port import ProviderName
+from trialgw.providers.status import StatusReport
 from trialgw.settings import MoWebhookSettings
 
 NOT_FOUND = {"message": "Not found.", "code": "not_found"}

@@ -10,13 +10,13 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.constructs import acknowledge
-from trialgw.names import PROVIDER_SECRET_KEYS
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS, WEBHOOK_SECRET_KEYS
 
-# The JSON keys `trialgw.adapters.secrets.webhook_secrets` reads: the first is generated here, the
-# others (Meta's) the operator fills in.
-SECRET_KEYS = ("cm_webhook_secret", "meta_app_secret", "meta_verify_token")
+# The JSON keys `trialgw.adapters.secrets.webhook_secrets` reads, as the provider packages declare them: the first
+# (CM's) is generated here, the others (Meta's) the operator fills in.
+SECRET_KEYS = WEBHOOK_SECRET_KEYS
 GENERATED_KEY, *OPERATOR_KEYS = SECRET_KEYS
-# The JSON keys of the provider secret are `trialgw.names.PROVIDER_SECRET_KEYS`: the delivery function
+# The JSON keys of the provider secret are `trialgw.providers.registry.PROVIDER_SECRET_KEYS`: the delivery function
 # reads them and `trialgw-admin` (which must not import infra/) sets them.
 # 48 letters and digits (~285 bits): safe as a URL path segment without escaping.
 CM_SECRET_LENGTH = 48

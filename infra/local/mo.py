@@ -30,7 +30,8 @@ from infra.local.invoke import Listener
 from infra.local.outbound import QueuedMessage
 from trialgw.addresses import normalize_address, normalize_phone
 from trialgw.channels import Channel, ProviderName, channels, is_phone, parse_channel, spec_of
-from trialgw.inbound.meta import SIGNATURE_HEADER, sign
+from trialgw.providers.meta import META_CHANNELS
+from trialgw.providers.meta.inbound import SIGNATURE_HEADER, sign
 
 CM, META, SNS = "cm", "meta", "sns"
 VIAS = (CM, META, SNS)
@@ -182,13 +183,13 @@ def meta_payload(mo: MoRequest, company: CompanyAddresses, *, message_id: str, n
             ],
         }
         return {
-            "object": "whatsapp_business_account",
+            "object": META_CHANNELS[Channel.WHATSAPP].webhook_object,
             "entry": [{"id": company.waba_id, "changes": [{"field": "messages", "value": value}]}],
         }
     account = company.address(mo.channel)
     millis = int(now * 1000)
     return {
-        "object": "page" if mo.channel is Channel.MESSENGER else "instagram",
+        "object": META_CHANNELS[mo.channel].webhook_object,
         "entry": [
             {
                 "id": account,

@@ -38,8 +38,8 @@ from infra.local.static import PHONE_PATH, Redirect, StaticSite, phone_site
 from infra.site_rules import TRIAL_JSON, trial_rules
 from infra.topology import RouteDef
 from infra.web_security import security_headers
-from trialgw.delivery.sandbox import SandboxDelivery
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
+from trialgw.providers.sandbox.delivery import SandboxDelivery
 from trialgw.settings import TrialSettings
 
 STAGE = "local"
@@ -55,7 +55,7 @@ LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
 }
 
 Log = Callable[[str], None]
-# What the sandbox provider delivered so far, oldest first (`trialgw.delivery.sandbox.DELIVERIES.entries`).
+# What the sandbox provider delivered so far, oldest first (`trialgw.providers.sandbox.delivery.DELIVERIES.entries`).
 Deliveries = Callable[[], Sequence[SandboxDelivery]]
 
 

@@ -36,7 +36,7 @@ from infra.local.static import StaticSite
 from infra.site_rules import trial_rules
 from infra.topology import FUNCTIONS, ROUTES, WEB_DIR
 from trialgw import names
-from trialgw.delivery.sandbox import DELIVERIES
+from trialgw.providers.sandbox.delivery import DELIVERIES
 from trialgw.settings import MoWebhookSettings, SignupSettings, TrialSettings
 
 HOST = "127.0.0.1"

@@ -40,7 +40,7 @@ from tests.browser.hostile_content import (
     long_text,
     meta_app_secret,
 )
-from trialgw.inbound.meta import sign
+from trialgw.providers.meta.inbound import sign
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page, Route

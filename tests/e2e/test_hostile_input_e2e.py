@@ -38,7 +38,7 @@ from tests.browser.hostile_content import (
 )
 from tests.conftest import TRIAL_KEY, HttpResult, LocalStack, random_phone
 from trialgw.gateway.answers import INVALID_POST_DATA, NOT_JSON
-from trialgw.inbound.meta import sign
+from trialgw.providers.meta.inbound import sign
 from trialgw.settings import MoWebhookSettings, SendSettings, SignupSettings
 
 pytestmark = pytest.mark.e2e

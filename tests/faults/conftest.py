@@ -56,10 +56,10 @@ from trialgw import budgets, names, settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel, Trial
 from trialgw.ports import WhitelistOutcome
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

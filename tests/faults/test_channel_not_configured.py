@@ -18,8 +18,8 @@ import pytest
 from tests.cm_requests import cm_send_body
 from tests.faults.conftest import PHONE, FakeProvider, World, provider_settings
 from tests.integration.conftest import invoke, load_handler, rest_event
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 pytestmark = pytest.mark.faults
 

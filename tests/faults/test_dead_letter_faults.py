@@ -34,10 +34,10 @@ from tests.faults.conftest import (
 from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.logic.dead_letters import SweepDeps, dead_letter_reason, stale_reason, sweep_stale_queued
 from trialgw.logic.delivery import max_delivery_seconds
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 pytestmark = pytest.mark.faults
 

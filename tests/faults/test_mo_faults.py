@@ -44,9 +44,9 @@ from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.keys import hash_key
 from trialgw.models import Channel, member_token
+from trialgw.providers.sandbox.delivery import DELIVERIES
 from trialgw.settings import MoWebhookSettings
 
 pytestmark = pytest.mark.faults

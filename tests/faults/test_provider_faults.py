@@ -36,8 +36,8 @@ from tests.faults.conftest import (
 )
 from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 pytestmark = pytest.mark.faults
 

@@ -29,7 +29,7 @@ from tests.infra.cfn import (
 )
 from tests.infra.conftest import Synthesized
 from trialgw import names
-from trialgw.names import PROVIDER_SECRET_KEYS
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS
 
 FOURTEEN_DAYS = 14 * 24 * 3600
 SECURE_TRANSPORT_DENIED = {"Bool": {"aws:SecureTransport": "false"}}

@@ -22,6 +22,7 @@ from tests.infra.cfn import (
 from tests.infra.conftest import VARIANT_ALARM_EMAIL, Synthesized
 from trialgw import names
 from trialgw.logic.delivery import CHANNEL_NOT_CONFIGURED_METRIC
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS
 
 
 def _alerts_topic_id(template_json: dict[str, Any]) -> str:
@@ -176,7 +177,7 @@ def test_a_channel_not_configured_alarm_watches_the_delivery_functions_emf_metri
     text = render(alarm["AlarmDescription"])
     where = f"--stack {synthesized.stack.stack_name} --region eu-west-1"
     assert f"trialgw-admin providers set-credential <key> {where}" in text
-    assert all(key in text for key in names.PROVIDER_SECRET_KEYS)
+    assert all(key in text for key in PROVIDER_SECRET_KEYS)
     assert len(text) <= 1024  # CloudWatch's limit for a description
 
 

@@ -101,7 +101,7 @@ def load_configured(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Callable[
 @pytest.fixture
 def clean_sandbox() -> Iterator[None]:
     """The sandbox's record of deliveries (process-wide) empty before and after the test."""
-    from trialgw.delivery.sandbox import DELIVERIES
+    from trialgw.providers.sandbox.delivery import DELIVERIES
 
     DELIVERIES.clear()
     yield

@@ -30,8 +30,8 @@ from tests.integration.test_dashboard_handler import get as dashboard_get
 from tests.integration.test_delivery_handler import failures, receive, run
 from tests.integration.test_mo_webhook_handler import FIXTURE_KEY, cm_event, meta_event
 from tests.integration.test_send_handler import get_event
-from trialgw.inbound.meta import sign
 from trialgw.observability import logger, tracer
+from trialgw.providers.meta.inbound import sign
 
 # Distinct, recognizable values: a hit in the capture is a leak, never a coincidence.
 SECRETS = {

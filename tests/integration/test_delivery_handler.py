@@ -26,9 +26,9 @@ from tests.integration.conftest import (
 )
 from trialgw import names
 from trialgw.adapters import aws
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 PHONE = "+31612345678"
 TEXT = "Hello from the trial"

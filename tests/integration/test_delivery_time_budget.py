@@ -19,8 +19,8 @@ from tests.integration.conftest import invoke, load_handler, make_trial, rest_ev
 from trialgw import budgets, names
 from trialgw.adapters import aws
 from trialgw.adapters.sqs_batches import ATTEMPTS_ATTRIBUTE
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 PHONE = "+31612345678"
 # What one delivered message "takes" in these tests' clock: with 40 s left the first starts (34 s needed), the second

@@ -24,9 +24,9 @@ from trialgw import names
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.errors import DependencyUnavailable
-from trialgw.inbound.meta import sign
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Trial
+from trialgw.providers.meta.inbound import sign
 
 FIXTURE_KEY = "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d"
 

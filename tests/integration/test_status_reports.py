@@ -28,9 +28,9 @@ from tests.integration.test_delivery_handler import accepted_send, receive, reco
 from trialgw import names
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
-from trialgw.inbound.meta import sign
 from trialgw.models import Channel
 from trialgw.ports import MessageRef, MessageStatus
+from trialgw.providers.meta.inbound import sign
 
 WAMID = "wamid.HBgLMzE2MTIzNDU2NzgVAgARGBI1QjRGRkM2QzI4RTc3QjVGMDkA"
 FIXTURE_WAMID = "wamid.TRIALGW.FIXTURE.OUT.0201"

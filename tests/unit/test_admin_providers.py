@@ -21,6 +21,7 @@ from moto import mock_aws
 from infra.local.environment import REGION
 from tests.unit.test_admin_cli import STACK, assert_one_line_error, deploy, run
 from trialgw import names
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS
 from trialgw_admin import cli, providers
 
 TOKEN = "c0ffee00-1234-4abc-8def-0123456789ab"
@@ -91,7 +92,7 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], says:
     assert out == ""
     assert says in err
     if "invalid choice" in says:
-        for key in names.PROVIDER_SECRET_KEYS:
+        for key in PROVIDER_SECRET_KEYS:
             assert key in err
 
 

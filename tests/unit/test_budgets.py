@@ -257,7 +257,7 @@ def test_the_provider_timeout_setting_cannot_exceed_what_the_budget_counts_on() 
 
 
 def test_the_http_providers_requests_take_what_the_budget_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    from trialgw.delivery.meta import MetaProvider
+    from trialgw.providers.meta.delivery import MetaProvider
 
     seen: list[Any] = []
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import FakeClock, FakeMessageStatusStore, FakeProvider
-from trialgw.delivery.provider import DeliveryFailed, ProviderName
-from trialgw.delivery.registry import providers_for
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
     DeliveryDeps,
@@ -24,6 +22,8 @@ from trialgw.logic.status_reports import apply_report
 from trialgw.models import Channel
 from trialgw.observability import metrics
 from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
+from trialgw.providers.port import DeliveryFailed, ProviderName
+from trialgw.providers.registry import providers_for
 from trialgw.settings import DeliverySettings
 
 AT = 1_800_000_000
@@ -232,3 +232,19 @@ def test_a_send_already_sent_or_failed_is_never_delivered_again(deps, provider, 
     # E.g. redelivered after its idempotency record expired: the record says it went out already.
     assert deliver(SEND, attempt=2, max_attempts=5, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
     assert len(provider.delivered) == 1
+
+
+def test_two_copies_of_a_message_share_its_attempts_so_the_last_is_the_last_for_both(deps, provider, statuses):
+    # A send SQS stored twice (its answer lost): each copy is on its own first receives.
+    provider.failures.extend([DeliveryFailed("timeout", transient=True)] * 4)
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            deliver(SEND, attempt=1, max_attempts=3, deps=deps)
+    # The third attempt at the message, though the first copy's SQS count says 2: the last one, so it gives up.
+    with pytest.raises(GiveUp):
+        deliver(SEND, attempt=2, max_attempts=3, deps=deps)
+    assert statuses.statuses[REF] is MessageStatus.FAILED
+    assert statuses.details[REF]["reason"] == "gave up after 3 attempts: timeout"
+    # The other copy finds it failed and sends nothing.
+    assert deliver(SEND, attempt=2, max_attempts=3, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
+    assert len(provider.failures) == 1

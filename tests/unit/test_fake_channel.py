@@ -26,11 +26,7 @@ from tests.fakes import (
 from tests.send_answers import send
 from trialgw.adapters.dynamo_trials import sent_attribute
 from trialgw.channels import CHANNELS, ProviderName, channels, parse_channel
-from trialgw.delivery.cm import build_cm_request
-from trialgw.delivery.registry import chosen_providers, providers_for
-from trialgw.delivery.sandbox import DELIVERIES
 from trialgw.gateway.request import parse_send_request
-from trialgw.inbound.cm import parse_cm_mo
 from trialgw.keys import hash_key, new_key
 from trialgw.logic.capacity import CapacityBreaker
 from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound
@@ -38,6 +34,10 @@ from trialgw.logic.send import SendDeps
 from trialgw.logic.trial_email import ContactPoint, contact_points
 from trialgw.models import Channel, Trial
 from trialgw.ports import OutboundMessage
+from trialgw.providers.cm.delivery import build_cm_request
+from trialgw.providers.cm.inbound import parse_cm_mo
+from trialgw.providers.registry import chosen_providers, providers_for
+from trialgw.providers.sandbox.delivery import DELIVERIES
 
 NOW = 1_800_000_000
 ACCOUNT = "5550001234"

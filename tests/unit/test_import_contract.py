@@ -79,7 +79,11 @@ def test_the_repository_keeps_every_contract(copy: Path) -> None:
         # Logic reaching AWS itself, or a concrete provider, instead of a port.
         ("logic-through-ports", "trialgw/logic/capacity.py", "import boto3  # noqa"),
         ("logic-through-ports", "trialgw/logic/send.py", "from trialgw.adapters import aws  # noqa"),
-        ("logic-through-ports", "trialgw/logic/delivery.py", "from trialgw.delivery import sandbox  # noqa"),
+        (
+            "logic-through-ports",
+            "trialgw/logic/delivery.py",
+            "from trialgw.providers.sandbox import delivery  # noqa",
+        ),
         # The layer importing what is outside it: a handler, the CLI, the CDK app.
         ("entry-points", "trialgw/settings.py", "from functions.send import handler  # noqa"),
         ("entry-points", "trialgw/logic/dashboard.py", "import trialgw_admin.cli  # noqa"),

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from trialgw.addresses import find_key
-from trialgw.errors import TrialGatewayError
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound.cm import parse_cm_mo, to_cm_mo_json
+from trialgw.errors import InvalidPayload, TrialGatewayError
+from trialgw.mo_json import to_cm_mo_json
 from trialgw.models import Channel, InboundMessage
+from trialgw.providers.cm.inbound import parse_cm_mo
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 NOW = 1_772_442_935

@@ -16,11 +16,12 @@ import pytest
 
 from tests.hostile import HostileJson
 from trialgw.addresses import normalize_address
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound.cm import parse_cm_mo, to_cm_mo_json
-from trialgw.inbound.meta import MetaBatch, parse_meta, verify_signature, verify_subscription
-from trialgw.inbound.sns_sms import parse_sns_sms
+from trialgw.errors import InvalidPayload
+from trialgw.mo_json import to_cm_mo_json
 from trialgw.models import Channel, InboundMessage
+from trialgw.providers.aws_sms.inbound import parse_sns_sms
+from trialgw.providers.cm.inbound import parse_cm_mo
+from trialgw.providers.meta.inbound import MetaBatch, parse_meta, verify_signature, verify_subscription
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 NOW = 1_772_443_200

@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 from trialgw.addresses import find_key
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound.meta import MetaBatch, MetaStatus, parse_meta, sign, verify_signature, verify_subscription
+from trialgw.errors import InvalidPayload
 from trialgw.models import Channel, InboundMessage
+from trialgw.providers.meta.inbound import (
+    MetaBatch,
+    MetaStatus,
+    parse_meta,
+    sign,
+    verify_signature,
+    verify_subscription,
+)
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 NOW = 1_772_442_935

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from trialgw.addresses import find_key
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound.sns_sms import parse_sns_sms
+from trialgw.errors import InvalidPayload
 from trialgw.models import Channel, InboundMessage
+from trialgw.providers.aws_sms.inbound import parse_sns_sms
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 NOW = 1_772_443_200

@@ -12,8 +12,8 @@ from infra.local.mail import MailOutbox
 from infra.local.resources import QueueResource, Resources
 from infra.local.server import LOCAL_HELPERS, LocalGateway
 from infra.local.static import StaticSite
-from trialgw.delivery.sandbox import SandboxDelivery, SandboxLog
 from trialgw.models import Channel
+from trialgw.providers.sandbox.delivery import SandboxDelivery, SandboxLog
 
 BASE_URL = "http://127.0.0.1:8080"
 

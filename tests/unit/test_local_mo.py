@@ -29,10 +29,10 @@ from infra.local.mo import (
 from infra.local.outbound import QueuedMessage
 from infra.local.server import LocalGateway
 from infra.local.static import StaticSite
-from trialgw.inbound.cm import parse_cm_mo
-from trialgw.inbound.meta import parse_meta, verify_signature
-from trialgw.inbound.sns_sms import parse_sns_sms
 from trialgw.models import Channel
+from trialgw.providers.aws_sms.inbound import parse_sns_sms
+from trialgw.providers.cm.inbound import parse_cm_mo
+from trialgw.providers.meta.inbound import parse_meta, verify_signature
 
 COMPANY = CompanyAddresses(whatsapp_number="+31850876714", sms_number="+447860054666")
 KEY = "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d"

@@ -14,11 +14,12 @@ from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from trialgw.delivery.aws_sms import AwsSmsProvider, parse_sms_delivery_event
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
-from trialgw.delivery.status import StatusReport
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
+from trialgw.providers.aws_sms.delivery import AwsSmsProvider
+from trialgw.providers.aws_sms.status import parse_sms_delivery_event
+from trialgw.providers.port import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
+from trialgw.providers.status import StatusReport
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 POOL = "pool-0123456789abcdef0123456789abcdef"

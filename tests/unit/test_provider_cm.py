@@ -23,19 +23,19 @@ from typing import Any
 import pytest
 
 from tests.hostile import HostileJson
-from trialgw.delivery.cm import (
+from trialgw.errors import InvalidPayload
+from trialgw.models import Channel
+from trialgw.ports import OutboundMessage
+from trialgw.providers.cm.delivery import (
     DEFAULT_GATEWAY_URL,
     CmProvider,
     build_cm_request,
     cm_number,
     interpret_cm_response,
-    parse_cm_status_report,
 )
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
-from trialgw.delivery.status import StatusReport
-from trialgw.inbound import InvalidPayload
-from trialgw.models import Channel
-from trialgw.ports import OutboundMessage
+from trialgw.providers.cm.status import parse_cm_status_report
+from trialgw.providers.port import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
+from trialgw.providers.status import StatusReport
 from trialgw.settings import DeliverySettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,7 +310,7 @@ def test_a_given_pool_is_used(cm):
 
 
 def test_importing_the_adapter_does_not_import_urllib3():
-    code = "import sys, trialgw.delivery.cm; print('urllib3' in sys.modules)"
+    code = "import sys, trialgw.providers.cm.delivery; print('urllib3' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core" / "python")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip() == "False"

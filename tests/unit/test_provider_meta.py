@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from trialgw.delivery.meta import MetaProvider, classify_graph_error
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
+from trialgw.providers.meta.delivery import MetaProvider, classify_graph_error
+from trialgw.providers.port import Delivered, DeliveryFailed, Provider, ProviderName
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 TOKENS = {

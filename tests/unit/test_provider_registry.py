@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from trialgw import names
-from trialgw.delivery import registry
-from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, Provider, ProviderName
-from trialgw.delivery.registry import (
+from trialgw.models import Channel
+from trialgw.ports import OutboundMessage
+from trialgw.providers import registry
+from trialgw.providers.port import NOT_CONFIGURED, DeliveryFailed, Provider, ProviderName
+from trialgw.providers.registry import (
+    PROVIDER_SECRET_KEYS,
     NotConfigured,
     ProviderCredentials,
     missing_accounts,
@@ -18,8 +20,6 @@ from trialgw.delivery.registry import (
     providers_for,
     required_credentials,
 )
-from trialgw.models import Channel
-from trialgw.ports import OutboundMessage
 from trialgw.settings import DeliverySettings
 
 
@@ -114,7 +114,7 @@ def test_aws_sms_needs_no_credential_and_the_deploy_checks_only_meta_accounts():
     assert required_credentials(ProviderName.META, Channel.INSTAGRAM) == ("instagram_access_token",)
     # Every credential a provider may need is a key of the provider secret.
     needed = {key for name in ProviderName for channel in Channel for key in required_credentials(name, channel)}
-    assert needed == set(names.PROVIDER_SECRET_KEYS)
+    assert needed == set(PROVIDER_SECRET_KEYS)
 
 
 def test_a_provider_that_cannot_carry_a_channel_is_refused_at_start():

@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from tests.fakes import FakeClock
-from trialgw.delivery import sandbox
-from trialgw.delivery.provider import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
-from trialgw.delivery.sandbox import (
+from trialgw.models import Channel
+from trialgw.ports import OutboundMessage
+from trialgw.providers.port import Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
+from trialgw.providers.sandbox import delivery as sandbox
+from trialgw.providers.sandbox.delivery import (
     DELIVERIES,
     SandboxCrash,
     SandboxDelivery,
@@ -18,8 +20,6 @@ from trialgw.delivery.sandbox import (
     SandboxLog,
     SandboxProvider,
 )
-from trialgw.models import Channel
-from trialgw.ports import OutboundMessage
 from trialgw.settings import DeliverySettings
 
 TRIAL_SMS = SmsSenders("CMTrial")

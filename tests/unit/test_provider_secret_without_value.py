@@ -16,11 +16,10 @@ from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDE
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from trialgw import names
-from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, ProviderName
-from trialgw.delivery.registry import ProviderCredentials, provider_credentials, providers_for
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
+from trialgw.providers.port import NOT_CONFIGURED, DeliveryFailed, ProviderName
+from trialgw.providers.registry import PROVIDER_SECRET_KEYS, ProviderCredentials, provider_credentials, providers_for
 from trialgw.settings import DeliverySettings
 
 SECRET = "trialgw/providers"
@@ -48,8 +47,8 @@ def settings(**overrides: str) -> DeliverySettings:
 
 
 def test_the_credential_keys_are_one_list_for_the_stack_the_function_and_the_admin_cli() -> None:
-    assert ProviderCredentials.__slots__ == names.PROVIDER_SECRET_KEYS
-    assert set(names.PROVIDER_SECRET_KEYS) <= set(DeliverySettings.model_fields)
+    assert ProviderCredentials.__slots__ == PROVIDER_SECRET_KEYS
+    assert set(PROVIDER_SECRET_KEYS) <= set(DeliverySettings.model_fields)
 
 
 def test_a_secret_without_a_value_means_no_credentials(secrets: Stubber) -> None:

@@ -27,6 +27,14 @@ class RateLimited(TrialGatewayError):
         self.limit = limit
 
 
+class InvalidPayload(TrialGatewayError):
+    """A webhook payload that is not what the provider documents; `message` says what is wrong and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class DependencyUnavailable(TrialGatewayError):
     """An AWS service the operation needs failed; nothing usable was left behind."""
 

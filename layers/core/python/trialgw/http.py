@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import ValidationError
 
-from trialgw.errors import DependencyUnavailable, InvalidInput, RateLimited
-from trialgw.inbound import InvalidPayload
+from trialgw.errors import DependencyUnavailable, InvalidInput, InvalidPayload, RateLimited
+from trialgw.json_input import NotAnObject, UnreadableJson, decode_object
 from trialgw.media_types import is_json_content_type
 from trialgw.observability import logger
 
@@ -87,17 +87,19 @@ def require_site_origin(event: BaseProxyEvent, site_url: str) -> None:
 
 def parse_json_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object, or BadRequest with a message a person can act on."""
-    if raw is None or not raw.strip():
-        raise BadRequest("The request body is empty; send a JSON object.", "empty_body")
-    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise BadRequest(f"The request body is larger than {max_bytes} bytes.", "body_too_large")
     try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON.", "invalid_json") from None
-    if not isinstance(parsed, dict):
-        raise BadRequest("The request body must be a JSON object.", "invalid_json")
-    return parsed
+        return decode_object(raw, max_bytes=max_bytes)
+    except UnreadableJson as error:
+        message, code = _UNREADABLE[error.problem]
+        raise BadRequest(message.format(max_bytes=max_bytes), code) from None
+
+
+_UNREADABLE = {
+    NotAnObject.EMPTY: ("The request body is empty; send a JSON object.", "empty_body"),
+    NotAnObject.TOO_LARGE: ("The request body is larger than {max_bytes} bytes.", "body_too_large"),
+    NotAnObject.NOT_JSON: ("The request body is not valid JSON.", "invalid_json"),
+    NotAnObject.NOT_OBJECT: ("The request body must be a JSON object.", "invalid_json"),
+}
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:

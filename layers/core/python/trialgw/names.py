@@ -182,9 +182,6 @@ SEEN_SK = "SEEN"
 # Every table has the same key shape and billing; only its items differ.
 KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = ((PARTITION_KEY, "S"), (SORT_KEY, "S"))
 
-# The JSON keys of the provider credentials secret (AWS): what the delivery function reads (fields of
-# `trialgw.settings.DeliverySettings`), what the stack documents and `trialgw-admin providers
-# set-credential` accepts. Channel providers issue these credentials; the operator puts them in.
-PROVIDER_SECRET_KEYS = ("cm_product_token", "whatsapp_access_token", "messenger_page_token", "instagram_access_token")
-# The stack output naming that secret.
+# The JSON keys of the provider credentials secret are declared by the provider packages
+# (`trialgw.providers.registry.PROVIDER_SECRET_KEYS`). The stack output naming that secret:
 PROVIDER_SECRETS_OUTPUT = "ProviderSecretsName"

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from trialgw.delivery.provider import NOT_CONFIGURED, DeliveryFailed, Provider
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.observability import logger, metrics
 from trialgw.ports import Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
+from trialgw.providers.port import NOT_CONFIGURED, DeliveryFailed, Provider
 
 BACKOFF_BASE_SECONDS = 10
 # Emitted for each message on a channel set to a provider without its credentials or account id (alarmed).
@@ -119,14 +119,22 @@ def _ref(message: OutboundMessage) -> MessageRef | None:
 
 
 def deliver(message: OutboundMessage, *, attempt: int, max_attempts: int, deps: DeliveryDeps) -> DeliveryResult:
-    """Delivers `message` on its `attempt`-th receive (SQS's receive count). Raises RetryLater for a transient
-    failure before the last attempt, and StoreError when the record cannot be read or written (also retried)."""
+    """Delivers `message` on its `attempt`-th receive (SQS's receive count, or the record's count of attempts when
+    that is higher). Raises RetryLater for a transient failure before the last attempt, and StoreError when the
+    record cannot be read or written (also retried)."""
     ref = _ref(message)
-    if ref is not None and deps.statuses.begin_attempt(ref) is None:
-        logger.warning(
-            "queued send not delivered: no record, or already sent or failed", extra={"message_id": message.message_id}
-        )
-        return DeliveryResult(DeliveryOutcome.NOT_ACCEPTED)
+    if ref is not None:
+        recorded = deps.statuses.begin_attempt(ref)
+        if recorded is None:
+            logger.warning(
+                "queued send not delivered: no record, or already sent or failed",
+                extra={"message_id": message.message_id},
+            )
+            return DeliveryResult(DeliveryOutcome.NOT_ACCEPTED)
+        # Two copies of one message (a send SQS stored twice after a lost answer, or at-least-once delivery) each
+        # have their own receive count; the record counts every attempt at the message, so the last attempt is the
+        # last whichever copy makes it, and the provider never gets more than the attempts allowed.
+        attempt = max(attempt, recorded)
     try:
         # Choosing may read the provider credentials, which can fail like a delivery: transiently.
         delivered = deps.providers(message.channel).deliver(message)

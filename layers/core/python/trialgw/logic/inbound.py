@@ -25,8 +25,8 @@ from enum import StrEnum
 from trialgw.addresses import find_key, is_stop
 from trialgw.channels import spec_of
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
-from trialgw.inbound.cm import to_cm_mo_json
 from trialgw.keys import hash_key, redact_keys
+from trialgw.mo_json import to_cm_mo_json
 from trialgw.models import Channel, InboundMessage
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (

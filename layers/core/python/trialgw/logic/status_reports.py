@@ -1,16 +1,16 @@
 """Status reports: a provider says what became of a message we sent, and its record moves forward.
 
-Each provider's wire format is read by its own parser (`trialgw.delivery.cm.parse_cm_status_report`,
-`trialgw.delivery.meta.meta_status_reports`, `trialgw.delivery.aws_sms.parse_sms_delivery_event`) into
-`StatusReport`s; this use case finds each message by our id or the provider's and moves its record. Statuses only move
-forward (`trialgw.ports.STATUS_MOVES_FROM`), so a late or repeated report changes nothing.
+Each provider's wire format is read by its own parser (`trialgw.providers.<name>.status`: CM's JSON reports, WhatsApp's
+statuses, AWS SMS delivery events) into `StatusReport`s; this use case finds each message by our id or the provider's
+and moves its record. Statuses only move forward (`trialgw.ports.STATUS_MOVES_FROM`), so a late or repeated report
+changes nothing.
 """
 
 from __future__ import annotations
 
-from trialgw.delivery.status import StatusReport
 from trialgw.observability import logger
 from trialgw.ports import MessageStatus, MessageStatusStore
+from trialgw.providers.status import StatusReport
 
 
 def apply_report(

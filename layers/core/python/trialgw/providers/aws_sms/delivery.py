@@ -1,8 +1,8 @@
-"""The `aws-sms` provider: AWS End User Messaging SMS (`pinpoint-sms-voice-v2` `SendTextMessage`).
+"""The `aws-sms` provider's delivery: AWS End User Messaging SMS (`pinpoint-sms-voice-v2` `SendTextMessage`).
 
 Each send names the configuration set (so delivery events reach its SNS destination) and carries our message id in
-`Context` (`{"message_id": …}`, echoed into every event), so `parse_sms_delivery_event` maps events back to our
-messages without a lookup.
+`Context` (`{"message_id": …}`, echoed into every event), so `trialgw.providers.aws_sms.status.parse_sms_delivery_event`
+maps events back to our messages without a lookup.
 
 Sender: `SendTextMessage` has no free-form sender field; the sender is the `OriginationIdentity` (a phone number, a
 registered sender ID, a pool, or their ARNs). The identity used is the configured `origination_identity` (normally a
@@ -31,15 +31,15 @@ The `code` is the AWS error code, with its `Reason` when AWS gives one (`Validat
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders
-from trialgw.delivery.status import StatusReport
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
+from trialgw.providers.aws_sms import AWS_SMS_MASKING
+from trialgw.providers.masking import mask_reason
+from trialgw.providers.port import Delivered, DeliveryFailed, ProviderName, SmsSenders
 
 # The service model's pattern and limits (Stubber does not check them, so we do).
 _DESTINATION = re.compile(r"\+?[1-9][0-9]{1,18}")
@@ -58,24 +58,6 @@ _TRANSIENT_CODES = frozenset(
         "RequestLimitExceeded",
     }
 )
-# Events that move a message forward; PENDING/QUEUED say nothing new, UNKNOWN (no carrier report within 72 h)
-# does not prove a failure, so the message stays "sent".
-_EVENT_STATUS: dict[str, str] = {
-    "TEXT_SUCCESSFUL": "sent",
-    "TEXT_SENT": "sent",
-    "TEXT_DELIVERED": "delivered",
-    "TEXT_INVALID": "failed",
-    "TEXT_INVALID_MESSAGE": "failed",
-    "TEXT_UNREACHABLE": "failed",
-    "TEXT_CARRIER_UNREACHABLE": "failed",
-    "TEXT_BLOCKED": "failed",
-    "TEXT_CARRIER_BLOCKED": "failed",
-    "TEXT_SPAM": "failed",
-    "TEXT_TTL_EXPIRED": "failed",
-    "TEXT_PROTECT_BLOCKED": "failed",
-}
-_LONG_DIGITS = re.compile(r"\+?\d{9,}")
-_MAX_REASON = 200
 
 
 class AwsSmsProvider:
@@ -169,60 +151,4 @@ def _client_failure(exc: Any) -> DeliveryFailed:
 
 def _scrub(text: str) -> str:
     # AWS messages can quote the destination number; the reason reaches logs, where numbers must not appear.
-    text = " ".join(_LONG_DIGITS.sub("***", text).split())
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
-
-
-def parse_sms_delivery_event(message: str | dict[str, Any]) -> StatusReport | None:
-    """The status report in one configuration-set event, or None when it has nothing for us.
-
-    `message` is the event itself (a dict or its JSON), or the SNS envelope around it (an SQS body from the topic,
-    or a Lambda record's `Sns`). None for events that do not move a message forward (`TEXT_PENDING`,
-    `TEXT_QUEUED`, `TEXT_UNKNOWN`), for sends that did not carry our message id in `context`, and for anything that
-    is not such an event.
-    """
-    event = _unwrap(message)
-    if event is None:
-        return None
-    context = event.get("context")
-    message_id = context.get("message_id") if isinstance(context, Mapping) else None
-    event_type = event.get("eventType")
-    status = _EVENT_STATUS.get(event_type) if isinstance(event_type, str) else None
-    if not isinstance(message_id, str) or not message_id or status is None:
-        return None
-    reason = None
-    if status == "failed":
-        parts = [event.get("messageStatus"), event.get("messageStatusDescription")]
-        reason = _scrub(": ".join(p for p in parts if isinstance(p, str) and p) or str(event_type))
-    stamp = event.get("eventTimestamp")
-    # Event timestamps are epoch milliseconds; reports are seconds.
-    at = stamp // 1000 if isinstance(stamp, int) and not isinstance(stamp, bool) else None
-    provider_id = event.get("messageId")
-    return StatusReport(
-        message_id=message_id,
-        status=status,
-        reason=reason,
-        at=at,
-        provider_message_id=provider_id if isinstance(provider_id, str) and provider_id else None,
-    )
-
-
-def _unwrap(message: object) -> Mapping[str, Any] | None:
-    # Up to three layers: Lambda record → SNS envelope → event (its `Message` a JSON string).
-    for _ in range(3):
-        if isinstance(message, str | bytes):
-            try:
-                message = json.loads(message)
-            except ValueError:
-                return None
-        if not isinstance(message, Mapping):
-            return None
-        if "eventType" in message:
-            return message
-        inner = message.get("Sns", message.get("Message"))
-        if isinstance(inner, Mapping) and "Message" in inner:
-            inner = inner["Message"]
-        if inner is None:
-            return None
-        message = inner
-    return None
+    return mask_reason(text, AWS_SMS_MASKING)

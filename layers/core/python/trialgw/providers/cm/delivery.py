@@ -47,28 +47,25 @@ A per-message code (`messages[0].messageErrorCode`) wins over the request's `err
 messages"). Reasons quote CM's `details`/`messageDetails` shortened, with long digit runs (phone numbers)
 masked; the product token never appears in a reason, a log or a repr.
 
-Status reports (reference §3.2): `{"messages": {"msg": {...} | [...]}}`, keys in any letter case; `status.code`
-0 accepted → sent, 1 rejected → failed, 2 delivered, 3 failed, 4 read (the status words Accepted/Sent/Delivered/
-Read/Rejected/Failed/Cancelled are understood too).
+CM's status reports are read by `trialgw.providers.cm.status`; its MO webhook by `trialgw.providers.cm.inbound`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from trialgw.channels import is_phone
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
-from trialgw.delivery.status import StatusReport
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound._fields import as_object, describe, lookup
+from trialgw.json_input import lookup
 from trialgw.models import Channel
-from trialgw.ports import MessageStatus, OutboundMessage
+from trialgw.ports import OutboundMessage
+from trialgw.providers.cm._values import as_int as _as_int
+from trialgw.providers.cm._values import as_text as _as_text
+from trialgw.providers.cm._values import scrub as _scrub
+from trialgw.providers.port import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
 
 if TYPE_CHECKING:
     from urllib3 import BaseHTTPResponse, PoolManager
@@ -81,19 +78,8 @@ SMS_MIN_PARTS = 1
 SMS_MAX_PARTS = 8
 # CM's answers are a few hundred bytes; more is not CM, and reading it all would only cost time and memory.
 _MAX_RESPONSE_BYTES = 64 * 1024
-_MAX_REASON_CHARS = 200
-_MAX_STATUS_REPORTS = 1000
 # A header value must be printable ASCII without spaces; anything else would make http.client quote it in an error.
 _TOKEN_SHAPE = re.compile(r"[!-~]{1,200}")
-# Six or more digits (optionally separated) in a CM text are probably a phone number: masked before logging.
-_DIGIT_RUN = re.compile(r"\+?\d(?:[\s-]?\d){5,}")
-# Our message ids are uuid hex (32); anything longer or odder in a report's `reference` is not ours.
-_REFERENCE_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-# Codes are small numbers; the bound keeps hostile values (10**5000, "²") out of int().
-_CODE_SHAPE = re.compile(r"[0-9]{1,6}")
-_MAX_CODE = 10**6
-# Unix seconds beyond this (year 3058) are no report's time; larger numbers are read as milliseconds.
-_MAX_SECONDS = 2**35
 
 _ACCOUNT_CODES = frozenset({101, 102, 103})
 _TRANSIENT_CODES = _ACCOUNT_CODES | {500, 999}
@@ -117,50 +103,6 @@ _CODE_REASONS: dict[int, str] = {
     500: "CM had an internal error",
     999: "CM had an unknown error",
 }
-
-_STATUS_CODES: dict[str, MessageStatus] = {
-    "0": MessageStatus.SENT,
-    "1": MessageStatus.FAILED,
-    "2": MessageStatus.DELIVERED,
-    "3": MessageStatus.FAILED,
-    "4": MessageStatus.READ,
-    "accepted": MessageStatus.SENT,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "read": MessageStatus.READ,
-    "rejected": MessageStatus.FAILED,
-    "failed": MessageStatus.FAILED,
-    "cancelled": MessageStatus.FAILED,
-    "canceled": MessageStatus.FAILED,
-}
-_FAILED_REASONS = {"1": "Rejected by CM or the operator", "3": "Not delivered"}
-
-
-def _scrub(text: str, secret: str | None = None) -> str:
-    """A provider text fit for a reason: one line, the secret removed, phone-like digit runs masked, shortened."""
-    # Valid Unicode, or the record cannot be stored: JSON lets CM's text carry lone surrogates (`"\ud800"`).
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    if secret:
-        text = text.replace(secret, "***")
-    # A hostile or broken answer may be huge: only its start can end up in the reason anyway.
-    text = " ".join(text[: _MAX_REASON_CHARS * 4].split())
-    text = _DIGIT_RUN.sub(lambda match: match.group()[:3] + "***", text)
-    return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"
-
-
-def _as_int(value: object) -> int | None:
-    # CM sends codes as numbers; the Java SDK reads `messageErrorCode` as a string, so both are accepted.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 <= value < _MAX_CODE else None
-    if isinstance(value, str) and _CODE_SHAPE.fullmatch(value.strip()):
-        return int(value.strip())
-    return None
-
-
-def _as_text(value: object) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def cm_number(channel: Channel, to: str) -> str:
@@ -358,89 +300,6 @@ class CmProvider:
                 response.release_conn()
 
 
-def _parse_time(value: object) -> int | None:
-    """CM's `received` as Unix seconds; its format is not documented, so ISO forms and epoch numbers are tried."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        value = int(value) if math.isfinite(value) and abs(value) < _MAX_SECONDS * 1000 else None
-    if isinstance(value, int):
-        # Milliseconds when it is too large to be seconds.
-        seconds = value // 1000 if value >= _MAX_SECONDS else value
-        return seconds if 0 <= seconds < _MAX_SECONDS else None
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    text = value.strip()
-    if re.fullmatch(r"[0-9]{1,16}", text):
-        return _parse_time(int(text))
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            # CM's other timestamps (`timeUtc`) are UTC without a zone.
-            moment = moment.replace(tzinfo=UTC)
-        return int(moment.timestamp())
-    except (ValueError, OverflowError):
-        return None
-
-
-def _parse_report(value: object) -> StatusReport | None:
-    if not isinstance(value, dict):
-        return None
-    reference = lookup(value, "reference", ignore_case=True)
-    if not isinstance(reference, str) or not _REFERENCE_SHAPE.fullmatch(reference.strip()):
-        return None
-    status = lookup(value, "status", ignore_case=True)
-    if not isinstance(status, dict):
-        return None
-    raw_code = lookup(status, "code", ignore_case=True)
-    if isinstance(raw_code, bool) or not isinstance(raw_code, int | str):
-        return None
-    code = str(raw_code).strip().casefold()
-    mapped = _STATUS_CODES.get(code)
-    if mapped is None:
-        return None
-    reason = None
-    if mapped is MessageStatus.FAILED:
-        description = _as_text(lookup(status, "errorDescription", ignore_case=True))
-        error_code = lookup(status, "errorCode", ignore_case=True)
-        error = _as_text(error_code) or (str(error_code) if _as_int(error_code) is not None else None)
-        if description:
-            reason = _scrub(description)
-        elif error:
-            reason = _scrub(f"CM status error {error}")
-        else:
-            reason = _FAILED_REASONS.get(code, code.capitalize())
-    return StatusReport(
-        message_id=reference.strip(),
-        status=mapped.value,
-        reason=reason,
-        at=_parse_time(lookup(value, "received", ignore_case=True)),
-    )
-
-
-def parse_cm_status_report(body: object) -> list[StatusReport]:
-    """The reports in a CM JSON status report body (`messages.msg` one object or an array of them).
-
-    Raises InvalidPayload when the envelope is not CM's. A report that cannot be matched or understood (no or an odd
-    `reference`, an unknown status code) is skipped, not refused: CM retries a refused body for days, and one odd
-    report must not hold back the others. `at` is CM's `received` time when it can be read.
-    """
-    envelope = as_object(body, "body")
-    messages = lookup(envelope, "messages", ignore_case=True)
-    if messages is None:
-        raise InvalidPayload("body.messages is required.")
-    msg = lookup(as_object(messages, "body.messages"), "msg", ignore_case=True)
-    if isinstance(msg, dict):
-        items: list[object] = [msg]
-    elif isinstance(msg, list):
-        if len(msg) > _MAX_STATUS_REPORTS:
-            raise InvalidPayload(f"At most {_MAX_STATUS_REPORTS} status reports per call.")
-        items = msg
-    else:
-        raise InvalidPayload(f"body.messages.msg must be an object or an array, not {describe(msg)}.")
-    return [report for report in map(_parse_report, items) if report is not None]
-
-
 __all__ = [
     "DEFAULT_GATEWAY_URL",
     "TOKEN_HEADER",
@@ -448,5 +307,4 @@ __all__ = [
     "build_cm_request",
     "cm_number",
     "interpret_cm_response",
-    "parse_cm_status_report",
 ]

@@ -1,4 +1,5 @@
-"""The channel-provider port: every adapter (sandbox, cm, meta, aws-sms) delivers one OutboundMessage or says why not.
+"""The channel-provider port: each provider package's adapter (sandbox, cm, meta, aws_sms) delivers one
+OutboundMessage or says why not.
 
 A failure is either transient (timeouts, throttling, 5xx: the delivery worker retries it through SQS with
 back-off) or permanent (a 4xx such as an invalid recipient or an expired 24-hour window: it fails at once).
@@ -42,8 +43,8 @@ class SmsSenders:
     """Who an SMS comes from: the trial company's sender, unless the operator lets developers choose their own.
 
     The seed: "The sender of the outbound messages will always be the CM.COM trial account". A developer's `from` is
-    still validated (row 9 of the send table) but, by default, goes out as nobody's sender: a trial must not send
-    SMS as "MyBank".
+    still validated (the send gateway's SMS sender check) but, by default, goes out as nobody's sender: a trial must
+    not send SMS as "MyBank".
     """
 
     trial: str

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 
 from trialgw.addresses import normalize_phone
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound._fields import as_object, optional_str, required_id, required_str
+from trialgw.errors import InvalidPayload
+from trialgw.json_input import as_object, optional_str, required_id, required_str
 from trialgw.models import Channel, InboundMessage
-
-PROVIDER = "aws-sms"
+from trialgw.providers.aws_sms import PROVIDER
 
 
 def parse_sns_sms(message: str, *, received_at: int) -> InboundMessage:

@@ -1,4 +1,4 @@
-"""CM's MO webhook JSON (Business Messaging inbound messages) to and from `InboundMessage`.
+"""CM's MO webhook JSON (Business Messaging inbound messages) to `InboundMessage` (and back: `trialgw.mo_json`).
 
 CM documents JSON keys as case-insensitive, so every key here is matched ignoring case. The payload is
 one MO object; an array of them is accepted too (each item parsed alike), so a batch is never half-read.
@@ -6,12 +6,10 @@ one MO object; an array of them is accepted too (each item parsed alike), so a b
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from trialgw.addresses import normalize_address
 from trialgw.channels import Channel, channels, parse_channel, spec_of
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound._fields import (
+from trialgw.errors import InvalidPayload
+from trialgw.json_input import (
     as_object,
     describe,
     lookup,
@@ -21,10 +19,8 @@ from trialgw.inbound._fields import (
     required_str,
 )
 from trialgw.models import InboundMessage
+from trialgw.providers.cm import PROVIDER
 
-PROVIDER = "cm"
-# CM's `timeUtc`: UTC without a zone suffix.
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _MAX_BATCH = 1000
 
 
@@ -84,26 +80,3 @@ def parse_cm_mo(body: object, *, received_at: int) -> list[InboundMessage]:
             raise InvalidPayload(f"At most {_MAX_BATCH} MO messages per call.")
         return [_parse_one(item, f"body[{index}]", received_at) for index, item in enumerate(body)]
     return [_parse_one(body, "body", received_at)]
-
-
-def to_cm_mo_json(message: InboundMessage) -> dict[str, object]:
-    """The CM MO JSON a trial's webhook would have received for `message`, for the dashboard's Messages tab.
-
-    Same field names and shapes as CM's: `reference` is the provider's message id, `timeUtc` is
-    `received_at` in CM's zone-less UTC format, and fields we never have (context, media, groupings)
-    are present and empty, as CM sends them for a plain text message.
-    """
-    return {
-        "reference": message.provider_message_id,
-        "messageContext": "",
-        "from": {"number": message.sender, "name": message.sender_name or ""},
-        "to": {"number": message.recipient},
-        "message": {
-            "text": message.text or "",
-            "media": {"mediaUri": "", "contentType": "", "title": ""},
-            "custom": {},
-        },
-        "groupings": ["", "", ""],
-        "timeUtc": datetime.fromtimestamp(message.received_at, tz=UTC).strftime(_TIME_FORMAT),
-        "channel": message.channel.value,
-    }

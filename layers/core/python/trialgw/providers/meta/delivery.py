@@ -1,4 +1,5 @@
-"""The `meta` provider: WhatsApp Cloud API, Messenger Send API and Instagram messaging through Meta's Graph API.
+"""The `meta` provider's delivery: WhatsApp Cloud API, Messenger Send API and Instagram messaging through Meta's
+Graph API.
 
 Endpoints (all `POST`, `Authorization: Bearer <token>`, JSON):
 
@@ -49,11 +50,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from trialgw import budgets
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName
-from trialgw.delivery.status import StatusReport
-from trialgw.inbound.meta import MetaStatus
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
+from trialgw.providers.masking import MaskRule, mask_reason
+from trialgw.providers.port import Delivered, DeliveryFailed, ProviderName
 
 if TYPE_CHECKING:
     from urllib3 import PoolManager
@@ -100,9 +100,7 @@ _TRANSIENT: dict[int, str] = {
 _WINDOW_SUBCODES = frozenset({2018278, 2018108})
 _TRANSIENT_HTTP = frozenset({408, 429})
 # Meta access tokens look like EAA… (page/system-user) or IG… (Instagram Login); scrub lookalikes too.
-_TOKENISH = re.compile(r"\b(?:EAA|IG)[A-Za-z0-9_\-]{16,}")
-_LONG_DIGITS = re.compile(r"\+?\d{9,}")
-_MAX_DETAIL = 200
+META_MASKING = MaskRule(tokens=re.compile(r"\b(?:EAA|IG)[A-Za-z0-9_\-]{16,}"))
 
 
 class MetaProvider:
@@ -260,32 +258,9 @@ def _int(value: object) -> int | None:
     return None
 
 
-# The WhatsApp statuses that move a sent message; others (e.g. "deleted") say nothing about delivery.
-META_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
-
-
-def meta_status_reports(statuses: list[MetaStatus]) -> list[StatusReport]:
-    """The status reports in a Meta webhook's `statuses` (read by `trialgw.inbound.meta.parse_meta` with the
-    messages), by Meta's message id; a failure's reason is Meta's error code and title."""
-    reports = []
-    for status in statuses:
-        if status.status not in META_STATUSES:
-            continue
-        reason = None
-        if status.status == "failed":
-            reason = " ".join(str(part) for part in (status.error_code, status.error_title) if part) or "failed"
-        reports.append(StatusReport("", status.status, reason, status.at, status.provider_message_id))
-    return reports
-
-
 def _scrub(text: str, token: str | None = None) -> str:
     """Meta's own wording, without anything secret or personal, short enough for a dashboard line."""
-    if token:
-        text = text.replace(token, "***")
-    text = _TOKENISH.sub("***", text)
-    text = _LONG_DIGITS.sub("***", text)
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+    return mask_reason(text, META_MASKING, secret=token)
 
 
 def _permanent_range(code: int) -> bool:

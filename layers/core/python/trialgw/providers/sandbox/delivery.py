@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from trialgw.delivery.provider import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
 from trialgw.models import Channel
 from trialgw.ports import Clock, OutboundMessage
+from trialgw.providers.port import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
 
 
 class SandboxFault(StrEnum):

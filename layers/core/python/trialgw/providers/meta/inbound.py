@@ -1,4 +1,4 @@
-"""Meta webhooks: the signature, the verify handshake, and the WhatsApp / Messenger / Instagram envelopes.
+"""Meta's webhooks: the signature, the verify handshake, and the WhatsApp / Messenger / Instagram envelopes.
 
 Meta batches: one POST may carry several entries, changes and events, of kinds we do not use (echoes
 of our own sends, reactions, reads, postbacks, template updates). Those are counted in `ignored`, not
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from trialgw.addresses import normalize_address, normalize_phone
 from trialgw.channels import spec_of
-from trialgw.inbound import InvalidPayload
-from trialgw.inbound._fields import (
+from trialgw.errors import InvalidPayload
+from trialgw.json_input import (
     as_list,
     as_object,
     describe,
@@ -29,11 +29,11 @@ from trialgw.inbound._fields import (
     required_str,
 )
 from trialgw.models import Channel, InboundMessage
+from trialgw.providers.meta import META_CHANNELS, PROVIDER
 
-PROVIDER = "meta"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
-_OBJECTS = {"whatsapp_business_account": Channel.WHATSAPP, "page": Channel.MESSENGER, "instagram": Channel.INSTAGRAM}
+_OBJECTS = {row.webhook_object: channel for channel, row in META_CHANNELS.items()}
 # WhatsApp message types that are not something the end user wrote to the business.
 _IGNORED_WHATSAPP_TYPES = frozenset({"reaction", "system", "request_welcome"})
 

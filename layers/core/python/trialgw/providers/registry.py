@@ -5,121 +5,133 @@ credential (in the provider secret; locally, a setting) or its account id (a set
 closed, every message failing at once with a reason that names what the operator must set ("channel not
 configured: ..."), never handed to the sandbox, which would record it `sent` although nothing reached a phone.
 
-The choice is made per message, so credentials put into the secret after a deploy take effect within the
+Each provider is one package (`trialgw.providers.<name>`) whose `SPEC` says what it needs (its secret keys, the
+credentials and accounts per channel, how it is built); this module reads the specs and names no provider's
+channels. The choice is made per message, so credentials put into the secret after a deploy take effect within the
 secret's cache time, without a cold start. Adapters are built once per process and keep their connection pools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
-from trialgw.channels import CHANNELS, check_provider, single_contact
-from trialgw.delivery.provider import NOT_CONFIGURED, Delivered, DeliveryFailed, Provider, ProviderName, SmsSenders
+from trialgw.adapters.secrets import SECRET_CACHE_SECONDS, SecretProblem, SecretUnreadable, read_json_secret
+from trialgw.channels import CHANNELS, check_provider
 from trialgw.models import Channel
 from trialgw.observability import logger
 from trialgw.ports import OutboundMessage
+from trialgw.providers import aws_sms, cm, meta, sandbox
+from trialgw.providers.port import NOT_CONFIGURED, Delivered, DeliveryFailed, Provider, ProviderName
+from trialgw.providers.spec import ProviderSpec, sms_senders
 from trialgw.settings import DeliverySettings, env_var
 
-# A rotated or newly filled secret is picked up within this many seconds.
-SECRET_CACHE_SECONDS = 300
+# Every provider package's spec, by name.
+SPECS: dict[ProviderName, ProviderSpec] = {spec.name: spec for spec in (sandbox.SPEC, cm.SPEC, meta.SPEC, aws_sms.SPEC)}
+# The provider secret's keys (each also a setting, for the local stack): what the stack describes, the delivery
+# function reads and `trialgw-admin providers set-credential` accepts. In `ProviderName` order.
+PROVIDER_SECRET_KEYS: tuple[str, ...] = tuple(key for name in ProviderName for key in SPECS[name].secret_keys)
+# The webhook secret's keys: what the stack creates and the mo_webhook function checks.
+WEBHOOK_SECRET_KEYS: tuple[str, ...] = tuple(key for name in ProviderName for key in SPECS[name].webhook_secret_keys)
+# The (method, path) routes the providers' webhooks take (all served by the mo_webhook function).
+WEBHOOK_ROUTES: tuple[tuple[str, str], ...] = tuple(
+    route for name in ProviderName for route in SPECS[name].webhook_routes
+)
+
+__all__ = [
+    "PROVIDER_SECRET_KEYS",
+    "SECRET_CACHE_SECONDS",
+    "SPECS",
+    "WEBHOOK_ROUTES",
+    "WEBHOOK_SECRET_KEYS",
+    "NotConfigured",
+    "ProviderCredentials",
+    "chosen_providers",
+    "missing_accounts",
+    "not_configured_reason",
+    "provider_credentials",
+    "providers_for",
+    "required_accounts",
+    "required_credentials",
+]
 
 
-@dataclass(frozen=True, slots=True)
 class ProviderCredentials:
-    cm_product_token: str | None
-    whatsapp_access_token: str | None
-    messenger_page_token: str | None
-    instagram_access_token: str | None
+    """The provider secret's values, one attribute per key of `PROVIDER_SECRET_KEYS` (None when unset)."""
+
+    __slots__ = PROVIDER_SECRET_KEYS
+
+    def __init__(self, *values: str | None) -> None:
+        for key, value in zip(PROVIDER_SECRET_KEYS, values, strict=True):
+            object.__setattr__(self, key, value)
+
+    if TYPE_CHECKING:
+        # Each key is an attribute (`credentials.cm_product_token`), made from the specs at import.
+        def __getattr__(self, key: str) -> str | None: ...
+
+    @classmethod
+    def none(cls) -> ProviderCredentials:
+        return cls(*(None for _ in PROVIDER_SECRET_KEYS))
+
+    @classmethod
+    def of(cls, values: Callable[[str], object]) -> ProviderCredentials:
+        """From `values(key)` for each key; an empty or missing value is None."""
+        return cls(*(str(values(key) or "") or None for key in PROVIDER_SECRET_KEYS))
+
+    def get(self, key: str) -> str | None:
+        value = getattr(self, key, None)
+        return value if isinstance(value, str) else None
+
+    def meta_token(self, channel: Channel) -> str | None:
+        key = meta.token_key(channel)
+        return None if key is None else self.get(key)
+
+    def _values(self) -> tuple[str | None, ...]:
+        return tuple(self.get(key) for key in PROVIDER_SECRET_KEYS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProviderCredentials) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     def __repr__(self) -> str:
         # Never print a credential, whoever logs this object.
         return "ProviderCredentials(***)"
-
-    def meta_token(self, channel: Channel) -> str | None:
-        return {
-            Channel.WHATSAPP: self.whatsapp_access_token,
-            Channel.MESSENGER: self.messenger_page_token,
-            Channel.INSTAGRAM: self.instagram_access_token,
-        }.get(channel)
 
 
 def provider_credentials(settings: DeliverySettings) -> ProviderCredentials:
     """From the Secrets Manager secret in AWS (cached), from settings locally. Raises DeliveryFailed (transient) when
     the secret cannot be read, so the message is retried rather than sent by the wrong provider."""
     if not settings.provider_secrets_name:
-        return ProviderCredentials(
-            settings.cm_product_token,
-            settings.whatsapp_access_token,
-            settings.messenger_page_token,
-            settings.instagram_access_token,
-        )
-    from aws_lambda_powertools.utilities import parameters
-
-    from trialgw.adapters import aws
-
-    # Within the time budget's limits (Powertools' own client would wait up to a minute).
-    aws.budget_secrets()
+        return ProviderCredentials.of(lambda key: getattr(settings, key))
     try:
-        value: Any = parameters.get_secret(
-            settings.provider_secrets_name, transform="json", max_age=SECRET_CACHE_SECONDS
-        )
-    except parameters.exceptions.GetParameterError as error:
-        if not _has_no_value(error):
-            raise DeliveryFailed(
-                f"The provider credentials could not be read ({type(error).__name__}).", transient=True, code="secrets"
-            ) from None
+        value = read_json_secret(settings.provider_secrets_name)
+    except SecretUnreadable as error:
+        if error.problem is SecretProblem.NOT_OBJECT:
+            reason = "The provider credentials secret is not a JSON object."
+        else:
+            reason = f"The provider credentials could not be read ({error.error})."
+        raise DeliveryFailed(reason, transient=True, code="secrets") from None
+    if value is None:
         # The stack creates the secret with no value; until the operator sets one, no channel has credentials.
         logger.warning(
             "the provider credentials secret has no value; every channel set to a provider is not configured"
         )
-        return ProviderCredentials(None, None, None, None)
-    except parameters.exceptions.TransformParameterError as error:
-        raise DeliveryFailed(
-            f"The provider credentials could not be read ({type(error).__name__}).", transient=True, code="secrets"
-        ) from None
-    if not isinstance(value, dict):
-        raise DeliveryFailed("The provider credentials secret is not a JSON object.", transient=True, code="secrets")
-    return ProviderCredentials(*(str(value.get(key) or "") or None for key in ProviderCredentials.__slots__))
-
-
-def _has_no_value(error: Exception) -> bool:
-    """Whether Secrets Manager answered ResourceNotFoundException: what GetSecretValue says of a secret with no
-    value (no AWSCURRENT version), as the stack creates it. Powertools wraps the botocore error it raised in."""
-    cause = error.__cause__ or error.__context__
-    details = getattr(cause, "response", None)
-    return isinstance(details, dict) and details.get("Error", {}).get("Code") == "ResourceNotFoundException"
-
-
-# What a provider needs for a channel beyond IAM: its credential (a key of the provider secret, and locally the
-# setting of the same name) and the account it sends from (a setting, a deploy-time knob in AWS).
-_META_TOKENS = {
-    Channel.WHATSAPP: "whatsapp_access_token",
-    Channel.MESSENGER: "messenger_page_token",
-    Channel.INSTAGRAM: "instagram_access_token",
-}
-_META_ACCOUNTS = {
-    Channel.WHATSAPP: "whatsapp_phone_number_id",
-    Channel.MESSENGER: "messenger_page_id",
-    Channel.INSTAGRAM: "instagram_account_id",
-}
+        return ProviderCredentials.none()
+    return ProviderCredentials.of(value.get)
 
 
 def required_credentials(name: ProviderName, channel: Channel) -> tuple[str, ...]:
     """The provider secret's keys `name` needs to carry `channel` (aws-sms: none, IAM is its credential)."""
-    if name is ProviderName.CM:
-        return ("cm_product_token",)
-    if name is ProviderName.META and channel in _META_TOKENS:
-        return (_META_TOKENS[channel],)
-    return ()
+    return SPECS[name].credentials(channel)
 
 
 def required_accounts(name: ProviderName, channel: Channel) -> tuple[str, ...]:
     """The settings fields naming the account `name` sends `channel` from (aws-sms: the origination identity may be
     the account's default; cm: the senders are optional)."""
-    return (_META_ACCOUNTS[channel],) if name is ProviderName.META and channel in _META_ACCOUNTS else ()
+    return SPECS[name].accounts(channel)
 
 
 def chosen_providers(settings: DeliverySettings) -> dict[Channel, ProviderName]:
@@ -152,18 +164,13 @@ def providers_for(settings: DeliverySettings) -> Callable[[Channel], Provider]:
             return built(name)
         # Reading the credentials may fail like a delivery: transiently (DeliveryFailed), and the message is retried.
         credentials = provider_credentials(settings)
-        missing = tuple(key for key in required_credentials(name, channel) if not _credential(credentials, key))
+        missing = tuple(key for key in required_credentials(name, channel) if not credentials.get(key))
         missing += missing_accounts(settings, channel)
         if missing:
             return NotConfigured(name, not_configured_reason(settings, channel, name, missing))
         return built(name)
 
     return provider
-
-
-def _credential(credentials: ProviderCredentials, key: str) -> str | None:
-    value = getattr(credentials, key)
-    return value if isinstance(value, str) else None
 
 
 def not_configured_reason(
@@ -205,53 +212,4 @@ class NotConfigured:
 
 
 def _build(name: ProviderName, settings: DeliverySettings) -> Provider:
-    if name is ProviderName.CM:
-        from trialgw.delivery.cm import CmProvider
-
-        return CmProvider(
-            lambda: provider_credentials(settings).cm_product_token,
-            settings.cm_gateway_url,
-            settings.cm_senders,
-            settings.provider_timeout_seconds,
-            sms_senders=_sms_senders(settings),
-        )
-    if name is ProviderName.META:
-        from trialgw.delivery.meta import MetaProvider
-
-        return MetaProvider(
-            settings.meta_graph_url,
-            settings.whatsapp_phone_number_id,
-            settings.messenger_page_id,
-            settings.instagram_account_id,
-            lambda channel: provider_credentials(settings).meta_token(channel),
-            settings.provider_timeout_seconds,
-        )
-    if name is ProviderName.AWS_SMS:
-        from trialgw.delivery.aws_sms import AwsSmsProvider
-
-        return AwsSmsProvider(
-            _sms_client, settings.sms_origination_identity, settings.sms_configuration_set, _sms_senders(settings)
-        )
-    from trialgw.delivery.sandbox import SandboxProvider
-
-    # The sandbox shows the trial company's contact points as senders, unless the operator named CM senders; SMS,
-    # with numbers by region, has its own sender (`SmsSenders`).
-    company = {
-        channel.value: contact for channel in CHANNELS if (contact := single_contact(settings, channel)) is not None
-    }
-    return SandboxProvider(
-        fault=settings.sandbox_fault,
-        delay_seconds=settings.sandbox_delay_seconds,
-        senders={**company, **settings.cm_senders},
-        sms_senders=_sms_senders(settings),
-    )
-
-
-def _sms_senders(settings: DeliverySettings) -> SmsSenders:
-    return SmsSenders(settings.trial_sms_sender, developer_allowed=settings.sms_allow_developer_sender)
-
-
-def _sms_client() -> Any:
-    from trialgw.adapters import aws
-
-    return aws.sms_voice()
+    return SPECS[name].build(settings, lambda key: provider_credentials(settings).get(key), sms_senders(settings))

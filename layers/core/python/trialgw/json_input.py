@@ -1,10 +1,20 @@
-"""Typed access to untrusted JSON with errors that name the path (`entry[0].messaging[1].sender.id`)."""
+"""Untrusted JSON: one decoder for request bodies, and typed access with errors that name the path
+(`entry[0].messaging[1].sender.id`).
+
+`decode_object` is the one reader of a body that must be a JSON object (the HTTP functions through
+`trialgw.http.parse_json_object`; the send gateway's own reader, which answers in CM's words, can move onto it).
+The field readers raise `InvalidPayload`, whatever JSON value they are given: the providers' webhook parsers and
+status-report parsers read through them.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
 
-from trialgw.inbound import InvalidPayload
+from trialgw.errors import InvalidPayload
 
 # Error texts go back to the caller and into logs: never echo more than a hint of a hostile value.
 _MAX_SHOWN = 40
@@ -13,6 +23,38 @@ _MAX_TIMESTAMP_DIGITS = 16
 _KINDS: dict[type, str] = {type(None): "null", list: "an array", dict: "an object"}
 # Providers' message ids are tens of characters (WhatsApp's wamid, Instagram's mid: up to a few hundred).
 MAX_ID_BYTES = 512
+
+
+class NotAnObject(StrEnum):
+    """Why a body is not a usable JSON object; `decode_object` raises `UnreadableJson` with one of these."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+
+
+class UnreadableJson(ValueError):
+    def __init__(self, problem: NotAnObject) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+def decode_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
+    """`raw` as a JSON object, or UnreadableJson saying why not (size first, so a huge body is never parsed)."""
+    if raw is None or not raw.strip():
+        raise UnreadableJson(NotAnObject.EMPTY)
+    # surrogatepass: a body may decode to lone surrogates; its size is still its size.
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise UnreadableJson(NotAnObject.TOO_LARGE)
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON and over-long integers; RecursionError, absurdly deep nesting.
+        raise UnreadableJson(NotAnObject.NOT_JSON) from None
+    if not isinstance(parsed, dict):
+        raise UnreadableJson(NotAnObject.NOT_OBJECT)
+    return parsed
 
 
 def describe(value: object) -> str:

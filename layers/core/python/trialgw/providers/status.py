@@ -1,7 +1,7 @@
 """What a provider's status report says about one outbound message, whatever the provider's wire format.
 
-The CM adapter (`trialgw.delivery.cm.parse_cm_status_report`) produces these, and so will the Meta and AWS SMS
-helpers; the status webhook then moves the message's record forward (statuses only move forward, see
+Each provider package's parser produces these (`trialgw.providers.cm.status`, `.meta.status`, `.aws_sms.status`);
+the status webhook then moves the message's record forward (statuses only move forward, see
 `trialgw.ports.STATUS_MOVES_FROM`).
 """
 
