@@ -7,7 +7,11 @@ whole (`TransactionCanceledException`) and gives one reason per item, in request
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from types import TracebackType
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trialgw.errors import StoreError
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 CONDITION_FAILED_REASON = "ConditionalCheckFailed"
@@ -36,10 +40,33 @@ def first_condition_failed(error: ClientError) -> bool:
     return bool(codes) and codes[0] == CONDITION_FAILED_REASON
 
 
+class ConditionalWrite:
+    """One conditional write, as a `with` block: a failed condition is an answer (`held` is False afterwards), any
+    other failure a StoreError saying what could not be done ("could not <what>: <error type>")."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.held = True
+
+    def __enter__(self) -> ConditionalWrite:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> bool:
+        if isinstance(error, ClientError) and condition_failed(error):
+            self.held = False
+            return True
+        if isinstance(error, ClientError | BotoCoreError):
+            raise StoreError(f"could not {self.what}: {type(error).__name__}") from error
+        return False
+
+
 __all__ = [
     "CONDITION_FAILED",
     "CONDITION_FAILED_REASON",
     "TRANSACTION_CANCELED",
+    "ConditionalWrite",
     "cancellation_codes",
     "condition_failed",
     "error_code",

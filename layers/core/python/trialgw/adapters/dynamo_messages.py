@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
-from trialgw.adapters.dynamo_conditions import condition_failed, first_condition_failed
+from trialgw.adapters.dynamo_conditions import ConditionalWrite, condition_failed, first_condition_failed
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.ports import (
@@ -114,7 +114,8 @@ class DynamoMessageLog:
             self._end_lease(key, token)
 
     def _end_lease(self, key: dict[str, dict[str, str]], token: str) -> None:
-        try:
+        # A failed condition: the lease is not this call's any more (completed, or taken over), nothing of ours to end.
+        with ConditionalWrite("release the message"):
             self._client.update_item(
                 TableName=self._table,
                 Key=key,
@@ -133,13 +134,6 @@ class DynamoMessageLog:
                     ":in_progress": {"S": IN_PROGRESS},
                 },
             )
-        except ClientError as error:
-            if condition_failed(error):
-                # Not this call's any more (completed, or taken over): nothing of ours to end.
-                return
-            raise StoreError(f"could not release the message: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not release the message: {type(error).__name__}") from error
 
     def release(self, claim: InboundClaim) -> None:
         self._end_lease(self._seen_key(claim.provider, claim.provider_message_id), claim.token)
@@ -185,7 +179,7 @@ class DynamoMessageLog:
             item["text"] = {"S": message.text}
         if message.status is not None:
             item["status"] = {"S": message.status}
-        try:
+        with ConditionalWrite("record the message"):
             # The first write wins: a send retried under its Idempotency-Key (same message id and time) finds its
             # record perhaps already `sent`, which a second write must not set back to `queued`.
             self._client.put_item(
@@ -194,12 +188,6 @@ class DynamoMessageLog:
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return
-            raise StoreError(f"could not record the message: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not record the message: {type(error).__name__}") from error
 
     def forget(self, message: LoggedMessage) -> None:
         try:
@@ -239,7 +227,7 @@ class DynamoMessageLog:
         }
 
     def begin_attempt(self, ref: MessageRef) -> int | None:
-        try:
+        with ConditionalWrite("count the delivery attempt") as write:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key=self._ref_key(ref),
@@ -250,12 +238,8 @@ class DynamoMessageLog:
                 ExpressionAttributeValues={":one": {"N": "1"}, ":queued": {"S": MessageStatus.QUEUED.value}},
                 ReturnValues="UPDATED_NEW",
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return None
-            raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
+        if not write.held:
+            return None
         return int(answer["Attributes"]["attempts"]["N"])
 
     def set_status(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
-from trialgw.adapters.dynamo_conditions import condition_failed
+from trialgw.adapters.dynamo_conditions import ConditionalWrite, condition_failed
 from trialgw.errors import StoreError
 from trialgw.ports import SendKeyClaim, SendKeyState
 
@@ -131,7 +131,7 @@ class DynamoSendKeys:
             raise _failed("complete", error) from error
 
     def release(self, key_hash: str, idempotency_key: str, *, token: str) -> None:
-        try:
+        with ConditionalWrite("release the Idempotency-Key"):
             self._client.delete_item(
                 TableName=self._table,
                 Key=_key(key_hash, idempotency_key),
@@ -140,12 +140,6 @@ class DynamoSendKeys:
                 ExpressionAttributeNames={"#token": "token"},
                 ExpressionAttributeValues={":token": {"S": token}},
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return
-            raise _failed("release", error) from error
-        except BotoCoreError as error:
-            raise _failed("release", error) from error
 
 
 def _owned(item: dict[str, Any]) -> SendKeyClaim:

@@ -22,6 +22,7 @@ from trialgw import names
 from trialgw.adapters.dynamo_conditions import (
     CONDITION_FAILED_REASON,
     TRANSACTION_CANCELED,
+    ConditionalWrite,
     cancellation_codes,
     condition_failed,
     error_code,
@@ -53,7 +54,7 @@ def _trial_key(key_hash: str) -> dict[str, Any]:
 
 def _decrement(client: DynamoDBClient, table: str, key: dict[str, Any], attribute: str, *, what: str) -> None:
     """Gives one counted unit back; a counter already at zero (or absent) stays as it is."""
-    try:
+    with ConditionalWrite(f"give back {what}"):
         client.update_item(
             TableName=table,
             Key=key,
@@ -62,12 +63,6 @@ def _decrement(client: DynamoDBClient, table: str, key: dict[str, Any], attribut
             ExpressionAttributeNames={"#count": attribute},
             ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
         )
-    except ClientError as error:
-        if condition_failed(error):
-            return
-        raise StoreError(f"could not give back {what}: {type(error).__name__}") from error
-    except BotoCoreError as error:
-        raise StoreError(f"could not give back {what}: {type(error).__name__}") from error
 
 
 def sent_attribute(channel: Channel) -> str:
@@ -234,7 +229,7 @@ class DynamoTrialStore:
         return QuotaTake(taken=True, state=_state(answer["Attributes"]))
 
     def give_back_quota(self, key_hash: str, channel: Channel, message_id: str, *, capacity_window: int) -> None:
-        try:
+        with ConditionalWrite("give back the message"):
             self._client.update_item(
                 TableName=self._table,
                 Key=_trial_key(key_hash),
@@ -253,15 +248,9 @@ class DynamoTrialStore:
                     ":message_id": {"S": message_id},
                 },
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return
-            raise StoreError(f"could not give back the message: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not give back the message: {type(error).__name__}") from error
 
     def revoke(self, key_hash: str) -> bool:
-        try:
+        with ConditionalWrite("revoke the trial") as write:
             self._client.update_item(
                 TableName=self._table,
                 Key=_trial_key(key_hash),
@@ -270,13 +259,7 @@ class DynamoTrialStore:
                 ExpressionAttributeNames={"#pk": names.PARTITION_KEY, "#status": "status"},
                 ExpressionAttributeValues={":revoked": {"S": TrialStatus.REVOKED.value}},
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise StoreError(f"could not revoke the trial: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not revoke the trial: {type(error).__name__}") from error
-        return True
+        return write.held
 
     def delete(self, key_hash: str) -> None:
         try:

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
-from trialgw.adapters.dynamo_conditions import CONDITION_FAILED_REASON, cancellation_codes, condition_failed
+from trialgw.adapters.dynamo_conditions import (
+    CONDITION_FAILED_REASON,
+    ConditionalWrite,
+    cancellation_codes,
+)
 from trialgw.errors import StoreError
 from trialgw.models import Channel, Trial, member_token
 from trialgw.ports import Membership, WhitelistEntry, WhitelistOutcome
@@ -171,7 +175,7 @@ class DynamoWhitelistStore:
             raise StoreError(f"could not remove from the whitelist: {type(error).__name__}") from error
 
     def claim_join_hint(self, channel: Channel, address: str, *, day: str, ttl: int) -> bool:
-        try:
+        with ConditionalWrite("claim the join hint") as write:
             self._client.put_item(
                 TableName=self._table,
                 Item={
@@ -182,13 +186,7 @@ class DynamoWhitelistStore:
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
             )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise StoreError(f"could not claim the join hint: {type(error).__name__}") from error
-        except BotoCoreError as error:
-            raise StoreError(f"could not claim the join hint: {type(error).__name__}") from error
-        return True
+        return write.held
 
     def entries(self, key_hash: str) -> list[WhitelistEntry]:
         try:
