@@ -143,6 +143,7 @@ def test_a_reply_waits_on_the_queue_then_the_pump_delivers_it(local_stack: Local
     assert reply["channel"] == "Instagram"
     assert reply["kind"] == "reply"
     assert "whitelisted" in reply["text"]
+
     # Delivered means consumed: nothing for this sender is left on the queue, once the pump has deleted what the
     # function delivered (the sandbox records a delivery before the function returns, the delete follows).
     def waiting() -> list[dict[str, Any]]:
