@@ -29,7 +29,7 @@ from trialgw.logic.dashboard import (
     trial_view,
     whitelist_view,
 )
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry
 from trialgw.ports import InvalidCursor
 from trialgw.settings import DashboardSettings
 
@@ -118,9 +118,6 @@ def _app() -> APIGatewayRestResolver:
     return app
 
 
-@logger.inject_lambda_context(clear_state=True)
-# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app().resolve(event, context)

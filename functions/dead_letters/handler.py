@@ -22,7 +22,7 @@ from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.sqs_batches import process_within_budget
 from trialgw.adapters.sqs_outbound import read_outbound
 from trialgw.logic.dead_letters import DEAD_LETTERED_METRIC, DeadLetterDeps, settle_dead_letter
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry, logger, metrics
 from trialgw.settings import DeadLettersSettings
 
 
@@ -48,9 +48,7 @@ def _record(record: SQSRecord) -> str:
     return settle_dead_letter(message, max_attempts=_settings().delivery_max_attempts, deps=_deps()).value
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A dead letter is started only while the remaining time covers it (trialgw.budgets.DEAD_LETTERS: a whole batch
     # does); one not started is reported failed and comes back later.

@@ -37,7 +37,7 @@ from trialgw.adapters.sqs_batches import attempt_number, process_within_budget
 from trialgw.adapters.sqs_outbound import outbound_from_json
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import DeliveryDeps, DeliveryResult, RetryLater, backoff_seconds, deliver, record_sent
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry, logger
 from trialgw.ports import OutboundMessage
 from trialgw.providers.registry import providers_for
 from trialgw.settings import DeliverySettings
@@ -159,10 +159,7 @@ def _delay(record: SQSRecord, seconds: int) -> None:
         logger.warning("could not set the retry back-off")
 
 
-@logger.inject_lambda_context(clear_state=True)
-# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # An attempt cut short by the function's timeout (or a crash) then blocks redelivery only until the invocation
     # would have ended, not for the idempotency records' whole lifetime.

@@ -35,7 +35,7 @@ from trialgw.http import json_response, parse_json_object, register_error_answer
 from trialgw.logic.inbound import InboundDeps, handle_inbound
 from trialgw.logic.status_reports import apply_reports
 from trialgw.models import InboundMessage
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry, logger
 from trialgw.ports import MessageStatusStore
 from trialgw.providers.aws_sms.inbound import parse_sns_sms
 from trialgw.providers.aws_sms.status import parse_sms_delivery_event
@@ -200,10 +200,7 @@ def _from_sqs(event: dict[str, Any]) -> bool:
     return isinstance(records, list) and bool(records) and records[0].get("eventSource") == "aws:sqs"
 
 
-@logger.inject_lambda_context(clear_state=True)
-# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Two event sources: the SMS topics' queue (SQS records), and API Gateway (the webhooks).
     if _from_sqs(event):

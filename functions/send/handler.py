@@ -27,7 +27,7 @@ from trialgw.http import BadRequest, json_response, register_error_answers, requ
 from trialgw.keys import normalize_key
 from trialgw.logic.capacity import CapacityBreaker
 from trialgw.logic.send import SendDeps, send, trial_status
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry
 from trialgw.settings import SendSettings
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
@@ -120,9 +120,6 @@ def _app() -> APIGatewayRestResolver:
     return app
 
 
-@logger.inject_lambda_context(clear_state=True)
-# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app().resolve(event, context)

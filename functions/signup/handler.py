@@ -27,7 +27,7 @@ from trialgw.http import (
 )
 from trialgw.logic.signup import SignupDeps, sign_up
 from trialgw.models import SignupRequest
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry, metrics
 from trialgw.settings import SignupSettings
 
 
@@ -81,9 +81,6 @@ def _app() -> APIGatewayRestResolver:
     return app
 
 
-@logger.inject_lambda_context(clear_state=True)
-# Never the response in a trace: answers carry trial keys (curl examples, wa.me links).
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app().resolve(event, context)

@@ -21,7 +21,7 @@ from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.logic.dead_letters import SweepDeps, sweep_stale_queued
 from trialgw.logic.delivery import max_delivery_seconds
-from trialgw.observability import logger, metrics, tracer
+from trialgw.observability import lambda_entry, logger
 from trialgw.settings import SweeperSettings
 
 # Records marked per run at most, well within a run's time; more wait for the next run.
@@ -47,9 +47,7 @@ def stale_after_seconds() -> int:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - a scheduled run
     deadline = stale_after_seconds()
     result = sweep_stale_queued(

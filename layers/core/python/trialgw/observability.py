@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 # Cheap to build; the service name comes from POWERTOOLS_SERVICE_NAME per function.
 logger = Logger()
@@ -16,6 +23,16 @@ metrics = Metrics(namespace="trialgw")
 tracer = Tracer()
 
 _PHONE_DIGITS = re.compile(r"\d")
+
+
+def lambda_entry(handler: Handler) -> Handler:
+    """Every function's entry point, observed the same way: the invocation's context in each log line (state cleared
+    between invocations), a trace that never holds the response (answers carry trial keys: curl examples, wa.me
+    links), and the invocation's metrics flushed as it ends."""
+    measured = metrics.log_metrics(handler)
+    traced = tracer.capture_lambda_handler(capture_response=False)(measured)
+    logged: Handler = logger.inject_lambda_context(clear_state=True)(traced)
+    return logged
 
 
 def mask_email(address: str) -> str:
