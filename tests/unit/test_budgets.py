@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from infra import topology
 from infra.local.pump import pumps_for
-from infra.local.resources import QueueResource, Resources
+from tests.unit.test_local_pump import unreachable_queues
 from trialgw import budgets, names
 from trialgw.adapters import aws
 from trialgw.budgets import AWS_CALL, SMS_CALL, CallLimits, FunctionBudget
@@ -279,18 +279,7 @@ def test_the_http_providers_requests_take_what_the_budget_says(monkeypatch: pyte
 
 
 def test_the_local_event_source_mapping_takes_each_consumers_batch_size() -> None:
-    queues = tuple(
-        QueueResource(
-            logical=queue.logical,
-            name=queue.local_name,
-            url=f"http://127.0.0.1:1/123456789012/{queue.local_name}",
-            env_var=queue.env_var,
-            dead_letter_name=f"{queue.local_name}-dlq",
-            dead_letter_url=f"http://127.0.0.1:1/123456789012/{queue.local_name}-dlq",
-        )
-        for queue in names.QUEUES
-    )
-    resources = Resources(tables=(), senders=(), configuration_sets=(), queues=queues)
+    resources = unreachable_queues()
     pumps = pumps_for(topology.FUNCTIONS, resources, lambda _name, _event: None, sqs=object())
     sizes = {pump.function: pump._batch_size for pump in pumps}
     assert sizes == {f.name: f.batch_size for f in topology.FUNCTIONS if f.consumes}

@@ -423,7 +423,8 @@ def test_a_failing_receive_is_logged_and_the_pump_goes_on(moto: Moto, monkeypatc
     assert [r["body"] for r in function.records] == ["after the error"]
 
 
-def test_one_pump_per_consumed_queue_or_dead_letter_queue_as_the_topology_says() -> None:
+def unreachable_queues() -> Resources:
+    """The stack's queues as resources at an address nothing listens on: enough to build pumps, not to run them."""
     queues = tuple(
         QueueResource(
             logical=queue.logical,
@@ -435,7 +436,11 @@ def test_one_pump_per_consumed_queue_or_dead_letter_queue_as_the_topology_says()
         )
         for queue in names.QUEUES
     )
-    resources = Resources(tables=(), senders=(), configuration_sets=(), queues=queues)
+    return Resources(tables=(), senders=(), configuration_sets=(), queues=queues)
+
+
+def test_one_pump_per_consumed_queue_or_dead_letter_queue_as_the_topology_says() -> None:
+    resources = unreachable_queues()
 
     pumps = pumps_for(FUNCTIONS, resources, FakeFunction(), sqs=object())
 
@@ -446,4 +451,4 @@ def test_one_pump_per_consumed_queue_or_dead_letter_queue_as_the_topology_says()
     assert len(pumps) == len(expected)
     # The dead-letter consumer's pump reads the delivery queue's dead-letter queue.
     (dead,) = [p for p in pumps if p.function == "dead_letters"]
-    assert (dead.queue.name, dead.queue.url) == ("trialgw-outbound-dlq", queues[0].dead_letter_url)
+    assert (dead.queue.name, dead.queue.url) == ("trialgw-outbound-dlq", resources.queues[0].dead_letter_url)
