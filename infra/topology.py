@@ -19,6 +19,7 @@ from trialgw.settings import (
     MoWebhookSettings,
     SendSettings,
     SignupSettings,
+    SmsInboundSettings,
     SweeperSettings,
     TrialSettings,
 )
@@ -113,6 +114,14 @@ class RouteDef:
     group: RouteGroup | None = None
 
 
+# The inbound functions' tables (the webhooks' and the SMS queue's: one use case). Read-write: whitelisting adds the
+# recipient to the trial item's members in the same transaction.
+INBOUND_TABLES = {
+    names.TRIALS.logical: Access.READ_WRITE,
+    names.WHITELIST.logical: Access.READ_WRITE,
+    names.MESSAGES.logical: Access.READ_WRITE,
+}
+
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef(
         name="send",
@@ -134,19 +143,22 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     ),
     FunctionDef(
         name="mo_webhook",
-        description="Whitelists end users who send a trial key; records their messages; replies",
+        description="The providers' webhooks: whitelists end users who send a trial key, records their messages, "
+        "replies; applies status reports",
         settings_model=MoWebhookSettings,
-        tables={
-            # Read-write: whitelisting adds the recipient to the trial item's members in the same transaction.
-            names.TRIALS.logical: Access.READ_WRITE,
-            names.WHITELIST.logical: Access.READ_WRITE,
-            names.MESSAGES.logical: Access.READ_WRITE,
-        },
+        tables=INBOUND_TABLES,
+        sends_to=(names.OUTBOUND.logical,),
+        reads_webhook_secrets=True,
+    ),
+    FunctionDef(
+        name="sms_inbound",
+        description="The SMS topics' queue: two-way SMS as the webhooks' messages are; SMS delivery events",
+        settings_model=SmsInboundSettings,
+        tables=INBOUND_TABLES,
         sends_to=(names.OUTBOUND.logical,),
         # Two-way SMS (end users' texts) and SMS delivery events (status reports of messages we sent), through the
         # queue both SMS topics are subscribed to.
         consumes=(names.SMS_INBOUND.logical,),
-        reads_webhook_secrets=True,
     ),
     FunctionDef(
         name="dashboard",

@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import Iterable, Mapping, MutableMapping
 
-from infra.topology import FunctionDef, derived_settings
+from infra.topology import LEASE_FIELDS, FunctionDef, derived_settings
 from trialgw import names
 from trialgw.settings import ENV_PREFIX, env_var
 
@@ -125,16 +125,27 @@ def function_environment(
     return env
 
 
+_LEASE_VARIABLES = frozenset(env_var(field) for field in LEASE_FIELDS)
+
+
 def process_environment(
     functions: Iterable[FunctionDef], base_url: str, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The union of every function's environment; raises EnvironmentConflict when they disagree."""
+    """The union of every function's environment; raises EnvironmentConflict when they disagree.
+
+    A lease is the one exception: in AWS each function holding one has its own timeout as its lease; here one process
+    runs them all, so the longest serves every one (a lease longer than a timeout only keeps the retry of a dead
+    invocation waiting a little longer; a shorter one would let a retry in beside a running invocation).
+    """
     source = os.environ if environ is None else environ
     merged: dict[str, str] = {}
     owners: dict[str, str] = {}
     for function in functions:
         for name, value in function_environment(function, base_url, source).items():
             if name == SERVICE_NAME_VAR:
+                continue
+            if name in _LEASE_VARIABLES and name in merged:
+                merged[name] = max(merged[name], value, key=int)
                 continue
             if name in merged and merged[name] != value:
                 raise EnvironmentConflict(

@@ -83,9 +83,9 @@ def test_a_two_way_sms_that_fails_every_time_ends_in_the_dead_letter_queue_and_i
     envelope = sns_envelope(f"Joining with {key}")
     world.sqs.send_message(QueueUrl=world.sms_queue.url, MessageBody=envelope)
     fault = world.inject(READ_TRIAL, kind)
-    mo = load_handler("mo_webhook")
+    sms = load_handler("sms_inbound")
 
-    rounds = world.drain(mo, queue=world.sms_queue, timeout=60, remaining_ms=REMAINING_MS)
+    rounds = world.drain(sms, queue=world.sms_queue, timeout=60, remaining_ms=REMAINING_MS)
 
     # Tried on every receive the queue allows, then kept: the very message SNS delivered, nothing dropped.
     assert rounds == MAX_ATTEMPTS
@@ -96,7 +96,7 @@ def test_a_two_way_sms_that_fails_every_time_ends_in_the_dead_letter_queue_and_i
 
     world.heal()
     redrive(world)
-    world.drain(mo, queue=world.sms_queue, remaining_ms=REMAINING_MS)
+    world.drain(sms, queue=world.sms_queue, remaining_ms=REMAINING_MS)
 
     assert whitelisted(world, key)
     assert dead_letters(world) == []

@@ -19,8 +19,8 @@ EXAMPLES = 100
 
 
 @pytest.mark.usefixtures("aws_env")
-def test_sns_notifications_never_fail_the_mo_function() -> None:
-    handler = load_handler("mo_webhook")
+def test_sns_notifications_never_fail_the_sms_inbound_function() -> None:
+    handler = load_handler("sms_inbound")
     key = make_trial()
     outcomes: set[str] = set()
 

@@ -242,14 +242,16 @@ def test_a_provider_given_its_account_id_passes_the_synths_check() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "holder"),
-    [(topology.INBOUND_LEASE_FIELD, "mo_webhook"), (topology.IDEMPOTENCY_LEASE_FIELD, "send")],
+    ("field", "holders"),
+    [(topology.INBOUND_LEASE_FIELD, {"mo_webhook", "sms_inbound"}), (topology.IDEMPOTENCY_LEASE_FIELD, {"send"})],
 )
-def test_a_lease_is_its_functions_timeout_and_no_knob(template_json: dict[str, Any], field: str, holder: str) -> None:
+def test_a_lease_is_its_functions_timeout_and_no_knob(
+    template_json: dict[str, Any], field: str, holders: set[str]
+) -> None:
     lease = env_var(field)
     for name, (_, function) in functions(template_json).items():
         variables = environment(function)
-        if name == holder:
+        if name in holders:
             assert int(variables[lease]) == props(function)["Timeout"] == topology.function(name).timeout_seconds
         else:
             assert lease not in variables

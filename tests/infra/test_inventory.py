@@ -36,32 +36,32 @@ INVENTORY = {
     # Operations: per queue (outbound, SMS inbound) its dead letters (their number; for the consumed outbound
     # dead-letter queue, its oldest one's age) and its oldest message's age (4); API 5XX, capacity breaker, channel
     # not configured, dead-lettered messages, stale queued sends, SES bounces, SES complaints (7); Errors and
-    # Throttles of each of the seven functions (14); one dashboard.
-    "AWS::CloudWatch::Alarm": 25,
+    # Throttles of each of the eight functions (16); one dashboard.
+    "AWS::CloudWatch::Alarm": 27,
     "AWS::CloudWatch::Dashboard": 1,
     # trials, whitelist, messages, idempotency.
     "AWS::DynamoDB::Table": 4,
-    # A role per function (7), the bucket deployment's, the integration URL lookup's and API Gateway's CloudWatch
+    # A role per function (8), the bucket deployment's, the integration URL lookup's and API Gateway's CloudWatch
     # role; a policy for each role that is granted something beyond its managed policy.
-    "AWS::IAM::Policy": 9,
-    "AWS::IAM::Role": 10,
+    "AWS::IAM::Policy": 10,
+    "AWS::IAM::Role": 11,
     # Customer keys of the three SNS topics (SNS's AWS managed key cannot be shared with other services).
     "AWS::KMS::Key": 3,
-    # delivery consumes the outbound queue, dead_letters its dead-letter queue, mo_webhook the SMS inbound queue.
+    # delivery consumes the outbound queue, dead_letters its dead-letter queue, sms_inbound the SMS inbound queue.
     "AWS::Lambda::EventSourceMapping": 3,
     # The sweeper's schedule.
     "AWS::Events::Rule": 1,
-    # send, signup, mo_webhook, dashboard, delivery, dead_letters, sweeper, the bucket deployment's handler and CDK's
-    # AwsCustomResource provider (the web ACL's integration URL).
-    "AWS::Lambda::Function": 9,
+    # send, signup, mo_webhook, sms_inbound, dashboard, delivery, dead_letters, sweeper, the bucket deployment's
+    # handler and CDK's AwsCustomResource provider (the web ACL's integration URL).
+    "AWS::Lambda::Function": 10,
     # core and deps (Powertools is AWS's public layer, referenced, not created), and the bucket deployment's
     # AWS CLI layer.
     "AWS::Lambda::LayerVersion": 3,
     # API Gateway may invoke the function of each of the 11 routes; the sweeper's schedule rule may invoke it.
     "AWS::Lambda::Permission": 12,
-    # A log group per function (7), API access and execution logs (2), the bucket deployment's (1), the
+    # A log group per function (8), API access and execution logs (2), the bucket deployment's (1), the
     # integration URL lookup's (1).
-    "AWS::Logs::LogGroup": 11,
+    "AWS::Logs::LogGroup": 12,
     # The SES v2 identity and its configuration set.
     "AWS::SES::ConfigurationSet": 1,
     "AWS::SES::EmailIdentity": 1,

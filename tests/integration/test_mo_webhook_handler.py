@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -34,6 +35,11 @@ FIXTURE_KEY = "3f2b8c1d-7e4a-4b9c-a1d2-0e5f6a7b8c9d"
 @pytest.fixture
 def mo(aws_env):
     return load_handler("mo_webhook")
+
+
+@pytest.fixture
+def sms(aws_env: None) -> ModuleType:
+    return load_handler("sms_inbound")
 
 
 @pytest.fixture
@@ -146,28 +152,28 @@ def test_meta_verify_handshake(mo):
     assert status == 403
 
 
-def test_two_way_sms_through_the_sms_queue(mo, key):
+def test_two_way_sms_through_the_sms_queue(sms, key):
     event = sns_via_sqs(json.loads(_fixture("sns_two_way_sms.json", key)))
-    result = mo.handler(event, FakeLambdaContext())
+    result = sms.handler(event, FakeLambdaContext())
     assert result == {"batchItemFailures": [], "outcomes": {"sqs-0": "whitelisted"}}
     entries = [i for i in _items(names.WHITELIST.local_name) if i["sk"]["S"].startswith(names.RECIPIENT_SK_PREFIX)]
     assert [e["channel"]["S"] for e in entries] == ["SMS"]
 
 
-def test_unusable_sns_notification_is_consumed_not_retried(mo):
+def test_unusable_sns_notification_is_consumed_not_retried(sms):
     event = json.loads((EVENTS / "sns_two_way_sms.json").read_text())
     event["Records"][0]["Sns"]["Message"] = "not json"
     queued = sns_via_sqs(event)
     # And a queue message that is no SNS notification at all.
     queued["Records"].append({**queued["Records"][0], "messageId": "sqs-1", "body": "[]"})
-    assert sms_outcomes(mo.handler(queued, FakeLambdaContext())) == {
+    assert sms_outcomes(sms.handler(queued, FakeLambdaContext())) == {
         "processed": 2,
         "outcomes": ["unusable", "unusable"],
         "failed": [],
     }
 
 
-def test_a_two_way_sms_whose_processing_fails_is_a_batch_item_failure_the_others_go_on(mo, key, monkeypatch):
+def test_a_two_way_sms_whose_processing_fails_is_a_batch_item_failure_the_others_go_on(sms, key, monkeypatch):
     """The store fails for one text: SQS retries that one (and keeps it in the dead-letter queue in the end); the
     other text of the batch is whitelisted."""
     event = json.loads(_fixture("sns_two_way_sms.json", key))
@@ -176,15 +182,15 @@ def test_a_two_way_sms_whose_processing_fails_is_a_batch_item_failure_the_others
     message.update(originationNumber="+447700900456", inboundMessageId="second-text")
     second["Sns"]["Message"] = json.dumps(message)
     event["Records"].append(second)
-    real = mo.handle_inbound
+    real = sms.handle_inbound
 
     def failing_first(inbound, settings, deps):
         if inbound.sender != "+447700900456":
             raise DependencyUnavailable("The trial store is unavailable.")
         return real(inbound, settings, deps)
 
-    monkeypatch.setattr(mo, "handle_inbound", failing_first)
-    result = mo.handler(sns_via_sqs(event), FakeLambdaContext())
+    monkeypatch.setattr(sms, "handle_inbound", failing_first)
+    result = sms.handler(sns_via_sqs(event), FakeLambdaContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "sqs-0"}], "outcomes": {"sqs-1": "whitelisted"}}
 
 

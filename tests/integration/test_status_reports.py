@@ -44,6 +44,11 @@ def mo(aws_env: None) -> ModuleType:
     return load_handler("mo_webhook")
 
 
+@pytest.fixture
+def sms(aws_env: None) -> ModuleType:
+    return load_handler("sms_inbound")
+
+
 # Sends and their records.
 
 
@@ -314,10 +319,10 @@ def sms_event(message_id: str, fixture: str = "sms_delivery_event_delivered.json
     return raw
 
 
-def test_sms_delivery_event_moves_the_record_to_delivered_and_is_no_end_users_text(mo):
+def test_sms_delivery_event_moves_the_record_to_delivered_and_is_no_end_users_text(sms):
     body = delivered_send(Channel.SMS)
     whitelist_before = table(names.WHITELIST.local_name)
-    answer = sms_outcomes(mo.handler(sns_via_sqs(sns_event(sms_event(body["message_id"]))), FakeLambdaContext()))
+    answer = sms_outcomes(sms.handler(sns_via_sqs(sns_event(sms_event(body["message_id"]))), FakeLambdaContext()))
     assert answer == {"processed": 1, "outcomes": ["status"], "failed": []}
     record = record_of(body["message_id"])
     assert record["status"]["S"] == "delivered"
@@ -329,10 +334,10 @@ def test_sms_delivery_event_moves_the_record_to_delivered_and_is_no_end_users_te
     assert inbound == []
 
 
-def test_sms_failure_event_records_the_reason(mo):
+def test_sms_failure_event_records_the_reason(sms):
     body = delivered_send(Channel.SMS)
     event = sms_event(body["message_id"], fixture="sms_delivery_event_failed_sns.json")
-    answer = sms_outcomes(mo.handler(sns_via_sqs(sns_event(event)), FakeLambdaContext()))
+    answer = sms_outcomes(sms.handler(sns_via_sqs(sns_event(event)), FakeLambdaContext()))
     assert answer == {"processed": 1, "outcomes": ["status"], "failed": []}
     record = record_of(body["message_id"])
     assert record["status"]["S"] == "failed"
@@ -340,24 +345,24 @@ def test_sms_failure_event_records_the_reason(mo):
     assert queued_now() == []
 
 
-def test_sms_delivery_event_for_an_unknown_message_changes_nothing(mo):
+def test_sms_delivery_event_for_an_unknown_message_changes_nothing(sms):
     body = delivered_send(Channel.SMS)
     before = everything()
     event = sns_via_sqs(sns_event(sms_event("0123456789abcdef0123456789abcdef")))
-    answer = sms_outcomes(mo.handler(event, FakeLambdaContext()))
+    answer = sms_outcomes(sms.handler(event, FakeLambdaContext()))
     assert answer == {"processed": 1, "outcomes": ["status"], "failed": []}
     assert everything() == before
     assert status_of(body) == "sent"
     assert queued_now() == []
 
 
-def test_two_way_sms_still_whitelists_beside_delivery_events(mo):
+def test_two_way_sms_still_whitelists_beside_delivery_events(sms):
     """An end user's text in the same batch of the SMS queue as a delivery event is still handled as a text."""
     body = delivered_send(Channel.SMS)
     event = sns_event(sms_event(body["message_id"]))
     text = json.loads((EVENTS / "sns_two_way_sms.json").read_text())["Records"][0]
     event["Records"].append(text)
-    answer = sms_outcomes(mo.handler(sns_via_sqs(event), FakeLambdaContext()))
+    answer = sms_outcomes(sms.handler(sns_via_sqs(event), FakeLambdaContext()))
     assert answer["processed"] == 2
     assert answer["outcomes"][0] == "status"
     assert status_of(body) == "delivered"

@@ -29,7 +29,8 @@ def test_a_tester_still_sets_them() -> None:
 
 
 def test_the_inbound_lease_is_the_inbound_functions_timeout_as_in_aws_unless_a_tester_sets_it() -> None:
-    timeout = function("mo_webhook").timeout_seconds
+    # One process runs both inbound functions (the webhooks' and the SMS queue's): the longer timeout serves both.
+    timeout = max(function("mo_webhook").timeout_seconds, function("sms_inbound").timeout_seconds)
     environment = process_environment(FUNCTIONS, BASE_URL, environ={})
     # Set, not the setting's default: the timeout is topology's.
     assert environment["TRIALGW_INBOUND_LEASE_SECONDS"] == str(timeout)

@@ -97,7 +97,9 @@ def parse_json_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
 _UNREADABLE = {
     NotAnObject.EMPTY: ("The request body is empty; send a JSON object.", "empty_body"),
     NotAnObject.TOO_LARGE: ("The request body is larger than {max_bytes} bytes.", "body_too_large"),
+    NotAnObject.NOT_UNICODE: ("The request body is not UTF-8 text.", "invalid_encoding"),
     NotAnObject.NOT_JSON: ("The request body is not valid JSON.", "invalid_json"),
+    NotAnObject.BEYOND_LIMITS: ("The request body nests too deeply or holds a number out of range.", "invalid_json"),
     NotAnObject.NOT_OBJECT: ("The request body must be a JSON object.", "invalid_json"),
 }
 

@@ -1,8 +1,8 @@
 """Untrusted JSON: one decoder for request bodies, and typed access with errors that name the path
 (`entry[0].messaging[1].sender.id`).
 
-`decode_object` is the one reader of a body that must be a JSON object (the HTTP functions through
-`trialgw.http.parse_json_object`; the send gateway's own reader, which answers in CM's words, can move onto it).
+`decode_json` is the one reader of a request body: the send gateway's (which answers in CM's words) and, through
+`decode_object` and `trialgw.http.parse_json_object`, every other function's.
 The field readers raise `InvalidPayload`, whatever JSON value they are given: the providers' webhook parsers and
 status-report parsers read through them.
 """
@@ -10,6 +10,7 @@ status-report parsers read through them.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -26,11 +27,16 @@ MAX_ID_BYTES = 512
 
 
 class NotAnObject(StrEnum):
-    """Why a body is not a usable JSON object; `decode_object` raises `UnreadableJson` with one of these."""
+    """Why a body is not a usable JSON document; `decode_json` and `decode_object` raise `UnreadableJson` with one."""
 
     EMPTY = "empty"
     TOO_LARGE = "too_large"
+    # Text no UTF-8 encoder can write (a lone surrogate): nothing read from it could be stored or sent on.
+    NOT_UNICODE = "not_unicode"
     NOT_JSON = "not_json"
+    # JSON syntax no request needs: nesting beyond the parser's depth, numbers of thousands of digits or beyond a
+    # float's range.
+    BEYOND_LIMITS = "beyond_limits"
     NOT_OBJECT = "not_object"
 
 
@@ -40,18 +46,52 @@ class UnreadableJson(ValueError):
         self.problem = problem
 
 
-def decode_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
-    """`raw` as a JSON object, or UnreadableJson saying why not (size first, so a huge body is never parsed)."""
-    if raw is None or not raw.strip():
+_BOM = "\ufeff"
+
+
+class _NotJsonConstant(ValueError):
+    """`NaN`/`Infinity`: Python's json module reads them, JSON has no such thing."""
+
+
+def _reject_constant(name: str) -> object:
+    raise _NotJsonConstant(name)
+
+
+def _finite_float(text: str) -> float:
+    # `1e999` is JSON syntax but becomes infinity, which no JSON encoder may write back out.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def decode_json(raw: str | None, *, max_bytes: int) -> object:
+    """`raw` as a JSON document, or UnreadableJson saying why not: size first, so a huge body is never parsed; a
+    leading byte order mark is skipped; only what JSON has is read (no `NaN`, no infinite number)."""
+    if raw is None:
         raise UnreadableJson(NotAnObject.EMPTY)
     # surrogatepass: a body may decode to lone surrogates; its size is still its size.
     if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
         raise UnreadableJson(NotAnObject.TOO_LARGE)
     try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError):
-        # ValueError covers bad JSON and over-long integers; RecursionError, absurdly deep nesting.
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnreadableJson(NotAnObject.NOT_UNICODE) from None
+    text = raw.removeprefix(_BOM)
+    if not text.strip():
+        raise UnreadableJson(NotAnObject.EMPTY)
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (json.JSONDecodeError, _NotJsonConstant):
         raise UnreadableJson(NotAnObject.NOT_JSON) from None
+    except (ValueError, RecursionError):
+        # ValueError here: over-long integers, infinite floats; RecursionError: absurdly deep nesting.
+        raise UnreadableJson(NotAnObject.BEYOND_LIMITS) from None
+
+
+def decode_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:
+    """`raw` as a JSON object (`decode_json`'s rules), or UnreadableJson saying why not."""
+    parsed = decode_json(raw, max_bytes=max_bytes)
     if not isinstance(parsed, dict):
         raise UnreadableJson(NotAnObject.NOT_OBJECT)
     return parsed

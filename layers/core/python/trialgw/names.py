@@ -121,7 +121,7 @@ SMS_INBOUND = QueueDef(
     env_var="TRIALGW_SMS_INBOUND_QUEUE_URL",
     local_name="trialgw-sms-inbound",
     topics=(TWO_WAY_SMS.logical, SMS_EVENTS.logical),
-    visibility_timeout_seconds=budgets.MO_WEBHOOK.visibility_timeout_seconds,
+    visibility_timeout_seconds=budgets.SMS_INBOUND.visibility_timeout_seconds,
 )
 QUEUES: tuple[QueueDef, ...] = (OUTBOUND, SMS_INBOUND)
 

@@ -133,24 +133,14 @@ class SignupSettings(TrialSettings):
 REPLY_LIMIT_MAX = 50
 
 
-class MoWebhookSettings(TrialSettings):
-    """The inbound (MO) function: its tables, the delivery queue for replies, and the webhook secrets.
-
-    In AWS the secrets live in Secrets Manager (`webhook_secrets_name`, a JSON secret with the keys
-    `cm_webhook_secret`, `meta_app_secret`, `meta_verify_token`) and never in the environment; locally
-    they may be given directly. A secret that is set nowhere disables its webhook (every call refused).
-    """
+class InboundSettings(TrialSettings):
+    """End users' messages, whichever way they arrive: the tables, the delivery queue for replies, the reply limit and
+    the claim lease. The webhooks' function (`MoWebhookSettings`) and the SMS queue's (`SmsInboundSettings`) add what
+    their entry needs."""
 
     whitelist_table: str = names.WHITELIST.local_name
     messages_table: str = names.MESSAGES.local_name
     outbound_queue_url: str = ""
-    # The SMS topics' queue it consumes: records it has no time to start go back onto it (trialgw.adapters.sqs_batches).
-    sms_inbound_queue_url: str = ""
-    webhook_secrets_name: str | None = None
-    cm_webhook_secret: str | None = None
-    meta_app_secret: str | None = None
-    meta_verify_token: str | None = None
-    webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
     # Automatic replies (whitelisted, why not, join hint, STOP) per sender over a rolling window. 5 an hour covers a
     # person's busiest real hour (join, re-send, STOP, re-join, one mistyped key) and caps what 20 dead keys from one
     # number cost at 5 replies.
@@ -160,6 +150,28 @@ class MoWebhookSettings(TrialSettings):
     # the function's timeout, which the CDK stack and the local stack set from topology (a test checks), so an
     # invocation still running never loses its claim, and one that died lets the retry through once it is over.
     inbound_lease_seconds: int = Field(default=10, gt=0)
+
+
+class MoWebhookSettings(InboundSettings):
+    """The providers' webhooks (CM's MO and status webhooks, Meta's): inbound settings, and the webhook secrets.
+
+    In AWS the secrets live in Secrets Manager (`webhook_secrets_name`, a JSON secret with the keys
+    `cm_webhook_secret`, `meta_app_secret`, `meta_verify_token`) and never in the environment; locally
+    they may be given directly. A secret that is set nowhere disables its webhook (every call refused).
+    """
+
+    webhook_secrets_name: str | None = None
+    cm_webhook_secret: str | None = None
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+
+class SmsInboundSettings(InboundSettings):
+    """The SMS topics' queue (two-way SMS and SMS delivery events): inbound settings, and the queue itself."""
+
+    # Records it has no time to start go back onto it (trialgw.adapters.sqs_batches).
+    sms_inbound_queue_url: str = ""
 
 
 class SendSettings(TrialSettings):

@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from trialgw.channels import DEFAULT_CHANNEL, parse_channel
+from trialgw.json_input import NotAnObject, UnreadableJson, decode_json, lookup
 from trialgw.keys import normalize_key
 from trialgw.logic.send_outcomes import BodyType, Objection, Reason, Refused, SendRequest, recipient_address
 from trialgw.media_types import is_json_content_type
@@ -55,8 +55,6 @@ MAX_SHORT_FIELD_CHARS = 64
 MAX_MSG_ITEMS = 1000
 MAX_RECIPIENTS = 1000
 
-_BOM = "\ufeff"
-
 
 class _Invalid(Exception):
     """JSON, but no valid send request: the JSON path of the problem, for the log."""
@@ -64,22 +62,6 @@ class _Invalid(Exception):
     def __init__(self, hint: str) -> None:
         super().__init__(hint)
         self.hint = hint
-
-
-class _NotJson(ValueError):
-    """`NaN`/`Infinity`: Python's json module reads them, JSON has no such thing."""
-
-
-def _reject_constant(name: str) -> object:
-    raise _NotJson(name)
-
-
-def _finite_float(text: str) -> float:
-    # `1e999` is JSON syntax but becomes infinity, which no JSON encoder may write back out.
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError("number out of range")
-    return value
 
 
 def parse_send_request(
@@ -109,42 +91,33 @@ class _NotJsonAtAll(Exception):
         self.hint = hint
 
 
+# How the body's decoding failed, as CM answers it: no JSON at all, or JSON that is no valid send request.
+_NOT_JSON_HINTS = {
+    NotAnObject.EMPTY: "empty body",
+    NotAnObject.NOT_UNICODE: "body is not Unicode text",
+    NotAnObject.NOT_JSON: "body does not parse",
+}
+
+
 def _document(body: str | None, content_type: str | None, max_body_bytes: int) -> object:
     if not is_json_content_type(content_type):
         raise _NotJsonAtAll("content-type")
-    if not isinstance(body, str):
-        raise _NotJsonAtAll("no body")
     try:
-        size = len(body.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise _NotJsonAtAll("body is not Unicode text") from None
-    if size > max_body_bytes:
-        raise _Invalid(f"body larger than {max_body_bytes} bytes")
-    text = body.removeprefix(_BOM)
-    if not text.strip():
-        raise _NotJsonAtAll("empty body")
-    try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (json.JSONDecodeError, _NotJson):
-        raise _NotJsonAtAll("body does not parse") from None
-    except (ValueError, RecursionError):
-        # Valid JSON syntax no request needs: nesting beyond the parser's depth, numbers of thousands of digits or
-        # beyond a float's range.
+        return decode_json(body, max_bytes=max_body_bytes)
+    except UnreadableJson as error:
+        if error.problem in _NOT_JSON_HINTS:
+            raise _NotJsonAtAll(_NOT_JSON_HINTS[error.problem]) from None
+        if error.problem is NotAnObject.TOO_LARGE:
+            raise _Invalid(f"body larger than {max_body_bytes} bytes") from None
         raise _Invalid("nesting or number too large") from None
 
 
 # Reading the document. Each helper raises _Invalid naming the path; none echoes a value.
 
 
-def _lookup(obj: Mapping[str, object], key: str) -> object:
-    # An exact-case key wins; else the first key equal ignoring case.
-    if key in obj:
-        return obj[key]
-    folded = key.casefold()
-    for name, value in obj.items():
-        if name.casefold() == folded:
-            return value
-    return None
+def _field(obj: Mapping[str, object], key: str) -> object:
+    # CM's field names in any case (an exact-case key wins).
+    return lookup(obj, key, ignore_case=True)
 
 
 def _object(value: object, path: str) -> dict[str, object]:
@@ -244,42 +217,42 @@ class _Message:
 def _message(value: object, path: str) -> _Message:
     msg = _object(value, path)
     recipients: list[str] = []
-    for index, item in enumerate(_array(_lookup(msg, "to"), f"{path}.to", MAX_RECIPIENTS)):
+    for index, item in enumerate(_array(_field(msg, "to"), f"{path}.to", MAX_RECIPIENTS)):
         recipient = _object(item, f"{path}.to[{index}]")
         number = _string(
-            _lookup(recipient, "number"), f"{path}.to[{index}].number", MAX_SHORT_FIELD_CHARS, required=True
+            _field(recipient, "number"), f"{path}.to[{index}].number", MAX_SHORT_FIELD_CHARS, required=True
         )
         assert number is not None
         recipients.append(number)
-    body = _object(_lookup(msg, "body"), f"{path}.body")
-    content = _string(_lookup(body, "content"), f"{path}.body.content", MAX_CONTENT_CHARS, required=True)
+    body = _object(_field(msg, "body"), f"{path}.body")
+    content = _string(_field(body, "content"), f"{path}.body.content", MAX_CONTENT_CHARS, required=True)
     assert content is not None
-    sender = _string(_lookup(msg, "from"), f"{path}.from", MAX_SHORT_FIELD_CHARS, required=False)
-    reference = _string(_lookup(msg, "reference"), f"{path}.reference", MAX_REFERENCE_CHARS, required=False)
+    sender = _string(_field(msg, "from"), f"{path}.from", MAX_SHORT_FIELD_CHARS, required=False)
+    reference = _string(_field(msg, "reference"), f"{path}.reference", MAX_REFERENCE_CHARS, required=False)
     return _Message(
-        channels=_channels(_lookup(msg, "allowedChannels"), f"{path}.allowedChannels"),
+        channels=_channels(_field(msg, "allowedChannels"), f"{path}.allowedChannels"),
         sender=sender or "",
         recipients=recipients,
         content=content,
-        body_type=_body_type(_lookup(body, "type"), f"{path}.body.type"),
+        body_type=_body_type(_field(body, "type"), f"{path}.body.type"),
         reference=reference or None,
-        rich_content=_rich_content(_lookup(msg, "richContent"), f"{path}.richContent"),
+        rich_content=_rich_content(_field(msg, "richContent"), f"{path}.richContent"),
     )
 
 
 def _body_token(messages: Mapping[str, object]) -> str | None:
-    authentication = _lookup(messages, "authentication")
+    authentication = _field(messages, "authentication")
     if authentication is None:
         return None
-    token = _lookup(_object(authentication, "messages.authentication"), "producttoken")
+    token = _field(_object(authentication, "messages.authentication"), "producttoken")
     # A token of the wrong type is a malformed key: absent, so the send is refused for its key, not as invalid.
     return normalize_key(token) if isinstance(token, str) and len(token) <= MAX_SHORT_FIELD_CHARS else None
 
 
 def _request(document: object, header_token: str | None) -> SendRequest:
     root = _object(document, "body")
-    messages = _object(_lookup(root, "messages"), "messages")
-    msg = _array(_lookup(messages, "msg"), "messages.msg", MAX_MSG_ITEMS)
+    messages = _object(_field(root, "messages"), "messages")
+    msg = _array(_field(messages, "msg"), "messages.msg", MAX_MSG_ITEMS)
     items = [_message(item, f"messages.msg[{index}]") for index, item in enumerate(msg)]
     body_token = _body_token(messages)
     header_key = (

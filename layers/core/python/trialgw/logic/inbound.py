@@ -41,7 +41,7 @@ from trialgw.ports import (
     WhitelistOutcome,
     WhitelistStore,
 )
-from trialgw.settings import MoWebhookSettings
+from trialgw.settings import InboundSettings
 
 # How long a provider message id is remembered; providers retry for far less (CM: up to a month of
 # 5-minute retries only while we fail, and a claim is released on failure or its lease runs out).
@@ -80,7 +80,7 @@ def _noun(channel: Channel) -> str:
     return spec_of(channel).addressing.noun
 
 
-def handle_inbound(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
+def handle_inbound(message: InboundMessage, settings: InboundSettings, deps: InboundDeps) -> InboundOutcome:
     """Processes one inbound message. Raises DependencyUnavailable (the provider should retry)."""
     now = int(deps.clock())
     try:
@@ -137,7 +137,7 @@ def reply_message_id(message: InboundMessage) -> str:
     return hashlib.sha256(f"{message.provider}:{message.provider_message_id}".encode()).hexdigest()[:32]
 
 
-def _process(message: InboundMessage, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
+def _process(message: InboundMessage, settings: InboundSettings, deps: InboundDeps) -> InboundOutcome:
     now = int(deps.clock())
     key = find_key(message.text)
     if key is not None:
@@ -165,7 +165,7 @@ def _process(message: InboundMessage, settings: MoWebhookSettings, deps: Inbound
 
 
 def _whitelist(
-    message: InboundMessage, key: str, now: int, settings: MoWebhookSettings, deps: InboundDeps
+    message: InboundMessage, key: str, now: int, settings: InboundSettings, deps: InboundDeps
 ) -> InboundOutcome:
     trial = deps.trials.get(hash_key(key))
     if trial is None or not trial.is_usable(now):
@@ -222,7 +222,7 @@ def _whitelist(
     return InboundOutcome.WHITELISTED
 
 
-def _stop(message: InboundMessage, now: int, settings: MoWebhookSettings, deps: InboundDeps) -> InboundOutcome:
+def _stop(message: InboundMessage, now: int, settings: InboundSettings, deps: InboundDeps) -> InboundOutcome:
     memberships = [m for m in deps.whitelist.memberships(message.channel, message.sender) if m.expires_at > now]
     if not memberships:
         # Not on any trial: nothing to undo, and an unasked reply would be just the spam STOP refuses.
@@ -242,7 +242,7 @@ def _stop(message: InboundMessage, now: int, settings: MoWebhookSettings, deps: 
 
 
 def _record(
-    message: InboundMessage, key_hash: str, expires_at: int, settings: MoWebhookSettings, deps: InboundDeps
+    message: InboundMessage, key_hash: str, expires_at: int, settings: InboundSettings, deps: InboundDeps
 ) -> None:
     # A key is stored only as its hash: the message that carried one is recorded with the key blanked out.
     text = redact_keys(message.text) if message.text is not None else None
@@ -267,7 +267,7 @@ def _reply(
     outcome: InboundOutcome,
     *,
     now: int,
-    settings: MoWebhookSettings,
+    settings: InboundSettings,
     deps: InboundDeps,
 ) -> None:
     # A message gets at most one reply, so its provider id names the reply: a provider's retry of a message whose

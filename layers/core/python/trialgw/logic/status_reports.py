@@ -8,6 +8,7 @@ changes nothing.
 
 from __future__ import annotations
 
+from trialgw.errors import DependencyUnavailable, StoreError
 from trialgw.observability import logger
 from trialgw.ports import MessageStatus, MessageStatusStore
 from trialgw.providers.status import StatusReport
@@ -33,8 +34,20 @@ def apply_report(
     return moved
 
 
+UNAVAILABLE = "The status reports could not be recorded; please retry."
+
+
 def apply_reports(statuses: MessageStatusStore, reports: list[StatusReport], *, now: int, provider: str) -> int:
-    """Applies a provider's status reports (by our message id, else by `provider`'s id); returns how many moved."""
+    """Applies a provider's status reports (by our message id, else by `provider`'s id); returns how many moved.
+    Raises DependencyUnavailable when the store fails: the provider retries, and a report applied twice changes
+    nothing."""
+    try:
+        return _apply_all(statuses, reports, now=now, provider=provider)
+    except StoreError as error:
+        raise DependencyUnavailable(UNAVAILABLE) from error
+
+
+def _apply_all(statuses: MessageStatusStore, reports: list[StatusReport], *, now: int, provider: str) -> int:
     moved = 0
     for report in reports:
         status, at = MessageStatus(report.status), report.at or now
