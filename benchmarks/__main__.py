@@ -63,12 +63,20 @@ def _num(value: object) -> str:
 
 
 def cold_start_rows(rows: list[dict[str, Any]]) -> list[Row]:
-    floor = rows[0]
-    return [
-        ("cold start", f"import {r['name'].removeprefix('handler: ')} handler", f"{r['median_ms']:.0f} ms",
-         f"`import boto3`: {floor['median_ms']:.0f} ms", _ratio(r["ratio"]))
-        for r in rows[1:]
-    ]  # fmt: skip
+    floor, handlers = rows[0], rows[1:]
+    code = "bytecode from build/" if floor["code"] == "build" else "from source, no build/"
+    table: list[Row] = []
+    for r in handlers:
+        name = r["name"].removeprefix("handler: ")
+        clients = ", ".join(r["clients"]) or "no"
+        floor_cell = f"boto3, {clients} clients, {r['aws_calls']} calls: {r['floor_ms']:.0f} ms"
+        table += [
+            ("cold start", f"{name}: import ({code})", f"{r['median_ms']:.0f} ms",
+             f"`import boto3`: {floor['median_ms']:.0f} ms", _ratio(r["ratio"])),
+            ("cold start", f"{name}: import + first request ({r['aws_calls']} AWS calls)",
+             f"{r['first_request_ms']:.0f} ms", floor_cell, _ratio(r["first_request_ratio"])),
+        ]  # fmt: skip
+    return table
 
 
 def aws_call_rows(rows: list[dict[str, Any]]) -> list[Row]:

@@ -3,10 +3,10 @@
 The handlers run as deployed (Powertools resolver, request parsing, the rules, their DynamoDB, SQS and SES
 calls, the send handler's capacity breaker with its default intervals, INFO logging and EMF metrics, their
 output thrown away) with real botocore clients: each call is validated and serialized, then answered
-in-process at botocore's `before-call` hook, as botocore's Stubber does, so nothing waits on a network and
-the CPU measured is the function's own. Tracing is off (no X-Ray outside Lambda). Measured: the send
-gateway (accepted, and refused for an unknown key), a sign-up (the e-mail rendered and sent), the inbound
-message that whitelists a recipient (the welcome reply queued) and the dashboard's trial view.
+in-process at botocore's `before-call` hook (`benchmarks.stubs.AwsStub`), as botocore's Stubber does, so nothing
+waits on a network and the CPU measured is the function's own. Tracing is off (no X-Ray outside Lambda).
+Measured: the send gateway (accepted, and refused for an unknown key), a sign-up (the e-mail rendered and sent),
+the inbound message that whitelists a recipient (the welcome reply queued) and the dashboard's trial view.
 
 The floor is a bare Powertools `APIGatewayRestResolver` with one POST route that parses the same body
 with `json.loads` and answers a 200 JSON: what any Powertools function pays for the request at all.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ import statistics
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, cast
@@ -33,9 +32,9 @@ from typing import Any, cast
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from benchmarks.aws_calls import NOT_WHITELISTED, SIGNUP_EVENT, UNKNOWN_KEY, WHITELISTED, send_body, send_event
+from benchmarks.stubs import AwsStub
 from tests.integration.conftest import SENDER, SITE_URL, FakeLambdaContext, load_handler, rest_event
 from trialgw import names, settings
 from trialgw.adapters import aws
@@ -49,79 +48,9 @@ WARMUP = 50
 REQUESTS = 300
 ROUNDS = 5
 QUEUE_URL = f"https://sqs.eu-west-1.amazonaws.com/123456789012/{names.OUTBOUND.local_name}"
-_PARAMS = "trialgw_bench_params"
 CM_SECRET = "bench"
 CM_WEBHOOK_RESOURCE = "/webhooks/cm/{secret}"
 CM_WEBHOOK_PATH = f"/webhooks/cm/{CM_SECRET}"
-
-
-class AwsStub:
-    """Answers the send handler's DynamoDB and SQS calls in-process, from one trial held in memory.
-
-    Hooked on the clients' `before-parameter-build` (to keep the call's parameters) and `before-call` (to
-    answer it: a response there skips the HTTP request, as botocore's Stubber does). The trial has one
-    WhatsApp recipient whitelisted and one message sent, whatever is sent; any other key is no trial.
-    """
-
-    def __init__(self, key_hash: str) -> None:
-        self.trial_key = {"S": f"{names.TRIAL_PK_PREFIX}{key_hash}"}
-        self.trial_item: dict[str, Any] = {}
-        self.calls = 0
-
-    def attach(self, client: Any) -> None:
-        service = client.meta.service_model.service_name
-        client.meta.events.register(f"before-parameter-build.{service}", self._keep)
-        client.meta.events.register(f"before-call.{service}", self._answer)
-
-    @staticmethod
-    def _keep(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_PARAMS] = params
-
-    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        self.calls += 1
-        params: Mapping[str, Any] = context[_PARAMS]
-        pk = params.get("Key", {}).get(names.PARTITION_KEY)
-        parsed: dict[str, Any]
-        match model.name:
-            case "PutItem":
-                if not self.trial_item:
-                    # The first put is the trial's own, written by the real adapter: keep it as the trial.
-                    self.trial_item = dict(params["Item"])
-                # A sign-up's new trial, a message's record or claim: written.
-                parsed = {}
-            case "TransactWriteItems":
-                # A sign-up's counts (the first in their windows), the whitelist's transaction: written.
-                parsed = {}
-            case "GetItem":
-                # The trial, or the capacity breaker's flag, never written here: closed.
-                parsed = {"Item": self.trial_item} if pk == self.trial_key else {}
-            case "UpdateItem" if pk == self.trial_key:
-                parsed = {"Attributes": self.trial_item}
-            case "UpdateItem" if pk == {"S": names.CAPACITY_PK}:
-                parsed = {"Attributes": {"count": {"N": "1"}}}
-            case "UpdateItem" if str((pk or {}).get("S", "")).startswith(names.REPLY_LOG_PK_PREFIX):
-                # An inbound message's reply, counted against its sender's limit: within it.
-                parsed = {}
-            case "UpdateItem":
-                # The quota's conditional write for a key that is no trial.
-                return _error("ConditionalCheckFailedException", "The conditional request failed")
-            case "SendMessage":
-                digest = hashlib.md5(params["MessageBody"].encode()).hexdigest()
-                parsed = {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": digest}
-            case "SendEmail":
-                parsed = {"MessageId": str(uuid.uuid4())}
-            case _:
-                raise AssertionError(f"the stub does not answer {model.name}")
-        return _ok(parsed)
-
-
-def _ok(parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-    return AWSResponse("", 200, HTTPHeaders(), None), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200}}
-
-
-def _error(code: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:
-    parsed = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
-    return AWSResponse("", 400, HTTPHeaders(), None), parsed
 
 
 def floor_app() -> APIGatewayRestResolver:
@@ -207,6 +136,13 @@ def _setup() -> tuple[ModuleType, AwsStub, str]:
     stub.attach(aws.dynamodb())
     stub.attach(aws.sqs())
     stub.attach(aws.sesv2())
+    seed_trial(stub, aws.dynamodb(), key)
+    return load_handler("send"), stub, key
+
+
+def seed_trial(stub: AwsStub, dynamodb: Any, key: str) -> None:
+    """The stub's one trial, for `key`: written by the real adapter through `dynamodb` (a client `stub` answers),
+    with one WhatsApp recipient whitelisted and one message sent."""
     now = int(time.time())
     trial = Trial(
         key_hash=hash_key(key),
@@ -216,14 +152,13 @@ def _setup() -> tuple[ModuleType, AwsStub, str]:
         created_at=now,
         expires_at=now + 24 * 3600,
     )
-    DynamoTrialStore(aws.dynamodb(), names.TRIALS.local_name).create(trial, ttl=now + 48 * 3600)
+    DynamoTrialStore(dynamodb, names.TRIALS.local_name).create(trial, ttl=now + 48 * 3600)
     stub.trial_item.update(
         {
             names.MEMBERS_ATTRIBUTE: {"SS": [member_token(Channel.WHATSAPP, WHITELISTED)]},
             sent_attribute(Channel.WHATSAPP): {"N": "1"},
         }
     )
-    return load_handler("send"), stub, key
 
 
 def api_event(

@@ -1,0 +1,85 @@
+"""The cold-start benchmark's set-up: each function started as deployed, with a first request it must answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import cold_start
+from benchmarks.__main__ import cold_start_rows
+from benchmarks.stubs import updated
+from infra.topology import FUNCTIONS, FunctionDef
+from trialgw import names
+from trialgw.keys import new_key
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
+def test_every_function_starts_with_its_deployed_settings_tracing_on_and_nothing_reaching_aws(
+    function: FunctionDef,
+) -> None:
+    env = cold_start.deployed_environment(function, from_build=False, daemon_port=2000)
+    settings = function.settings_model.from_env(env)
+    assert env["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert env["LAMBDA_TASK_ROOT"] == str(function.code_dir)
+    assert env["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
+    assert "Sampled=1" in env["_X_AMZN_TRACE_ID"]
+    assert env["AWS_ENDPOINT_URL"] == cold_start.UNANSWERED_ENDPOINT
+    assert env["PYTHONPATH"].split(":")[:2] == [str(function.code_dir), str(cold_start.SOURCE_CORE)]
+    if names.OUTBOUND.logical in function.sends_to:
+        assert getattr(settings, "outbound_queue_url", "").endswith(names.OUTBOUND.local_name)
+    assert (getattr(settings, "webhook_secrets_name", None) is not None) == function.reads_webhook_secrets
+    assert (getattr(settings, "provider_secrets_name", None) is not None) == function.reads_provider_secrets
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
+def test_every_function_has_a_first_request_of_its_own_kind(function: FunctionDef) -> None:
+    event = cold_start.first_event(function, new_key())
+    if function.consumes:
+        assert len(event["Records"]) == 1
+        assert event["Records"][0]["eventSource"] == "aws:sqs"
+    elif function.schedule_minutes:
+        assert event["detail-type"] == "Scheduled Event"
+    else:
+        assert event["requestContext"]["httpMethod"] == event["httpMethod"]
+        assert function.name in cold_start.API_STATUSES
+
+
+def test_the_stub_answers_an_update_with_what_it_set() -> None:
+    params = {
+        "Key": {"pk": {"S": "a"}, "sk": {"S": "b"}},
+        "UpdateExpression": "SET #s = :s, #r = if_not_exists(#r, :r) ADD #n :one",
+        "ExpressionAttributeNames": {"#s": "state", "#r": "received", "#n": "attempts"},
+        "ExpressionAttributeValues": {":s": {"S": "x"}, ":r": {"N": "5"}, ":one": {"N": "1"}},
+    }
+    assert updated(params) == {
+        "pk": {"S": "a"},
+        "sk": {"S": "b"},
+        "state": {"S": "x"},
+        "received": {"N": "5"},
+        "attempts": {"N": "1"},
+    }
+
+
+def test_the_summary_shows_both_numbers_of_each_handler_against_their_floors() -> None:
+    rows = [
+        {"name": "floor: import boto3", "median_ms": 200.0, "ratio": 1.0, "runs": 9, "code": "source"},
+        {
+            "name": "handler: send",
+            "median_ms": 600.0,
+            "ratio": 3.0,
+            "first_request_ms": 700.0,
+            "floor_ms": 350.0,
+            "first_request_ratio": 2.0,
+            "aws_calls": 5,
+            "clients": ["dynamodb", "sqs"],
+        },
+    ]
+    assert cold_start_rows(rows) == [
+        ("cold start", "send: import (from source, no build/)", "600 ms", "`import boto3`: 200 ms", "3.00"),
+        (
+            "cold start",
+            "send: import + first request (5 AWS calls)",
+            "700 ms",
+            "boto3, dynamodb, sqs clients, 5 calls: 350 ms",
+            "2.00",
+        ),
+    ]
