@@ -2,7 +2,8 @@
 
 Lambda pays this import on every cold start. The floor is what any boto3-using function pays anyway;
 a handler that builds clients, reads settings or does other work at import time shows up as a ratio
-well above the floor.
+well above the floor. The handlers and the core layer are imported from what deploys (`make layers`' build/: their
+unchecked-hash bytecode beside them), so no import compiles; third-party packages come from the venv.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import build
 from infra.topology import FUNCTIONS, ROOT
 
 RUNS = 9
-CORE = ROOT / "layers" / "core" / "python"
+CORE = build.CORE_LAYER_BUILD_DIR / "python"
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,13 @@ def _import_handler(path: Path) -> str:
 
 
 def measure() -> list[ColdStart]:
+    stale = build.stale()
+    if stale:
+        raise FileNotFoundError(f"build/ is not what the sources build ({stale[0]}): run `make layers` first")
     floor = _time_import("import boto3")
     results = [ColdStart("floor: import boto3", floor, 1.0)]
     for function in FUNCTIONS:
-        median = _time_import(_import_handler(function.code_dir / "handler.py"))
+        median = _time_import(_import_handler(build.function_dir(function.name) / "handler.py"))
         results.append(ColdStart(f"handler: {function.name}", median, median / floor))
     return results
 
