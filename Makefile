@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 # The one Python version of the project (.python-version, major.minor): the Lambda runtime (infra reads it), the deps
 # layer's wheels, the bytecode every asset ships, the venv's interpreter, mypy's and ruff's targets (a test keeps
-# them equal). Moving to a newer Python is that file plus pyproject's two targets, in one change (docs/deploy.md).
+# them equal). Moving to a newer Python is that file plus pyproject's requires-python and ruff's and mypy's targets, in
+# one change (docs/deploy.md#the-python-version).
 PYTHON_VERSION := $(strip $(file < .python-version))
 # Prints the running interpreter's path when it is Python $(PYTHON_VERSION), else fails.
 IS_PYTHON_VERSION := -c 'import sys; print(sys.executable) if "%d.%d" % sys.version_info[:2] == "$(PYTHON_VERSION)" else sys.exit(1)'
