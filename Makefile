@@ -1,11 +1,21 @@
 # trialgw — `make dev` runs the whole system locally; `make test` runs every test. `make help` lists all.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The one Python version of the project (.python-version, major.minor): the Lambda runtime (infra reads it), the deps
+# layer's wheels, the bytecode every asset ships, the venv's interpreter, mypy's and ruff's targets (a test keeps
+# them equal). Moving to a newer Python is that file plus pyproject's requires-python and ruff's and mypy's targets, in
+# one change (docs/deploy.md#the-python-version).
+PYTHON_VERSION := $(strip $(file < .python-version))
+# Prints the running interpreter's path when it is Python $(PYTHON_VERSION), else fails.
+IS_PYTHON_VERSION := -c 'import sys; print(sys.executable) if "%d.%d" % sys.version_info[:2] == "$(PYTHON_VERSION)" else sys.exit(1)'
+# The interpreter the venv is made with (override: make PYTHON=/path/to/python3.13): python3.13 on PATH when it
+# answers (a pyenv shim answers only when pyenv has that version), else pyenv's newest 3.13.x, else ~/.pyenv's.
+PYTHON ?= $(shell for candidate in python$(PYTHON_VERSION) \
+	$$(ls -d $$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -rV) \
+	$$(ls -d $$HOME/.pyenv/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -rV); do \
+	"$$candidate" $(IS_PYTHON_VERSION) 2>/dev/null && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Lambda runtime the deps layer is built for (must match infra's runtime; a test checks).
-LAMBDA_PYTHON := 3.14
 DEPS_LAYER := build/layers/deps/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
@@ -16,8 +26,18 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml .python-version
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No Python $(PYTHON_VERSION) found (.python-version): none answers as python$(PYTHON_VERSION) on PATH," \
+			"in $$(pyenv root 2>/dev/null || echo '<pyenv root>')/versions/$(PYTHON_VERSION).* or in" \
+			"$$HOME/.pyenv/versions/$(PYTHON_VERSION).*. Install it (pyenv install $(PYTHON_VERSION)) or run" \
+			"make PYTHON=/path/to/python$(PYTHON_VERSION)." >&2; \
+		exit 1; \
+	fi
+	@# A venv of another Python (an older .python-version) is made anew, never patched over.
+	if [ -x $(BIN)/python ] && ! $(BIN)/python $(IS_PYTHON_VERSION) >/dev/null; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python $(IS_PYTHON_VERSION) >/dev/null || { echo "$(PYTHON) is not Python $(PYTHON_VERSION)" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
@@ -26,13 +46,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(DEPS_LAYER)/.installed: layers/deps/requirements.txt | $(STAMP)
+# pip picks the wheels of Lambda's Python and platform; the bytecode comes from the venv's interpreter, which is the
+# runtime's version: unchecked-hash, so no zip timestamp makes it stale and no cold start compiles.
+$(DEPS_LAYER)/.installed: layers/deps/requirements.txt .python-version | $(STAMP)
 	rm -rf build/layers/deps
-	$(BIN)/pip install --quiet --target $(DEPS_LAYER) --implementation cp --python-version $(LAMBDA_PYTHON) \
+	$(BIN)/pip install --quiet --no-compile --target $(DEPS_LAYER) --implementation cp --python-version $(PYTHON_VERSION) \
 		--platform manylinux2014_aarch64 --only-binary=:all: -r layers/deps/requirements.txt
+	$(BIN)/python -m compileall -q --invalidation-mode unchecked-hash $(DEPS_LAYER)
 	touch $@
 
-layers: $(DEPS_LAYER)/.installed ## bundle the deps Lambda layer with pip (no Docker)
+# Our code is copied and compiled on every run (a second or two): build/ never lags behind an edited source.
+layers: $(DEPS_LAYER)/.installed | $(STAMP) ## build what Lambda runs into build/: the deps layer (pip, no Docker), the core layer and each function, with bytecode
+	$(BIN)/python -m infra.build
 
 dev: $(STAMP) ## run the whole system locally (PORT=8080)
 	$(BIN)/python -m infra.local

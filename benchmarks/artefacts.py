@@ -1,8 +1,9 @@
 """Lambda artefact sizes: each function's code and each of our layers, zipped as the CDK zips its assets.
 
-Each asset directory is zipped in memory (deflate) with the exclusions the stack gives its assets
-(`ASSET_EXCLUDES` in `infra/constructs/functions.py`, not imported: that module needs the CDK), and compared
-with Lambda's limits: 50 MB for a zip uploaded directly, 250 MB unzipped for a function with all its layers.
+Each asset directory that `make layers` builds (infra/build.py: the sources with their bytecode, which ships) is
+zipped in memory (deflate) with the exclusions the stack gives its assets (`ASSET_EXCLUDES` in
+`infra/constructs/functions.py`, not imported: that module needs the CDK), and compared with Lambda's limits: 50 MB
+for a zip uploaded directly, 250 MB unzipped for a function with all its layers.
 The public Powertools layer (with pydantic) is AWS's, not ours: it is not measured here, and it counts towards
 the 250 MB too.
 """
@@ -14,15 +15,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.topology import CORE_LAYER_DIR, FUNCTIONS, ROOT
+from infra import build
+from infra.topology import FUNCTIONS
 
-DEPS_LAYER_DIR = ROOT / "build" / "layers" / "deps"
 MB = 1024 * 1024
 ZIPPED_LIMIT = 50 * MB
 UNZIPPED_LIMIT = 250 * MB
 # As the stack's assets exclude them; the deps layer also drops pip's console scripts (`python/bin`).
-EXCLUDED_DIRS = ("__pycache__",)
-EXCLUDED_SUFFIXES = (".pyc", ".egg-info", ".installed")
+EXCLUDED_SUFFIXES = (".egg-info", ".installed")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Artefact:
 
 def _included(relative: Path, excluded_prefixes: tuple[str, ...]) -> bool:
     parts = relative.parts
-    if any(part in EXCLUDED_DIRS or part.endswith(EXCLUDED_SUFFIXES) for part in parts):
+    if any(part.endswith(EXCLUDED_SUFFIXES) for part in parts):
         return False
     return not any(relative.as_posix().startswith(prefix) for prefix in excluded_prefixes)
 
@@ -61,12 +61,14 @@ def zip_directory(root: Path, excluded_prefixes: tuple[str, ...] = ()) -> tuple[
 
 
 def measure() -> list[Artefact]:
-    """Every function's code, then the `core` and `deps` layers; raises when `make layers` has not run."""
-    if not (DEPS_LAYER_DIR / "python").is_dir():
-        raise FileNotFoundError(f"{DEPS_LAYER_DIR / 'python'} is missing: run `make layers` first")
-    artefacts = [Artefact(f.name, "function", *zip_directory(f.code_dir)) for f in FUNCTIONS]
-    artefacts.append(Artefact("core", "layer", *zip_directory(CORE_LAYER_DIR)))
-    artefacts.append(Artefact("deps", "layer", *zip_directory(DEPS_LAYER_DIR, ("python/bin",))))
+    """Every function's code, then the `core` and `deps` layers; raises when `make layers` has not run since the
+    sources changed."""
+    stale = build.stale()
+    if stale:
+        raise FileNotFoundError(f"build/ is not what the sources build ({stale[0]}): run `make layers` first")
+    artefacts = [Artefact(f.name, "function", *zip_directory(build.function_dir(f.name))) for f in FUNCTIONS]
+    artefacts.append(Artefact("core", "layer", *zip_directory(build.CORE_LAYER_BUILD_DIR)))
+    artefacts.append(Artefact("deps", "layer", *zip_directory(build.DEPS_LAYER_DIR, ("python/bin",))))
     return artefacts
 
 

@@ -45,6 +45,7 @@ import boto3
 from benchmarks.aws_calls import NOT_WHITELISTED, WHITELISTED, send_body, send_event
 from benchmarks.send_cpu import CM_SECRET, CM_WEBHOOK_RESOURCE, api_event, mo_body, seed_trial
 from benchmarks.stubs import AwsStub
+from infra import build
 from infra.local.environment import REGION, function_environment
 from infra.local.events import ACCOUNT_ID
 from infra.local.pump import sqs_event
@@ -63,8 +64,8 @@ MIN_RUNS = 5
 BUDGET_SECONDS = 135.0
 CHILD = Path(__file__).with_name("cold_child.py")
 SOURCE_CORE = ROOT / "layers" / "core" / "python"
-BUILT_CORE = ROOT / "build" / "layers" / "core" / "python"
-BUILT_FUNCTIONS = ROOT / "build" / "functions"
+BUILT_CORE = build.CORE_LAYER_BUILD_DIR / "python"
+BUILT_FUNCTIONS = build.FUNCTIONS_BUILD_DIR
 WEBHOOK_SECRETS_NAME = "trialgw/webhook-secrets"
 PROVIDER_SECRETS_NAME = "trialgw/provider-secrets"
 # Any call no stub answers goes here (nothing listens) and fails at once, never to AWS.

@@ -26,6 +26,10 @@ from trialgw.settings import (
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's one Python version (major.minor): the Lambda runtime, the bytecode every asset ships, the deps layer's
+# wheels, the venv's interpreter and mypy's and ruff's targets. The Makefile reads the same file; a test keeps the rest
+# equal to it.
+PYTHON_VERSION = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
 FUNCTIONS_DIR = ROOT / "functions"
 WEB_DIR = ROOT / "web"
 CORE_LAYER_DIR = ROOT / "layers" / "core"

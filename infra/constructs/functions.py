@@ -18,21 +18,26 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra import build
 from infra.constructs import acknowledge
-from infra.topology import CORE_LAYER_DIR, ROOT, FunctionDef, derived_settings
+from infra.topology import PYTHON_VERSION, FunctionDef, derived_settings
 from trialgw import names
 from trialgw.settings import ENV_PREFIX, TrialSettings, env_var
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The project's Python (.python-version): what the tests, the bytecode and the deps layer's wheels are built for.
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, f"PYTHON_{PYTHON_VERSION.replace('.', '_')}")
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # The public Powertools layer is pinned to the version the tests run with, so what is tested is
 # what runs. AWS publishes each release's layer ARN per region as a public SSM parameter.
 POWERTOOLS_VERSION = importlib.metadata.version("aws-lambda-powertools")
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
-# Built by `make layers` (pip for Lambda's platform, no Docker); holds `python/<packages>`.
-DEPS_LAYER_DIR = ROOT / "build" / "layers" / "deps"
-# Byte-code, packaging metadata and build stamps only change the asset hash, never the behaviour.
-ASSET_EXCLUDES = ("**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.installed")
+# Every asset is built by `make layers` into build/ (infra/build.py): the deps layer by pip for Lambda's platform (no
+# Docker), the core layer and each function copied from their sources; all of them with the runtime's bytecode.
+DEPS_LAYER_DIR = build.DEPS_LAYER_DIR
+CORE_LAYER_DIR = build.CORE_LAYER_BUILD_DIR
+# Packaging metadata and build stamps only change the asset hash, never the behaviour. The bytecode ships: a cold
+# start imports it instead of compiling every module.
+ASSET_EXCLUDES = ("**/*.egg-info", "**/.installed")
 POWERTOOLS_METRICS_NAMESPACE = "trialgw"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The settings fields naming the secrets (Secrets Manager) a function with `reads_webhook_secrets` or
@@ -80,6 +85,11 @@ class SharedLayers(Construct):
             raise FileNotFoundError(
                 f"{DEPS_LAYER_DIR / 'python'} is missing: run `make layers` to bundle the deps layer"
             )
+        # What build/ holds is what deploys: a handler edited since `make layers` must not ship its old copy.
+        stale = build.stale()
+        if stale:
+            shown = "\n  ".join(stale[:10]) + ("\n  …" if len(stale) > 10 else "")
+            raise RuntimeError(f"build/ is not what the sources build: run `make layers`\n  {shown}")
         # A CloudFormation parameter of type AWS::SSM::Parameter::Value<String>: resolved at deploy
         # time in the target region, so the template stays region-agnostic.
         powertools_arn = ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
@@ -109,9 +119,9 @@ class SharedLayers(Construct):
 class PythonFunction(Construct):
     """One Lambda function with the defaults every function shares.
 
-    arm64, the current Python runtime, the shared layers, JSON logs into its own log group with a
-    retention, active X-Ray tracing, and a role that starts empty: the stack grants each function
-    exactly what topology says it may touch.
+    arm64, the project's Python runtime (the tested interpreter), its code from build/ with bytecode, the shared
+    layers, JSON logs into its own log group with a retention, active X-Ray tracing, and a role that starts empty: the
+    stack grants each function exactly what topology says it may touch.
     """
 
     def __init__(
@@ -148,7 +158,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=definition.handler,
-            code=lambda_.Code.from_asset(str(definition.code_dir), exclude=list(ASSET_EXCLUDES)),
+            code=lambda_.Code.from_asset(str(build.function_dir(definition.name)), exclude=list(ASSET_EXCLUDES)),
             layers=list(layers),
             memory_size=definition.memory_mb,
             timeout=Duration.seconds(definition.timeout_seconds),
@@ -166,6 +176,12 @@ class PythonFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel[log_level.replace("WARNING", "WARN")],
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             log_group=self.log_group,
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"The runtime is the project's one Python ({RUNTIME.name}, .python-version): the interpreter the tests, "
+            "mypy and the shipped bytecode use; moving to a newer one is that one change (docs/deploy.md).",
         )
         acknowledge(
             self.role,

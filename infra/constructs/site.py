@@ -255,7 +255,7 @@ class Site(Construct):
             "AwsSolutions-IAM5[Resource::*]": "CDK grants cloudfront:CreateInvalidation and "
             "GetInvalidation on *; the handler invalidates only this distribution after each deploy.",
             "AwsSolutions-L1": "The handler's runtime is pinned by aws-cdk-lib and moves with it; "
-            "our own functions run the latest Python runtime.",
+            "our own functions run the Python the project tests (.python-version).",
         }
         for rule_id, reason in findings.items():
             acknowledge(handler, rule_id, reason)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
@@ -28,10 +28,8 @@ GATEWAY = "/messaging/messagingtrial/gw/"
 WAIT_SECONDS = 20
 DLQ_NAME = "trialgw-outbound-dlq"
 
-T = TypeVar("T")
 
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
+def eventually[T](probe: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
     """Polls `probe` until it returns something other than None (or a falsy value), for at most `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

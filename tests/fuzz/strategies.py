@@ -20,13 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
-
-T = TypeVar("T")
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -224,7 +222,7 @@ CONTENT_TYPES = (
 )
 
 
-def weighted(*choices: tuple[int, SearchStrategy[T]]) -> SearchStrategy[T]:
+def weighted[T](*choices: tuple[int, SearchStrategy[T]]) -> SearchStrategy[T]:
     """One of `choices`, each drawn with its weight (hypothesis' `one_of` has none)."""
     strategies = [strategy for _, strategy in choices]
     indices = [index for index, (weight, _) in enumerate(choices) for _ in range(weight)]

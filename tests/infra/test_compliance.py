@@ -26,7 +26,7 @@ EXPECTED_ACKNOWLEDGED_RULES = {
     "AwsSolutions-S1",  # the access-log bucket itself
     "AwsSolutions-IAM4",  # CDK machinery roles (BucketDeployment, API Gateway account role)
     "AwsSolutions-IAM5",  # X-Ray, CDK's BucketDeployment handler, SMS from this account's identities
-    "AwsSolutions-L1",  # CDK's BucketDeployment handler runtime
+    "AwsSolutions-L1",  # CDK's BucketDeployment handler runtime; ours: the tested Python (.python-version)
     "AwsSolutions-SMG4",  # webhook secrets and provider credentials: rotated with the provider, by the operator
 }
 LAZY_REASONS = re.compile(r"\b(not needed|n/?a|todo|tbd|ignore|suppress(ed)?|false positive)\b", re.IGNORECASE)

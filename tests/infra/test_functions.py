@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -11,12 +12,11 @@ import aws_cdk as cdk
 import pytest
 from pydantic import ValidationError
 
-from infra import topology
+from infra import build, topology
 from infra.constructs import functions as functions_module
 from infra.constructs.functions import (
     POWERTOOLS_LAYER_PARAMETER,
     POWERTOOLS_VERSION,
-    RUNTIME,
     SharedLayers,
     settings_environment,
 )
@@ -36,7 +36,7 @@ def test_every_function_has_the_shared_defaults(template_json: dict[str, Any]) -
         _, function = functions(template_json)[definition.name]
         properties = props(function)
         assert properties["Architectures"] == ["arm64"]
-        assert properties["Runtime"] == "python3.14"
+        assert properties["Runtime"] == f"python{topology.PYTHON_VERSION}"
         assert properties["Handler"] == definition.handler
         assert properties["MemorySize"] == definition.memory_mb
         assert properties["Timeout"] == definition.timeout_seconds
@@ -48,7 +48,10 @@ def test_every_function_has_the_powertools_layer_of_the_tested_version_and_two_m
     template_json: dict[str, Any],
 ) -> None:
     assert _installed_powertools_pin() == POWERTOOLS_VERSION
-    assert f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}" == POWERTOOLS_LAYER_PARAMETER
+    assert (
+        f"/aws/service/powertools/python/arm64/python{topology.PYTHON_VERSION}/{POWERTOOLS_VERSION}"
+        == POWERTOOLS_LAYER_PARAMETER
+    )
     ssm_parameters = {
         name
         for name, parameter in template_json["Parameters"].items()
@@ -63,7 +66,7 @@ def test_every_function_has_the_powertools_layer_of_the_tested_version_and_two_m
         assert set(layers) - our_layers == ssm_parameters
         for layer_id in set(layers) & our_layers:
             layer = props(template_json["Resources"][layer_id])
-            assert layer["CompatibleRuntimes"] == ["python3.14"]
+            assert layer["CompatibleRuntimes"] == [f"python{topology.PYTHON_VERSION}"]
             assert layer["CompatibleArchitectures"] == ["arm64"]
 
 
@@ -135,13 +138,6 @@ def test_overrides_and_deployed_values_only_reach_models_that_declare_them() -> 
     }
 
 
-def test_runtime_equals_the_makefile_lambda_python() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    match = re.search(r"^LAMBDA_PYTHON\s*:=\s*(\S+)\s*$", makefile, re.MULTILINE)
-    assert match, "Makefile has no LAMBDA_PYTHON"
-    assert f"python{match.group(1)}" == RUNTIME.name
-
-
 def test_deps_layer_requirements_equal_pyproject_pins() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     pins = dict(_pin(line) for line in pyproject["project"]["dependencies"])
@@ -163,9 +159,32 @@ def test_a_missing_deps_layer_says_to_run_make_layers(monkeypatch: pytest.Monkey
         SharedLayers(stack, "Layers")
 
 
-def test_function_code_assets_carry_no_bytecode(synthesized: Synthesized) -> None:
-    staged = list(synthesized.outdir.glob("asset.*/**/__pycache__"))
-    assert staged == []
+def test_a_build_older_than_its_sources_stops_the_synth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # As if a function were added (or build/functions removed) since the last `make layers`.
+    monkeypatch.setattr(build, "FUNCTIONS_BUILD_DIR", tmp_path / "functions")
+    stack = cdk.Stack(cdk.App())
+    with pytest.raises(RuntimeError, match=r"run `make layers`\n  function: send: .*/functions/send is missing"):
+        SharedLayers(stack, "Layers")
+
+
+def test_every_asset_of_ours_ships_unchecked_hash_bytecode_of_the_runtime(synthesized: Synthesized) -> None:
+    # The directories CDK staged for our functions and both our layers: what the deploy zips and uploads.
+    staged = _our_staged_assets(synthesized)
+    assert len(staged) == len(topology.FUNCTIONS) + 2
+    tag = f"cpython-{topology.PYTHON_VERSION.replace('.', '')}"
+    for name, asset in staged.items():
+        sources = sorted(path for path in asset.rglob("*.py") if "__pycache__" not in path.parts)
+        pycs = sorted(asset.rglob("*.pyc"))
+        assert sources, f"{name}: no Python in {asset}"
+        # One pyc per module, of the runtime's interpreter, beside it: none missing, none stray from elsewhere.
+        assert pycs == sorted(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc" for path in sources), name
+        for pyc in pycs:
+            header = pyc.read_bytes()[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER, f"{pyc}: not {tag} bytecode"
+            # PEP 552 flags: bit 0 hash-based, bit 1 check_source; unchecked-hash is 0b01.
+            assert int.from_bytes(header[4:8], "little") == 0b01, f"{pyc}: not unchecked-hash"
+            source = pyc.parent.parent / f"{pyc.name.split('.')[0]}.py"
+            assert header[8:16] == importlib.util.source_hash(source.read_bytes()), f"{pyc}: compiled from other source"
     assert list(synthesized.outdir.glob("asset.*/**/*.egg-info")) == []
 
 
@@ -189,6 +208,28 @@ def test_function_roles_are_their_own_and_start_without_managed_policies(templat
         roles.add(role_id)
     # CDK's default role would carry AWSLambdaBasicExecutionRole (logs on every log group).
     assert len(roles) == len(topology.FUNCTIONS)
+
+
+def _our_staged_assets(synthesized: Synthesized) -> dict[str, Path]:
+    """The staged asset directory of each of our functions (by name) and of the layers they carry ("layer: <id>")."""
+    template = synthesized.template_json
+    staged = {
+        name: _staged(synthesized, props(function)["Code"]) for name, (_, function) in functions(template).items()
+    }
+    ours = {logical_id for logical_id, _ in resources(template, "AWS::Lambda::LayerVersion")}
+    carried = {
+        referenced_id(layer) for _, function in functions(template).values() for layer in props(function)["Layers"]
+    }
+    for logical_id in sorted(carried & ours):
+        staged[f"layer: {logical_id}"] = _staged(synthesized, props(template["Resources"][logical_id])["Content"])
+    return staged
+
+
+def _staged(synthesized: Synthesized, code: dict[str, Any]) -> Path:
+    digest = code["S3Key"].removesuffix(".zip")
+    directory = synthesized.outdir / f"asset.{digest}"
+    assert directory.is_dir(), f"{code['S3Key']} is staged as no directory"
+    return directory
 
 
 def _pin(requirement: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from trialgw.gateway.answers import INVALID_POST_DATA, NOT_JSON
 from trialgw.gateway.request import parse_send_request
 from trialgw.gateway.respond import refusal_for
 from trialgw.http import BadRequest, parse_json_object
-from trialgw.json_input import NotAnObject, UnreadableJson, decode_json, decode_object
+from trialgw.json_input import MAX_DEPTH, NotAnObject, UnreadableJson, decode_json, decode_object
 from trialgw.logic.send_outcomes import Refused
 from trialgw.settings import SendSettings
 
@@ -31,6 +31,8 @@ SEND = '{"messages": {"authentication": {"producttoken": "k"}, "msg": [{"to": [{
         ('{"a": 1e999}', NotAnObject.BEYOND_LIMITS),
         ('{"a": ' + "9" * 5000 + "}", NotAnObject.BEYOND_LIMITS),
         ("[" * 3000 + "]" * 3000, NotAnObject.BEYOND_LIMITS),
+        ('{"a":' * (MAX_DEPTH + 1) + "1" + "}" * (MAX_DEPTH + 1), NotAnObject.BEYOND_LIMITS),
+        ("[" * 8000 + "]" * 8000, NotAnObject.BEYOND_LIMITS),
     ],
     ids=[
         "none",
@@ -44,12 +46,22 @@ SEND = '{"messages": {"authentication": {"producttoken": "k"}, "msg": [{"to": [{
         "1e999",
         "huge-int",
         "deep",
+        "one-level-too-deep",
+        "deeper-than-3.11-parses",
     ],
 )
 def test_what_json_does_not_have_is_refused_with_its_reason(raw: str | None, problem: NotAnObject) -> None:
     with pytest.raises(UnreadableJson) as refused:
         decode_json(raw, max_bytes=LIMIT)
     assert refused.value.problem is problem
+
+
+def test_nesting_up_to_the_limit_is_read_on_every_interpreter() -> None:
+    # The limit is ours, not the json module's recursion limit (about 1,000 levels on 3.11, 10,000 on 3.13).
+    deepest = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert decode_json(deepest, max_bytes=LIMIT) is not None
+    wide = "[" + ",".join(["[[1]]"] * 500) + "]"  # many brackets, little depth
+    assert len(decode_json(wide, max_bytes=LIMIT)) == 500  # type: ignore[arg-type]
 
 
 def test_a_leading_byte_order_mark_is_skipped_and_any_document_is_read() -> None:

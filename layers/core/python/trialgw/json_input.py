@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,10 @@ _MAX_TIMESTAMP_DIGITS = 16
 _KINDS: dict[type, str] = {type(None): "null", list: "an array", dict: "an object"}
 # Providers' message ids are tens of characters (WhatsApp's wamid, Instagram's mid: up to a few hundred).
 MAX_ID_BYTES = 512
+# Arrays and objects nested deeper than any request needs (CM's rich content, the deepest, stays within 30). The
+# limit is ours, the same on every interpreter: the json module's own stop is its recursion limit, about 1,000 levels
+# on Python 3.11 and 10,000 on 3.13.
+MAX_DEPTH = 64
 
 
 class NotAnObject(StrEnum):
@@ -34,8 +38,8 @@ class NotAnObject(StrEnum):
     # Text no UTF-8 encoder can write (a lone surrogate): nothing read from it could be stored or sent on.
     NOT_UNICODE = "not_unicode"
     NOT_JSON = "not_json"
-    # JSON syntax no request needs: nesting beyond the parser's depth, numbers of thousands of digits or beyond a
-    # float's range.
+    # JSON syntax no request needs: nesting deeper than MAX_DEPTH, numbers of thousands of digits or beyond a float's
+    # range.
     BEYOND_LIMITS = "beyond_limits"
     NOT_OBJECT = "not_object"
 
@@ -81,12 +85,33 @@ def decode_json(raw: str | None, *, max_bytes: int) -> object:
     if not text.strip():
         raise UnreadableJson(NotAnObject.EMPTY)
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        document: object = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (json.JSONDecodeError, _NotJsonConstant):
         raise UnreadableJson(NotAnObject.NOT_JSON) from None
     except (ValueError, RecursionError):
-        # ValueError here: over-long integers, infinite floats; RecursionError: absurdly deep nesting.
+        # ValueError here: over-long integers, infinite floats; RecursionError: nesting past the parser's own stop.
         raise UnreadableJson(NotAnObject.BEYOND_LIMITS) from None
+    # Fewer brackets than the limit cannot nest past it (the usual body): only a bracket-rich one is walked.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(document, MAX_DEPTH):
+        raise UnreadableJson(NotAnObject.BEYOND_LIMITS)
+    return document
+
+
+def _deeper_than(document: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels in `document` (walked without recursion)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def decode_object(raw: str | None, *, max_bytes: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -283,15 +283,12 @@ class SweeperSettings(DeliveryAttempts):
     messages_table: str = names.MESSAGES.local_name
 
 
-S = TypeVar("S", bound=_Settings)
-
-
 @cache
 def _load(model: type[_Settings]) -> _Settings:
     return model.from_env()
 
 
-def load(model: type[S]) -> S:
+def load[S: _Settings](model: type[S]) -> S:
     """The settings of one function, read once per process (cold start) and cached."""
     loaded = _load(model)
     assert isinstance(loaded, model)
