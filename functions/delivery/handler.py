@@ -17,15 +17,9 @@ from __future__ import annotations
 import json
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -41,6 +35,10 @@ from trialgw.observability import lambda_entry, logger
 from trialgw.ports import OutboundMessage
 from trialgw.providers.registry import providers_for
 from trialgw.settings import DeliverySettings
+
+if TYPE_CHECKING:
+    # Powertools idempotency imports boto3's resource layer: loaded on the first record, not at the cold start's import.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 # One partition for the delivery function's idempotency records, the same locally and in AWS.
 IDEMPOTENCY_PARTITION = "idempotency#delivery"
@@ -65,11 +63,15 @@ def _deps() -> DeliveryDeps:
 
 @cache
 def _idempotency_config() -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     return IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=IDEMPOTENCY_SECONDS)
 
 
 @cache
 def _idempotent_deliver() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
     settings = _settings()
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table,
@@ -119,6 +121,8 @@ def _record(record: SQSRecord) -> str:
         logger.error("unreadable queued message dropped", extra={"error": type(error).__name__})
         return "unreadable"
     idempotent: Any = _idempotent_deliver()
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     try:
         result = DeliveryResult.from_json(idempotent(body=body, attempt=attempt))
         if result.unrecorded is not None:

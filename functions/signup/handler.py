@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
@@ -26,7 +25,6 @@ from trialgw.http import (
     require_site_origin,
 )
 from trialgw.logic.signup import SignupDeps, sign_up
-from trialgw.models import SignupRequest
 from trialgw.observability import lambda_entry, metrics
 from trialgw.settings import SignupSettings
 
@@ -56,6 +54,11 @@ def post_signup() -> Response[str]:
     require_site_origin(event, settings.site_url)
     require_json(event)
     body = parse_json_object(request_text(event), max_bytes=settings.max_body_bytes)
+    # pydantic and email_validator load here, on the first request, not at the cold start's import.
+    from pydantic import ValidationError
+
+    from trialgw.signup_input import SignupRequest
+
     try:
         request = SignupRequest.model_validate(body)
     except ValidationError as error:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-from pydantic import ValidationError
 
 from trialgw.errors import DependencyUnavailable, InvalidInput, InvalidPayload, RateLimited
 from trialgw.json_input import NotAnObject, UnreadableJson, decode_object
 from trialgw.media_types import is_json_content_type
 from trialgw.observability import logger
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
 # (CDK) and the local stack. The only allowed origin is the site's. x-aws-waf-token carries the sign-up

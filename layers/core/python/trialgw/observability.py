@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -20,7 +21,25 @@ Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 # Cheap to build; the service name comes from POWERTOOLS_SERVICE_NAME per function.
 logger = Logger()
 metrics = Metrics(namespace="trialgw")
-tracer = Tracer()
+
+
+def tracing_enabled() -> bool:
+    """Whether this process traces: Powertools' own rule (in Lambda, unless POWERTOOLS_TRACE_DISABLED is true), read
+    without building a Tracer, whose construction imports the X-Ray SDK even when tracing is off."""
+    return not Tracer._is_tracer_disabled()  # the rule Tracer() itself applies
+
+
+@cache
+def _tracer() -> Tracer:
+    return Tracer()
+
+
+def __getattr__(name: str) -> Any:
+    # `tracer` is built (and the X-Ray SDK imported) only when something asks for it.
+    if name == "tracer":
+        return _tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _PHONE_DIGITS = re.compile(r"\d")
 
@@ -28,9 +47,10 @@ _PHONE_DIGITS = re.compile(r"\d")
 def lambda_entry(handler: Handler) -> Handler:
     """Every function's entry point, observed the same way: the invocation's context in each log line (state cleared
     between invocations), a trace that never holds the response (answers carry trial keys: curl examples, wa.me
-    links), and the invocation's metrics flushed as it ends."""
+    links), and the invocation's metrics flushed as it ends. With tracing off (outside Lambda, or
+    POWERTOOLS_TRACE_DISABLED) there is no Tracer at all, and no X-Ray SDK import."""
     measured = metrics.log_metrics(handler)
-    traced = tracer.capture_lambda_handler(capture_response=False)(measured)
+    traced = _tracer().capture_lambda_handler(capture_response=False)(measured) if tracing_enabled() else measured
     logged: Handler = logger.inject_lambda_context(clear_state=True)(traced)
     return logged
 

@@ -1,19 +1,29 @@
-"""Settings: one pydantic model per function, read from `TRIALGW_*` environment variables.
+"""Settings: one frozen dataclass per function, read from `TRIALGW_*` environment variables.
 
 Every limit from the seed is a setting whose default is the seed's value, so an operator (or a
 tester wanting a trial to expire in seconds) changes behaviour without touching code. A field
 `foo_bar` is read from `TRIALGW_FOO_BAR`; dicts and lists are given as JSON.
+
+No pydantic here: every function reads its settings on its cold start, and pydantic's import and model building
+cost more than the rest of a handler's import together. The few constraints the fields use (`gt`, `ge`, `le`,
+`min_length`, `max_length`, `pattern`, enums, lists and dicts) are checked below, with pydantic's lax coercion of
+environment strings; the models keep the pydantic names infra and tests use (`model_fields`, `model_validate`,
+`model_dump`, `model_copy`), and a bad value raises pydantic's `ValidationError` (imported only then), naming the
+field and its variable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Mapping
-from functools import cache
-from typing import Any, Self
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, ClassVar, Self
 
 from trialgw import budgets, names
 from trialgw.channels import Channel, ProviderName, channels, spec_of
@@ -30,12 +40,231 @@ def _parse_json(raw: str) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        # Let pydantic report it, naming the field, like any other bad value.
+        # Reported by the field's type check, naming the field, like any other bad value.
         return raw
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Missing:
+    """No default given."""
+
+
+MISSING: Any = _Missing()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """What `model_fields` tells about a field (the part of pydantic's FieldInfo infra and tests read)."""
+
+    annotation: Any = None
+    default: Any = MISSING
+    default_factory: Callable[[], Any] | None = None
+    constraints: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def value(self) -> Any:
+        return self.default_factory() if self.default_factory is not None else self.default
+
+
+def Field(  # named like pydantic's, which the declarations below used
+    default: Any = MISSING,
+    *,
+    default_factory: Callable[[], Any] | None = None,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    min_length: int | None = None,
+    max_length: int | None = None,
+    pattern: str | None = None,
+) -> Any:
+    """A settings field with a default and the constraints its value must meet."""
+    constraints = {
+        name: value
+        for name, value in {
+            "gt": gt,
+            "ge": ge,
+            "le": le,
+            "min_length": min_length,
+            "max_length": max_length,
+            "pattern": pattern,
+        }.items()
+        if value is not None
+    }
+    return FieldInfo(default=default, default_factory=default_factory, constraints=constraints)
+
+
+class _Invalid(ValueError):
+    pass
+
+
+_TRUE = {"1", "on", "t", "true", "y", "yes"}
+_FALSE = {"0", "off", "f", "false", "n", "no"}
+
+
+def _coerce(annotation: Any, value: Any) -> Any:  # noqa: PLR0911, PLR0912  # one branch per kind of type
+    """`value` as `annotation`, coerced the way pydantic's lax mode coerces environment strings."""
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [option for option in options if option is not type(None)]
+        return _coerce(inner, value)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise _Invalid("must be a JSON list")
+        (item,) = typing.get_args(annotation)
+        return [_coerce(item, element) for element in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _Invalid("must be a JSON object")
+        key_type, value_type = typing.get_args(annotation)
+        return {_coerce(key_type, k): _coerce(value_type, v) for k, v in value.items()}
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        try:
+            return annotation(value)
+        except ValueError:
+            *others, last = [repr(member.value) for member in annotation]
+            raise _Invalid(f"must be {', '.join(others)} or {last}" if others else f"must be {last}") from None
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise _Invalid("must be a boolean (true or false)")
+    if annotation is int:
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise _Invalid("must be an integer")
+    if annotation is float:
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise _Invalid("must be a number")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise _Invalid("must be a string")
+    raise TypeError(f"settings fields of type {annotation!r} are not supported")
+
+
+def _check(value: Any, constraints: Mapping[str, Any]) -> None:
+    if value is None:
+        return
+    if "gt" in constraints and not value > constraints["gt"]:
+        raise _Invalid(f"must be greater than {constraints['gt']}")
+    if "ge" in constraints and not value >= constraints["ge"]:
+        raise _Invalid(f"must be at least {constraints['ge']}")
+    if "le" in constraints and not value <= constraints["le"]:
+        raise _Invalid(f"must be at most {constraints['le']}")
+    if "min_length" in constraints and len(value) < constraints["min_length"]:
+        raise _Invalid(f"must have at least {constraints['min_length']} characters or items")
+    if "max_length" in constraints and len(value) > constraints["max_length"]:
+        raise _Invalid(f"must have at most {constraints['max_length']} characters or items")
+    if "pattern" in constraints and not re.search(constraints["pattern"], value):
+        raise _Invalid(f"must match {constraints['pattern']}")
+
+
+def _validation_error(model: type, errors: list[tuple[str, Any, str]]) -> Exception:
+    """pydantic's ValidationError (what callers catch, and what names each field), imported only for a bad value."""
+    from pydantic_core import ValidationError
+
+    return ValidationError.from_exception_data(
+        model.__name__,
+        [
+            {"type": "value_error", "loc": (field,), "input": value, "ctx": {"error": ValueError(message)}}
+            for field, value, message in errors
+        ],
+    )
+
+
+class _Settings:
+    """Each subclass is a frozen, keyword-only record of its annotated fields (and its bases'), whose values are
+    coerced and checked as it is built (keyword arguments, checked at run time as pydantic's were). Not
+    `dataclasses.dataclass`: its generated code costs the cold start more than this whole module otherwise does."""
+
+    model_fields: ClassVar[dict[str, FieldInfo]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        namespace = vars(sys.modules[cls.__module__])
+        fields = dict(cls.model_fields)
+        for name, written in cls.__annotations__.items():
+            if name.startswith("_"):
+                continue
+            declared = cls.__dict__.get(name, MISSING)
+            info = declared if isinstance(declared, FieldInfo) else FieldInfo(default=declared)
+            # This module's own annotations, strings (`from __future__ import annotations`).
+            annotation = eval(written, namespace) if isinstance(written, str) else written  # noqa: S307
+            fields[name] = dataclasses.replace(info, annotation=annotation)
+            if isinstance(declared, FieldInfo):
+                delattr(cls, name)
+        cls.model_fields = fields
+
+    def __init__(self, **values: Any) -> None:
+        unknown = [name for name in values if name not in self.model_fields]
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {', '.join(unknown)}")
+        errors: list[tuple[str, Any, str]] = []
+        for name, info in self.model_fields.items():
+            raw = values[name] if name in values else info.value()
+            if raw is MISSING:
+                errors.append((name, None, f"{env_var(name)} is required"))
+                continue
+            try:
+                value = self._normalize(name, _coerce(info.annotation, raw))
+                _check(value, info.constraints)
+            except _Invalid as error:
+                errors.append((name, raw, f"{env_var(name)} {error} (got {raw!r})"))
+                continue
+            object.__setattr__(self, name, value)
+        if errors:
+            raise _validation_error(type(self), errors)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"settings are frozen: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"settings are frozen: cannot delete {name}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.model_fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Settings)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.model_fields)
+        return f"{type(self).__name__}({shown})"
+
+    def _normalize(self, field: str, value: Any) -> Any:  # noqa: ARG002  # a subclass's hook
+        """A subclass's own check of one field, after its type's (raises `_Invalid`)."""
+        return value
+
+    @classmethod
+    def model_validate(cls, values: Mapping[str, Any]) -> Self:
+        """The settings from `values` (field → value), every value checked; unknown fields are refused."""
+        unknown = [name for name in values if name not in cls.model_fields]
+        if unknown:
+            raise _validation_error(cls, [(name, values[name], "is not a setting") for name in unknown])
+        return cls(**values)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -45,8 +274,24 @@ class _Settings(BaseModel):
             raw = source.get(env_var(field))
             if raw is None:
                 continue
-            values[field] = _parse_json(raw) if str(info.annotation).startswith(("dict", "list")) else raw
+            values[field] = _parse_json(raw) if typing.get_origin(info.annotation) in (dict, list) else raw
         return cls.model_validate(values)
+
+    def model_dump(self, *, include: set[str] | None = None) -> dict[str, Any]:
+        """The values by field (lists and dicts copied)."""
+        return {
+            name: json.loads(json.dumps(value)) if isinstance(value, dict | list) else value
+            for name in self.model_fields
+            if include is None or name in include
+            for value in (getattr(self, name),)
+        }
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """A copy with some values replaced, unchecked (as pydantic's): for tests."""
+        copy = object.__new__(type(self))
+        for name, value in {**vars(self), **(update or {})}.items():
+            object.__setattr__(copy, name, value)
+        return copy
 
     def to_env(self) -> dict[str, str]:
         """The environment that reproduces these settings (used by the CDK stack and the local stack)."""
@@ -89,12 +334,12 @@ class TrialSettings(_Settings):
 
     trials_table: str = names.TRIALS.local_name
 
-    @field_validator("site_url", "api_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+    def _normalize(self, field: str, value: Any) -> Any:
+        if field in ("site_url", "api_url"):
+            if not value.startswith(("http://", "https://")):
+                raise _Invalid("must be an http(s) URL")
+            return value.rstrip("/")
+        return value
 
     def quota_for(self, channel: Channel) -> int:
         """Messages a trial may send on `channel`: its registry spec names the quota setting (SMS and WhatsApp have
@@ -283,18 +528,18 @@ class SweeperSettings(DeliveryAttempts):
     messages_table: str = names.MESSAGES.local_name
 
 
-@cache
-def _load(model: type[_Settings]) -> _Settings:
-    return model.from_env()
+_LOADED: dict[type[_Settings], _Settings] = {}
 
 
 def load[S: _Settings](model: type[S]) -> S:
     """The settings of one function, read once per process (cold start) and cached."""
-    loaded = _load(model)
+    loaded = _LOADED.get(model)
+    if loaded is None:
+        loaded = _LOADED[model] = model.from_env()
     assert isinstance(loaded, model)
     return loaded
 
 
 def reload() -> None:
     """Forgets cached settings (tests change the environment between cases)."""
-    _load.cache_clear()
+    _LOADED.clear()

@@ -12,15 +12,19 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from trialgw.errors import DependencyUnavailable, MailError, RateLimited, StoreError
 from trialgw.keys import hash_key, new_key
 from trialgw.logic.trial_email import render_trial_email
 from trialgw.mailbox import canonical_mailbox, is_shared_provider, registrable_domain
-from trialgw.models import SignupRequest, Trial
+from trialgw.models import Trial
 from trialgw.observability import logger, mask_email, mask_ip
 from trialgw.ports import Clock, Mailer, SignupCount, SignupCounter, TrialStore
 from trialgw.settings import SignupSettings
+
+if TYPE_CHECKING:
+    from trialgw.signup_input import SignupRequest
 
 
 @dataclass(frozen=True, slots=True)
