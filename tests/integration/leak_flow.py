@@ -214,9 +214,9 @@ def _deliver() -> None:
 
 
 def test_a_whole_trial_traced(traced_aws: None) -> None:
-    assert not tracer.disabled, "this process must trace as in Lambda (see the module docstring)"
+    assert not tracer().disabled, "this process must trace as in Lambda (see the module docstring)"
     xray_recorder.configure(emitter=EMITTER)
-    with tracer.provider.in_subsegment("leak-probe canary") as subsegment:
+    with tracer().provider.in_subsegment("leak-probe canary") as subsegment:
         subsegment.put_metadata("canary", CANARY)
     logger.info("leak probe canary", extra={"canary": CANARY})
 

@@ -4,8 +4,8 @@ from tests.fakes import FakeClock, FakeMailer, FakeSignupCounter, FakeTrialStore
 from trialgw.errors import DependencyUnavailable, RateLimited
 from trialgw.keys import KEY_PATTERN, hash_key
 from trialgw.logic.signup import SignupDeps, sign_up
-from trialgw.models import SignupRequest
 from trialgw.settings import SignupSettings
+from trialgw.signup_input import SignupRequest
 
 SETTINGS = SignupSettings()
 REQUEST = SignupRequest(name="Jane", email="jane@example.com", company="ACME")

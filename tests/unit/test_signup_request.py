@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from trialgw.models import SignupRequest
+from trialgw.signup_input import SignupRequest
 
 
 def test_valid_request_is_normalized():

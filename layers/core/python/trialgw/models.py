@@ -1,4 +1,4 @@
-"""The trial's domain model (and, on first use, the validated input of a signup: `trialgw.signup_input`)."""
+"""The trial's domain model. The validated input of a signup is `trialgw.signup_input`'s, loaded only by sign-up."""
 
 from __future__ import annotations
 
@@ -6,12 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
 from trialgw.channels import Channel
-
-if TYPE_CHECKING:
-    from trialgw.signup_input import SignupRequest
 
 
 class TrialStatus(StrEnum):
@@ -89,13 +85,4 @@ class InboundMessage:
     sender_name: str | None = None
 
 
-def __getattr__(name: str) -> Any:
-    # The signup input (pydantic and email_validator) loads only where a signup is validated, not in every function.
-    if name == "SignupRequest":
-        from trialgw.signup_input import SignupRequest
-
-        return SignupRequest
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["Channel", "InboundMessage", "SignupRequest", "Trial", "TrialState", "TrialStatus", "member_token"]
+__all__ = ["Channel", "InboundMessage", "Trial", "TrialState", "TrialStatus", "member_token"]

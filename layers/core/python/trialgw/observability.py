@@ -30,15 +30,9 @@ def tracing_enabled() -> bool:
 
 
 @cache
-def _tracer() -> Tracer:
+def tracer() -> Tracer:
+    """The process's Tracer, built (and the X-Ray SDK imported) on first use."""
     return Tracer()
-
-
-def __getattr__(name: str) -> Any:
-    # `tracer` is built (and the X-Ray SDK imported) only when something asks for it.
-    if name == "tracer":
-        return _tracer()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _PHONE_DIGITS = re.compile(r"\d")
@@ -50,7 +44,7 @@ def lambda_entry(handler: Handler) -> Handler:
     links), and the invocation's metrics flushed as it ends. With tracing off (outside Lambda, or
     POWERTOOLS_TRACE_DISABLED) there is no Tracer at all, and no X-Ray SDK import."""
     measured = metrics.log_metrics(handler)
-    traced = _tracer().capture_lambda_handler(capture_response=False)(measured) if tracing_enabled() else measured
+    traced = tracer().capture_lambda_handler(capture_response=False)(measured) if tracing_enabled() else measured
     logged: Handler = logger.inject_lambda_context(clear_state=True)(traced)
     return logged
 

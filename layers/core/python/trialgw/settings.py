@@ -1,4 +1,4 @@
-"""Settings: one frozen dataclass per function, read from `TRIALGW_*` environment variables.
+"""Settings: one frozen record per function, read from `TRIALGW_*` environment variables.
 
 Every limit from the seed is a setting whose default is the seed's value, so an operator (or a
 tester wanting a trial to expire in seconds) changes behaviour without touching code. A field
