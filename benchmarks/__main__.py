@@ -66,15 +66,19 @@ def cold_start_rows(rows: list[dict[str, Any]]) -> list[Row]:
     floor, handlers = rows[0], rows[1:]
     code = "bytecode from build/" if floor["code"] == "build" else "from source, no build/"
     table: list[Row] = []
+    tracing = cold_start.tracing_words(bool(floor.get("tracing")))
+    flipped = cold_start.tracing_words(not floor.get("tracing"))
     for r in handlers:
         name = r["name"].removeprefix("handler: ")
         clients = ", ".join(r["clients"]) or "no"
         floor_cell = f"boto3, {clients} clients, {r['aws_calls']} calls: {r['floor_ms']:.0f} ms"
         table += [
-            ("cold start", f"{name}: import ({code})", f"{r['median_ms']:.0f} ms",
+            ("cold start", f"{name}: import ({code}, {tracing})", f"{r['median_ms']:.0f} ms",
              f"`import boto3`: {floor['median_ms']:.0f} ms", _ratio(r["ratio"])),
             ("cold start", f"{name}: import + first request ({r['aws_calls']} AWS calls)",
              f"{r['first_request_ms']:.0f} ms", floor_cell, _ratio(r["first_request_ratio"])),
+            ("cold start", f"{name}: with {flipped}, import / + first request", "-", "the same floors",
+             f"{_ratio(r['flipped_tracing_ratio'])} / {_ratio(r['flipped_tracing_first_request_ratio'])}"),
         ]  # fmt: skip
     return table
 

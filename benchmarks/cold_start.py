@@ -2,9 +2,11 @@
 
 Every function of `infra.topology.FUNCTIONS` is started in fresh interpreters (`benchmarks/cold_child.py`), as
 Lambda starts an instance: its environment as the stack deploys it (settings, table names, queue URLs, secrets'
-names, Powertools' service, INFO logs, EMF metrics on, tracing on: `LAMBDA_TASK_ROOT` set, a sampled X-Ray trace
-header, segments sent to a UDP port on loopback that never answers), its code from `build/` when that holds the
-bytecode the artefacts ship (else from source, compiled at every start, as the table says). Two numbers each:
+names, Powertools' service, INFO logs, EMF metrics on, `LAMBDA_TASK_ROOT` set, a sampled X-Ray trace header, tracing
+as the stack's default sets it: `infra.topology.TRACING_BY_DEFAULT`), its code from `build/` when that holds the
+bytecode the artefacts ship (else from source, compiled at every start, as the table says). Two numbers each, and
+both again with tracing switched the other way (the `tracing` knob's cost; the segments go to a UDP port on loopback
+that never answers):
 
 * **import**: the handler module imported (interpreter start-up included), against the floor `import boto3` that
   any boto3-using function pays;
@@ -13,11 +15,14 @@ bytecode the artefacts ship (else from source, compiled at every start, as the t
   `before-call` hook (`benchmarks.stubs.AwsStub`), against its own floor: `import boto3`, the same clients made
   and the same calls replayed (counted in the handler's run), each answered at once.
 
+* **with tracing on** (or off, when the default is on): the same import + first request, the knob flipped.
+
 Times run from the parent's spawn to the child's `time.monotonic()` (one clock for all processes) after the work,
-so interpreter shutdown is not counted. Medians over fresh processes, a function's floor and its handler run
-alternately (which goes first alternating too), the functions in turn, so drift in the machine's load falls on
-both sides of each ratio. The number of rounds shrinks from `RUNS` (to no fewer than `MIN_RUNS`) when the first
-round shows they would not fit in `BUDGET_SECONDS` (the first, uncounted run of each handler included).
+so interpreter shutdown is not counted. Medians over fresh processes, a function's floor and its handler (as
+deployed, then with tracing flipped) run in turn (which goes first rotating), the functions in turn, so drift in the
+machine's load falls on both sides of each ratio. The number of rounds shrinks from `RUNS` (to no fewer than
+`MIN_RUNS`) when the first round shows they would not fit in `BUDGET_SECONDS` (the first, uncounted run of each
+handler included).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from infra.local.environment import REGION, function_environment
 from infra.local.events import ACCOUNT_ID
 from infra.local.pump import sqs_event
 from infra.local.schedule import scheduled_event
-from infra.topology import FUNCTIONS, ROOT, FunctionDef
+from infra.topology import FUNCTIONS, ROOT, TRACING_BY_DEFAULT, FunctionDef
 from tests.integration.conftest import EVENTS, SITE_URL, sns_via_sqs
 from trialgw import names
 from trialgw.budgets import AWS_CALL
@@ -61,7 +66,10 @@ from trialgw.settings import ENV_PREFIX, env_var
 
 RUNS = 9
 MIN_RUNS = 5
-BUDGET_SECONDS = 135.0
+# Per function and round: its floor, its handler as deployed, and its handler with tracing the other way.
+KINDS = ["floor", "handler", "flipped"]
+# Three processes per function and round (floor, as deployed, tracing flipped).
+BUDGET_SECONDS = 200.0
 CHILD = Path(__file__).with_name("cold_child.py")
 SOURCE_CORE = ROOT / "layers" / "core" / "python"
 BUILT_CORE = build.CORE_LAYER_BUILD_DIR / "python"
@@ -82,6 +90,9 @@ class Samples:
     firsts: list[float] = field(default_factory=list)
     floor_imports: list[float] = field(default_factory=list)
     floors: list[float] = field(default_factory=list)
+    # With tracing the other way than deployed.
+    flipped_imports: list[float] = field(default_factory=list)
+    flipped_firsts: list[float] = field(default_factory=list)
     clients: list[str] = field(default_factory=list)
     calls: list[list[Any]] = field(default_factory=list)
 
@@ -96,6 +107,8 @@ class ColdStart:
     first_ratio: float
     aws_calls: int
     clients: tuple[str, ...]
+    flipped_import_ratio: float
+    flipped_first_ratio: float
 
 
 def built() -> bool:
@@ -116,8 +129,11 @@ def queue_url(queue: names.QueueDef) -> str:
     return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{queue.local_name}"
 
 
-def deployed_environment(function: FunctionDef, from_build: bool, daemon_port: int) -> dict[str, str]:
-    """The function's environment as the stack deploys it, and what Lambda adds, with nothing reaching AWS."""
+def deployed_environment(
+    function: FunctionDef, from_build: bool, daemon_port: int, *, tracing: bool = TRACING_BY_DEFAULT
+) -> dict[str, str]:
+    """The function's environment as the stack deploys it (`tracing` as the knob sets it), and what Lambda adds,
+    with nothing reaching AWS."""
     env = function_environment(function, SITE_URL, environ={})
     queues = {queue.logical: queue for queue in names.QUEUES}
     model = function.settings_model.model_fields
@@ -142,7 +158,7 @@ def deployed_environment(function: FunctionDef, from_build: bool, daemon_port: i
             "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_METRICS_DISABLED": "false",
-            "POWERTOOLS_TRACE_DISABLED": "false",
+            "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
             "POWERTOOLS_DEV": "false",
             # What Lambda sets: Powertools' Tracer and the X-Ray SDK trace only where LAMBDA_TASK_ROOT is set.
             "LAMBDA_TASK_ROOT": str(dirs[0]),
@@ -301,6 +317,9 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
     with tempfile.TemporaryDirectory(prefix="trialgw-cold-") as tmp, _daemon() as port:
         directory = Path(tmp)
         envs = {f.name: deployed_environment(f, from_build, port) for f in FUNCTIONS}
+        flipped_envs = {
+            f.name: deployed_environment(f, from_build, port, tracing=not TRACING_BY_DEFAULT) for f in FUNCTIONS
+        }
         handler_specs, floor_specs = {}, {}
         for function in FUNCTIONS:
             handler_spec = {
@@ -333,15 +352,20 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
         while done_rounds < runs:
             for index, function in enumerate(FUNCTIONS):
                 each = samples[function.name]
-                order = ["floor", "handler"] if (done_rounds + index) % 2 == 0 else ["handler", "floor"]
-                for mode in order:
-                    spec_path = (floor_specs if mode == "floor" else handler_specs)[function.name]
-                    imported, finished, result = _run(mode, spec_path, envs[function.name])
-                    if mode == "floor":
+                turn = (done_rounds + index) % len(KINDS)
+                for kind in KINDS[turn:] + KINDS[:turn]:
+                    spec_path = (floor_specs if kind == "floor" else handler_specs)[function.name]
+                    env = (flipped_envs if kind == "flipped" else envs)[function.name]
+                    imported, finished, result = _run("floor" if kind == "floor" else "handler", spec_path, env)
+                    if kind == "floor":
                         each.floor_imports.append(imported)
                         each.floors.append(finished)
+                        continue
+                    _check(function, result)
+                    if kind == "flipped":
+                        each.flipped_imports.append(imported)
+                        each.flipped_firsts.append(finished)
                     else:
-                        _check(function, result)
                         each.imports.append(imported)
                         each.firsts.append(finished)
             done_rounds += 1
@@ -354,6 +378,7 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
     for function in FUNCTIONS:
         each = samples[function.name]
         imported, first, floor = (statistics.median(s) for s in (each.imports, each.firsts, each.floors))
+        flipped_import, flipped_first = (statistics.median(s) for s in (each.flipped_imports, each.flipped_firsts))
         results.append(
             ColdStart(
                 name=function.name,
@@ -364,9 +389,15 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
                 first_ratio=first / floor,
                 aws_calls=len(each.calls),
                 clients=tuple(sorted(set(each.clients))),
+                flipped_import_ratio=flipped_import / floor_import,
+                flipped_first_ratio=flipped_first / floor,
             )
         )
     return results, floor_import, done_rounds, from_build
+
+
+def tracing_words(tracing: bool) -> str:
+    return "tracing on" if tracing else "tracing off"
 
 
 def code_source(from_build: bool) -> str:
@@ -378,18 +409,20 @@ def code_source(from_build: bool) -> str:
 def report() -> list[dict[str, object]]:
     rows, floor_import, rounds, from_build = measure()
     print(
-        f"\nCold start per handler, as deployed (tracing, metrics, INFO logs), AWS answered in-process; "
-        f"{code_source(from_build)}; medians of {rounds} fresh processes each, floors interleaved"
+        f"\nCold start per handler, as deployed ({tracing_words(TRACING_BY_DEFAULT)}, metrics, INFO logs), AWS "
+        f"answered in-process; {code_source(from_build)}; medians of {rounds} fresh processes each, floors "
+        f"interleaved; the last two columns with {tracing_words(not TRACING_BY_DEFAULT)}"
     )
     print(f"floor `import boto3`: {floor_import:.1f} ms")
     print(
         f"{'handler':<14}{'import ms':>11}{'× floor':>9}{'+ 1st request ms':>18}"
-        f"{'own floor ms':>14}{'× floor':>9}{'AWS calls':>11}  clients"
+        f"{'own floor ms':>14}{'× floor':>9}{'AWS calls':>11}{'import ×':>10}{'1st ×':>7}  clients"
     )
     for r in rows:
         print(
             f"{r.name:<14}{r.import_ms:>11.1f}{r.import_ratio:>9.2f}{r.first_ms:>18.1f}"
-            f"{r.floor_ms:>14.1f}{r.first_ratio:>9.2f}{r.aws_calls:>11}  {', '.join(r.clients) or '-'}"
+            f"{r.floor_ms:>14.1f}{r.first_ratio:>9.2f}{r.aws_calls:>11}{r.flipped_import_ratio:>10.2f}"
+            f"{r.flipped_first_ratio:>7.2f}  {', '.join(r.clients) or '-'}"
         )
     return [
         {
@@ -398,6 +431,7 @@ def report() -> list[dict[str, object]]:
             "ratio": 1.0,
             "runs": rounds,
             "code": "build" if from_build else "source",
+            "tracing": TRACING_BY_DEFAULT,
         },
         *(
             {
@@ -409,6 +443,8 @@ def report() -> list[dict[str, object]]:
                 "first_request_ratio": round(r.first_ratio, 2),
                 "aws_calls": r.aws_calls,
                 "clients": list(r.clients),
+                "flipped_tracing_ratio": round(r.flipped_import_ratio, 2),
+                "flipped_tracing_first_request_ratio": round(r.flipped_first_ratio, 2),
             }
             for r in rows
         ),

@@ -13,6 +13,7 @@ Context knobs (all optional except senderEmail):
 | deletionProtection         | true    | tables protected and retained, stack termination protection     |
 | logRetentionDays           | 30      | Lambda, API and access logs (a CloudWatch retention value)       |
 | logLevel                   | INFO    | DEBUG, INFO, WARNING or ERROR                                    |
+| tracing                    | false   | X-Ray active tracing and Powertools Tracer in every function     |
 | apiStageName               | v1      | first path segment of every API URL                              |
 | apiThrottleRateLimit       | 20      | requests per second of each method without a route group (CORS preflights) |
 | apiThrottleBurstLimit      | 40      | their burst                                                      |

@@ -172,6 +172,8 @@ class StackConfig:
     deletion_protection: bool = True
     log_retention_days: int = 30
     log_level: str = "INFO"
+    # Lambda active tracing and Powertools' Tracer (boto3 subsegments in X-Ray); off by default (see the constant).
+    tracing: bool = topology.TRACING_BY_DEFAULT
     api_stage_name: str = "v1"
     # Requests per second (steady) and burst of each method without a route group of its own: the CORS
     # preflights (OPTIONS). API Gateway keeps one token bucket per method of the stage.
@@ -430,6 +432,7 @@ class TrialGatewayStack(Stack):
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
             log_level=config.log_level,
+            tracing=config.tracing,
         )
         self.api.add_routes(
             functions={name: built.function for name, built in self.functions.by_name.items()},

@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # equal to it.
 PYTHON_VERSION = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
 FUNCTIONS_DIR = ROOT / "functions"
+# X-Ray tracing in every function unless the operator says otherwise (the `tracing` knob): off, because the X-Ray SDK
+# nearly doubles each cold start's import (benchmarks/cold_start.py measures both).
+TRACING_BY_DEFAULT = False
 WEB_DIR = ROOT / "web"
 CORE_LAYER_DIR = ROOT / "layers" / "core"
 DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"

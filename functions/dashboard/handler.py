@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trialgw import settings as trial_settings
@@ -18,7 +17,7 @@ from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.errors import DependencyUnavailable, StoreError
-from trialgw.http import cors_config, json_response, register_error_answers
+from trialgw.http import json_response, resolver
 from trialgw.logic.dashboard import (
     DashboardDeps,
     Unauthorized,
@@ -32,6 +31,10 @@ from trialgw.logic.dashboard import (
 from trialgw.observability import lambda_entry
 from trialgw.ports import InvalidCursor
 from trialgw.settings import DashboardSettings
+
+if TYPE_CHECKING:
+    # Powertools' event_handler is imported on the first request (trialgw.http.resolver), not at the cold start's.
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 # The answers may hold the key (curl examples) and personal data: never cached by a browser or a proxy.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -107,12 +110,12 @@ def _unknown(error: UnknownTrial) -> Response[str]:
 
 @cache
 def _app() -> APIGatewayRestResolver:
-    # Built on first use, not at import: CORS needs the site's origin from the settings.
-    app = APIGatewayRestResolver(cors=cors_config(_settings().site_url))
+    # Built on first use, not at import: CORS needs the site's origin from the settings, and the resolver's import is
+    # the first request's.
+    app = resolver(site_url=_settings().site_url)
     app.get("/dashboard-api/trial")(get_trial)
     app.get("/dashboard-api/whitelist")(get_whitelist)
     app.get("/dashboard-api/messages")(get_messages)
-    register_error_answers(app)
     app.exception_handler(Unauthorized)(_unauthorized)
     app.exception_handler(UnknownTrial)(_unknown)
     return app

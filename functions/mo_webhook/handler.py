@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hmac
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trialgw import settings as trial_settings
 from trialgw import wiring
 from trialgw.adapters.secrets import webhook_secrets
-from trialgw.http import json_response, parse_json_object, register_error_answers, request_text
+from trialgw.http import json_response, parse_json_object, request_text, resolver, text_response
 from trialgw.logic.inbound import InboundDeps, handle_inbound
 from trialgw.logic.status_reports import apply_reports
 from trialgw.models import InboundMessage
@@ -32,6 +31,10 @@ from trialgw.providers.meta.status import meta_status_reports
 from trialgw.providers.port import ProviderName
 from trialgw.providers.status import StatusReport
 from trialgw.settings import MoWebhookSettings
+
+if TYPE_CHECKING:
+    # Powertools' event_handler is imported on the first request (trialgw.http.resolver), not at the cold start's.
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 NOT_FOUND = {"message": "Not found.", "code": "not_found"}
 
@@ -91,7 +94,7 @@ def get_meta() -> Response[str]:
     challenge = verify_subscription(params, webhook_secrets(_settings()).meta_verify_token)
     if challenge is None:
         return json_response(403, {"message": "Verification failed.", "code": "forbidden"})
-    return Response(status_code=200, content_type=content_types.TEXT_PLAIN, body=challenge)
+    return text_response(200, challenge)
 
 
 def post_meta() -> Response[str]:
@@ -112,12 +115,11 @@ def post_meta() -> Response[str]:
 
 @cache
 def _app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+    app = resolver()
     app.post("/webhooks/cm/<secret>")(post_cm)
     app.post("/webhooks/cm-status/<secret>")(post_cm_status)
     app.get("/webhooks/meta")(get_meta)
     app.post("/webhooks/meta")(post_meta)
-    register_error_answers(app)
     return app
 
 

@@ -8,7 +8,6 @@ import uuid
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trialgw import settings as trial_settings
@@ -23,7 +22,15 @@ from trialgw.gateway import openapi
 from trialgw.gateway.openapi import IDEMPOTENCY_KEY_HEADER, TOKEN_HEADER
 from trialgw.gateway.request import parse_send_request
 from trialgw.gateway.respond import GatewayAnswer, send_answer, status_answer, unavailable_answer
-from trialgw.http import BadRequest, json_response, register_error_answers, request_text
+from trialgw.http import (
+    JSON_CONTENT_TYPE,
+    BadRequest,
+    json_response,
+    plain_route,
+    request_text,
+    resolver,
+    text_response,
+)
 from trialgw.keys import normalize_key
 from trialgw.logic.capacity import CapacityBreaker
 from trialgw.logic.send import SendDeps, send, trial_status
@@ -32,6 +39,8 @@ from trialgw.settings import SendSettings
 from trialgw.urls import GATEWAY_PATH, STATUS_PATH
 
 if TYPE_CHECKING:
+    # Powertools' event_handler is imported on the first request (trialgw.http.resolver), not at the cold start's.
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
@@ -101,21 +110,17 @@ def _unavailable(error: DependencyUnavailable) -> Response[str]:
 
 
 def get_openapi() -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=_app().get_openapi_json_schema(**openapi.document_info(_settings().api_url)),
-    )
+    schema = _app().get_openapi_json_schema(**openapi.document_info(_settings().api_url))
+    return text_response(200, schema, JSON_CONTENT_TYPE)
 
 
 @cache
 def _app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+    app = resolver()
     # Powertools' REST resolver ignores a trailing slash, as API Gateway does: `/gw` and `/gw/` are one route.
-    app.post(GATEWAY_PATH.rstrip("/"), **openapi.SEND_OPERATION)(post_gateway)
-    app.get(STATUS_PATH, **openapi.STATUS_OPERATION)(get_status)
-    app.get(openapi.OPENAPI_PATH, include_in_schema=False)(get_openapi)
-    register_error_answers(app)
+    app.post(GATEWAY_PATH.rstrip("/"), **openapi.SEND_OPERATION)(plain_route(post_gateway))
+    app.get(STATUS_PATH, **openapi.STATUS_OPERATION)(plain_route(get_status))
+    app.get(openapi.OPENAPI_PATH, include_in_schema=False)(plain_route(get_openapi))
     app.exception_handler(DependencyUnavailable)(_unavailable)
     return app
 

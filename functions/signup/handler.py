@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,18 +14,21 @@ from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
 from trialgw.adapters.ses_mailer import SesMailer
 from trialgw.errors import InvalidInput
 from trialgw.http import (
-    cors_config,
     field_errors,
     json_response,
     parse_json_object,
-    register_error_answers,
     request_text,
     require_json,
     require_site_origin,
+    resolver,
 )
 from trialgw.logic.signup import SignupDeps, sign_up
 from trialgw.observability import lambda_entry, metrics
 from trialgw.settings import SignupSettings
+
+if TYPE_CHECKING:
+    # Powertools' event_handler is imported on the first request (trialgw.http.resolver), not at the cold start's.
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 
 def _settings() -> SignupSettings:
@@ -77,10 +79,10 @@ def post_signup() -> Response[str]:
 
 @cache
 def _app() -> APIGatewayRestResolver:
-    # Built on first use, not at import: CORS needs the site's origin from the settings.
-    app = APIGatewayRestResolver(cors=cors_config(_settings().site_url))
+    # Built on first use, not at import: CORS needs the site's origin from the settings, and the resolver's import is
+    # the first request's.
+    app = resolver(site_url=_settings().site_url)
     app.post("/signup")(post_signup)
-    register_error_answers(app)
     return app
 
 

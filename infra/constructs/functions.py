@@ -120,8 +120,8 @@ class PythonFunction(Construct):
     """One Lambda function with the defaults every function shares.
 
     arm64, the project's Python runtime (the tested interpreter), its code from build/ with bytecode, the shared
-    layers, JSON logs into its own log group with a retention, active X-Ray tracing, and a role that starts empty: the
-    stack grants each function exactly what topology says it may touch.
+    layers, JSON logs into its own log group with a retention, X-Ray tracing when the operator turns it on (`tracing`),
+    and a role that starts empty: the stack grants each function exactly what topology says it may touch.
     """
 
     def __init__(
@@ -135,6 +135,7 @@ class PythonFunction(Construct):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         log_level: str,
+        tracing: bool,
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -169,8 +170,10 @@ class PythonFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": definition.name,
                 "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": log_level,
+                # Off, Powertools builds no Tracer and the X-Ray SDK is never imported (observability.lambda_entry).
+                "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
             },
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             logging_format=lambda_.LoggingFormat.JSON,
             # Lambda's own filter must let through what Powertools logs (it names WARNING "WARN").
             application_log_level_v2=lambda_.ApplicationLogLevel[log_level.replace("WARNING", "WARN")],
@@ -183,12 +186,13 @@ class PythonFunction(Construct):
             f"The runtime is the project's one Python ({RUNTIME.name}, .python-version): the interpreter the tests, "
             "mypy and the shipped bytecode use; moving to a newer one is that one change (docs/deploy.md).",
         )
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which "
-            "support no resource-level permissions; every other statement names its resources.",
-        )
+        if tracing:
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which "
+                "support no resource-level permissions; every other statement names its resources.",
+            )
 
 
 class Functions(Construct):
@@ -210,6 +214,7 @@ class Functions(Construct):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         log_level: str,
+        tracing: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         unknown = set(reserved_concurrency) - {definition.name for definition in definitions}
@@ -249,6 +254,7 @@ class Functions(Construct):
                 log_retention=log_retention,
                 removal_policy=removal_policy,
                 log_level=log_level,
+                tracing=tracing,
                 reserved_concurrency=reserved_concurrency.get(definition.name),
             )
 

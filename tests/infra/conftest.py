@@ -3,7 +3,7 @@
 Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
 other branches of the knobs (no deletion protection, a domain identity, a settings override, another
 queueMaxReceiveCount, an alarmEmail, no reserved concurrency, another delivery concurrency, a custom API
-domain, no sign-up human check, channels on providers other than the sandbox).
+domain, no sign-up human check, channels on providers other than the sandbox, tracing on).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             api_domain_name=VARIANT_API_DOMAIN,
             api_certificate_arn=VARIANT_CERTIFICATE_ARN,
             signup_human_check="off",
+            tracing=True,
             ses_domain=VARIANT_DOMAIN,
             sender_email=f"trials@{VARIANT_DOMAIN}",
             settings_overrides={

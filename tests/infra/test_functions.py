@@ -40,8 +40,20 @@ def test_every_function_has_the_shared_defaults(template_json: dict[str, Any]) -
         assert properties["Handler"] == definition.handler
         assert properties["MemorySize"] == definition.memory_mb
         assert properties["Timeout"] == definition.timeout_seconds
-        assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_tracing_is_off_unless_the_operator_turns_it_on(
+    template_json: dict[str, Any], synthesized: Synthesized
+) -> None:
+    # Off (cdk.json's default): no active tracing, and Powertools told so, which keeps the X-Ray SDK out of the import.
+    for _, function in functions(template_json).values():
+        assert "TracingConfig" not in props(function)
+        assert environment(function)["POWERTOOLS_TRACE_DISABLED"] == "true"
+    # On (the variant's `tracing`): both, for every function.
+    for _, function in functions(synthesized.variant_json).values():
+        assert props(function)["TracingConfig"] == {"Mode": "Active"}
+        assert environment(function)["POWERTOOLS_TRACE_DISABLED"] == "false"
 
 
 def test_every_function_has_the_powertools_layer_of_the_tested_version_and_two_more(

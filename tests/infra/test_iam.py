@@ -21,6 +21,7 @@ from tests.infra.cfn import (
     resources,
     role_statements,
 )
+from tests.infra.conftest import Synthesized
 from trialgw import names
 
 _PATH_PARAMETER = re.compile(r"\{\w+\}")
@@ -131,7 +132,6 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
 
         log_group_id = referenced_id(props(function)["LoggingConfig"]["LogGroup"])
         assert grants.pop("logs") == {_arn(log_group_id): {"logs:CreateLogStream", "logs:PutLogEvents"}}
-        assert grants.pop("xray") == {json.dumps("*"): XRAY}
 
         expected_tables = {
             _arn(referenced_id(variables[tables_by_env_var[logical]])): TABLE_ACTIONS[access]
@@ -197,6 +197,14 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
         assert grants == {}, f"{definition.name} has grants topology does not declare: {grants}"
         # Conditions only where SES needs them.
         assert all("Condition" not in s for s in statements if _statement_kind(s) != "ses")
+
+
+def test_x_ray_may_be_written_only_where_tracing_is_on(template_json: dict[str, Any], synthesized: Synthesized) -> None:
+    # Off by default: no function may write to X-Ray; on (the variant), every one may, and nothing more.
+    for template, expected in ((template_json, None), (synthesized.variant_json, {json.dumps("*"): XRAY})):
+        for _, function in functions(template).values():
+            grants = _grants(role_statements(template, referenced_id(props(function)["Role"])))
+            assert grants.get("xray") == expected
 
 
 def test_no_statement_allows_every_action_and_wildcard_resources_are_explained(

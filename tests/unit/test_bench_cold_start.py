@@ -7,18 +7,20 @@ import pytest
 from benchmarks import cold_start
 from benchmarks.__main__ import cold_start_rows
 from benchmarks.stubs import updated
-from infra.topology import FUNCTIONS, FunctionDef
+from infra.topology import FUNCTIONS, TRACING_BY_DEFAULT, FunctionDef
 from trialgw import names
 from trialgw.keys import new_key
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
-def test_every_function_starts_with_its_deployed_settings_tracing_on_and_nothing_reaching_aws(
+def test_every_function_starts_with_its_deployed_settings_tracing_as_deployed_and_nothing_reaching_aws(
     function: FunctionDef,
 ) -> None:
     env = cold_start.deployed_environment(function, from_build=False, daemon_port=2000)
     settings = function.settings_model.from_env(env)
-    assert env["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert env["POWERTOOLS_TRACE_DISABLED"] == ("false" if TRACING_BY_DEFAULT else "true")
+    flipped = cold_start.deployed_environment(function, from_build=False, daemon_port=2000, tracing=True)
+    assert flipped["POWERTOOLS_TRACE_DISABLED"] == "false"
     assert env["LAMBDA_TASK_ROOT"] == str(function.code_dir)
     assert env["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
     assert "Sampled=1" in env["_X_AMZN_TRACE_ID"]
@@ -61,7 +63,14 @@ def test_the_stub_answers_an_update_with_what_it_set() -> None:
 
 def test_the_summary_shows_both_numbers_of_each_handler_against_their_floors() -> None:
     rows = [
-        {"name": "floor: import boto3", "median_ms": 200.0, "ratio": 1.0, "runs": 9, "code": "source"},
+        {
+            "name": "floor: import boto3",
+            "median_ms": 200.0,
+            "ratio": 1.0,
+            "runs": 9,
+            "code": "source",
+            "tracing": False,
+        },
         {
             "name": "handler: send",
             "median_ms": 600.0,
@@ -71,10 +80,18 @@ def test_the_summary_shows_both_numbers_of_each_handler_against_their_floors() -
             "first_request_ratio": 2.0,
             "aws_calls": 5,
             "clients": ["dynamodb", "sqs"],
+            "flipped_tracing_ratio": 3.9,
+            "flipped_tracing_first_request_ratio": 2.5,
         },
     ]
     assert cold_start_rows(rows) == [
-        ("cold start", "send: import (from source, no build/)", "600 ms", "`import boto3`: 200 ms", "3.00"),
+        (
+            "cold start",
+            "send: import (from source, no build/, tracing off)",
+            "600 ms",
+            "`import boto3`: 200 ms",
+            "3.00",
+        ),
         (
             "cold start",
             "send: import + first request (5 AWS calls)",
@@ -82,4 +99,5 @@ def test_the_summary_shows_both_numbers_of_each_handler_against_their_floors() -
             "boto3, dynamodb, sqs clients, 5 calls: 350 ms",
             "2.00",
         ),
+        ("cold start", "send: with tracing on, import / + first request", "-", "the same floors", "3.90 / 2.50"),
     ]

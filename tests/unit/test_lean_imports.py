@@ -21,8 +21,17 @@ CORE = ROOT / "layers" / "core" / "python"
 
 # pydantic and email_validator: only the signup's input needs them, on its first request (trialgw.signup_input).
 # The X-Ray SDK: only when tracing is on. Powertools idempotency (and the boto3 resource layer it imports): only on
-# the delivery function's first record.
-HEAVY = ("pydantic", "pydantic_core", "email_validator", "aws_xray_sdk", "aws_lambda_powertools.utilities.idempotency")
+# the delivery function's first record. Powertools' event_handler (every resolver it has, asyncio with AppSync's):
+# only on an API function's first request (trialgw.http.resolver).
+HEAVY = (
+    "pydantic",
+    "pydantic_core",
+    "email_validator",
+    "aws_xray_sdk",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.event_handler",
+    "asyncio",
+)
 
 _IMPORT = """
 import importlib.util, json, sys

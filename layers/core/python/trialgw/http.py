@@ -1,14 +1,16 @@
-"""Shared HTTP plumbing for the API functions: JSON bodies and domain errors as answers, in one place."""
+"""Shared HTTP plumbing for the API functions: JSON bodies and domain errors as answers, in one place.
+
+Powertools' event_handler is imported where it is first used (a function's first request), never at import: its
+package imports every resolver it has (AppSync's brings asyncio, Bedrock's, VPC Lattice's, …), about a fifth of
+`import boto3`, which a cold start would otherwise pay before its first line of work.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from trialgw.errors import DependencyUnavailable, InvalidInput, InvalidPayload, RateLimited
 from trialgw.json_input import NotAnObject, UnreadableJson, decode_object
@@ -16,6 +18,9 @@ from trialgw.media_types import is_json_content_type
 from trialgw.observability import logger
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+    from aws_lambda_powertools.event_handler.exceptions import ServiceError
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
     from pydantic import ValidationError
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
@@ -24,9 +29,14 @@ if TYPE_CHECKING:
 CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-CM-PRODUCTTOKEN", "x-aws-waf-token")
 CORS_EXPOSE_HEADERS = ("Retry-After",)
 CORS_MAX_AGE_SECONDS = 600
+# Powertools' content_types, without importing event_handler for two strings.
+JSON_CONTENT_TYPE = "application/json"
+TEXT_CONTENT_TYPE = "text/plain"
 
 
 def cors_config(site_origin: str) -> CORSConfig:
+    from aws_lambda_powertools.event_handler import CORSConfig
+
     return CORSConfig(
         allow_origin=site_origin,
         allow_headers=list(CORS_ALLOW_HEADERS),
@@ -47,12 +57,25 @@ class BadRequest(Exception):
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, ensure_ascii=False),
-        headers=headers,
-    )
+    return text_response(status, json.dumps(body, ensure_ascii=False), JSON_CONTENT_TYPE, headers)
+
+
+def text_response(
+    status: int, body: str, content_type: str = TEXT_CONTENT_TYPE, headers: dict[str, str] | None = None
+) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response
+
+    return Response(status_code=status, content_type=content_type, body=body, headers=headers)
+
+
+def resolver(*, site_url: str | None = None) -> APIGatewayRestResolver:
+    """A REST resolver answering every domain error as documented (`register_error_answers`), with the site's CORS
+    policy when given its URL (the browser-facing functions)."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    app = APIGatewayRestResolver(cors=cors_config(site_url) if site_url is not None else None)
+    register_error_answers(app)
+    return app
 
 
 def request_text(event: BaseProxyEvent) -> str | None:
@@ -153,8 +176,18 @@ def _unexpected(error: Exception) -> Response[str]:
     return json_response(500, {"message": "Something went wrong on our side.", "code": "internal_error"})
 
 
+def plain_route(route: Callable[[], Response[str]]) -> Callable[[], Response[str]]:
+    """`route` for a resolver that writes an OpenAPI document: Powertools reads every route's annotations for it
+    (documented or not), resolving them in the route's module, where `Response` is a name for the type checker only
+    (the event_handler import waits for the first request). Registered without them, an operation is described by
+    its own `responses`."""
+    return lambda: route()  # noqa: PLW0108 - the lambda is the point: it has no annotations
+
+
 def register_error_answers(app: APIGatewayRestResolver) -> None:
     """Every domain error becomes the same documented answer, whichever function raised it."""
+    from aws_lambda_powertools.event_handler.exceptions import ServiceError
+
     app.exception_handler(BadRequest)(_bad_request)
     app.exception_handler(InvalidInput)(_invalid)
     app.exception_handler(InvalidPayload)(_invalid_payload)

@@ -19,7 +19,6 @@ import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -66,6 +65,10 @@ def process_within_budget(
     """Powertools' partial batch processing of `event`, one record at a time while `budget` admits one more; the
     partial batch response (`batchItemFailures`). Records not started are handed back to `queue_url` (see the
     module docstring); a failed record is reported as usual, and never raised for the whole batch."""
+    # Imported here, by the first batch, not at the cold start's import: Powertools' batch utility imports asyncio
+    # (for its async processor), about a sixth of `import boto3`.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     untried: list[SQSRecord] = []
 
     def within_budget(record: SQSRecord) -> Any:
