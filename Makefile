@@ -62,7 +62,8 @@ layers: $(DEPS_LAYER)/.installed | $(STAMP) ## build what Lambda runs into build
 dev: $(STAMP) ## run the whole system locally (PORT=8080)
 	$(BIN)/python -m infra.local
 
-test: $(STAMP) layers ## run every test (unit, integration, infra, e2e, browser)
+# node_modules: a test drives CM's Node SDK (package.json) against the local stack.
+test: $(STAMP) layers node_modules/.installed ## run every test (unit, integration, infra, e2e, browser)
 	$(BIN)/pytest
 
 check: lint typecheck test ## lint, type-check and test

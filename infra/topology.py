@@ -23,7 +23,7 @@ from trialgw.settings import (
     SweeperSettings,
     TrialSettings,
 )
-from trialgw.urls import GATEWAY_PATH, STATUS_PATH
+from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's one Python version (major.minor): the Lambda runtime, the bytecode every asset ships, the deps layer's
@@ -205,6 +205,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
 ROUTES: tuple[RouteDef, ...] = (
     # API Gateway and Powertools both take `/gw/` for `/gw`: the trailing slash is optional.
     RouteDef(method="POST", path=GATEWAY_PATH.rstrip("/"), function="send", group=RouteGroup.GATEWAY),
+    RouteDef(method="POST", path=GATEWAY_SDK_PATH, function="send", group=RouteGroup.GATEWAY),
     RouteDef(method="GET", path=STATUS_PATH, function="send", group=RouteGroup.GATEWAY),
     RouteDef(method="GET", path="/openapi.json", function="send", group=RouteGroup.GATEWAY),
     RouteDef(method="POST", path="/signup", function="signup", group=RouteGroup.SIGNUP),

@@ -1,4 +1,5 @@
-"""The send gateway: `POST /messaging/messagingtrial/gw/` (CM Business Messaging JSON), the trial's state at
+"""The send gateway: `POST /messaging/messagingtrial/gw/` (CM Business Messaging JSON; also under production's
+path, `…/gw/v1.0/message`, for SDKs that append it), the trial's state at
 `GET /messaging/messagingtrial/status`, and the API's OpenAPI document at `GET /openapi.json`."""
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from trialgw.logic.capacity import CapacityBreaker
 from trialgw.logic.send import SendDeps, send, trial_status
 from trialgw.observability import lambda_entry
 from trialgw.settings import SendSettings
-from trialgw.urls import GATEWAY_PATH, STATUS_PATH
+from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH
 
 if TYPE_CHECKING:
     # Powertools' event_handler is imported on the first request (trialgw.http.resolver), not at the cold start's.
@@ -119,6 +120,7 @@ def _app() -> APIGatewayRestResolver:
     app = resolver()
     # Powertools' REST resolver ignores a trailing slash, as API Gateway does: `/gw` and `/gw/` are one route.
     app.post(GATEWAY_PATH.rstrip("/"), **openapi.SEND_OPERATION)(plain_route(post_gateway))
+    app.post(GATEWAY_SDK_PATH, **openapi.SEND_SDK_OPERATION)(plain_route(post_gateway))
     app.get(STATUS_PATH, **openapi.STATUS_OPERATION)(plain_route(get_status))
     app.get(openapi.OPENAPI_PATH, include_in_schema=False)(plain_route(get_openapi))
     app.exception_handler(DependencyUnavailable)(_unavailable)

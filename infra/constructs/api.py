@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import api_errors
 from infra.constructs import acknowledge
 from infra.topology import RouteDef, RouteGroup
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
@@ -206,16 +207,27 @@ class Api(Construct):
                 allow_headers=list(CORS_ALLOW_HEADERS),
                 max_age=Duration.seconds(CORS_MAX_AGE_SECONDS),
             )
+        # API Gateway's own answers, in JSON that says what to do (infra.api_errors; the local router gives the same).
+        # An undefined path or method is MISSING_AUTHENTICATION_TOKEN, a 403 by default: 404 here, with the routes.
+        # Each carries the site's CORS headers, so the site's pages can read them (a specific response type replaces
+        # DEFAULT_4XX entirely, headers included).
         gateway_errors = {
-            "Default4xx": apigateway.ResponseType.DEFAULT_4_XX,
-            "Default5xx": apigateway.ResponseType.DEFAULT_5_XX,
+            "Default4xx": (apigateway.ResponseType.DEFAULT_4_XX, None, api_errors.OWN_ERROR_TEMPLATE),
+            "Default5xx": (apigateway.ResponseType.DEFAULT_5_XX, None, api_errors.OWN_ERROR_TEMPLATE),
+            "NoRoute": (
+                apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+                str(api_errors.NO_ROUTE_STATUS),
+                api_errors.no_route_body(),
+            ),
         }
-        for name, response_type in gateway_errors.items():
+        for name, (response_type, status_code, template) in gateway_errors.items():
             self.rest_api.add_gateway_response(
                 f"{name}Cors",
                 type=response_type,
+                status_code=status_code,
                 response_headers={
                     "Access-Control-Allow-Origin": f"'{allowed_origin}'",
                     "Vary": "'Origin'",
                 },
+                templates={"application/json": template},
             )

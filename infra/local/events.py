@@ -306,9 +306,9 @@ def to_http_response(result: object) -> HttpResponse:
     return HttpResponse(status=_status(result), headers=tuple(_headers(result)), body=_body(result))
 
 
-def gateway_error(status: int, message: str, error_type: str) -> HttpResponse:
+def gateway_error(status: int, message: str, error_type: str, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
     """An answer API Gateway itself gives (no handler involved), in its JSON shape."""
-    return json_response(status, {"message": message}, (("x-amzn-ErrorType", error_type),))
+    return json_response(status, {"message": message}, (("x-amzn-ErrorType", error_type), *headers))
 
 
 def json_response(status: int, payload: object, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:

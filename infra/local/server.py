@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from infra import api_errors
 from infra.local.events import (
     MAX_BODY_BYTES,
     HttpRequest,
@@ -121,11 +122,34 @@ class LocalGateway:
             return self._preflight(methods)
         if method in ("GET", "HEAD"):
             page = self._static(path)
-            # Site and API share one origin here: a path both have (`/signup`) is a page for a browser.
-            if page.status != 404 or not methods:
+            # Site and API share one origin here: a path both have (`/signup`) is a page for a browser, and a path
+            # in neither is the site's 404 unless it is under an API-only prefix (`/dashboard-api/…`).
+            if page.status != 404 or not (methods or self._in_api_only_prefix(path)):
                 return page
-        # API Gateway's answer for a method or resource the API does not define.
-        return gateway_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+        return self._no_route(methods)
+
+    def _no_route(self, methods: set[str]) -> HttpResponse:
+        """What the CDK API's gateway responses answer for a path or method it does not define (infra.api_errors):
+        404 with the routes to use; a path some route has, asked with another method, 405 with `Allow` (API
+        Gateway cannot tell the two apart and answers both 404)."""
+        if methods:
+            allowed = sorted(methods | {"OPTIONS"})
+            return gateway_error(
+                api_errors.WRONG_METHOD_STATUS,
+                api_errors.wrong_method_message(allowed),
+                "MethodNotAllowedException",
+                (("Allow", ", ".join(allowed)),),
+            )
+        # API Gateway names the error type so even with the response overridden.
+        return gateway_error(
+            api_errors.NO_ROUTE_STATUS, api_errors.NO_ROUTE_MESSAGE, "MissingAuthenticationTokenException"
+        )
+
+    def _in_api_only_prefix(self, path: str) -> bool:
+        first = path.strip("/").split("/", 1)[0]
+        return any(route.path.strip("/").split("/", 1)[0] == first for route in self._routes) and (
+            self._site.resolve(f"/{first}") is None
+        )
 
     # --- API Gateway -------------------------------------------------------------------------
 

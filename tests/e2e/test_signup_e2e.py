@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from infra import api_errors
 from infra.site_rules import trial_rules
 from infra.web_security import security_headers
 from tests.conftest import LocalStack, start_local_stack
@@ -152,10 +153,13 @@ def test_nothing_outside_web_is_served(local_stack: LocalStack, path: str) -> No
     assert b"[project]" not in answer
 
 
-def test_unknown_api_route_answers_like_api_gateway(local_stack: LocalStack) -> None:
+def test_unknown_api_route_answers_like_the_apis_gateway_response(local_stack: LocalStack) -> None:
     response = local_stack.request("POST", "/no-such-route", body="{}")
-    assert response.status == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.status == 404
+    assert response.json() == {"message": api_errors.NO_ROUTE_MESSAGE}
+    wrong_method = local_stack.request("PUT", "/signup", body="{}")
+    assert wrong_method.status == 405
+    assert wrong_method.headers.get("Allow") == "OPTIONS, POST"
 
 
 def test_cors_preflight_for_the_site_origin(local_stack: LocalStack) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 Answer = tuple[int, int | str | None]
 
 SEND = "POST /messaging/messagingtrial/gw"
+# The same send route under production's path, for SDKs that append it (docs/api.md, "Send gateway").
+SEND_SDK = "POST /messaging/messagingtrial/gw/v1.0/message"
 STATUS = "GET /messaging/messagingtrial/status"
 OPENAPI = "GET /openapi.json"
 SIGNUP = "POST /signup"
@@ -37,10 +39,10 @@ _SEND_ANSWERS: frozenset[Answer] = frozenset(
         (401, 101),  # 4 key
         (400, 203),  # 5 channel fallback, 6 bulk
         (400, 302),  # 7 several recipients; 12 no address on the channel
-        (400, 305),  # 8 channel not offered
+        (400, 305),  # 8 channel not offered; 11 a dcs the trial cannot honour
         (400, 301),  # 9 SMS from
         (403, 403),  # 10 blocked country
-        (400, 304),  # 11 over 2 SMS parts
+        (400, 304),  # 11 binary, over 2 SMS parts, over the request's maximumNumberOfMessageParts
         (403, 302),  # 12 not whitelisted
         (429, 102),  # 13 quota used up
         (409, 202),  # Idempotency-Key used for another body, or its request still in progress
@@ -61,6 +63,7 @@ _DASHBOARD_ANSWERS: frozenset[Answer] = frozenset(
 
 DOCUMENTED: Mapping[str, frozenset[Answer]] = {
     SEND: _SEND_ANSWERS,
+    SEND_SDK: _SEND_ANSWERS,
     STATUS: frozenset({(200, None), (401, 101), (503, 999)}),
     OPENAPI: frozenset({(200, None)}),
     # docs/api.md, "Sign-up API".
@@ -97,7 +100,7 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
 }
 
 # The routes whose answers carry CM's envelope (`errorCode`) rather than `code`.
-ENVELOPE_ROUTES = frozenset({SEND, STATUS})
+ENVELOPE_ROUTES = frozenset({SEND, SEND_SDK, STATUS})
 # Rows 1-4 and the breaker answer before the key is known good: no trial state may leak into their headers
 # (docs/design-decisions.md, "Trial headers only after the key is known good"); every other gateway answer carries it.
 NO_TRIAL_HEADERS = frozenset({202, 101, 999})

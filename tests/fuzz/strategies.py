@@ -600,7 +600,12 @@ def _headers(content_type: str | None, extra: Mapping[str, str | None]) -> dict[
 
 # --- the send gateway (CM Business Messaging JSON) ------------------------------------------------------------------
 
-GATEWAY_PATHS = ("/messaging/messagingtrial/gw", "/messaging/messagingtrial/gw/")
+# The last is the same route under production's path (CM's SDKs append it): generated sends go to all three.
+GATEWAY_PATHS = (
+    "/messaging/messagingtrial/gw",
+    "/messaging/messagingtrial/gw/",
+    "/messaging/messagingtrial/gw/v1.0/message",
+)
 
 
 # The fields a generated send may break: more often the ones whose refusals come after the key check.

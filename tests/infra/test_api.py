@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import aws_apigateway as apigateway
 
-from infra import topology
+from infra import api_errors, topology
 from infra.constructs.api import method_throttling
 from infra.stack import StackConfig
 from infra.topology import RouteDef, RouteGroup
@@ -78,6 +78,32 @@ def test_cors_preflights_allow_only_the_site_origin(template_json: dict[str, Any
     for _, gateway_response in resources(template_json, "AWS::ApiGateway::GatewayResponse"):
         headers = props(gateway_response)["ResponseParameters"]
         assert render(headers["gatewayresponse.header.Access-Control-Allow-Origin"]) == site_origin
+
+
+def test_api_gateways_own_answers_are_json_that_says_what_to_do(template_json: dict[str, Any]) -> None:
+    by_type = {
+        props(r)["ResponseType"]: props(r) for _, r in resources(template_json, "AWS::ApiGateway::GatewayResponse")
+    }
+    # An undefined path or method: 404 with the routes to use, never API Gateway's "Missing Authentication Token".
+    no_route = by_type["MISSING_AUTHENTICATION_TOKEN"]
+    assert no_route["StatusCode"] == "404"
+    body = json.loads(no_route["ResponseTemplates"]["application/json"])
+    assert body == {"message": api_errors.NO_ROUTE_MESSAGE}
+    assert "/messaging/messagingtrial/gw/v1.0/message" in body["message"]
+    assert "Authentication" not in body["message"]
+    # API Gateway's other errors keep its status and message, as JSON.
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert "StatusCode" not in by_type[response_type]
+        template = by_type[response_type]["ResponseTemplates"]["application/json"]
+        assert template == '{"message": $context.error.messageString}'
+
+
+def test_the_sdk_path_is_the_send_route(template_json: dict[str, Any]) -> None:
+    # CM's SDKs append production's `/v1.0/message` to the base URL: there, the send function answers as at `/gw`.
+    methods = {(verb, path): properties for verb, path, properties in _methods(template_json)}
+    sdk = methods[("POST", "/messaging/messagingtrial/gw/v1.0/message")]
+    gateway = methods[("POST", "/messaging/messagingtrial/gw")]
+    assert sdk["Integration"]["Uri"] == gateway["Integration"]["Uri"]
 
 
 def test_the_stage_is_not_traced_and_logs_no_request_data(template_json: dict[str, Any]) -> None:

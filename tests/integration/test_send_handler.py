@@ -38,7 +38,7 @@ from trialgw.gateway import answers
 from trialgw.keys import KEY_PATTERN, hash_key, new_key
 from trialgw.logic import capacity
 from trialgw.models import Channel
-from trialgw.urls import GATEWAY_PATH, STATUS_PATH
+from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH
 
 TEMPLATE = "apigw_rest_send.json"
 GW = GATEWAY_PATH.rstrip("/")
@@ -570,8 +570,9 @@ def test_lower_case_header_names_as_http2_clients_send_them(gw):
     assert call(gw, gw_event(send_body(None), headers=headers)) == accepted()
 
 
-@pytest.mark.parametrize("path", [GATEWAY_PATH, GW])
-def test_with_and_without_trailing_slash(gw, path):
+# And under production's path, which CM's SDKs append to the base URL they are given.
+@pytest.mark.parametrize("path", [GATEWAY_PATH, GW, GATEWAY_SDK_PATH])
+def test_with_and_without_trailing_slash_and_under_the_sdk_path(gw, path):
     key = make_trial((Channel.WHATSAPP, PHONE))
     assert call(gw, gw_event(send_body(key), path=path)) == accepted()
 
@@ -744,6 +745,9 @@ def test_openapi_document_has_the_send_paths(gw):
     (gateway,) = [path for path in paths if path.rstrip("/") == GW]
     assert "post" in document["paths"][gateway]
     assert "get" in document["paths"][STATUS_PATH]
+    sdk = document["paths"][GATEWAY_SDK_PATH]["post"]
+    assert sdk["operationId"] == "sendV1Message"
+    assert sdk["requestBody"] == document["paths"][gateway]["post"]["requestBody"]
 
 
 # Failures of a dependency: 503, nothing taken, nothing left behind.

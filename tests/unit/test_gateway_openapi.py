@@ -39,3 +39,15 @@ def test_what_the_schema_calls_valid_gets_past_row_2(field: str, value: str) -> 
 def test_a_plain_send_is_valid_by_the_schema_and_the_parser() -> None:
     assert VALIDATOR.is_valid(send_body())
     assert isinstance(parse_send_request(json.dumps(send_body()), "application/json", None), SendRequest)
+
+
+@pytest.mark.parametrize("field", ["minimumNumberOfMessageParts", "maximumNumberOfMessageParts", "dcs"])
+@pytest.mark.parametrize("value", [-1, 0, 1, 8, 255, 256, 1.5, 8.0, "8", None, True])
+def test_sms_options_the_schema_calls_valid_get_past_row_2(field: str, value: Any) -> None:
+    document = send_body()
+    document["messages"]["msg"][0][field] = value
+    if VALIDATOR.is_valid(document):
+        assert isinstance(parse_send_request(json.dumps(document), "application/json", None), SendRequest)
+    # JSON Schema's integers include 8.0.
+    expected = type(value) in (int, float) and (value in (1, 8, 255) or (field == "dcs" and value == 0))
+    assert VALIDATOR.is_valid(document) == expected

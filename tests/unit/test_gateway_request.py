@@ -125,9 +125,21 @@ def test_content_is_kept_verbatim():
 
 @pytest.mark.parametrize(("value", "expected"), [("auto", BodyType.AUTO), ("AUTO", BodyType.AUTO),
                                                  ("Auto", BodyType.AUTO), ("TEXT", BodyType.TEXT),
-                                                 ("text", BodyType.TEXT), ("", BodyType.AUTO)])  # fmt: skip
+                                                 ("text", BodyType.TEXT), ("", BodyType.AUTO),
+                                                 ("BINARY", BodyType.BINARY), ("binary", BodyType.BINARY)])  # fmt: skip
 def test_body_type_any_case(value, expected):
+    # BINARY is read, so the send use case can refuse it with its own text rather than as "Invalid POST data".
     assert parsed(request_body(message(body={"type": value, "content": "hi"}))).body_type is expected
+
+
+def test_sms_options_are_read_as_given_and_absent_is_none():
+    options = {"minimumNumberOfMessageParts": 1, "maximumNumberOfMessageParts": "8", "DCS": 8}
+    request = parsed(request_body(message(**options)))
+    assert (request.min_parts, request.max_parts, request.dcs) == (1, 8, 8)
+    plain = parsed(request_body(message()))
+    assert (plain.min_parts, plain.max_parts, plain.dcs) == (None, None, None)
+    bounds = parsed(request_body(message(minimumNumberOfMessageParts=255, maximumNumberOfMessageParts=255, dcs=0)))
+    assert (bounds.min_parts, bounds.max_parts, bounds.dcs) == (255, 255, 0)
 
 
 def test_rich_content_is_passed_through():
@@ -252,7 +264,7 @@ INVALID_REQUESTS: list[Any] = [
     _with_msg(body={"content": " \n "}),
     _with_msg(body={"content": 12}),
     _with_msg(body={"content": {"text": "hi"}}),
-    _with_msg(body={"content": "hi", "type": "binary"}),
+    _with_msg(body={"content": "hi", "type": "binary data"}),
     _with_msg(body={"content": "hi", "type": "unicode"}),
     _with_msg(body={"content": "hi", "type": 0}),
     _with_msg(body={"content": "x" * (MAX_CONTENT_CHARS + 1)}),
@@ -268,6 +280,18 @@ INVALID_REQUESTS: list[Any] = [
     _with_msg(allowedChannels=[1]),
     _with_msg(allowedChannels=[["SMS"]]),
     _with_msg(allowedChannels=["x" * 65]),
+    _with_msg(maximumNumberOfMessageParts=0),
+    _with_msg(maximumNumberOfMessageParts=256),
+    _with_msg(maximumNumberOfMessageParts=1.5),
+    _with_msg(maximumNumberOfMessageParts=True),
+    _with_msg(maximumNumberOfMessageParts="two"),
+    _with_msg(maximumNumberOfMessageParts="-1"),
+    _with_msg(minimumNumberOfMessageParts=0),
+    _with_msg(minimumNumberOfMessageParts=[1]),
+    _with_msg(dcs=-1),
+    _with_msg(dcs=256),
+    _with_msg(dcs="8bit"),
+    _with_msg(dcs={"value": 8}),
     _with_msg(richContent="text"),
     _with_msg(richContent=[{"text": "hi"}]),
     _with_msg(body={"content": "\ud800"}),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from infra import api_errors
 from infra.local.events import (
     MAX_BODY_BYTES,
     HttpRequest,
@@ -293,12 +294,29 @@ def test_handler_error_is_a_502_and_the_traceback_stays_in_the_terminal(tmp_path
     assert "malformed" in logs[1]
 
 
-def test_unknown_api_method_or_path_is_missing_authentication_token(tmp_path: Path) -> None:
+def test_an_unknown_path_is_404_json_naming_the_send_route_never_missing_authentication_token(tmp_path: Path) -> None:
     gateway, _ = make_gateway(tmp_path, {"signup": None, "boom": None})
-    for request in (HttpRequest("PUT", "/signup"), HttpRequest("POST", "/nothing"), HttpRequest("GET", "/boom")):
+    # The API's paths (`/boom/x` is under an API-only prefix); the site's own missing pages stay the site's 404.
+    for request in (HttpRequest("POST", "/nothing"), HttpRequest("DELETE", "/"), HttpRequest("GET", "/boom/x")):
         response = gateway.handle(request)
-        assert response.status == 403
-        assert json.loads(response.body) == {"message": "Missing Authentication Token"}
+        assert response.status == 404, request
+        assert response.header("Content-Type") == "application/json"
+        # The very body the CDK API's MISSING_AUTHENTICATION_TOKEN gateway response gives.
+        assert response.body.decode() == api_errors.no_route_body()
+        assert "POST CM's JSON to /messaging/messagingtrial/gw/ " in json.loads(response.body)["message"]
+    assert gateway.handle(HttpRequest("GET", "/missing")).body == b"Not found\n"
+    assert gateway.handle(HttpRequest("GET", "/signup/missing.js")).body == b"Not found\n"
+
+
+def test_a_known_path_with_another_method_is_405_with_allow(tmp_path: Path) -> None:
+    gateway, _ = make_gateway(tmp_path, {"signup": None, "boom": None})
+    for request in (HttpRequest("PUT", "/signup"), HttpRequest("GET", "/boom"), HttpRequest("DELETE", "/boom/")):
+        response = gateway.handle(request)
+        assert response.status == 405, request
+        assert response.header("Allow") == "OPTIONS, POST"
+        assert json.loads(response.body) == {
+            "message": "This route does not take this method; it takes OPTIONS, POST (see the Allow header)."
+        }
 
 
 def test_preflight(tmp_path: Path) -> None:

@@ -411,6 +411,137 @@ def test_row_11_two_full_parts_are_accepted(world, content):
     assert world.outbound.queued[0].text == content
 
 
+def _send_options(world: World, key: str, options: dict[str, Any], **fields: Any) -> GatewayAnswer:
+    """A send whose `msg` also carries `options` (CM's SMS options; `body` entries go into `body`)."""
+    document = json.loads(_body(**fields))
+    msg = document["messages"]["msg"][0]
+    msg["body"].update(options.pop("body", {}))
+    msg.update(options)
+    return send(parse_send_request(json.dumps(document), "application/json", key), SETTINGS, world.deps)
+
+
+# Row 11's body checks: BINARY, `dcs`, then the trial's 2-part limit, then the request's own maximum within it.
+
+
+@pytest.mark.parametrize("channel", ["SMS", "WhatsApp"])
+def test_row_11_binary_is_not_in_the_trial_on_any_channel(world, channel):
+    key = _trial(world, (Channel.SMS, PHONE), (Channel.WHATSAPP, PHONE))
+    answer = _send_options(world, key, {"body": {"type": "BINARY"}}, channels=[channel], content="0A0B0C")
+    text = (
+        "Binary messages (body.type BINARY) are not supported in the trial: send text, with body.type AUTO or "
+        f"TEXT. {ONBOARD}"
+    )
+    _assert_refused(answer, 400, 304, text, rejected_to=PHONE)
+    assert answer.headers == _trial_headers()
+    _assert_nothing_taken(world)
+
+
+@pytest.mark.parametrize(
+    ("content", "maximum", "needed"),
+    [("a" * 200, 1, 2), ("ж" * 64, 1, 2), ("a" * 145, 1, 2)],
+    ids=["200-gsm7-max-1", "64-unicode-max-1", "145-gsm7-max-1"],
+)
+def test_row_11_more_parts_than_maximum_number_of_message_parts_is_productions_304(world, content, maximum, needed):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send_options(world, key, {"maximumNumberOfMessageParts": maximum}, channels=["SMS"], content=content)
+    text = f"Maximum number of parts exceeded. (need at least {needed}, max is {maximum})"
+    _assert_refused(answer, 400, 304, text, rejected_to=PHONE)
+    _assert_nothing_taken(world)
+
+
+def test_row_11_the_trials_limit_comes_before_the_requests_maximum(world):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send_options(world, key, {"maximumNumberOfMessageParts": 1}, channels=["SMS"], content="a" * 289)
+    assert answer.body["details"].startswith(SMS_LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("options", "content", "parts"),
+    [
+        ({"minimumNumberOfMessageParts": 1, "maximumNumberOfMessageParts": 8}, "a" * 200, 2),  # the SDKs' defaults
+        ({"maximumNumberOfMessageParts": 1}, "a" * 144, 1),
+        ({"maximumNumberOfMessageParts": 2}, "a" * 288, 2),
+        # A minimum refuses nothing: the text goes in the parts it needs.
+        ({"minimumNumberOfMessageParts": 2, "maximumNumberOfMessageParts": 2}, "Hi", 1),
+    ],
+    ids=["sdk-defaults", "one-part-max-1", "two-parts-max-2", "minimum-above-need"],
+)
+def test_row_11_within_the_requests_bounds_is_accepted(world, options, content, parts):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send_options(world, key, options, channels=["SMS"], content=content)
+    assert answer.status == 200, answer.body
+    assert answer.body["messages"][0]["parts"] == parts
+
+
+def test_part_bounds_are_sms_options_other_channels_do_not_count_parts(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send_options(world, key, {"maximumNumberOfMessageParts": 1}, content="a" * 400)
+    assert answer.status == 200, answer.body
+
+
+@pytest.mark.parametrize(
+    ("content", "dcs"),
+    [("Hello", 0), ("Привет", 8), ("Hello", None)],
+    ids=["gsm7-dcs-0", "unicode-dcs-8", "no-dcs"],
+)
+def test_row_11_text_with_the_dcs_its_text_is_sent_in_is_honoured(world, content, dcs):
+    key = _trial(world, (Channel.SMS, PHONE))
+    options = {"body": {"type": "TEXT"}} | ({} if dcs is None else {"dcs": dcs})
+    answer = _send_options(world, key, options, channels=["SMS"], content=content)
+    assert answer.status == 200, answer.body
+    assert world.outbound.queued[0].text == content
+
+
+@pytest.mark.parametrize(
+    ("content", "dcs", "text"),
+    [
+        (
+            "Hello",
+            8,
+            "dcs 8 (Unicode) cannot be honoured: every character of this text is GSM-7, so the trial sends it as "
+            "GSM-7 (dcs 0). Use dcs 0, leave dcs out, or use body.type AUTO.",
+        ),
+        (
+            "Привет",
+            0,
+            "dcs 0 (GSM-7) cannot be honoured: 'П' (U+041F) is not a GSM-7 character, so this text is sent as "
+            "Unicode (dcs 8). Use dcs 8, leave dcs out, or use body.type AUTO.",
+        ),
+        (
+            "Hello",
+            4,
+            "dcs 4 is not supported in the trial: SMS texts are sent as GSM-7 (dcs 0) or Unicode (dcs 8). Leave dcs "
+            f"out or use body.type AUTO, which chooses for you. {ONBOARD}",
+        ),
+    ],
+    ids=["gsm7-dcs-8", "unicode-dcs-0", "dcs-4"],
+)
+def test_row_11_text_with_a_dcs_the_trial_cannot_honour_is_refused(world, content, dcs, text):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send_options(world, key, {"body": {"type": "text"}, "dcs": dcs}, channels=["SMS"], content=content)
+    _assert_refused(answer, 400, 305, text, rejected_to=PHONE)
+    _assert_nothing_taken(world)
+
+
+def test_row_11_order_sender_then_binary_then_length_then_maximum_then_whitelist(world):
+    key = _trial(world, (Channel.SMS, PHONE))
+    binary = {"body": {"type": "binary"}, "maximumNumberOfMessageParts": 1}
+    bad_sender = _send_options(world, key, dict(binary), channels=["SMS"], sender="ab", content="a" * 289)
+    assert bad_sender.body["details"] == answers.SMS_SENDER
+    too_long = _send_options(world, key, dict(binary), channels=["SMS"], content="a" * 289)
+    assert too_long.body["details"] == answers.BINARY_NOT_SUPPORTED
+    unlisted = _send_options(world, key, {"maximumNumberOfMessageParts": 1}, channels=["SMS"], to=[OTHER_PHONE],
+                             content="a" * 200)  # fmt: skip
+    assert unlisted.body["details"] == "Maximum number of parts exceeded. (need at least 2, max is 1)"
+    _assert_nothing_taken(world)
+
+
+def test_with_auto_dcs_is_ignored_as_production_documents(world):
+    key = _trial(world, (Channel.SMS, PHONE))
+    answer = _send_options(world, key, {"body": {"type": "auto"}, "dcs": 8}, channels=["SMS"], content="Hello")
+    assert answer.status == 200, answer.body
+
+
 def test_sms_part_sizes_are_settings(world):
     settings = SETTINGS.model_copy(update={"sms_gsm7_part_chars": 10, "sms_max_parts": 1})
     key = _trial(world, (Channel.SMS, PHONE))
@@ -1122,5 +1253,7 @@ def test_every_reason_has_its_answer_named_after_it():
             recipient=PHONE,
             sms=too_long,
             retry_after_seconds=5,
+            max_parts=1,
+            dcs=8,
         )
         assert refusal_for(Refused(objection=objection), SETTINGS).reason == reason.value

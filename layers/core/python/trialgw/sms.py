@@ -40,6 +40,10 @@ class SmsEncoding(StrEnum):
     UNICODE = "Unicode"
 
 
+# CM's `dcs` (SMS data coding scheme) of each encoding: 0 GSM-7, 8 UCS-2 (reference §1.3).
+DCS_OF = {SmsEncoding.GSM7: 0, SmsEncoding.UNICODE: 8}
+
+
 @dataclass(frozen=True, slots=True)
 class SmsParts:
     """The count of one text.
@@ -115,3 +119,21 @@ def describe_limit(counted: SmsParts, *, gsm7_part_chars: int, unicode_part_char
     if counted.encoding is SmsEncoding.UNICODE and counted.first_non_gsm7 is not None:
         needs += f" It is sent as Unicode because {_describe_char(counted.first_non_gsm7)} is not a GSM-7 character."
     return f"{limit} {needs} {_ONBOARD}"
+
+
+def describe_dcs(dcs: int, counted: SmsParts) -> str:
+    """The refusal of a `dcs` the trial cannot honour for this text (with `body.type` TEXT), and what to send."""
+    if dcs not in DCS_OF.values():
+        return (
+            f"dcs {dcs} is not supported in the trial: SMS texts are sent as GSM-7 (dcs 0) or Unicode (dcs 8). "
+            f"Leave dcs out or use body.type AUTO, which chooses for you. {_ONBOARD}"
+        )
+    if counted.encoding is SmsEncoding.UNICODE and counted.first_non_gsm7 is not None:
+        why = f"{_describe_char(counted.first_non_gsm7)} is not a GSM-7 character, so this text is sent as Unicode"
+    else:
+        why = "every character of this text is GSM-7, so the trial sends it as GSM-7"
+    wanted = DCS_OF[counted.encoding]
+    return (
+        f"dcs {dcs} ({'GSM-7' if dcs == 0 else 'Unicode'}) cannot be honoured: {why} (dcs {wanted}). "
+        f"Use dcs {wanted}, leave dcs out, or use body.type AUTO."
+    )

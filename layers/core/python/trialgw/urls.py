@@ -5,6 +5,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
+# The same send route under production's path: CM's SDKs append `/v1.0/message` to whatever base URL they are given
+# (the Node SDK always does), so a client whose base URL is the trial gateway posts here.
+GATEWAY_SDK_PATH = f"{GATEWAY_PATH}v1.0/message"
 # The trial's expiry, whitelist and remaining quotas, for the key in `X-CM-PRODUCTTOKEN`.
 STATUS_PATH = "/messaging/messagingtrial/status"
 

@@ -44,6 +44,12 @@ COUNTRY_BLOCKED = (
 # `[channel]` is literally in the seed's text; `quota_used_up` puts the channel's CM name there.
 QUOTA_USED_UP = "You have reached the maximum amount of messages that can be sent via [channel] in this trial"
 ONBOARD = "Please onboard to our platform to get the full functionality."
+BINARY_NOT_SUPPORTED = (
+    "Binary messages (body.type BINARY) are not supported in the trial: send text, with body.type AUTO or TEXT. "
+    + ONBOARD
+)
+# Production's text (reference §2.3, code 304) for an SMS that needs more parts than `maximumNumberOfMessageParts`.
+MAX_PARTS_EXCEEDED = "Maximum number of parts exceeded. (need at least {needed}, max is {maximum})"
 CREATED_ONE = "Created 1 message(s)"
 
 # CM's errorCodes (reference §2.3).
@@ -226,6 +232,39 @@ def too_many_parts(details: str) -> Refusal:
         details=details,
         per_recipient=True,
         reason="too_many_parts",
+    )
+
+
+def binary_not_supported() -> Refusal:
+    """`body.type` BINARY: the trial sends text only (an invalid body for CM: 304)."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_BODY,
+        details=BINARY_NOT_SUPPORTED,
+        per_recipient=True,
+        reason="binary_not_supported",
+    )
+
+
+def dcs_not_supported(details: str) -> Refusal:
+    """`dcs` the trial cannot honour for the text (another field invalid: 305); `details` says which to send."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_OTHER_FIELD,
+        details=details,
+        per_recipient=True,
+        reason="dcs_not_supported",
+    )
+
+
+def max_parts_exceeded(*, needed: int, maximum: int) -> Refusal:
+    """The SMS needs more parts than the request's `maximumNumberOfMessageParts`: production's 304, its text."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_BODY,
+        details=MAX_PARTS_EXCEEDED.format(needed=needed, maximum=maximum),
+        per_recipient=True,
+        reason="max_parts_exceeded",
     )
 
 

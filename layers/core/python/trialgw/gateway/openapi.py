@@ -83,7 +83,13 @@ SEND_REQUEST_SCHEMA: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["content"],
                                 "properties": {
-                                    "type": {"type": "string", "enum": ["auto", "AUTO", "text", "TEXT"]},
+                                    "type": {
+                                        "type": "string",
+                                        "enum": ["auto", "AUTO", "text", "TEXT", "binary", "BINARY"],
+                                        "description": "AUTO (default): GSM-7 or Unicode as the text needs, dcs "
+                                        "ignored. TEXT: the encoding dcs names, when given. BINARY is not in the "
+                                        "trial (errorCode 304).",
+                                    },
                                     "content": {
                                         "type": "string",
                                         "minLength": 1,
@@ -93,6 +99,27 @@ SEND_REQUEST_SCHEMA: dict[str, Any] = {
                                 },
                             },
                             "reference": {"type": "string", "maxLength": 64},
+                            "minimumNumberOfMessageParts": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 255,
+                                "description": "SMS: refuses nothing; a text is sent in the parts it needs.",
+                            },
+                            "maximumNumberOfMessageParts": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 255,
+                                "description": "SMS: a text needing more parts is refused (errorCode 304, "
+                                "production's text), within the trial's own limit of 2.",
+                            },
+                            "dcs": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 255,
+                                "description": "SMS data coding scheme, with body.type TEXT: 0 (GSM-7) or 8 "
+                                "(Unicode), honoured when the text is sent in it, else refused (errorCode 305). "
+                                "Ignored with AUTO, as in production.",
+                            },
                             "richContent": {"type": "object"},
                         },
                     },
@@ -146,7 +173,12 @@ SEND_OPERATION: dict[str, Any] = {
     "operation_id": "send",
     "responses": {
         200: _envelope("Accepted: queued for delivery.", CREATED_ONE),
-        400: _envelope("Not JSON, not a valid request, or a trial rule (errorCode 202, 203, 301-305).", NOT_JSON),
+        400: _envelope(
+            "Not JSON, not a valid request, or a trial rule (errorCode 202, 203, 301-305): among them binary "
+            "messages, a dcs the trial cannot honour, and an SMS over the trial's 2 parts or the request's "
+            "maximumNumberOfMessageParts.",
+            NOT_JSON,
+        ),
         401: _envelope("Missing, unknown, revoked or expired key (errorCode 101).", INVALID_TOKEN),
         403: _envelope(
             "Destination country blocked, or recipient not whitelisted (errorCode 403, 302).", COUNTRY_BLOCKED
@@ -176,6 +208,17 @@ SEND_OPERATION: dict[str, Any] = {
             },
         ],
     },
+}
+
+# The same send under production's path (`…/gw/v1.0/message`): CM's SDKs append it to the base URL they are given.
+SEND_SDK_OPERATION: dict[str, Any] = {
+    **SEND_OPERATION,
+    "summary": "Send one message: the same route as POST /messaging/messagingtrial/gw/, under production's path",
+    "description": (
+        "For clients whose base URL is the trial gateway and that append production's /v1.0/message to it, as "
+        "CM's SDKs do (the Node SDK always). Same request, rules and answers as the send route."
+    ),
+    "operation_id": "sendV1Message",
 }
 
 STATUS_SCHEMA: dict[str, Any] = {

@@ -21,6 +21,11 @@ Decisions (each has a test):
   `Whatsapp`, `FacebookMessenger`). Duplicates of one channel are one channel; two different ones are
   channel fallback. An unknown value (`Viber`) is kept as `channel_raw` with `channel=None`: a channel the
   trial does not offer.
+- `body.type`: `auto`, `text` or `binary`, any letter case (the SDKs' `AUTO`, `TEXT`, `BINARY`); the send use case
+  refuses `binary` with its own text (binary SMS is not in the trial), not as "Invalid POST data".
+- `minimumNumberOfMessageParts` and `maximumNumberOfMessageParts` (CM's SMS concatenation bounds) are whole numbers
+  from 1 to 255 (SMS's own maximum), `dcs` (SMS data coding scheme) one from 0 to 255: JSON integers, or strings
+  of digits as some clients send them. The use case applies them to SMS; nothing else about them is checked here.
 - `from` may be absent (`""`): the trial's sender is always the trial company, and for SMS the sender check
   explains the 4-11 character rule better than "Invalid POST data" would.
 - Limits: the body at most 64 KiB of UTF-8 (one message with the longest content below, fully
@@ -54,6 +59,9 @@ MAX_SHORT_FIELD_CHARS = 64
 # CM's own cap on `msg` items per call; a bigger array is no request at all.
 MAX_MSG_ITEMS = 1000
 MAX_RECIPIENTS = 1000
+# An SMS has at most 255 parts (its concatenation header counts them in one octet); a data coding scheme is an octet.
+MAX_SMS_PARTS = 255
+MAX_DCS = 255
 
 
 class _Invalid(Exception):
@@ -165,8 +173,24 @@ def _body_type(value: object, path: str) -> BodyType:
     try:
         return BodyType(text.strip().lower())
     except ValueError:
-        # BINARY (CM's machine messages) included: the trial sends text only.
-        raise _Invalid(f"{path} must be auto or text") from None
+        raise _Invalid(f"{path} must be auto, text or binary") from None
+
+
+def _whole_number(value: object, path: str, lowest: int, highest: int) -> int | None:
+    """A JSON integer (`8.0` is one, as JSON Schema counts), or a string of digits (clients built on loosely typed
+    JSON send `"8"`), within bounds."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) <= 8:
+        value = int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**31:
+        value = int(value)
+    # bool is an int in Python, never in JSON.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Invalid(f"{path} must be a whole number")
+    if not lowest <= value <= highest:
+        raise _Invalid(f"{path} must be from {lowest} to {highest}")
+    return value
 
 
 def _channels(value: object, path: str) -> list[str]:
@@ -212,6 +236,9 @@ class _Message:
     body_type: BodyType
     reference: str | None
     rich_content: dict[str, object] | None
+    min_parts: int | None
+    max_parts: int | None
+    dcs: int | None
 
 
 def _message(value: object, path: str) -> _Message:
@@ -237,6 +264,13 @@ def _message(value: object, path: str) -> _Message:
         body_type=_body_type(_field(body, "type"), f"{path}.body.type"),
         reference=reference or None,
         rich_content=_rich_content(_field(msg, "richContent"), f"{path}.richContent"),
+        min_parts=_whole_number(
+            _field(msg, "minimumNumberOfMessageParts"), f"{path}.minimumNumberOfMessageParts", 1, MAX_SMS_PARTS
+        ),
+        max_parts=_whole_number(
+            _field(msg, "maximumNumberOfMessageParts"), f"{path}.maximumNumberOfMessageParts", 1, MAX_SMS_PARTS
+        ),
+        dcs=_whole_number(_field(msg, "dcs"), f"{path}.dcs", 0, MAX_DCS),
     )
 
 
@@ -272,6 +306,9 @@ def _request(document: object, header_token: str | None) -> SendRequest:
         body_type=first.body_type,
         reference=first.reference,
         rich_content=first.rich_content,
+        min_parts=first.min_parts,
+        max_parts=first.max_parts,
+        dcs=first.dcs,
         most_channels=max(len(item.channels) for item in items),
         items=len(items),
         recipients=len(first.recipients),

@@ -27,7 +27,7 @@ from trialgw.logic.send_outcomes import (
 from trialgw.models import Channel
 from trialgw.quotas import iso_utc
 from trialgw.settings import SendSettings
-from trialgw.sms import describe_limit
+from trialgw.sms import describe_dcs, describe_limit
 
 # As Stripe's API marks a replay: the client can tell the first answer given again from a new one.
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -131,6 +131,20 @@ def _too_many_parts(refused: Refused, settings: SendSettings) -> Refusal:
     return answers.too_many_parts(limit)
 
 
+def _max_parts_exceeded(refused: Refused, _settings: SendSettings) -> Refusal:
+    counted, maximum = refused.objection.sms, refused.objection.max_parts
+    assert counted is not None
+    assert maximum is not None
+    return answers.max_parts_exceeded(needed=counted.parts, maximum=maximum)
+
+
+def _dcs_not_supported(refused: Refused, _settings: SendSettings) -> Refusal:
+    counted, dcs = refused.objection.sms, refused.objection.dcs
+    assert counted is not None
+    assert dcs is not None
+    return answers.dcs_not_supported(describe_dcs(dcs, counted))
+
+
 def _not_an_address(refused: Refused, _settings: SendSettings) -> Refusal:
     channel = _channel(refused)
     shown = answers.echo(refused.objection.recipient or "")
@@ -184,7 +198,10 @@ _REFUSALS: dict[Reason, Callable[[Refused, SendSettings], Refusal]] = {
     ),
     Reason.SMS_SENDER_INVALID: lambda _refused, _: answers.sms_sender_invalid(),
     Reason.COUNTRY_BLOCKED: lambda _refused, _: answers.country_blocked(),
+    Reason.BINARY_NOT_SUPPORTED: lambda _refused, _: answers.binary_not_supported(),
+    Reason.DCS_NOT_SUPPORTED: _dcs_not_supported,
     Reason.TOO_MANY_PARTS: _too_many_parts,
+    Reason.MAX_PARTS_EXCEEDED: _max_parts_exceeded,
     Reason.INVALID_RECIPIENT: _not_an_address,
     Reason.NOT_WHITELISTED: _not_whitelisted,
     Reason.QUOTA_USED_UP: lambda refused, _: answers.quota_used_up(_channel(refused)),

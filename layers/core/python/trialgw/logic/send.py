@@ -25,6 +25,7 @@ from trialgw.logic.capacity import CapacityBreaker, window_start
 from trialgw.logic.send_outcomes import (
     Accepted,
     Allowance,
+    BodyType,
     Objection,
     Reason,
     Refused,
@@ -48,7 +49,7 @@ from trialgw.ports import (
 )
 from trialgw.quotas import quota_rows
 from trialgw.settings import SendSettings
-from trialgw.sms import SmsParts, count_parts, fits
+from trialgw.sms import DCS_OF, SmsParts, count_parts, fits
 
 SMS_SENDER_PATTERN = re.compile(r"[A-Za-z0-9]{4,11}")
 # What an Idempotency-Key may be: 1 to 255 printable ASCII characters (the header's usual rule, e.g. Stripe's).
@@ -246,11 +247,28 @@ def _sms_destination(request: SendRequest, _settings: SendSettings) -> Objection
     return None
 
 
+def _body_kind(request: SendRequest, settings: SendSettings) -> Objection | None:
+    """Binary messages are not in the trial (any channel). On SMS, `body.type` TEXT with a `dcs` is honoured when
+    the text is sent in that encoding (0 GSM-7, 8 Unicode), else refused: the trial sends a text in the encoding its
+    characters need, and never drops the option unsaid. With `auto` CM ignores `dcs`, and so does the trial."""
+    if request.body_type is BodyType.BINARY:
+        return Objection(reason=Reason.BINARY_NOT_SUPPORTED)
+    if request.channel is Channel.SMS and request.body_type is BodyType.TEXT and request.dcs is not None:
+        counted = _sms_parts(request.content, settings)
+        if request.dcs != DCS_OF[counted.encoding]:
+            return Objection(reason=Reason.DCS_NOT_SUPPORTED, sms=counted, dcs=request.dcs)
+    return None
+
+
 def _sms_length(request: SendRequest, settings: SendSettings) -> Objection | None:
+    """The trial's 2-part limit first (its own text), then the client's `maximumNumberOfMessageParts` within it
+    (production's 304). `minimumNumberOfMessageParts` refuses nothing: a text is sent in the parts it needs."""
     if request.channel is Channel.SMS:
         counted = _sms_parts(request.content, settings)
         if not fits(counted, settings.sms_max_parts):
             return Objection(reason=Reason.TOO_MANY_PARTS, sms=counted)
+        if request.max_parts is not None and not fits(counted, request.max_parts):
+            return Objection(reason=Reason.MAX_PARTS_EXCEEDED, sms=counted, max_parts=request.max_parts)
     return None
 
 
@@ -265,6 +283,7 @@ REQUEST_CHECKS: tuple[Callable[[SendRequest, SendSettings], Objection | None], .
     _channel_offered,
     _sms_sender,
     _sms_destination,
+    _body_kind,
     _sms_length,
     _recipient_address,
 )
@@ -466,6 +485,14 @@ def _as_cm_json(request: SendRequest, channel: Channel) -> dict[str, Any]:
         message["reference"] = request.reference
     if request.rich_content is not None:
         message["richContent"] = request.rich_content
+    # CM's SMS options as given: what the checks honoured.
+    for name, value in (
+        ("minimumNumberOfMessageParts", request.min_parts),
+        ("maximumNumberOfMessageParts", request.max_parts),
+        ("dcs", request.dcs),
+    ):
+        if value is not None:
+            message[name] = value
     return {"messages": {"msg": [message]}}
 
 

@@ -23,10 +23,12 @@ from trialgw.sms import SmsParts
 
 
 class BodyType(StrEnum):
-    """`body.type`: `auto` (GSM-7 or Unicode, as the text needs) or `text` (GSM-7 only); any letter case."""
+    """`body.type`, any letter case: `auto` (GSM-7 or Unicode, as the text needs; `dcs` does not apply), `text`
+    (the encoding `dcs` names, when given) or `binary` (CM's machine messages, which the trial refuses)."""
 
     AUTO = "auto"
     TEXT = "text"
+    BINARY = "binary"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +51,10 @@ class SendRequest:
     body_type: BodyType
     reference: str | None
     rich_content: dict[str, object] | None
+    # CM's SMS options as given (None: absent): the bounds of the message's parts and the data coding scheme.
+    min_parts: int | None = None
+    max_parts: int | None = None
+    dcs: int | None = None
     most_channels: int = 1
     items: int = 1
     recipients: int = 1
@@ -85,7 +91,10 @@ class Reason(StrEnum):
     CHANNEL_NOT_OFFERED = "channel_not_offered"
     SMS_SENDER_INVALID = "sms_sender_invalid"
     COUNTRY_BLOCKED = "country_blocked"
+    BINARY_NOT_SUPPORTED = "binary_not_supported"
+    DCS_NOT_SUPPORTED = "dcs_not_supported"
     TOO_MANY_PARTS = "too_many_parts"
+    MAX_PARTS_EXCEEDED = "max_parts_exceeded"
     INVALID_RECIPIENT = "invalid_recipient"
     NOT_WHITELISTED = "not_whitelisted"
     QUOTA_USED_UP = "quota_used_up"
@@ -113,8 +122,11 @@ class Objection:
     channel: Channel | None = None
     channel_raw: str | None = None
     recipient: str | None = None
-    # The SMS's parts as counted, when it needs too many.
+    # The SMS's parts as counted, when it needs too many or its `dcs` does not fit it.
     sms: SmsParts | None = None
+    # The request's `maximumNumberOfMessageParts`, when the SMS needs more; its `dcs`, when refused.
+    max_parts: int | None = None
+    dcs: int | None = None
     # How long to wait before retrying (the capacity breaker, an Idempotency-Key in use).
     retry_after_seconds: int | None = None
     # What was wrong, for the log only (a JSON path, never a value).
