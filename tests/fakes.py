@@ -32,6 +32,7 @@ from trialgw.ports import (
     OutgoingEmail,
     QueuedMessages,
     QuotaTake,
+    ReplyCount,
     ReplyLimiter,
     SendKeyClaim,
     SendKeys,
@@ -41,6 +42,7 @@ from trialgw.ports import (
     StoredMessage,
     TopSender,
     TrialStore,
+    Whitelisted,
     WhitelistEntry,
     WhitelistOutcome,
     WhitelistStore,
@@ -363,6 +365,43 @@ class FakeMessageLog:
         if self.fail_forget:
             raise StoreError("forget failed")
         self.recorded = [kept for kept in self.recorded if kept.message_id != message.message_id]
+
+
+@dataclass
+class FakeWhitelisting:
+    """The whitelist, the record and the reply's count in one write, all or nothing, over the fakes that hold them."""
+
+    whitelist: FakeWhitelistStore
+    messages: FakeMessageLog
+    replies: FakeReplyLimiter
+
+    def add_recorded(
+        self,
+        trial: Trial,
+        channel: Channel,
+        address: str,
+        *,
+        now: int,
+        limit: int,
+        ttl: int,
+        record: LoggedMessage,
+        reply: ReplyCount,
+    ) -> Whitelisted:
+        self._may_write()
+        outcome = self.whitelist.add(trial, channel, address, now=now, limit=limit, ttl=ttl)
+        if outcome is not WhitelistOutcome.ADDED:
+            return Whitelisted(outcome)
+        return Whitelisted(outcome, reply_allowed=self.record_counted(record, reply))
+
+    def record_counted(self, record: LoggedMessage, reply: ReplyCount) -> bool:
+        self._may_write()
+        self.messages.record(record)
+        return reply.take(self.replies)
+
+    def _may_write(self) -> None:
+        if self.messages.fail_record or self.replies.fail:
+            # One write: any part failing writes none of it.
+            raise StoreError("whitelisting failed")
 
 
 @dataclass

@@ -150,12 +150,16 @@ def _any_body(_body: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class Call:
-    """One AWS call of a path, recognised by its service (botocore's id), its operation and its request body."""
+    """One AWS call of a path, recognised by its service (botocore's id), its operation and its request body.
+
+    A transaction's `CONDITION` is its cancellation (TransactionCanceledException) naming the items `condition_items`
+    picks as ConditionalCheckFailed (no `Item` returned): set it on a transaction's call to fail those conditions."""
 
     label: str
     service: str
     operation: str
     match: Callable[[dict[str, Any]], bool] = _any_body
+    condition_items: Callable[[dict[str, Any]], bool] | None = None
 
     def matches(self, service: str, operation: str, body: dict[str, Any]) -> bool:
         return (service, operation) == (self.service, self.operation) and self.match(body)
@@ -199,6 +203,26 @@ def _body(request: AWSPreparedRequest) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _cancelled(
+    request: AWSPreparedRequest, body: dict[str, Any], failing: Callable[[dict[str, Any]], bool]
+) -> AWSResponse:
+    """DynamoDB's cancellation of a transaction whose `failing` items' conditions did not hold."""
+    reasons = [
+        {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+        if failing(item)
+        else {"Code": "None"}
+        for item in body.get("TransactItems", [])
+    ]
+    answer = {
+        "__type": _DYNAMODB + "TransactionCanceledException",
+        "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+        "CancellationReasons": reasons,
+    }
+    http_headers = HTTPHeaders()
+    http_headers["Content-Type"] = _JSON["Content-Type"]
+    return AWSResponse(request.url, 400, http_headers, _Raw(json.dumps(answer).encode()))
+
+
 class Injector:
     """A botocore `before-send` hook: fails the requests the faults match, and logs every call (service, operation,
     body) the hooked clients make."""
@@ -230,6 +254,8 @@ class Injector:
             # Carried out by the service; only the answer never arrives.
             self._http.send(request)
             raise ReadTimeoutError(endpoint_url=request.url)
+        if fault.kind is Kind.CONDITION and fault.call.condition_items is not None:
+            return _cancelled(request, body, fault.call.condition_items)
         status, headers, answer = _ERROR_ANSWERS[(service, fault.kind)]
         http_headers = HTTPHeaders()
         for name, value in headers.items():

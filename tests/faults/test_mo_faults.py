@@ -1,10 +1,11 @@
 """Whitelisting by an inbound message (CM's MO webhook) when its AWS calls fail, each in turn, every way, and when
 its invocation dies.
 
-A message carrying a trial key makes seven calls: the claim on the provider's message id (UpdateItem: a lease of the
-function's timeout), the trial (GetItem), the whitelist transaction (entry, reverse index and the trial's `members`),
-the message record (PutItem), the reply counted against the sender's reply limit (UpdateItem), the reply to the end
-user (SendMessage) and the claim's completion (UpdateItem). What the code promises (docs/api.md "Whitelisting",
+A message carrying a trial key makes five calls: the claim on the provider's message id (UpdateItem: a lease of the
+function's timeout), the trial (GetItem), the whitelist transaction (entry, reverse index and the trial's `members`,
+with the message record and the reply counted against the sender's reply limit), the reply to the end user
+(SendMessage) and the claim's completion (UpdateItem). Already whitelisted, the record and the count are a
+transaction of their own. What the code promises (docs/api.md "Whitelisting",
 docs/design-decisions.md): a message whose processing failed answers 503, and its lease is released, so the
 provider's retry is processed rather than dropped as a duplicate; the whitelist is never half written (all three
 parts or none); the retry ends with the sender whitelisted and answered; and its reply is counted against the limit
@@ -63,15 +64,45 @@ CLAIM = Call("claim", "dynamodb", "UpdateItem", _claim_call(":lease"))
 READ_TRIAL = Call("read-trial", "dynamodb", "GetItem", lambda b: key_of(b)[1] == names.TRIAL_SK)
 WHITELIST = Call("whitelist", "dynamodb", "TransactWriteItems")
 RECORD = Call("record", "dynamodb", "PutItem", lambda b: key_of(b)[1].startswith(names.MESSAGE_SK_PREFIX))
-LIMIT = Call("limit", "dynamodb", "UpdateItem", lambda b: key_of(b)[0].startswith(names.REPLY_LOG_PK_PREFIX))
+
+
+def _is_count(item: dict[str, Any]) -> bool:
+    """A transaction's item that counts a reply against the sender's limit."""
+    return str(item.get("Update", {}).get("Key", {}).get("pk", {}).get("S", "")).startswith(names.REPLY_LOG_PK_PREFIX)
+
+
+def _is_entry(item: dict[str, Any]) -> bool:
+    """A transaction's item that writes a whitelist entry."""
+    return str(item.get("Put", {}).get("Item", {}).get("sk", {}).get("S", "")).startswith(names.RECIPIENT_SK_PREFIX)
+
+
+def _transaction(has: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+    return lambda b: any(has(item) for item in b.get("TransactItems", []))
+
+
+# The reply's count, an item of the whitelist transaction (or of the record-and-count one); its CONDITION is the
+# limit reached.
+LIMIT = Call("limit", "dynamodb", "TransactWriteItems", _transaction(_is_count), condition_items=_is_count)
 REPLY = Call("reply", "sqs", "SendMessage")
 COMPLETE = Call("complete", "dynamodb", "UpdateItem", _claim_call(":done"))
 # Only on the way back from a failure.
 RELEASE = Call("release", "dynamodb", "UpdateItem", _claim_call(":ended"))
 CATALOG = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY, COMPLETE, RELEASE)
 # What a failure answers 503 for; a failed completion comes after the message was processed (its own test, below).
-PROCESSING = (CLAIM, READ_TRIAL, WHITELIST, RECORD, LIMIT, REPLY)
+# The record and the reply's count are items of the whitelist transaction.
+PROCESSING = (CLAIM, READ_TRIAL, WHITELIST, REPLY)
 WHITELISTING = (*PROCESSING, COMPLETE)
+# Already whitelisted: the record and the count, a transaction without a whitelist entry.
+RECORD_COUNT = Call(
+    "record-count", "dynamodb", "TransactWriteItems", lambda b: "TransactItems" in b and not _transaction(_is_entry)(b)
+)
+# The whitelist transaction's second round (its first one's count refused): the whitelist without the count.
+SECOND_ROUND = Call(
+    "second-round",
+    "dynamodb",
+    "TransactWriteItems",
+    lambda b: _transaction(_is_entry)(b) and not _transaction(_is_count)(b),
+)
 
 
 def _cases() -> list[Any]:
@@ -281,6 +312,62 @@ def test_a_refused_limit_write_is_the_limit_reached_whitelisted_without_a_reply(
     world.heal()
     status, _, body = invoke(mo, event)
     assert (status, body["outcomes"]) == (200, ["duplicate"])
+
+
+@pytest.mark.parametrize("kind", [kind for kind in KINDS["dynamodb"] if kind is not Kind.CONDITION])
+def test_a_failing_record_and_count_of_a_whitelisted_sender_releases_the_claim_and_the_retry_answers_once(
+    world: World, mo: ModuleType, kind: Kind
+) -> None:
+    key = world.make_trial((Channel.WHATSAPP, SENDER))
+    event = cm_mo_event(key, uuid.uuid4().hex)
+    world.inject(RECORD_COUNT, kind)
+
+    status, _, body = invoke(mo, event)
+
+    assert (status, body["code"]) == (503, "unavailable")
+    assert live_leases(world) == []
+    assert replies(world) == []
+    written = kind is Kind.LOST
+    assert len(inbound_records(world)) == int(written)
+    assert counted_replies(world) == int(written)
+    world.heal()
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["already_whitelisted"])
+    assert completed(world)
+    assert len(inbound_records(world)) == 1
+    assert counted_replies(world) == 1
+    (delivered,) = replies_delivered(world)
+    assert "already whitelisted" in delivered
+
+
+@pytest.mark.parametrize("kind", [Kind.SERVER_ERROR, Kind.LOST])
+def test_a_failing_second_round_of_the_whitelist_transaction_releases_the_claim_and_the_retry_whitelists(
+    world: World, mo: ModuleType, kind: Kind
+) -> None:
+    key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex)
+    # The first round's count refused (the limit reached), then the second round, without it, fails.
+    world.inject(LIMIT, Kind.CONDITION, times=1)
+    world.inject(SECOND_ROUND, kind)
+
+    status, _, body = invoke(mo, event)
+
+    assert (status, body["code"]) == (503, "unavailable")
+    assert live_leases(world) == []
+    written = kind is Kind.LOST
+    # All of the second round or none of it; never a half whitelist.
+    assert whitelist_parts(world, key) == (written,) * 3
+    assert len(inbound_records(world)) == int(written)
+    assert counted_replies(world) == 0
+    assert replies(world) == []
+    world.heal()
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["already_whitelisted" if written else "whitelisted"])
+    assert whitelist_parts(world, key) == (True, True, True)
+    assert completed(world)
+    assert len(inbound_records(world)) == 1
+    assert counted_replies(world) == 1
+    assert len(replies_delivered(world)) == 1
 
 
 # --- an invocation that dies: its claim is a lease ---------------------------------------------------------------

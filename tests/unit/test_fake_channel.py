@@ -21,6 +21,7 @@ from tests.fakes import (
     FakeReplyLimiter,
     FakeSendKeys,
     FakeTrialStore,
+    FakeWhitelisting,
     FakeWhitelistStore,
 )
 from tests.send_answers import send
@@ -118,7 +119,9 @@ def test_the_key_sent_on_it_whitelists_its_account(telegram: Channel) -> None:
         "channel": "telegram",
     }
     trials, outbound = FakeTrialStore(), FakeOutboundQueue()
-    deps = InboundDeps(trials, FakeWhitelistStore(), FakeMessageLog(), outbound, FakeReplyLimiter(), FakeClock(NOW))
+    whitelist, messages, replies = FakeWhitelistStore(), FakeMessageLog(), FakeReplyLimiter()
+    whitelisting = FakeWhitelisting(whitelist, messages, replies)
+    deps = InboundDeps(trials, whitelist, messages, outbound, replies, FakeClock(NOW), whitelisting)
     key = _trial(trials)
     (message,) = parse_cm_mo({**mo, "message": {"text": key}}, received_at=NOW)
     assert (message.channel, message.sender) == (telegram, ACCOUNT)

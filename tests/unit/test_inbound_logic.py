@@ -9,6 +9,7 @@ from tests.fakes import (
     FakeOutboundQueue,
     FakeReplyLimiter,
     FakeTrialStore,
+    FakeWhitelisting,
     FakeWhitelistStore,
 )
 from trialgw.errors import DependencyUnavailable
@@ -24,13 +25,15 @@ SETTINGS = MoWebhookSettings(site_url="https://trial.example.com")
 
 @pytest.fixture
 def deps() -> InboundDeps:
+    whitelist, messages, replies = FakeWhitelistStore(), FakeMessageLog(), FakeReplyLimiter()
     return InboundDeps(
         trials=FakeTrialStore(),
-        whitelist=FakeWhitelistStore(),
-        messages=FakeMessageLog(),
+        whitelist=whitelist,
+        messages=messages,
         outbound=FakeOutboundQueue(),
-        replies=FakeReplyLimiter(),
+        replies=replies,
         clock=FakeClock(NOW),
+        whitelisting=FakeWhitelisting(whitelist, messages, replies),
     )
 
 
@@ -279,9 +282,12 @@ def test_a_failing_limiter_fails_the_message_for_the_providers_retry(deps):
     # Neither sent unlimited nor silently dropped: nothing queued, the claim released for the retry.
     assert deps.outbound.queued == []
     assert deps.messages.released == [("cm", message.provider_message_id)]
+    # The count is part of the whitelisting's one write: none of it was written, so the retry whitelists.
+    assert deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678") == []
+    assert deps.messages.recorded == []
     deps.replies.fail = False
-    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
-    assert "already whitelisted" in _replies(deps)[-1]
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.WHITELISTED
+    assert "You are whitelisted" in _replies(deps)[-1]
 
 
 # --- claims are leases ------------------------------------------------------------------------------------------

@@ -234,13 +234,16 @@ DASHBOARD = FunctionBudget(
     item_calls=("trial read (GetItem)", "whitelist or one page of messages (Query)"),
     serves_api=True,
 )
-# One inbound message; a sender in up to two live trials.
+# One inbound message; a sender in up to two live trials. A key's message writes at most three transactions: the
+# whitelisting (with its record and reply count), one more round of it without what failed its condition, or, already
+# whitelisted, the record and count in one (and one more round); `dynamo_whitelisting.ATTEMPTS` keeps it so.
 INBOUND_ITEM_CALLS = (
     "claim on the provider's message id (UpdateItem)",
     "trial read, or the sender's memberships (GetItem / Query)",
-    "whitelisted, or removed from the first trial (TransactWriteItems)",
-    "inbound record, or removed from the second trial (PutItem / TransactWriteItems)",
-    "reply counted against the sender's limit (UpdateItem)",
+    "whitelisted with record and reply count, or removed from the first trial (TransactWriteItems)",
+    "that again without what was written, or (already whitelisted) record and reply count, or inbound record, or"
+    " removed from the second trial (TransactWriteItems / PutItem)",
+    "(already whitelisted) that again, or reply counted against the sender's limit (TransactWriteItems / UpdateItem)",
     "reply queued (SQS SendMessage)",
     "claim completed or released (UpdateItem)",
 )

@@ -159,6 +159,59 @@ class ReplyLimiter(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyCount:
+    """One automatic reply to count against its sender's limit: what `ReplyLimiter.take` is given."""
+
+    channel: Channel
+    address: str
+    now: int
+    limit: int
+    window_seconds: int
+    reply_id: str
+
+    def take(self, limiter: ReplyLimiter) -> bool:
+        """Counts this reply with `limiter`: its answer."""
+        return limiter.take(
+            self.channel,
+            self.address,
+            now=self.now,
+            limit=self.limit,
+            window_seconds=self.window_seconds,
+            reply_id=self.reply_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Whitelisted:
+    outcome: WhitelistOutcome
+    # ADDED only: whether the reply may go (counted in the same write, or already by an earlier attempt of the
+    # message). ALREADY and FULL counted nothing.
+    reply_allowed: bool = False
+
+
+class Whitelisting(Protocol):
+    def add_recorded(
+        self,
+        trial: Trial,
+        channel: Channel,
+        address: str,
+        *,
+        now: int,
+        limit: int,
+        ttl: int,
+        record: LoggedMessage,
+        reply: ReplyCount,
+    ) -> Whitelisted:
+        """`WhitelistStore.add`, and when it adds, `MessageLog.record(record)` and `ReplyLimiter.take(reply)` in the
+        same write: all or nothing. ALREADY and FULL write nothing (the caller records and counts what those
+        outcomes need). Raises StoreError, after which all or none of it is written."""
+
+    def record_counted(self, record: LoggedMessage, reply: ReplyCount) -> bool:
+        """`MessageLog.record(record)` and `ReplyLimiter.take(reply)` in one write, for a key's message that
+        whitelists nothing new; `take`'s answer. Raises StoreError, after which all or none of it is written."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedMessage:
     key_hash: str
     direction: str

@@ -10,6 +10,7 @@ from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.dynamo_replies import DynamoReplyLimiter
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
+from trialgw.adapters.dynamo_whitelisting import DynamoWhitelisting
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
 from trialgw.logic.inbound import InboundDeps
 from trialgw.ports import MessageStatusStore
@@ -18,14 +19,18 @@ from trialgw.settings import InboundSettings
 
 def inbound_deps(settings: InboundSettings) -> InboundDeps:
     dynamodb = aws.dynamodb()
+    whitelist = DynamoWhitelistStore(dynamodb, settings.whitelist_table, settings.trials_table)
+    messages = DynamoMessageLog(dynamodb, settings.messages_table)
+    # In the whitelist table: items keyed by the sender's address, beside the join hint's daily claim.
+    replies = DynamoReplyLimiter(dynamodb, settings.whitelist_table)
     return InboundDeps(
         trials=DynamoTrialStore(dynamodb, settings.trials_table),
-        whitelist=DynamoWhitelistStore(dynamodb, settings.whitelist_table, settings.trials_table),
-        messages=DynamoMessageLog(dynamodb, settings.messages_table),
+        whitelist=whitelist,
+        messages=messages,
         outbound=SqsOutboundQueue(aws.sqs(), settings.outbound_queue_url),
-        # In the whitelist table: items keyed by the sender's address, beside the join hint's daily claim.
-        replies=DynamoReplyLimiter(dynamodb, settings.whitelist_table),
+        replies=replies,
         clock=time.time,
+        whitelisting=DynamoWhitelisting(dynamodb, whitelist, messages, replies),
     )
 
 

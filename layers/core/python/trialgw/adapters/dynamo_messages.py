@@ -164,7 +164,9 @@ class DynamoMessageLog:
             names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{message.at:011d}#{message.message_id}"},
         }
 
-    def record(self, message: LoggedMessage) -> None:
+    def record_put(self, message: LoggedMessage) -> dict[str, Any]:
+        """The record's conditional put, on its own (`record`) or in a transaction (`DynamoWhitelisting`): the
+        first write wins, so a condition that fails means "recorded already"."""
         item = {
             **self._message_key(message),
             "direction": {"S": message.direction},
@@ -179,15 +181,18 @@ class DynamoMessageLog:
             item["text"] = {"S": message.text}
         if message.status is not None:
             item["status"] = {"S": message.status}
+        return {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY},
+        }
+
+    def record(self, message: LoggedMessage) -> None:
         with ConditionalWrite("record the message"):
             # The first write wins: a send retried under its Idempotency-Key (same message id and time) finds its
             # record perhaps already `sent`, which a second write must not set back to `queued`.
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
-            )
+            self._client.put_item(**self.record_put(message))
 
     def forget(self, message: LoggedMessage) -> None:
         try:

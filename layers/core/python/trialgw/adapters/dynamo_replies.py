@@ -32,6 +32,7 @@ from trialgw import names
 from trialgw.adapters.dynamo_conditions import condition_failed
 from trialgw.errors import StoreError
 from trialgw.models import Channel
+from trialgw.ports import ReplyCount
 from trialgw.settings import REPLY_LIMIT_MAX
 
 if TYPE_CHECKING:
@@ -79,9 +80,12 @@ class DynamoReplyLimiter:
         self._client = client
         self._table = table
 
-    def take(self, channel: Channel, address: str, *, now: int, limit: int, window_seconds: int, reply_id: str) -> bool:
+    def take_update(self, reply: ReplyCount) -> dict[str, Any]:
+        """The reply's conditional update, on its own (`take`) or in a transaction (`DynamoWhitelisting`); a
+        condition that fails is read by `counted`."""
+        now, limit, window_seconds = reply.now, reply.limit, reply.window_seconds
         update, condition, attribute_names = expressions(limit)
-        digest = reply_digest(reply_id)
+        digest = reply_digest(reply.reply_id)
         values: dict[str, Any] = {
             ":entry": {"M": {AT: {"N": str(now)}, ID: {"S": digest}}},
             ":cutoff": {"N": str(now - window_seconds)},
@@ -91,26 +95,35 @@ class DynamoReplyLimiter:
         if limit > 1:
             # A single slot shifts nothing; DynamoDB refuses values an expression does not use.
             values[":empty"] = _EMPTY_SLOT
+        return {
+            "TableName": self._table,
+            "Key": log_key(reply.channel, reply.address, limit=limit, window_seconds=window_seconds),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": attribute_names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def take(self, channel: Channel, address: str, *, now: int, limit: int, window_seconds: int, reply_id: str) -> bool:
+        update = self.take_update(ReplyCount(channel, address, now, limit, window_seconds, reply_id))
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=log_key(channel, address, limit=limit, window_seconds=window_seconds),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=attribute_names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._client.update_item(**update)
         except ClientError as error:
             if condition_failed(error):
-                old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-                # Counted already (this very reply, by an earlier attempt), or the limit is reached.
-                return any(
-                    slot.get("M", {}).get(ID, {}).get("S") == digest
-                    for name, slot in old.items()
-                    if name.startswith(SLOT_PREFIX) and name[len(SLOT_PREFIX) :].isdigit()
-                )
+                return counted(error.response.get("Item") or {}, reply_id)  # type: ignore[arg-type]
             raise StoreError(f"could not count the reply: {type(error).__name__}") from error
         except BotoCoreError as error:
             raise StoreError(f"could not count the reply: {type(error).__name__}") from error
         return True
+
+
+def counted(old: dict[str, Any], reply_id: str) -> bool:
+    """Whether a refused take (`old`: the log as it was) is this very reply counted already, by an earlier attempt,
+    rather than the limit reached."""
+    digest = reply_digest(reply_id)
+    return any(
+        slot.get("M", {}).get(ID, {}).get("S") == digest
+        for name, slot in old.items()
+        if name.startswith(SLOT_PREFIX) and name[len(SLOT_PREFIX) :].isdigit()
+    )

@@ -67,13 +67,29 @@ def _member(channel: Channel, address: str) -> dict[str, list[str]]:
     return {"SS": [member_token(channel, address)]}
 
 
+def refused(codes: list[str]) -> WhitelistOutcome | None:
+    """What a cancelled whitelisting transaction (`add_items` first) says: ALREADY when the entry exists (whatever
+    else failed: a repeated key never takes a slot), FULL when the trial has no room (or no longer exists), None when
+    neither failed."""
+    if codes and codes[0] == CONDITION_FAILED_REASON:
+        return WhitelistOutcome.ALREADY
+    if len(codes) > 2 and codes[2] == CONDITION_FAILED_REASON:
+        return WhitelistOutcome.FULL
+    return None
+
+
 class DynamoWhitelistStore:
     def __init__(self, client: DynamoDBClient, table: str, trials_table: str) -> None:
         self._client = client
         self._table = table
         self._trials_table = trials_table
 
-    def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
+    def add_items(
+        self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int
+    ) -> list[dict[str, Any]]:
+        """The whitelisting transaction's items, in the order `refused` reads: the entry if absent, the reverse
+        index, the recipient added to the trial's `members` while it has fewer than `limit` (also
+        `DynamoWhitelisting`'s first items)."""
         entry = {
             **_entry_key(trial.key_hash, channel, address),
             "channel": _s(channel.value),
@@ -88,38 +104,39 @@ class DynamoWhitelistStore:
             "expires_at": _n(trial.expires_at),
             names.TTL_ATTRIBUTE: _n(ttl),
         }
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": entry,
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY},
+                }
+            },
+            {"Put": {"TableName": self._table, "Item": reverse}},
+            {
+                "Update": {
+                    "TableName": self._trials_table,
+                    "Key": _trial_key(trial.key_hash),
+                    "UpdateExpression": "ADD #members :member",
+                    "ConditionExpression": (
+                        "attribute_exists(#pk) AND (attribute_not_exists(#members) OR size(#members) < :limit)"
+                    ),
+                    "ExpressionAttributeNames": _MEMBER_NAMES,
+                    "ExpressionAttributeValues": {":member": _member(channel, address), ":limit": _n(limit)},
+                }
+            },
+        ]
+
+    def add(self, trial: Trial, channel: Channel, address: str, *, now: int, limit: int, ttl: int) -> WhitelistOutcome:
         try:
             self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": entry,
-                            "ConditionExpression": "attribute_not_exists(#pk)",
-                            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY},
-                        }
-                    },
-                    {"Put": {"TableName": self._table, "Item": reverse}},
-                    {
-                        "Update": {
-                            "TableName": self._trials_table,
-                            "Key": _trial_key(trial.key_hash),
-                            "UpdateExpression": "ADD #members :member",
-                            "ConditionExpression": (
-                                "attribute_exists(#pk) AND (attribute_not_exists(#members) OR size(#members) < :limit)"
-                            ),
-                            "ExpressionAttributeNames": _MEMBER_NAMES,
-                            "ExpressionAttributeValues": {":member": _member(channel, address), ":limit": _n(limit)},
-                        }
-                    },
-                ]
+                TransactItems=self.add_items(trial, channel, address, now=now, limit=limit, ttl=ttl)  # type: ignore[arg-type]
             )
         except ClientError as error:
-            codes = cancellation_codes(error)
-            if codes and codes[0] == CONDITION_FAILED_REASON:
-                return WhitelistOutcome.ALREADY
-            if len(codes) > 2 and codes[2] == CONDITION_FAILED_REASON:
-                return WhitelistOutcome.FULL
+            outcome = refused(cancellation_codes(error))
+            if outcome is not None:
+                return outcome
             raise StoreError(f"could not whitelist: {type(error).__name__}") from error
         except BotoCoreError as error:
             raise StoreError(f"could not whitelist: {type(error).__name__}") from error

@@ -8,6 +8,16 @@ invocation died (a crash, a timeout) once the lease has run out. Processing twic
 no second slot, the record is the same item (the first claim's time), and the reply keeps its id, which the reply
 limit counts once and delivery sends once.
 
+A key's message for a recipient new to the trial makes five AWS calls, in this order: the claim (its lease); the
+trial's read; one transaction that whitelists (entry, reverse index, a slot in the trial's `members`), records the
+message and counts the reply against the sender's limit, all or nothing; the reply queued; the claim completed. The
+count is in the transaction, before the queue, so no reply is queued uncounted; the queue comes before the completion,
+so a failure or crash between the transaction and the queue leaves the claim released (or its lease to run out), and
+the retry finds the sender whitelisted: it records again (the same item, first write wins), takes the reply again
+(its id is counted, so allowed without a second count) and queues it under the same message id, which delivery sends
+once. Already whitelisted or full, the transaction writes nothing (a failed condition cancels all of it); then the
+record and the count are one more transaction (already whitelisted: six calls), or the count alone (full: six).
+
 Every automatic reply counts against a limit per sender (channel + address) over a rolling window; above it the
 message is processed all the same, only nothing is sent back, so a stranger's stream of dead keys costs at most
 the limit in paid replies.
@@ -36,8 +46,10 @@ from trialgw.ports import (
     MessageLog,
     OutboundMessage,
     OutboundQueue,
+    ReplyCount,
     ReplyLimiter,
     TrialStore,
+    Whitelisting,
     WhitelistOutcome,
     WhitelistStore,
 )
@@ -70,6 +82,8 @@ class InboundDeps:
     outbound: OutboundQueue
     replies: ReplyLimiter
     clock: Clock
+    # Whitelists, records and counts the reply in one write (the whitelisting path's calls, module docstring).
+    whitelisting: Whitelisting
 
 
 def _utc(epoch: int) -> str:
@@ -178,15 +192,21 @@ def _whitelist(
             deps=deps,
         )
         return InboundOutcome.INVALID_KEY
-    outcome = deps.whitelist.add(
+    # The key's message makes one write: the whitelist, its record and its reply's count, all or nothing. An
+    # outcome that adds nothing (ALREADY, FULL) wrote nothing, and records (ALREADY) and counts on its own below.
+    logged = _logged(message, trial.key_hash, trial.expires_at, settings)
+    count = _reply_count(message, now, settings)
+    added = deps.whitelisting.add_recorded(
         trial,
         message.channel,
         message.sender,
         now=now,
         limit=settings.max_recipients,
         ttl=trial.expires_at + settings.expired_retention_seconds,
+        record=logged,
+        reply=count,
     )
-    if outcome is WhitelistOutcome.FULL:
+    if added.outcome is WhitelistOutcome.FULL:
         _reply(
             message,
             f"This trial already has {settings.max_recipients} whitelisted recipients, the most a trial can "
@@ -197,24 +217,23 @@ def _whitelist(
             deps=deps,
         )
         return InboundOutcome.WHITELIST_FULL
-    _record(message, trial.key_hash, trial.expires_at, settings, deps)
     until = _utc(trial.expires_at)
-    if outcome is WhitelistOutcome.ALREADY:
-        _reply(
+    if added.outcome is WhitelistOutcome.ALREADY:
+        _send_reply(
             message,
             f"This {_noun(message.channel)} is already whitelisted for this trial, until {until}.",
             InboundOutcome.ALREADY_WHITELISTED,
-            now=now,
+            allowed=deps.whitelisting.record_counted(logged, count),
             settings=settings,
             deps=deps,
         )
         return InboundOutcome.ALREADY_WHITELISTED
-    _reply(
+    _send_reply(
         message,
         f"You are whitelisted for the {settings.brand} messaging trial until {until}: test messages sent to "
         f"this {_noun(message.channel)} will now reach you. Reply STOP to be removed.",
         InboundOutcome.WHITELISTED,
-        now=now,
+        allowed=added.reply_allowed,
         settings=settings,
         deps=deps,
     )
@@ -241,23 +260,39 @@ def _stop(message: InboundMessage, now: int, settings: InboundSettings, deps: In
     return InboundOutcome.STOPPED
 
 
+def _logged(message: InboundMessage, key_hash: str, expires_at: int, settings: InboundSettings) -> LoggedMessage:
+    # A key is stored only as its hash: the message that carried one is recorded with the key blanked out.
+    text = redact_keys(message.text) if message.text is not None else None
+    return LoggedMessage(
+        key_hash=key_hash,
+        direction="inbound",
+        channel=message.channel,
+        counterpart=message.sender,
+        text=text,
+        at=message.received_at,
+        message_id=f"{message.provider}:{message.provider_message_id}",
+        payload=redact_keys(json.dumps(to_cm_mo_json(message), ensure_ascii=False)),
+        ttl=expires_at + settings.expired_retention_seconds,
+    )
+
+
 def _record(
     message: InboundMessage, key_hash: str, expires_at: int, settings: InboundSettings, deps: InboundDeps
 ) -> None:
-    # A key is stored only as its hash: the message that carried one is recorded with the key blanked out.
-    text = redact_keys(message.text) if message.text is not None else None
-    deps.messages.record(
-        LoggedMessage(
-            key_hash=key_hash,
-            direction="inbound",
-            channel=message.channel,
-            counterpart=message.sender,
-            text=text,
-            at=message.received_at,
-            message_id=f"{message.provider}:{message.provider_message_id}",
-            payload=redact_keys(json.dumps(to_cm_mo_json(message), ensure_ascii=False)),
-            ttl=expires_at + settings.expired_retention_seconds,
-        )
+    deps.messages.record(_logged(message, key_hash, expires_at, settings))
+
+
+def _reply_count(message: InboundMessage, now: int, settings: InboundSettings) -> ReplyCount:
+    # A message gets at most one reply, so its provider id names the reply: a provider's retry of a message whose
+    # reply was counted before a later step failed (or before its invocation died) is not counted twice, and the
+    # reply's message id is the same, so delivery sends it once.
+    return ReplyCount(
+        channel=message.channel,
+        address=message.sender,
+        now=now,
+        limit=settings.reply_limit_per_sender,
+        window_seconds=settings.reply_window_seconds,
+        reply_id=f"{message.provider}:{message.provider_message_id}",
     )
 
 
@@ -270,19 +305,23 @@ def _reply(
     settings: InboundSettings,
     deps: InboundDeps,
 ) -> None:
-    # A message gets at most one reply, so its provider id names the reply: a provider's retry of a message whose
-    # reply was counted before a later step failed (or before its invocation died) is not counted twice, and the
-    # reply's message id is the same, so delivery sends it once. A StoreError propagates like any other: the message
-    # answers 503, its claim is released and the provider retries. Sending unlimited would hand the
-    # limit to whoever can make the store fail, and skipping would lose a real person's confirmation for good.
-    allowed = deps.replies.take(
-        message.channel,
-        message.sender,
-        now=now,
-        limit=settings.reply_limit_per_sender,
-        window_seconds=settings.reply_window_seconds,
-        reply_id=f"{message.provider}:{message.provider_message_id}",
-    )
+    # A StoreError propagates like any other: the message answers 503, its claim is released and the provider
+    # retries. Sending unlimited would hand the limit to whoever can make the store fail, and skipping would lose a
+    # real person's confirmation for good.
+    allowed = _reply_count(message, now, settings).take(deps.replies)
+    _send_reply(message, text, outcome, allowed=allowed, settings=settings, deps=deps)
+
+
+def _send_reply(
+    message: InboundMessage,
+    text: str,
+    outcome: InboundOutcome,
+    *,
+    allowed: bool,
+    settings: InboundSettings,
+    deps: InboundDeps,
+) -> None:
+    """Queues the reply the limiter allowed (`allowed`), or says why none goes."""
     if not allowed:
         logger.warning(
             "reply suppressed: sender over the reply limit",
