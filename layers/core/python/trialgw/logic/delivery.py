@@ -159,18 +159,17 @@ def deliver(
         attempt = max(attempt, claim.attempts)
         token = claim.token
     try:
-        # Choosing may read the provider credentials, which can fail like a delivery: transiently.
-        delivered = deps.providers(message.channel).deliver(message)
-    except DeliveryFailed as failure:
         try:
+            # Choosing may read the provider credentials, which can fail like a delivery: transiently.
+            delivered = deps.providers(message.channel).deliver(message)
+        except DeliveryFailed as failure:
             return DeliveryResult(_failed(message, ref, failure, attempt=attempt, max_attempts=max_attempts, deps=deps))
-        except GiveUp:
-            raise
-        except Exception:
-            _release(ref, token, deps.statuses)
-            raise
+    except GiveUp:
+        # The record is `failed`: its lease ended with that write.
+        raise
     except Exception:
-        # Not a provider's answer (a bug, or a dependency failing unexpectedly): retried, as a transient failure.
+        # A retry to come (a transient failure, a `failed` that could not be written, or not a provider's answer: a
+        # bug, a dependency failing unexpectedly): the provider does not have the message, so the lease ends now.
         _release(ref, token, deps.statuses)
         raise
     metrics.add_metric(name="MessageSent", unit="Count", value=1)
