@@ -96,10 +96,10 @@ EXPECTED: dict[str, Expected] = {
     # Per send, on top of its own calls: a fresh instance reads the flag once and adds its count once in a
     # burst shorter than both intervals; after that, at most a read per 5 s and a flush per second.
     BURST_ROW: Expected(2 / BURST_SENDS),
-    # Per message, whatever the batch: one conditional write before the provider is called (the claim that keeps
-    # a redelivered SQS message from reaching it twice) and one after (the record moves to `sent`). The batch's
-    # receive and delete are the event source mapping's, not the function's. Measured: Powertools idempotency's
-    # own record (in progress, then completed) on top of the record's attempt count and its move to `sent`.
+    # Per message, whatever the batch: one conditional write before the provider is called (the record's lease,
+    # which counts the attempt and keeps a redelivered SQS message from reaching it twice) and one after (the record
+    # moves to `sent` under that lease). The batch's receive and delete are the event source mapping's, not the
+    # function's.
     DELIVERY_ROW: Expected(2),
 }
 
@@ -319,7 +319,7 @@ def _delivery(counter: CallCounter, accepted: Callable[[], None]) -> Measured:
 
         return operation
 
-    # Warm: the first batch builds the function's providers and idempotency layer outside the count.
+    # Warm: the first batch builds the function's clients and providers outside the count.
     deliver(batch())()
     return Measured(DELIVERY_ROW, counter.count(deliver(batch())), DELIVERY_BATCH)
 

@@ -12,6 +12,8 @@ from trialgw.errors import MailError, QueueError, StoreError
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
 from trialgw.ports import (
     STATUS_MOVES_FROM,
+    AttemptClaim,
+    AttemptState,
     BreakerState,
     CapacityStore,
     CapacityWindow,
@@ -536,20 +538,40 @@ class FakeMessageStatusStore:
     attempts: dict[MessageRef, int] = field(default_factory=dict)
     details: dict[MessageRef, dict[str, str | None]] = field(default_factory=dict)
     pointers: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
+    # The delivery lease on each record while an attempt holds it: (token, until when in epoch milliseconds).
+    leases: dict[MessageRef, tuple[str, int]] = field(default_factory=dict)
+    released: list[MessageRef] = field(default_factory=list)
     fail_attempt: bool = False
     fail_status: bool = False
+    fail_release: bool = False
     fail_query: bool = False
+    tokens: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(self, ref: MessageRef) -> None:
         self.statuses[ref] = MessageStatus.QUEUED
 
-    def begin_attempt(self, ref: MessageRef) -> int | None:
+    def begin_attempt(self, ref: MessageRef, *, now_ms: int, lease_until_ms: int) -> AttemptClaim:
         if self.fail_attempt:
             raise StoreError("attempt failed")
-        if self.statuses.get(ref) is not MessageStatus.QUEUED:
-            return None
+        status = self.statuses.get(ref)
+        if status is None:
+            return AttemptClaim(AttemptState.NO_RECORD)
+        if status is not MessageStatus.QUEUED:
+            return AttemptClaim(AttemptState.FINISHED, self.attempts.get(ref, 0))
+        held = self.leases.get(ref)
+        if held is not None and held[1] >= now_ms:
+            return AttemptClaim(AttemptState.IN_FLIGHT, self.attempts.get(ref, 0), lease_until_ms=held[1])
+        token = f"lease-{next(self.tokens)}"
+        self.leases[ref] = (token, lease_until_ms)
         self.attempts[ref] = self.attempts.get(ref, 0) + 1
-        return self.attempts[ref]
+        return AttemptClaim(AttemptState.OWNED, self.attempts[ref], token=token, lease_until_ms=lease_until_ms)
+
+    def release_attempt(self, ref: MessageRef, *, token: str) -> None:
+        if self.fail_release:
+            raise StoreError("release failed")
+        self.released.append(ref)
+        if self.leases.get(ref, ("", 0))[0] == token:
+            del self.leases[ref]
 
     def set_status(
         self,
@@ -561,13 +583,18 @@ class FakeMessageStatusStore:
         provider: str | None = None,
         provider_message_id: str | None = None,
         only_from: frozenset[MessageStatus] | None = None,
+        lease_token: str | None = None,
     ) -> bool:
         if self.fail_status:
             raise StoreError("status failed")
         current = self.statuses.get(ref)
         if current not in STATUS_MOVES_FROM[status] or (only_from is not None and current not in only_from):
             return False
+        if lease_token is not None and self.leases.get(ref, ("", 0))[0] != lease_token:
+            return False
         self.statuses[ref] = status
+        if status in (MessageStatus.SENT, MessageStatus.FAILED):
+            self.leases.pop(ref, None)
         self.details[ref] = {"reason": reason, "provider": provider, "provider_message_id": provider_message_id}
         if status is MessageStatus.SENT:
             self.pointers[("id", ref.message_id)] = ref

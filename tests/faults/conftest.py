@@ -314,7 +314,7 @@ DELIVERY_TIMEOUT_MS = budgets.DELIVERY.timeout_seconds * 1000
 
 def delivery_budget_for(remaining_ms: int) -> budgets.FunctionBudget:
     """The delivery function's budget scaled to a timeout of `remaining_ms`: a test that gives an invocation less time
-    (to keep an in-progress idempotency record short) stands for a function with that timeout, whose budget, and so
+    (to keep a delivery lease short) stands for a function with that timeout, whose budget, and so
     which records it starts, shrink alike."""
     production = budgets.BUDGETS["delivery"]
     return production.scaled(remaining_ms / (production.timeout_seconds * 1000))
@@ -322,7 +322,7 @@ def delivery_budget_for(remaining_ms: int) -> budgets.FunctionBudget:
 
 class LambdaContext:
     """What the handlers read of Lambda's context. Its remaining time counts down from `remaining_ms` as Lambda's does:
-    a worker starts a record by it (its time budget), and it bounds an in-progress idempotency record."""
+    a worker starts a record by it (its time budget), and it bounds a delivery lease (the invocation's deadline)."""
 
     function_name = "trialgw-faults"
     function_version = "$LATEST"

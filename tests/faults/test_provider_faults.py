@@ -32,6 +32,7 @@ from tests.faults.conftest import (
     Kind,
     Step,
     World,
+    key_of,
     provider_settings,
 )
 from tests.integration.conftest import invoke, load_handler, rest_event
@@ -216,35 +217,37 @@ def test_a_delivered_message_handed_out_again_never_reaches_the_provider_twice(
     assert record(world, queued)["status"]["S"] == "sent"
 
 
-IDEMPOTENCY_SAVE = Call(
-    "idempotency-complete",
+# The attempt's lease on the send's record (`begin_attempt`): the conditional write that is the delivery's claim.
+LEASE = Call(
+    "lease",
     "dynamodb",
     "UpdateItem",
-    lambda b: b.get("TableName") == names.IDEMPOTENCY.local_name,
+    lambda b: key_of(b)[1].startswith(names.MESSAGE_SK_PREFIX) and "lease" in str(b.get("ExpressionAttributeNames")),
 )
 
 
-def test_a_delivery_whose_idempotency_record_cannot_be_completed_is_not_sent_again(
+def test_a_lease_whose_answer_was_lost_is_found_by_the_sdks_retry_and_sent_once(
     world: World, provider: FakeProvider
 ) -> None:
     queued = accept(world)
     delivery = delivery_on(world, provider, "cm")
-    fault = world.inject(IDEMPOTENCY_SAVE, Kind.SERVER_ERROR)
+    # The lease is written, its answer lost: the SDK sends the write again, which its condition refuses (a lease
+    # runs). The refusal returns the record as it was, whose lease carries this call's own token: the lease is ours.
+    fault = world.inject(LEASE, Kind.LOST, times=1)
     pump = world.pump(delivery, remaining_ms=500)
 
     outcome = pump.poll_once()
 
-    # Sent and recorded `sent`, but Powertools could not mark it done: the item fails and SQS hands it out again.
-    assert (outcome.received, outcome.failed) == (1, 1)
-    assert fault.injected > 0
-    assert provider.accepted == {queued["message_id"]: 1}
-    assert record(world, queued)["status"]["S"] == "sent"
-
+    assert (outcome.received, outcome.failed) == (1, 0)
+    assert fault.injected == 1
+    assert provider.requests[queued["message_id"]] == [Step.OK]
+    found = record(world, queued)
+    # One attempt, counted once by the write that landed; the `sent` write held under that lease and ended it.
+    assert (found["status"]["S"], found["attempts"]["N"]) == ("sent", "1")
+    assert "lease_token" not in found
     world.heal()
     world.drain(delivery, remaining_ms=500)
-    # The record's status, not the idempotency record, is what stops the second send.
-    assert provider.requests[queued["message_id"]] == [Step.OK]
-    assert record(world, queued)["attempts"]["N"] == "1"
+    assert provider.accepted == {queued["message_id"]: 1}
     assert world.dead_letters() == []
 
 
@@ -258,25 +261,55 @@ def test_a_sent_status_that_cannot_be_written_is_written_on_redelivery_without_s
 ) -> None:
     queued = accept(world)
     delivery = delivery_on(world, provider, "cm")
-    # Every try of the invocation fails: the write inside the delivery and the worker's second one (2 tries each).
-    fault = world.inject(SENT_WRITE, Kind.THROTTLED, times=4)
+    # Every try of the write inside the delivery fails (2 tries: the SDK's retry).
+    fault = world.inject(SENT_WRITE, Kind.THROTTLED, times=2)
     pump = world.pump(delivery, remaining_ms=500)
 
     outcome = pump.poll_once()
 
-    # The provider has it, the record does not say so yet: the item fails, and nothing may send it again.
-    assert (outcome.received, outcome.failed) == (1, 1)
-    assert fault.injected == 4
+    # The provider has it, the record does not say so yet: the message goes back onto the queue as a copy that
+    # carries the status to write (the original is acknowledged), and nothing may send it again.
+    assert (outcome.received, outcome.failed) == (1, 0)
+    assert fault.injected == 2
     assert provider.accepted == {queued["message_id"]: 1}
     assert record(world, queued)["status"]["S"] == "queued"
+    assert world.in_queue() == 1
 
     world.heal()
     world.drain(delivery, remaining_ms=500)
-    # The redelivery writes what the first one kept in its idempotency record: sent, by CM.
+    # The copy's receive writes what the first one carried over: sent, by CM, without reaching the provider.
     assert provider.requests[queued["message_id"]] == [Step.OK]
     final = record(world, queued)
     assert final["status"]["S"] == "sent"
     assert final["provider"]["S"] == "cm"
+    assert final["attempts"]["N"] == "1"
+    assert world.dead_letters() == []
+
+
+def test_a_sent_status_that_can_be_neither_written_nor_handed_back_waits_for_the_lease(
+    world: World, provider: FakeProvider
+) -> None:
+    queued = accept(world)
+    delivery = delivery_on(world, provider, "cm")
+    world.inject(SENT_WRITE, Kind.THROTTLED, times=2)
+    hand_back = world.inject(Call("hand-back", "sqs", "SendMessage"), Kind.THROTTLED)
+    pump = world.pump(delivery, remaining_ms=500)
+
+    outcome = pump.poll_once()
+
+    # The item fails; its lease (until the invocation's deadline) keeps the retry away while it runs.
+    assert (outcome.received, outcome.failed) == (1, 1)
+    assert hand_back.injected > 0
+    assert provider.accepted == {queued["message_id"]: 1}
+    found = record(world, queued)
+    assert (found["status"]["S"], found["attempts"]["N"]) == ("queued", "1")
+    assert "lease_token" in found
+
+    # After the lease: the one duplicate window left (docs/design-decisions.md), a duplicate rather than a loss.
+    world.heal()
+    world.drain(delivery, remaining_ms=500)
+    assert provider.accepted == {queued["message_id"]: 2}
+    assert record(world, queued)["status"]["S"] == "sent"
     assert world.dead_letters() == []
 
 
@@ -332,8 +365,8 @@ def test_a_slow_sandbox_past_the_visibility_timeout_delivers_once_to_two_workers
         thread.join(timeout=10)
 
     assert errors == []
-    # The race happened: the second worker got the message while the first was still delivering it, and Powertools'
-    # in-progress record made it give the message back rather than deliver it.
+    # The race happened: the second worker got the message while the first was still delivering it, and the first's
+    # lease on the record made it give the message back (until that lease ends) rather than deliver it.
     assert refused
     assert world.in_queue() == 0
     assert [entry.message_id for entry in DELIVERIES.entries()] == [queued["message_id"]]

@@ -6,8 +6,9 @@ source mapping (`infra.local.pump`), against moto's server and the fake CM gatew
 instance that dies would be replaced by a new one. Where the first worker dies decides what is guaranteed:
 
 - before handing the (k+1)-th message to the provider, or after the k-th was recorded `sent`: every message reaches
-  the provider exactly once. The record's status (`begin_attempt` refuses a message no longer `queued`) and
-  Powertools' idempotency record keep the redelivered ones away from the provider.
+  the provider exactly once. The record is the claim: `begin_attempt` refuses a message no longer `queued`, and the
+  dead worker's lease on the message it had started ended with its invocation's deadline, so the next worker takes
+  it over.
 - after the provider accepted the k-th message but before its record said `sent`: that one message reaches the
   provider twice. Nothing on our side knows the provider took it, and the delivery function retries rather than
   loses (docs/design-decisions.md: "a rare duplicate is better than a loss"). This is the window, and the only
@@ -49,7 +50,7 @@ BATCH = 10
 KILLED_AFTER = 4
 KILLED = 75
 WORKER = "FAULTS_DELIVERY_WORKER"
-# A dead worker's idempotency record is "in progress" this long (Lambda's remaining time at the invocation).
+# A dead worker's lease on a record runs this long (Lambda's remaining time at the invocation: its deadline).
 REMAINING_MS = 1000
 
 

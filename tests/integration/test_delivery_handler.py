@@ -1,6 +1,7 @@
 """The delivery function through its real handler on moto: SQS batches built from messages really received from
 the delivery queue (as Lambda's event source mapping builds them), the sandbox provider, the messages table's
-records and pointers, Powertools idempotency on its own table, partial batch responses and the retry back-off.
+records (each send's claim) and pointers, Powertools idempotency (replies') on its own table, partial batch responses
+and the retry back-off.
 """
 
 from __future__ import annotations
@@ -247,6 +248,9 @@ def test_reply_is_delivered_without_a_record(delivery):
         reply["message_id"],
     )
     assert items(names.MESSAGES.local_name) == []
+    # A reply has no record: Powertools idempotency on its message id is its claim.
+    (idempotency,) = items(names.IDEMPOTENCY.local_name)
+    assert idempotency["status"]["S"] == "COMPLETED"
 
 
 def test_sms_send_is_delivered_from_the_trial_companys_sender(delivery):
@@ -283,10 +287,11 @@ def test_redelivered_sqs_message_reaches_the_provider_once(delivery):
     (entry,) = DELIVERIES.entries()
     record = record_of(entry.message_id)
     assert record["status"]["S"] == "sent"
-    # The duplicates never reached `deliver`: one attempt counted.
+    # The duplicates found the record sent and never reached the provider: one attempt counted. The record is the
+    # claim: no lease left on it, and no idempotency record of its own.
     assert record["attempts"]["N"] == "1"
-    (idempotency,) = items(names.IDEMPOTENCY.local_name)
-    assert idempotency["status"]["S"] == "COMPLETED"
+    assert "lease_token" not in record
+    assert items(names.IDEMPOTENCY.local_name) == []
 
 
 def test_the_same_message_id_in_two_sqs_messages_is_delivered_once(delivery):
@@ -374,9 +379,9 @@ def test_transient_failure_before_the_last_attempt_is_retried_after_a_back_off(c
     assert "reason" not in record
     assert pointers() == {}
     assert DELIVERIES.entries() == []
-    # The back-off (0 s here) made it visible again at once, received a second time; the failed attempt left no
-    # idempotency record behind that would block the retry.
-    assert items(names.IDEMPOTENCY.local_name) == []
+    # The back-off (0 s here) made it visible again at once, received a second time; the failed attempt ended its
+    # lease on the record, which would otherwise refuse the retry as in flight until the invocation's deadline.
+    assert "lease_token" not in record
     (retry,) = receive(1)
     assert retry["MessageId"] == send["MessageId"]
     assert retry["Attributes"]["ApproximateReceiveCount"] == "2"

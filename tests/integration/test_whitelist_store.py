@@ -1,12 +1,15 @@
-"""The whitelist and message-log adapters on moto's real HTTP server (the local stack's backend).
+"""The whitelist and message-log adapters (inbound claims, delivery leases) on moto's real HTTP server (the local
+stack's backend).
 
 Requests reach moto concurrently over sockets, as webhooks reach DynamoDB; the limit must hold.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import boto3
 import pytest
@@ -17,7 +20,15 @@ from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel, Trial
-from trialgw.ports import InboundClaim, InboundClaimState, LoggedMessage, WhitelistOutcome
+from trialgw.ports import (
+    AttemptState,
+    InboundClaim,
+    InboundClaimState,
+    LoggedMessage,
+    MessageRef,
+    MessageStatus,
+    WhitelistOutcome,
+)
 
 NOW = 1_800_000_000
 
@@ -170,3 +181,83 @@ def test_message_log_records(client):
         ExpressionAttributeValues={":pk": {"S": f"TRIAL#{trial.key_hash}"}},
     )["Items"]
     assert [item["text"]["S"] for item in items] == ["first", "second"]
+
+
+# Delivery: an accepted send's record is its claim (`begin_attempt`), a lease until the invocation's deadline.
+
+NOW_MS = NOW * 1000
+
+
+def _queued_send(client, message_id: str) -> tuple[DynamoMessageLog, MessageRef]:
+    log = DynamoMessageLog(client, names.MESSAGES.local_name)
+    key_hash = _trial(client).key_hash
+    log.record(
+        LoggedMessage(key_hash, "outbound", Channel.SMS, "+31612345678", "Hi", NOW, message_id, "{}", NOW, "queued")
+    )
+    return log, MessageRef(key_hash=key_hash, at=NOW, message_id=message_id)
+
+
+def _stored_record(client, ref: MessageRef) -> dict[str, Any]:
+    key = {
+        names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{ref.key_hash}"},
+        names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{ref.at:011d}#{ref.message_id}"},
+    }
+    item: dict[str, Any] = client.get_item(TableName=names.MESSAGES.local_name, Key=key)["Item"]
+    return item
+
+
+def test_a_delivery_attempt_owns_the_record_then_finds_it_in_flight_taken_over_or_finished(client):
+    log, ref = _queued_send(client, "m-lease-1")
+    first = log.begin_attempt(ref, now_ms=NOW_MS, lease_until_ms=NOW_MS + 900)
+    assert (first.state, first.attempts, first.lease_until_ms) == (AttemptState.OWNED, 1, NOW_MS + 900)
+    assert first.token
+    # While the lease runs (its last millisecond included) another invocation finds it in flight, and until when;
+    # nothing is counted.
+    busy = log.begin_attempt(ref, now_ms=NOW_MS + 900, lease_until_ms=NOW_MS + 5000)
+    assert (busy.state, busy.attempts, busy.lease_until_ms, busy.token) == (
+        AttemptState.IN_FLIGHT,
+        1,
+        NOW_MS + 900,
+        "",
+    )
+    # The holder died: past its lease a later attempt takes the record over, and counts itself.
+    second = log.begin_attempt(ref, now_ms=NOW_MS + 901, lease_until_ms=NOW_MS + 5000)
+    assert (second.state, second.attempts) == (AttemptState.OWNED, 2)
+    assert second.token != first.token
+    # The dead holder can neither end the new lease nor write `sent` under its own.
+    log.release_attempt(ref, token=first.token)
+    assert log.begin_attempt(ref, now_ms=NOW_MS + 902, lease_until_ms=NOW_MS + 5000).state is AttemptState.IN_FLIGHT
+    assert not log.set_status(ref, MessageStatus.SENT, at=NOW, provider="cm", lease_token=first.token)
+    assert log.set_status(ref, MessageStatus.SENT, at=NOW, provider="cm", lease_token=second.token)
+    item = _stored_record(client, ref)
+    assert (item["status"]["S"], item["attempts"]["N"]) == ("sent", "2")
+    # Delivery is over: no lease outlives it.
+    assert "lease_until_ms" not in item
+    assert "lease_token" not in item
+    finished = log.begin_attempt(ref, now_ms=NOW_MS + 99_999, lease_until_ms=NOW_MS + 200_000)
+    assert (finished.state, finished.attempts) == (AttemptState.FINISHED, 2)
+
+
+def test_a_released_attempt_is_taken_over_at_once_and_a_missing_record_is_no_record(client):
+    log, ref = _queued_send(client, "m-lease-2")
+    first = log.begin_attempt(ref, now_ms=NOW_MS, lease_until_ms=NOW_MS + 60_000)
+    log.release_attempt(ref, token=first.token)
+    retry = log.begin_attempt(ref, now_ms=NOW_MS + 1, lease_until_ms=NOW_MS + 60_000)
+    assert (retry.state, retry.attempts) == (AttemptState.OWNED, 2)
+    missing = MessageRef(key_hash=ref.key_hash, at=NOW, message_id="m-never-recorded")
+    assert log.begin_attempt(missing, now_ms=NOW_MS, lease_until_ms=NOW_MS + 1).state is AttemptState.NO_RECORD
+    # Failed (the dead-letter consumer, the sweeper): the lease ends with it.
+    assert log.set_status(ref, MessageStatus.FAILED, at=NOW, reason="dead-lettered")
+    assert "lease_token" not in _stored_record(client, ref)
+
+
+def test_an_attempt_whose_answer_was_lost_finds_its_own_lease_and_counts_once(client, monkeypatch):
+    # The SDK sends the same request again when an answer is lost after the write: the same token, as here.
+    log, ref = _queued_send(client, "m-lease-3")
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=7))
+    first = log.begin_attempt(ref, now_ms=NOW_MS, lease_until_ms=NOW_MS + 60_000)
+    again = log.begin_attempt(ref, now_ms=NOW_MS + 5, lease_until_ms=NOW_MS + 60_005)
+    assert (again.state, again.attempts, again.token) == (AttemptState.OWNED, 1, first.token)
+    # Its lease is the one the landed write took.
+    assert again.lease_until_ms == NOW_MS + 60_000
+    assert log.set_status(ref, MessageStatus.SENT, at=NOW, provider="cm", lease_token=again.token)

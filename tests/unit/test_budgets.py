@@ -31,7 +31,7 @@ EXPECTED = {
     "dashboard": (8, None, 6.0, 2.0),
     "mo_webhook": (47, None, 21.0, 5.0),
     "sms_inbound": (50, 10, 21.0, 8.0),
-    "delivery": (57, 10, 23.0, 11.0),
+    "delivery": (51, 10, 20.0, 11.0),
     "dead_letters": (32, 10, 3.0, 2.0),
     "sweeper": (65, None, 3.0, 5.0),
 }
@@ -153,11 +153,11 @@ def test_send_and_signup_give_back_within_their_timeout() -> None:
 def test_an_item_starts_only_while_the_remaining_time_covers_it_at_its_worst_and_the_reserve() -> None:
     budget = budgets.DELIVERY
     needed_ms = (budget.item_seconds + budget.reserve_seconds) * 1000
-    assert needed_ms == 34_000
+    assert needed_ms == 31_000
     assert budget.admits(int(needed_ms))
     assert not budget.admits(int(needed_ms) - 1)
     # A fresh invocation starts items during its first item_seconds: two at their worst, or a whole batch of fast ones.
-    assert budget.timeout_seconds * 1000 - needed_ms == 23_000
+    assert budget.timeout_seconds * 1000 - needed_ms == 20_000
 
 
 def test_items_within_counts_whole_items_besides_the_reserve() -> None:

@@ -9,9 +9,10 @@ from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
     DeliveryDeps,
     DeliveryOutcome,
-    DeliveryResult,
     GiveUp,
+    InFlight,
     RetryLater,
+    SentStatus,
     backoff_seconds,
     deliver,
     mark_dead_lettered,
@@ -38,6 +39,8 @@ SEND = OutboundMessage(
     sender="TrialTest",
 )
 REF = MessageRef(key_hash="k" * 64, at=AT, message_id="m-1")
+# The invocation's deadline, epoch milliseconds: the lease each attempt takes on the record runs until then.
+LEASE_END = (AT + 35) * 1000
 REPLY = OutboundMessage(channel=Channel.SMS, to="+31612345678", text="Whitelisted", kind="reply", message_id="r")
 
 
@@ -59,7 +62,7 @@ def deps(provider: FakeProvider, statuses: FakeMessageStatusStore) -> DeliveryDe
 
 
 def test_a_send_is_delivered_and_marked_sent_with_the_provider_id(deps, provider, statuses):
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.SENT
     assert provider.delivered == [SEND]
     assert statuses.statuses[REF] is MessageStatus.SENT
     assert statuses.details[REF] == {"reason": None, "provider": "sandbox", "provider_message_id": "sandbox-1"}
@@ -67,20 +70,27 @@ def test_a_send_is_delivered_and_marked_sent_with_the_provider_id(deps, provider
 
 
 def test_a_reply_has_no_record_and_is_delivered(deps, provider, statuses):
-    assert deliver(REPLY, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
+    assert (
+        deliver(REPLY, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.SENT
+    )
     assert provider.delivered == [REPLY]
     assert statuses.attempts == {}
 
 
 def test_a_send_without_a_record_is_not_delivered(deps, provider, statuses):
     statuses.statuses.clear()
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
+    assert (
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome
+        is DeliveryOutcome.NOT_ACCEPTED
+    )
     assert provider.delivered == []
 
 
 def test_a_permanent_failure_fails_at_once_with_the_reason(deps, provider, statuses):
     provider.failures.append(DeliveryFailed("outside the 24-hour window", transient=False, code="131047"))
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert (
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.FAILED
+    )
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == "outside the 24-hour window"
 
@@ -101,35 +111,42 @@ def test_a_channel_not_configured_fails_at_once_is_counted_for_its_alarm_and_not
     providers = providers_for(DeliverySettings(provider_whatsapp="cm"))
     deps = DeliveryDeps(providers=providers, statuses=statuses, clock=FakeClock(AT + 5))
     # On the first attempt of five: a permanent failure, consumed, never handed to the sandbox.
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert (
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.FAILED
+    )
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert str(statuses.details[REF]["reason"]).startswith("channel not configured: WhatsApp is set to the cm provider")
     assert (emitted("ChannelNotConfigured"), emitted("MessageFailed"), emitted("MessageSent")) == (1, 1, 0)
     # Replies to end users have no record, but are counted alike.
     whatsapp_reply = OutboundMessage(Channel.WHATSAPP, "+31612345678", "Whitelisted", "reply", "r2")
-    assert deliver(whatsapp_reply, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert (
+        deliver(whatsapp_reply, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome
+        is DeliveryOutcome.FAILED
+    )
     assert emitted("ChannelNotConfigured") == 2
 
 
 def test_other_permanent_failures_are_not_counted_as_not_configured(deps, provider, emitted):
     provider.failures.append(DeliveryFailed("outside the 24-hour window", transient=False, code="131047"))
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.FAILED
+    assert (
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.FAILED
+    )
     assert (emitted("ChannelNotConfigured"), emitted("MessageFailed")) == (0, 1)
 
 
 def test_a_transient_failure_is_retried_with_back_off_and_the_record_stays_queued(deps, provider, statuses):
     provider.failures.append(DeliveryFailed("HTTP 503", transient=True))
     with pytest.raises(RetryLater) as retry:
-        deliver(SEND, attempt=2, max_attempts=5, deps=deps)
+        deliver(SEND, attempt=2, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert retry.value.backoff_seconds == backoff_seconds(2) == 20
     assert statuses.statuses[REF] is MessageStatus.QUEUED
-    assert deliver(SEND, attempt=3, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
+    assert deliver(SEND, attempt=3, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.SENT
 
 
 def test_the_last_attempt_marks_a_transient_failure_failed_and_gives_up(deps, provider, statuses):
     provider.failures.append(DeliveryFailed("timeout", transient=True))
     with pytest.raises(GiveUp) as gave_up:
-        deliver(SEND, attempt=5, max_attempts=5, deps=deps)
+        deliver(SEND, attempt=5, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert gave_up.value.backoff_seconds == 0
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == "gave up after 5 attempts: timeout"
@@ -138,33 +155,95 @@ def test_the_last_attempt_marks_a_transient_failure_failed_and_gives_up(deps, pr
 def test_a_record_that_cannot_be_read_is_retried_without_delivering(deps, provider, statuses):
     statuses.fail_attempt = True
     with pytest.raises(StoreError):
-        deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert provider.delivered == []
 
 
 def test_a_sent_status_that_cannot_be_written_is_handed_back_to_write_later(deps, provider, statuses):
     statuses.fail_status = True
-    result = deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    result = deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert result.outcome is DeliveryOutcome.SENT
     assert result.unrecorded is not None
     assert len(provider.delivered) == 1
     assert statuses.statuses[REF] is MessageStatus.QUEUED
+    # The lease stays until its end: no other receive sends the message meanwhile.
+    assert REF in statuses.leases
+    assert statuses.released == []
 
-    # What the worker's idempotency record keeps is enough to write it on a later receive, without the provider.
-    again = DeliveryResult.from_json(result.to_json())
-    assert again == result
-    assert again.unrecorded is not None
+    # What the message's copy carries is enough to write it on a later receive, without the provider.
+    again = SentStatus.from_json(result.unrecorded.to_json())
+    assert again == result.unrecorded
     statuses.fail_status = False
-    record_sent(SEND, again.unrecorded, statuses=statuses)
+    record_sent(SEND, again, statuses=statuses)
     assert statuses.statuses[REF] is MessageStatus.SENT
     assert statuses.details[REF]["provider_message_id"] == result.unrecorded.provider_message_id
     assert len(provider.delivered) == 1
+    assert REF not in statuses.leases
 
 
 def test_a_written_sent_status_leaves_nothing_to_write_later(deps, statuses):
-    result = deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    result = deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert (result.outcome, result.unrecorded) == (DeliveryOutcome.SENT, None)
-    assert DeliveryResult.from_json(result.to_json()) == result
+    # Delivery is over: the lease ended with the `sent` write.
+    assert statuses.leases == {}
+
+
+def test_a_message_another_invocation_holds_is_retried_when_its_lease_ends(deps, provider, statuses):
+    # SQS handed the message out again while the first invocation still delivers it (until 3.5 s from now).
+    now_ms = (AT + 5) * 1000
+    statuses.leases[REF] = ("theirs", now_ms + 3500)
+    with pytest.raises(InFlight) as in_flight:
+        deliver(SEND, attempt=2, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
+    assert in_flight.value.backoff_seconds == 4
+    assert provider.delivered == []
+    assert statuses.attempts.get(REF, 0) == 0
+    # A lease ending now is retried a second later, never at once.
+    statuses.leases[REF] = ("theirs", now_ms)
+    with pytest.raises(InFlight) as in_flight:
+        deliver(SEND, attempt=2, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
+    assert in_flight.value.backoff_seconds == 1
+
+
+def test_a_lease_that_ran_out_is_taken_over_and_its_holder_cannot_write_sent(deps, provider, statuses):
+    # The first holder crashed or timed out: its lease ended before now.
+    statuses.leases[REF] = ("crashed", (AT + 4) * 1000)
+    assert deliver(SEND, attempt=2, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is (
+        DeliveryOutcome.SENT
+    )
+    assert statuses.statuses[REF] is MessageStatus.SENT
+    # A holder whose lease was taken over writes nothing: the record is the later holder's.
+    statuses.add(REF)
+    statuses.leases[REF] = ("later", LEASE_END)
+    sent = SentStatus("sandbox", "sandbox-9", AT + 6)
+    record_sent(SEND, sent, statuses=statuses, lease_token="crashed")
+    assert statuses.statuses[REF] is MessageStatus.QUEUED
+
+
+def test_a_transient_failure_ends_the_lease_so_its_retry_is_not_refused(deps, provider, statuses):
+    provider.failures.append(DeliveryFailed("HTTP 503", transient=True))
+    with pytest.raises(RetryLater):
+        deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
+    assert (statuses.released, statuses.leases) == ([REF], {})
+    # The retry after a back-off shorter than the invocation's deadline.
+    assert deliver(SEND, attempt=2, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is (
+        DeliveryOutcome.SENT
+    )
+    assert statuses.attempts[REF] == 2
+
+
+def test_an_unexpected_error_ends_the_lease_and_a_release_that_fails_is_only_logged(deps, statuses):
+    def broken(_channel: Channel) -> FakeProvider:
+        raise RuntimeError("a bug")
+
+    broken_deps = DeliveryDeps(providers=broken, statuses=statuses, clock=deps.clock)
+    with pytest.raises(RuntimeError):
+        deliver(SEND, attempt=1, max_attempts=5, deps=broken_deps, lease_until_ms=LEASE_END)
+    assert (statuses.released, statuses.leases) == ([REF], {})
+    statuses.fail_release = True
+    with pytest.raises(RuntimeError):
+        deliver(SEND, attempt=2, max_attempts=5, deps=broken_deps, lease_until_ms=LEASE_END)
+    # The lease left behind only makes the retry wait until it ends.
+    assert REF in statuses.leases
 
 
 def test_statuses_only_move_forward(deps, statuses):
@@ -211,13 +290,13 @@ def test_back_off_doubles_up_to_fifteen_minutes(attempt, seconds):
 def test_the_provider_is_chosen_per_channel(statuses):
     by_channel = {channel: FakeProvider(name=ProviderName.SANDBOX) for channel in Channel}
     deps = DeliveryDeps(providers=by_channel.__getitem__, statuses=statuses, clock=FakeClock(AT))
-    deliver(REPLY, attempt=1, max_attempts=5, deps=deps)
+    deliver(REPLY, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert by_channel[Channel.SMS].delivered == [REPLY]
     assert by_channel[Channel.WHATSAPP].delivered == []
 
 
 def test_status_reports_find_a_sent_message_by_either_id_and_move_it_forward(deps, statuses):
-    deliver(SEND, attempt=1, max_attempts=5, deps=deps)
+    deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert apply_report(
         statuses, MessageStatus.DELIVERED, at=AT + 9, provider="sandbox", provider_message_id="sandbox-1"
     )
@@ -228,9 +307,12 @@ def test_status_reports_find_a_sent_message_by_either_id_and_move_it_forward(dep
 
 
 def test_a_send_already_sent_or_failed_is_never_delivered_again(deps, provider, statuses):
-    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps).outcome is DeliveryOutcome.SENT
-    # E.g. redelivered after its idempotency record expired: the record says it went out already.
-    assert deliver(SEND, attempt=2, max_attempts=5, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
+    assert deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.SENT
+    # E.g. SQS handed it out again after it was sent: the record says it went out already.
+    assert (
+        deliver(SEND, attempt=2, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome
+        is DeliveryOutcome.NOT_ACCEPTED
+    )
     assert len(provider.delivered) == 1
 
 
@@ -239,12 +321,15 @@ def test_two_copies_of_a_message_share_its_attempts_so_the_last_is_the_last_for_
     provider.failures.extend([DeliveryFailed("timeout", transient=True)] * 4)
     for _ in range(2):
         with pytest.raises(RetryLater):
-            deliver(SEND, attempt=1, max_attempts=3, deps=deps)
+            deliver(SEND, attempt=1, max_attempts=3, deps=deps, lease_until_ms=LEASE_END)
     # The third attempt at the message, though the first copy's SQS count says 2: the last one, so it gives up.
     with pytest.raises(GiveUp):
-        deliver(SEND, attempt=2, max_attempts=3, deps=deps)
+        deliver(SEND, attempt=2, max_attempts=3, deps=deps, lease_until_ms=LEASE_END)
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == "gave up after 3 attempts: timeout"
     # The other copy finds it failed and sends nothing.
-    assert deliver(SEND, attempt=2, max_attempts=3, deps=deps).outcome is DeliveryOutcome.NOT_ACCEPTED
+    assert (
+        deliver(SEND, attempt=2, max_attempts=3, deps=deps, lease_until_ms=LEASE_END).outcome
+        is DeliveryOutcome.NOT_ACCEPTED
+    )
     assert len(provider.failures) == 1

@@ -268,10 +268,9 @@ SMS_INBOUND = FunctionBudget(
 DELIVERY = FunctionBudget(
     "delivery",
     item_calls=(
-        "idempotency record in progress (PutItem)",
-        "delivery attempt counted (UpdateItem)",
+        "attempt counted and the record leased (UpdateItem)",
         "status recorded: sent or failed (UpdateItem / TransactWriteItems)",
-        "idempotency record completed or removed (UpdateItem / DeleteItem)",
+        "lease released, or an unrecorded sent handed back (UpdateItem / SQS SendMessage)",
         "retry back-off (SQS ChangeMessageVisibility)",
     ),
     provider_seconds=provider_worst_seconds(),

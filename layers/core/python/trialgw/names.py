@@ -46,7 +46,8 @@ MESSAGES = TableDef(
     logical="messages", env_var="TRIALGW_MESSAGES_TABLE", local_name="trialgw-messages", indexes=(STATUS_INDEX,)
 )
 
-# Powertools idempotency records of the delivery function: a redelivered SQS message never reaches a provider twice.
+# Powertools idempotency records of the delivery function's replies (a send's record is its own claim): a redelivered
+# SQS reply never reaches a provider twice.
 IDEMPOTENCY = TableDef(logical="idempotency", env_var="TRIALGW_IDEMPOTENCY_TABLE", local_name="trialgw-idempotency")
 
 TABLES: tuple[TableDef, ...] = (TRIALS, WHITELIST, MESSAGES, IDEMPOTENCY)

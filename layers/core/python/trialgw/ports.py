@@ -401,11 +401,39 @@ class MessageRef:
     message_id: str
 
 
+class AttemptState(StrEnum):
+    """What beginning a delivery attempt on a send's record found."""
+
+    # This call holds the record's lease and counted the attempt: hand the message to its provider.
+    OWNED = "owned"
+    # Sent or failed already: never handed to a provider again.
+    FINISHED = "finished"
+    # Queued, and another invocation's lease has not run out: it may still finish, or end and leave it to a retry.
+    IN_FLIGHT = "in_flight"
+    # No record: the send was answered 503 although SQS stored it; it must not be delivered.
+    NO_RECORD = "no_record"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptClaim:
+    state: AttemptState
+    # Attempts counted on the record (OWNED: this one included).
+    attempts: int = 0
+    # This call's mark on an OWNED lease: the `sent` write and `release_attempt` act on this lease only.
+    token: str = ""
+    # Until when the holder's lease runs, epoch milliseconds (OWNED: this call's; IN_FLIGHT: the other holder's).
+    lease_until_ms: int = 0
+
+
 class MessageStatusStore(Protocol):
-    def begin_attempt(self, ref: MessageRef) -> int | None:
-        """Counts one delivery attempt on the record and returns the count; None when there is no record (the
-        send was answered 503 after all) or it is no longer `queued` (already sent or failed): either way it must
-        not be delivered. Raises StoreError."""
+    def begin_attempt(self, ref: MessageRef, *, now_ms: int, lease_until_ms: int) -> AttemptClaim:
+        """Counts one delivery attempt on the record and leases it to this call until `lease_until_ms`, in one
+        conditional write: only while it is `queued` and no other lease runs at `now_ms`. Otherwise says what it
+        found (FINISHED, IN_FLIGHT, NO_RECORD). Raises StoreError (and then holds no lease)."""
+
+    def release_attempt(self, ref: MessageRef, *, token: str) -> None:
+        """Ends the lease `token` marks (its attempt failed and will be retried), so the retry is not refused as in
+        flight; a later holder's lease is left alone. Raises StoreError."""
 
     def set_status(
         self,
@@ -417,10 +445,12 @@ class MessageStatusStore(Protocol):
         provider: str | None = None,
         provider_message_id: str | None = None,
         only_from: frozenset[MessageStatus] | None = None,
+        lease_token: str | None = None,
     ) -> bool:
         """Moves the record to `status` if `STATUS_MOVES_FROM` allows it (and, given `only_from`, only from those of
-        its statuses); False when it did not. Moving to `sent` with a provider id also records where status reports
-        find the message (`locate`). Raises StoreError."""
+        its statuses; given `lease_token`, only while that lease is held); False when it did not. Moving to `sent` or
+        `failed` ends any delivery lease. Moving to `sent` with a provider id also records where status reports find
+        the message (`locate`). Raises StoreError."""
 
     def locate(
         self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None

@@ -16,6 +16,8 @@ from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.ports import (
     STATUS_MOVES_FROM,
+    AttemptClaim,
+    AttemptState,
     InboundClaim,
     InboundClaimState,
     InvalidCursor,
@@ -37,6 +39,11 @@ LEASE_ATTRIBUTE = "lease_until"
 RECEIVED_ATTRIBUTE = "received_at"
 IN_PROGRESS = "in_progress"
 DONE = "done"
+# On a send's record, while delivery runs: its attempts so far, and the lease of the attempt in progress (until when,
+# epoch milliseconds as Lambda's deadline is, and which call holds it).
+ATTEMPTS_ATTRIBUTE = "attempts"
+ATTEMPT_LEASE_ATTRIBUTE = "lease_until_ms"
+LEASE_HOLDER_ATTRIBUTE = "lease_token"
 
 
 class DynamoMessageLog:
@@ -231,21 +238,70 @@ class DynamoMessageLog:
             names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{ref.at:011d}#{ref.message_id}"},
         }
 
-    def begin_attempt(self, ref: MessageRef) -> int | None:
-        with ConditionalWrite("count the delivery attempt") as write:
+    def begin_attempt(self, ref: MessageRef, *, now_ms: int, lease_until_ms: int) -> AttemptClaim:
+        key = self._ref_key(ref)
+        # This call's own mark: an SDK retry of a write whose answer was lost finds it, and knows the lease is its own.
+        token = uuid.uuid4().hex
+        try:
             answer = self._client.update_item(
                 TableName=self._table,
-                Key=self._ref_key(ref),
-                UpdateExpression="ADD #attempts :one",
-                # Only while queued: a message already sent or failed is never handed to a provider again.
-                ConditionExpression="attribute_exists(#pk) AND #status = :queued",
-                ExpressionAttributeNames={"#attempts": "attempts", "#pk": names.PARTITION_KEY, "#status": "status"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":queued": {"S": MessageStatus.QUEUED.value}},
+                Key=key,
+                UpdateExpression="SET #lease = :lease, #token = :token ADD #attempts :one",
+                # Only while queued (a message sent or failed is never handed to a provider again), and only when no
+                # other invocation's lease runs: a lease that ran out (its holder crashed or timed out) is taken over.
+                ConditionExpression=(
+                    "attribute_exists(#pk) AND #status = :queued AND (attribute_not_exists(#lease) OR #lease < :now)"
+                ),
+                ExpressionAttributeNames={
+                    "#pk": names.PARTITION_KEY,
+                    "#status": "status",
+                    "#attempts": ATTEMPTS_ATTRIBUTE,
+                    "#lease": ATTEMPT_LEASE_ATTRIBUTE,
+                    "#token": LEASE_HOLDER_ATTRIBUTE,
+                },
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":queued": {"S": MessageStatus.QUEUED.value},
+                    ":lease": {"N": str(lease_until_ms)},
+                    ":token": {"S": token},
+                    ":now": {"N": str(now_ms)},
+                },
                 ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        if not write.held:
-            return None
-        return int(answer["Attributes"]["attempts"]["N"])
+        except ClientError as error:
+            if condition_failed(error):
+                old: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+                return _attempt_found(old, token)
+            self._release_quietly(key, token)
+            raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            self._release_quietly(key, token)
+            raise StoreError(f"could not count the delivery attempt: {type(error).__name__}") from error
+        attempts = _number(answer.get("Attributes", {}), ATTEMPTS_ATTRIBUTE, 1)
+        return AttemptClaim(AttemptState.OWNED, attempts, token=token, lease_until_ms=lease_until_ms)
+
+    def _release_quietly(self, key: dict[str, dict[str, str]], token: str) -> None:
+        """Ends this call's lease if its write happened although no answer said so: the retry after the back-off must
+        not find it in flight. Best effort: the store is failing already."""
+        with contextlib.suppress(ClientError, BotoCoreError, StoreError):
+            self._end_attempt_lease(key, token)
+
+    def release_attempt(self, ref: MessageRef, *, token: str) -> None:
+        self._end_attempt_lease(self._ref_key(ref), token)
+
+    def _end_attempt_lease(self, key: dict[str, dict[str, str]], token: str) -> None:
+        # A failed condition: the lease is not this call's any more (the record moved on, or a later holder took it
+        # over), nothing of ours to end.
+        with ConditionalWrite("release the delivery attempt"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="REMOVE #lease, #token",
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#lease": ATTEMPT_LEASE_ATTRIBUTE, "#token": LEASE_HOLDER_ATTRIBUTE},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
 
     def set_status(
         self,
@@ -257,6 +313,7 @@ class DynamoMessageLog:
         provider: str | None = None,
         provider_message_id: str | None = None,
         only_from: frozenset[MessageStatus] | None = None,
+        lease_token: str | None = None,
     ) -> bool:
         sets = ["#status = :status", "#status_at = :at"]
         values: dict[str, dict[str, str]] = {":status": {"S": status.value}, ":at": {"N": str(at)}}
@@ -269,12 +326,23 @@ class DynamoMessageLog:
         if not allowed:
             return False
         values.update({f":from{index}": {"S": previous.value} for index, previous in enumerate(allowed)})
+        condition = f"#status IN ({', '.join(f':from{index}' for index in range(len(allowed)))})"
+        attribute_names = {"#status": "status", "#status_at": "status_at"}
+        expression = "SET " + ", ".join(sets)
+        if status in (MessageStatus.SENT, MessageStatus.FAILED):
+            # Delivery is over: no lease outlives it.
+            expression += " REMOVE #lease, #token"
+            attribute_names |= {"#lease": ATTEMPT_LEASE_ATTRIBUTE, "#token": LEASE_HOLDER_ATTRIBUTE}
+        if lease_token is not None:
+            condition += " AND #token = :token"
+            attribute_names["#token"] = LEASE_HOLDER_ATTRIBUTE
+            values[":token"] = {"S": lease_token}
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": self._ref_key(ref),
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": f"#status IN ({', '.join(f':from{index}' for index in range(len(allowed)))})",
-            "ExpressionAttributeNames": {"#status": "status", "#status_at": "status_at"},
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": attribute_names,
             "ExpressionAttributeValues": values,
         }
         pointers = self._pointers(ref, at, provider, provider_message_id) if status is MessageStatus.SENT else []
@@ -376,6 +444,20 @@ def _found(old: dict[str, Any], provider: str, provider_message_id: str, token: 
     return InboundClaim(
         state, provider, provider_message_id, token=token, received_at=received_at, lease_until=lease_until
     )
+
+
+def _attempt_found(old: dict[str, Any], token: str) -> AttemptClaim:
+    """What a refused attempt found: this very call's lease (its write went through, the answer was lost), no record,
+    a record sent or failed already, or another holder's running lease."""
+    attempts = _number(old, ATTEMPTS_ATTRIBUTE, 0)
+    lease_until_ms = _number(old, ATTEMPT_LEASE_ATTRIBUTE, 0)
+    if not old:
+        return AttemptClaim(AttemptState.NO_RECORD)
+    if old.get(LEASE_HOLDER_ATTRIBUTE, {}).get("S") == token:
+        return AttemptClaim(AttemptState.OWNED, attempts, token=token, lease_until_ms=lease_until_ms)
+    if old.get("status", {}).get("S") != MessageStatus.QUEUED.value:
+        return AttemptClaim(AttemptState.FINISHED, attempts)
+    return AttemptClaim(AttemptState.IN_FLIGHT, attempts, lease_until_ms=lease_until_ms)
 
 
 def _ref_of(item: dict[str, Any]) -> MessageRef:

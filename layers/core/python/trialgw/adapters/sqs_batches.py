@@ -10,7 +10,9 @@ on where the last copy stopped. The event source mapping deletes the originals (
 
 A record that cannot be put back (the send fails, or the worker has no queue URL) is reported failed instead and made
 visible again at once: retried soon, at the cost of one receive. Should an original outlive its copy (the mapping
-fails to delete it), both are processed, and idempotency on the message id keeps the second from doing anything twice.
+fails to delete it), both are processed, and the worker's own claim (delivery: the message's record) keeps the second
+from doing anything twice. A worker can also hand back a record it did try, with attributes that say what is left to
+do (`hand_back_with`: delivery's unrecorded `sent`).
 """
 
 from __future__ import annotations
@@ -100,17 +102,7 @@ def hand_back(records: list[SQSRecord], *, sqs: SQSClient | None, queue_url: str
     those put back. The others are made visible again at once (one ChangeMessageVisibilityBatch), best effort."""
     if not records or sqs is None or not queue_url:
         return set()
-    entries: list[Any] = [
-        {
-            "Id": str(index),
-            "MessageBody": record.body,
-            "MessageAttributes": {
-                **_attributes(record),
-                ATTEMPTS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(attempt_number(record) - 1)},
-            },
-        }
-        for index, record in enumerate(records)
-    ]
+    entries: list[Any] = [{"Id": str(index), **_copy(record, {})} for index, record in enumerate(records)]
     sent: set[int] = set()
     try:
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
@@ -133,6 +125,30 @@ def hand_back(records: list[SQSRecord], *, sqs: SQSClient | None, queue_url: str
     return {records[index].message_id for index in sent}
 
 
+def hand_back_with(record: SQSRecord, attributes: dict[str, str], *, sqs: SQSClient, queue_url: str) -> bool:
+    """Puts `record` back onto `queue_url` as a new message carrying `attributes` (String attributes, replacing any
+    of those names) besides its own and its attempts so far (this receive not counted, as for an untried record);
+    whether it went. The original is left as it is: its worker acknowledges it."""
+    try:
+        sqs.send_message(QueueUrl=queue_url, **_copy(record, attributes))
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("could not hand a record back to the queue", extra={"error": type(error).__name__})
+        return False
+    return True
+
+
+def _copy(record: SQSRecord, attributes: dict[str, str]) -> dict[str, Any]:
+    """A new message of `record`: its body, its attributes with `attributes`, and its attempts so far."""
+    return {
+        "MessageBody": record.body,
+        "MessageAttributes": {
+            **_attributes(record),
+            **{name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
+            ATTEMPTS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(attempt_number(record) - 1)},
+        },
+    }
+
+
 def _attributes(record: SQSRecord) -> dict[str, Any]:
     """The record's message attributes, as SendMessage takes them (the attempts attribute is set anew)."""
     copied: dict[str, Any] = {}
@@ -153,5 +169,6 @@ __all__ = [
     "attempt_number",
     "attempts_before",
     "hand_back",
+    "hand_back_with",
     "process_within_budget",
 ]

@@ -1,25 +1,30 @@
 """Delivery of one queued message: hand it to its channel's provider and record what happened.
 
-The worker calls `deliver` once per SQS message. An accepted send is delivered only while its record
-exists (a send answered 503 after SQS stored it anyway has none), and its record follows the outcome:
-`sent` with the provider's id, or `failed` with the reason; a `sent` that cannot be written is handed back to the
-worker (`DeliveryResult.unrecorded`) to write on a later receive, never by sending again. A transient failure raises
-`RetryLater`, so SQS redelivers the message after a back-off; the last attempt marks the record `failed` and raises
-`GiveUp`, which sends the message to the dead-letter queue: no accepted message ever just disappears.
-A permanent failure is recorded `failed` and consumed. Replies to end users have no record.
+The worker calls `deliver` once per SQS message. An accepted send's record is its claim: one conditional write
+(`begin_attempt`) counts the attempt and leases the record to this invocation until its deadline, only while the
+record exists, is `queued` and no other lease runs; a send answered 503 after SQS stored it anyway has no record, and
+a record sent or failed is never delivered again. A message whose lease another invocation holds (SQS handed it out
+twice) raises `InFlight`, retried once that lease has ended. The record then follows the outcome: `sent` with the
+provider's id (written only while this lease holds), or `failed` with the reason; a `sent` that cannot be written is
+handed back to the worker (`DeliveryResult.unrecorded`) to write later, never by sending again. A transient failure
+ends the lease and raises `RetryLater`, so SQS redelivers the message after a back-off; the last attempt marks the
+record `failed` and raises `GiveUp`, which sends the message to the dead-letter queue: no accepted message ever just
+disappears. A permanent failure is recorded `failed` and consumed. Replies to end users have no record (the worker
+keeps a claim of its own for them).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
 
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.observability import logger, metrics
-from trialgw.ports import Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
+from trialgw.ports import AttemptState, Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
 from trialgw.providers.port import NOT_CONFIGURED, DeliveryFailed, Provider
 
 BACKOFF_BASE_SECONDS = 10
@@ -43,23 +48,24 @@ class SentStatus:
     provider_message_id: str | None
     at: int
 
+    def to_json(self) -> str:
+        """What a message carries when its `sent` is written on a later receive (the worker hands it back with it)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> SentStatus:
+        """The status `to_json` wrote; ValueError (or KeyError, TypeError) for anything else."""
+        data = json.loads(raw)
+        return cls(str(data["provider"]), data["provider_message_id"], int(data["at"]))
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     """How a delivery ended; `unrecorded` is a send the provider took whose `sent` status could not be written (the
-    worker writes it with `record_sent`, retrying on later receives, since the channel already has the message)."""
+    worker has it written with `record_sent` on a later receive, since the channel already has the message)."""
 
     outcome: DeliveryOutcome
     unrecorded: SentStatus | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """What the worker's idempotency record keeps, so a redelivered message still knows what to write."""
-        return {"outcome": self.outcome.value, "unrecorded": asdict(self.unrecorded) if self.unrecorded else None}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeliveryResult:
-        unrecorded = data.get("unrecorded")
-        return cls(DeliveryOutcome(data["outcome"]), SentStatus(**unrecorded) if unrecorded else None)
 
 
 class RetryLater(Exception):
@@ -69,6 +75,14 @@ class RetryLater(Exception):
         super().__init__(reason)
         self.reason = reason
         self.backoff_seconds = backoff_seconds
+
+
+class InFlight(RetryLater):
+    """Another invocation holds the record's lease (SQS handed the message out again while it runs): retried once
+    that lease has ended, when the holder has finished, or died and left the message to this retry."""
+
+    def __init__(self, backoff_seconds: int) -> None:
+        super().__init__("another invocation is delivering it", backoff_seconds)
 
 
 class GiveUp(RetryLater):
@@ -118,43 +132,76 @@ def _ref(message: OutboundMessage) -> MessageRef | None:
     return MessageRef(key_hash=message.key_hash, at=message.at, message_id=message.message_id)
 
 
-def deliver(message: OutboundMessage, *, attempt: int, max_attempts: int, deps: DeliveryDeps) -> DeliveryResult:
+def deliver(
+    message: OutboundMessage, *, attempt: int, max_attempts: int, deps: DeliveryDeps, lease_until_ms: int
+) -> DeliveryResult:
     """Delivers `message` on its `attempt`-th receive (SQS's receive count, or the record's count of attempts when
-    that is higher). Raises RetryLater for a transient failure before the last attempt, and StoreError when the
-    record cannot be read or written (also retried)."""
+    that is higher), holding its record's lease until `lease_until_ms` (epoch milliseconds: the invocation's
+    deadline). Raises RetryLater for a transient failure before the last attempt, InFlight while another invocation
+    holds the lease, and StoreError when the record cannot be read or written (also retried)."""
     ref = _ref(message)
+    token: str | None = None
     if ref is not None:
-        recorded = deps.statuses.begin_attempt(ref)
-        if recorded is None:
+        now_ms = int(deps.clock() * 1000)
+        claim = deps.statuses.begin_attempt(ref, now_ms=now_ms, lease_until_ms=lease_until_ms)
+        if claim.state is AttemptState.IN_FLIGHT:
+            # At least a second: a lease that ends now is retried a moment later, not in a busy loop.
+            raise InFlight(max(1, math.ceil((claim.lease_until_ms - now_ms) / 1000)))
+        if claim.state is not AttemptState.OWNED:
             logger.warning(
                 "queued send not delivered: no record, or already sent or failed",
-                extra={"message_id": message.message_id},
+                extra={"message_id": message.message_id, "found": claim.state.value},
             )
             return DeliveryResult(DeliveryOutcome.NOT_ACCEPTED)
         # Two copies of one message (a send SQS stored twice after a lost answer, or at-least-once delivery) each
         # have their own receive count; the record counts every attempt at the message, so the last attempt is the
         # last whichever copy makes it, and the provider never gets more than the attempts allowed.
-        attempt = max(attempt, recorded)
+        attempt = max(attempt, claim.attempts)
+        token = claim.token
     try:
-        # Choosing may read the provider credentials, which can fail like a delivery: transiently.
-        delivered = deps.providers(message.channel).deliver(message)
-    except DeliveryFailed as failure:
-        return DeliveryResult(_failed(message, ref, failure, attempt=attempt, max_attempts=max_attempts, deps=deps))
+        try:
+            # Choosing may read the provider credentials, which can fail like a delivery: transiently.
+            delivered = deps.providers(message.channel).deliver(message)
+        except DeliveryFailed as failure:
+            return DeliveryResult(_failed(message, ref, failure, attempt=attempt, max_attempts=max_attempts, deps=deps))
+    except GiveUp:
+        # The record is `failed`: its lease ended with that write.
+        raise
+    except Exception:
+        # A retry to come (a transient failure, a `failed` that could not be written, or not a provider's answer: a
+        # bug, a dependency failing unexpectedly): the provider does not have the message, so the lease ends now.
+        _release(ref, token, deps.statuses)
+        raise
     metrics.add_metric(name="MessageSent", unit="Count", value=1)
     logger.info("message sent", extra={"channel": message.channel.value, "provider": delivered.provider.value})
     sent = SentStatus(delivered.provider.value, delivered.provider_message_id, int(deps.clock()))
     try:
-        record_sent(message, sent, statuses=deps.statuses)
+        record_sent(message, sent, statuses=deps.statuses, lease_token=token)
     except StoreError:
-        # The channel has the message: a retry must not send it again, only write what happened.
+        # The channel has the message: a retry must not send it again, only write what happened. The lease stays
+        # until its end, so no other receive sends it again meanwhile.
         logger.warning("message sent but its status not yet recorded", extra={"message_id": message.message_id})
         return DeliveryResult(DeliveryOutcome.SENT, unrecorded=sent)
     return DeliveryResult(DeliveryOutcome.SENT)
 
 
-def record_sent(message: OutboundMessage, sent: SentStatus, *, statuses: MessageStatusStore) -> None:
-    """Records a send as `sent` (replies have no record). A record that has moved on (a status report came first, or
-    an earlier write landed although its answer was lost) keeps its status. Raises StoreError."""
+def _release(ref: MessageRef | None, token: str | None, statuses: MessageStatusStore) -> None:
+    """Ends this attempt's lease before its retry (a back-off shorter than the lease must not find it in flight).
+    Best effort: a lease left behind only makes the retry wait until it ends."""
+    if ref is None or token is None:
+        return
+    try:
+        statuses.release_attempt(ref, token=token)
+    except StoreError:
+        logger.warning("could not release the delivery attempt's lease")
+
+
+def record_sent(
+    message: OutboundMessage, sent: SentStatus, *, statuses: MessageStatusStore, lease_token: str | None = None
+) -> None:
+    """Records a send as `sent` (replies have no record); given `lease_token`, only while that lease holds (a later
+    holder of the record writes its own). A record that has moved on (a status report came first, or an earlier write
+    landed although its answer was lost) keeps its status. Raises StoreError."""
     ref = _ref(message)
     if ref is not None:
         statuses.set_status(
@@ -163,6 +210,7 @@ def record_sent(message: OutboundMessage, sent: SentStatus, *, statuses: Message
             at=sent.at,
             provider=sent.provider,
             provider_message_id=sent.provider_message_id,
+            lease_token=lease_token,
         )
 
 
@@ -210,6 +258,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryResult",
     "GiveUp",
+    "InFlight",
     "RetryLater",
     "SentStatus",
     "backoff_seconds",
