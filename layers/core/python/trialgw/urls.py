@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
 # The trial's expiry, whitelist and remaining quotas, for the key in `X-CM-PRODUCTTOKEN`.
@@ -27,3 +27,9 @@ def whatsapp_link(number: str, text: str) -> str:
 def sms_link(number: str, text: str) -> str:
     """An sms: link that opens the phone's messages app with `text` to `number`."""
     return f"sms:{number}?body={quote(text)}"
+
+
+def local_phone_link(phone_url: str, channel: str, key: str) -> str:
+    """The local stack's simulated phone, opened on `channel` with the key typed in: both ride in the fragment, as the
+    dashboard's key does, so the local server's log never holds the key."""
+    return f"{phone_url.rstrip('/')}#{urlencode({'channel': channel, 'text': key}, quote_via=quote)}"
