@@ -67,6 +67,8 @@ SECRET_OUTPUTS = {
     **dict.fromkeys(PROVIDER_SECRET_KEYS, names.PROVIDER_SECRETS_OUTPUT),
 }
 SECRET_SETTINGS = frozenset(SECRET_OUTPUTS)
+# Settings only the local stack sets (infra/local/environment.py): AWS has no simulated phone to point to.
+LOCAL_ONLY_SETTINGS = frozenset({"local_phone_url"})
 # How a function takes a queue it consumes: a batch of its budget's size (trialgw.budgets), waiting at most
 # CONSUMER_BATCHING_WINDOW to fill it, and failed messages reported one by one (the others are not redelivered).
 # The function whose capacity breaker (trialgw.logic.capacity) emits CapacityBreakerTripped.
@@ -155,7 +157,7 @@ def settings_knobs() -> dict[str, str]:
     knobs: dict[str, str] = {}
     for definition in topology.FUNCTIONS:
         for name in definition.settings_model.model_fields:
-            if name not in DEPLOYED_SETTINGS | SECRET_SETTINGS:
+            if name not in DEPLOYED_SETTINGS | SECRET_SETTINGS | LOCAL_ONLY_SETTINGS:
                 knobs[camel(name)] = name
     return knobs
 

@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterable, Mapping, MutableMapping
 
+from infra.local.static import PHONE_PATH
 from infra.topology import LEASE_FIELDS, FunctionDef, derived_settings
 from trialgw import names
 from trialgw.settings import ENV_PREFIX, env_var
@@ -105,7 +106,8 @@ def function_environment(
     """
     model = function.settings_model
     local = {name: value for name, value in LOCAL_SETTINGS.items() if name in model.model_fields}
-    env = model(site_url=base_url, api_url=base_url, **local).to_env()
+    # The contact points are CM's real ones, which never reach this stack: the pages point to the simulated phone.
+    env = model(site_url=base_url, api_url=base_url, local_phone_url=base_url + PHONE_PATH, **local).to_env()
     tables = {t.logical: t for t in names.TABLES}
     env.update({tables[logical].env_var: tables[logical].local_name for logical in function.tables})
     # As the CDK stack sets them (a tester may still override them, e.g. a short inbound lease).

@@ -145,6 +145,10 @@ def test_signup_to_dashboard_whitelist_send_and_watch_it_update(
     hrefs = [a.get_attribute("href") or "" for a in empty.locator("a").all()]
     assert any(h.startswith("https://wa.me/") and h.endswith(f"?text={key}") for h in hrefs), hrefs
     assert any(h.startswith("sms:") for h in hrefs), hrefs
+    # The local stack says, once, that those never reach it, and links its simulated phone with channel and key.
+    assert empty.locator(".local-phone-note").is_visible()
+    assert page.locator(".local-phone-note:visible").count() == 1
+    assert f"{local_stack.url}/_local/phone#channel=WhatsApp&text={key}" in hrefs, hrefs
     page.screenshot(path=artifacts / "dashboard-desktop-empty.png", full_page=True)
 
     # Whitelist a WhatsApp number from the "phone": the row appears without a reload.
@@ -320,12 +324,14 @@ EXPIRED_TRIAL: dict[str, Any] = {
         "expiresAt": _iso(NOW - timedelta(hours=1)),
         "secondsLeft": 0,
         "status": "expired",
+        "expired": True,
     },
+    # As the API answers for an expired trial: nothing left anywhere, what was sent still counted.
     "quotas": [
-        {"channel": "SMS", "quota": 10, "sent": 3, "remaining": 7},
+        {"channel": "SMS", "quota": 10, "sent": 3, "remaining": 0},
         {"channel": "WhatsApp", "quota": 10, "sent": 10, "remaining": 0},
-        {"channel": "Facebook Messenger", "quota": 30, "sent": 0, "remaining": 30},
-        {"channel": "Instagram", "quota": 30, "sent": 1, "remaining": 29},
+        {"channel": "Facebook Messenger", "quota": 30, "sent": 0, "remaining": 0},
+        {"channel": "Instagram", "quota": 30, "sent": 1, "remaining": 0},
     ],
     "whitelistMax": 10,
     "contactPoints": [],
@@ -420,7 +426,17 @@ def test_expired_trial_stays_readable_and_explains_sms(open_page: OpenPage, arti
     assert page.locator("#whitelist-rows tr", has_text="+15551234567").is_visible()
     assert page.locator("#whitelist-rows button").count() == 0
     assert page.locator("#postman").is_hidden()
-    assert "0 of 10 left" in page.locator("#quotas").inner_text()
+    # No quota left: every bar empty, and the reason said once for the trial, not per channel.
+    counts = page.locator("#quotas .quota-count").all_inner_texts()
+    assert counts == ["0 of 10 left", "0 of 10 left", "0 of 30 left", "0 of 30 left"], counts
+    assert page.eval_on_selector_all("#quotas meter", "ms => ms.map(m => m.value)") == [0, 0, 0, 0]
+    ended = page.locator("#ended").inner_text()
+    expires_utc = page.locator("#expiry-utc").inner_text()
+    assert f"This trial expired at {expires_utc}." in ended, ended
+    assert "Sign up again for a new one." in ended, ended
+    assert page.locator("#ended a").get_attribute("href") == "/"
+    assert page.locator("body").inner_text().count("expired at") == 1
+    assert "expired" not in page.locator("#quotas").inner_text().lower()
     page.screenshot(path=artifacts / "dashboard-desktop-expired.png", full_page=True)
 
     # Messages: failed with its reason, hostile text as text, and paging to older ones.

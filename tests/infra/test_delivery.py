@@ -118,6 +118,11 @@ def test_delivery_max_attempts_is_no_knob() -> None:
     assert "queueMaxReceiveCount" in StackConfig.knobs()
 
 
+def test_the_local_phone_url_is_no_knob() -> None:
+    # Only the local stack has a simulated phone; a deployment pointing developers to one would send them nowhere.
+    assert "localPhoneUrl" not in StackConfig.knobs()
+
+
 def test_the_provider_secret_is_readable_only_by_functions_that_read_it(template_json: dict[str, Any]) -> None:
     secret_id, _ = output_resource(template_json, "ProviderSecretsName")
     readers = {

@@ -106,6 +106,8 @@ def test_every_function_environment_satisfies_its_settings_model(template_json: 
         assert ".execute-api." in settings.api_url
         assert settings.api_url.endswith("/v1")
         assert settings.trials_table.startswith("ref-")  # the deployed table, never the local name
+        # AWS has no simulated phone: the pages point to the real contact points only.
+        assert settings.local_phone_url is None
         assert variables["POWERTOOLS_SERVICE_NAME"] == definition.name
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "trialgw"
         assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"

@@ -141,3 +141,31 @@ def test_messages_page_newest_first_with_explain_for_outbound(deps):
 
 def test_curl_example_defaults_to_the_email_example():
     assert "+31600000000" in curl_example("https://api.example.com", new_key())
+
+
+def test_an_expired_trial_has_no_quota_left_and_keeps_what_it_sent(deps):
+    key = _trial(deps, expires_in=-10)
+    # One WhatsApp message sent while the trial ran.
+    deps.trials.sent[hash_key(key)] = {Channel.WHATSAPP: 1}
+    view = trial_view(authenticate(f"Bearer {key}", deps), SETTINGS, NOW)
+    assert view["trial"]["expired"] is True
+    assert [q["remaining"] for q in view["quotas"]] == [0, 0, 0, 0]
+    assert view["quotas"][1] == {"channel": "WhatsApp", "quota": 10, "sent": 1, "remaining": 0}
+
+
+def test_an_active_trial_says_it_is_not_expired(deps):
+    view = trial_view(authenticate(f"Bearer {_trial(deps)}", deps), SETTINGS, NOW)
+    assert view["trial"]["expired"] is False
+    assert [q["remaining"] for q in view["quotas"]] == [10, 10, 30, 30]
+
+
+def test_contact_points_name_the_simulated_phone_only_on_the_local_stack(deps):
+    key = _trial(deps)
+    viewer = authenticate(f"Bearer {key}", deps)
+    assert {point["localPhoneLink"] for point in trial_view(viewer, SETTINGS, NOW)["contactPoints"]} == {None}
+    local = SETTINGS.model_copy(update={"local_phone_url": "http://127.0.0.1:8080/_local/phone"})
+    points = trial_view(viewer, local, NOW)["contactPoints"]
+    whatsapp = next(point for point in points if point["channel"] == "WhatsApp")
+    assert whatsapp["localPhoneLink"] == f"http://127.0.0.1:8080/_local/phone#channel=WhatsApp&text={key}"
+    # The real contact point keeps its meaning beside it.
+    assert whatsapp["link"].startswith("https://wa.me/")

@@ -6,7 +6,7 @@ from infra.local.banner import render_banner
 from infra.local.environment import LOCAL_SETTINGS, process_environment
 from infra.local.resources import Resources
 from infra.topology import FUNCTIONS, function
-from trialgw.settings import MoWebhookSettings, SignupSettings
+from trialgw.settings import DashboardSettings, MoWebhookSettings, SignupSettings
 
 BASE_URL = "http://127.0.0.1:8080"
 
@@ -39,6 +39,13 @@ def test_the_inbound_lease_is_the_inbound_functions_timeout_as_in_aws_unless_a_t
     assert (
         MoWebhookSettings.from_env(process_environment(FUNCTIONS, BASE_URL, environ=short)).inbound_lease_seconds == 2
     )
+
+
+def test_only_the_local_stack_points_the_pages_to_the_simulated_phone() -> None:
+    environment = process_environment(FUNCTIONS, BASE_URL, environ={})
+    for model in (SignupSettings, DashboardSettings):
+        assert model.from_env(environment).local_phone_url == f"{BASE_URL}/_local/phone"
+        assert model().local_phone_url is None
 
 
 def test_the_banner_states_the_limits_and_why_they_are_loose() -> None:

@@ -73,3 +73,37 @@ def test_humanize_seconds():
     assert humanize_seconds(120) == "2 minutes"
     assert humanize_seconds(45) == "45 seconds"
     assert humanize_seconds(1) == "1 second"
+
+
+LOCAL = SETTINGS.model_copy(update={"local_phone_url": "http://127.0.0.1:8080/_local/phone"})
+
+
+def test_on_the_local_stack_each_contact_point_links_the_simulated_phone_with_channel_and_key():
+    key = new_key()
+    email = render_trial_email(_trial(key), key, LOCAL)
+    for part in (email.text, email.html):
+        assert "runs on a local stack" in part
+        # The HTML escapes the `&` in its href attributes.
+        links = part.replace("&amp;", "&")
+        assert f"http://127.0.0.1:8080/_local/phone#channel=WhatsApp&text={key}" in links
+        assert f"http://127.0.0.1:8080/_local/phone#channel=Facebook%20Messenger&text={key}" in links
+        # Beside, not instead of, the real contact points: the text names what the simulator plays.
+        assert "+31850876714" in part
+    assert email.text.count("runs on a local stack") == 1
+
+
+def test_in_aws_the_email_names_no_simulated_phone():
+    key = new_key()
+    email = render_trial_email(_trial(key), key, SETTINGS)
+    for part in (email.text, email.html):
+        assert "_local" not in part
+        assert "local stack" not in part
+
+
+def test_the_html_part_has_a_viewport_and_no_fixed_width():
+    key = new_key()
+    html = render_trial_email(_trial(key), key, LOCAL).html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "max-width:600px" in html
+    assert not re.search(r"(?<!max-)width:\s*\d{3,}px", html)
+    assert "overflow-wrap:anywhere" in html

@@ -229,6 +229,10 @@
     document.body.classList.toggle("is-expired", expired);
     $("expiry-label").textContent = expired ? "Ended" : "Expires";
 
+    const endedAt = $("ended-at");
+    endedAt.textContent = formatUtc(trial.expiresAt);
+    if (parseDate(trial.expiresAt)) endedAt.dateTime = trial.expiresAt;
+
     const local = $("expiry-local");
     const utc = $("expiry-utc");
     local.textContent = formatLocal(trial.expiresAt, false) + " (your time)";
@@ -323,6 +327,13 @@
   }
 
   function renderContactPoints(points) {
+    // On the local stack (and only there) the API names the simulated phone beside each real contact point.
+    const simulated = points.some(function (p) {
+      return Boolean(localPhoneLink(p.localPhoneLink));
+    });
+    document.querySelectorAll(".local-phone-note").forEach(function (note) {
+      note.hidden = !simulated;
+    });
     [$("contact-points"), $("contact-points-more")].forEach(function (list) {
       list.replaceChildren();
       points.forEach(function (p) {
@@ -334,6 +345,14 @@
           line.append(el("strong", "contact-address", str(p.address)));
         }
         item.append(line);
+        const phone = localPhoneLink(p.localPhoneLink);
+        if (phone) {
+          const a = el("a", "contact-link local-phone-link", "Open the simulated phone (key filled in)");
+          a.href = phone;
+          a.rel = "noopener noreferrer";
+          a.target = "_blank";
+          item.append(a);
+        }
         const link = safeLink(p.link);
         if (link) {
           const a = el("a", "contact-link", linkLabel(link, p.channel));
@@ -351,6 +370,18 @@
   function safeLink(link) {
     const value = str(link);
     return /^(https:\/\/|sms:)/i.test(value) ? value : "";
+  }
+
+  // The local stack's phone page: an http(s) link to /_local/phone (the local stack serves plain http).
+  function localPhoneLink(link) {
+    const value = str(link);
+    if (!value) return "";
+    try {
+      const url = new URL(value);
+      return /^https?:$/.test(url.protocol) && url.pathname.indexOf("/_local/phone") === 0 ? url.href : "";
+    } catch (_error) {
+      return "";
+    }
   }
 
   function linkLabel(link, channel) {

@@ -480,6 +480,17 @@
     }
   });
 
+  // --- Pre-filled from the link in the key e-mail or the dashboard: #channel=<channel>&text=<trial key> ---
+
+  // The fragment, like the dashboard's, never reaches the server; it is dropped once read, so a reload (or a
+  // bookmark) does not type the key again after it was sent.
+  function takePrefill() {
+    const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    if (!params.has("channel") && !params.has("text")) return null;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    return { channel: params.get("channel") || "", text: params.get("text") || "" };
+  }
+
   // --- Wiring ---
 
   whoForm.addEventListener("submit", function (event) {
@@ -516,17 +527,24 @@
   });
 
   document.getElementById("source-note").textContent = RECEIVED.note;
+  const prefill = takePrefill();
   loadChannels()
     .catch(function (error) {
       showError("The channels could not be loaded.", String(error && error.message ? error.message : error));
     })
     .then(function () {
-      if (Array.prototype.some.call(channelEl.options, function (o) {
-        return o.value === state.channel;
-      })) {
-        channelEl.value = state.channel;
-      }
+      const offered = function (name) {
+        return Array.prototype.some.call(channelEl.options, function (o) {
+          return o.value === name;
+        });
+      };
+      if (prefill && offered(prefill.channel)) state.channel = prefill.channel;
+      if (offered(state.channel)) channelEl.value = state.channel;
       showSenderField();
+      if (prefill && prefill.text) {
+        textEl.value = prefill.text;
+        textEl.focus();
+      }
       render();
       refresh();
       if (!document.hidden) startPolling();

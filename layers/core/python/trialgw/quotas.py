@@ -39,18 +39,22 @@ def quota_groups(settings: TrialSettings) -> list[QuotaGroup]:
     return sorted(groups, key=lambda group: group.shared)
 
 
-def remaining(state: TrialState, settings: TrialSettings, channel: Channel) -> int:
-    return max(0, settings.quota_for(channel) - state.sent.get(channel, 0))
+def remaining(state: TrialState, settings: TrialSettings, channel: Channel, *, ended: bool = False) -> int:
+    """Messages still allowed on `channel`; none once the trial has `ended` (its key sends nothing any more)."""
+    return 0 if ended else max(0, settings.quota_for(channel) - state.sent.get(channel, 0))
 
 
-def quota_rows(state: TrialState, settings: TrialSettings, channels: Iterable[Channel]) -> list[dict[str, Any]]:
-    """`{channel, quota, sent, remaining}` per channel."""
+def quota_rows(
+    state: TrialState, settings: TrialSettings, channels: Iterable[Channel], *, ended: bool = False
+) -> list[dict[str, Any]]:
+    """`{channel, quota, sent, remaining}` per channel; `remaining` is 0 everywhere once the trial has `ended`, while
+    `sent` still counts what it sent."""
     return [
         {
             "channel": channel.value,
             "quota": settings.quota_for(channel),
             "sent": state.sent.get(channel, 0),
-            "remaining": remaining(state, settings, channel),
+            "remaining": remaining(state, settings, channel, ended=ended),
         }
         for channel in channels
     ]

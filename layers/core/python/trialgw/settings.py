@@ -331,11 +331,14 @@ class TrialSettings(_Settings):
     )
     messenger_url: str = "https://m.me/cmdotcom"
     instagram_url: str = "https://ig.me/m/cmdotcom"
+    # The simulated end user's phone (`/_local/phone`): only the local stack sets it, where the contact points above
+    # are CM's real ones and never reach this stack. Unset (AWS), the e-mail and the dashboard name no simulator.
+    local_phone_url: str | None = None
 
     trials_table: str = names.TRIALS.local_name
 
     def _normalize(self, field: str, value: Any) -> Any:
-        if field in ("site_url", "api_url"):
+        if field in ("site_url", "api_url", "local_phone_url") and value is not None:
             if not value.startswith(("http://", "https://")):
                 raise _Invalid("must be an http(s) URL")
             return value.rstrip("/")

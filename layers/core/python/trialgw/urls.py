@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
 # The same send route under production's path: CM's SDKs append `/v1.0/message` to whatever base URL they are given
@@ -30,3 +30,9 @@ def whatsapp_link(number: str, text: str) -> str:
 def sms_link(number: str, text: str) -> str:
     """An sms: link that opens the phone's messages app with `text` to `number`."""
     return f"sms:{number}?body={quote(text)}"
+
+
+def local_phone_link(phone_url: str, channel: str, key: str) -> str:
+    """The local stack's simulated phone, opened on `channel` with the key typed in: both ride in the fragment, as the
+    dashboard's key does, so the local server's log never holds the key."""
+    return f"{phone_url.rstrip('/')}#{urlencode({'channel': channel, 'text': key}, quote_via=quote)}"

@@ -97,8 +97,12 @@ def message_fields(message: StoredMessage, text: tuple[str, str | None]) -> dict
 
 
 def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[str, Any]:
+    """The trial, its quotas and where to send the key. An expired trial has no quota left on any channel (`sent`
+    still counts what it sent); `contactPoints[].localPhoneLink` is set on the local stack only."""
     trial = viewer.state.trial
     seconds_left = max(0, trial.expires_at - int(now))
+    status = trial_status(viewer.state, now)
+    expired = status == "expired"
     return {
         "trial": {
             "id": trial_id(trial.key_hash),
@@ -108,12 +112,19 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
             "expiresAt": iso_utc(trial.expires_at),
             "secondsLeft": seconds_left,
             # Never "revoked" here: a revoked key is refused before any view.
-            "status": trial_status(viewer.state, now),
+            "status": status,
+            "expired": expired,
         },
-        "quotas": quota_rows(viewer.state, settings, channels()),
+        "quotas": quota_rows(viewer.state, settings, channels(), ended=expired),
         "whitelistMax": settings.max_recipients,
         "contactPoints": [
-            {"channel": point.channel, "instruction": point.instruction, "address": point.address, "link": point.link}
+            {
+                "channel": point.channel,
+                "instruction": point.instruction,
+                "address": point.address,
+                "link": point.link,
+                "localPhoneLink": point.local_phone,
+            }
             for point in contact_points(settings, viewer.key)
         ],
         "gatewayUrl": gateway_url(settings.api_url),

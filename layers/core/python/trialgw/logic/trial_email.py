@@ -12,7 +12,7 @@ from trialgw.models import Trial
 from trialgw.ports import OutgoingEmail
 from trialgw.quotas import quota_groups
 from trialgw.settings import TrialSettings
-from trialgw.urls import dashboard_url, sms_link, whatsapp_link
+from trialgw.urls import dashboard_url, local_phone_link, sms_link, whatsapp_link
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,9 @@ class ContactPoint:
     instruction: str
     address: str
     link: str
+    # The local stack's simulated phone on this channel, key filled in (None in AWS): the real contact point above
+    # never reaches a local stack.
+    local_phone: str | None = None
 
 
 def humanize_seconds(seconds: int) -> str:
@@ -43,14 +46,23 @@ def contact_points(settings: TrialSettings, key: str) -> list[ContactPoint]:
 
 def _contact_points(channel: Channel, contact: ContactSpec, settings: TrialSettings, key: str) -> list[ContactPoint]:
     points = []
+    phone = local_phone_link(settings.local_phone_url, channel.value, key) if settings.local_phone_url else None
     for region, value in contacts(settings, channel).items():
         instruction = contact.instruction.format(region=region)
         if contact.link is ContactLink.URL:
-            points.append(ContactPoint(channel.value, instruction, "", value))
+            points.append(ContactPoint(channel.value, instruction, "", value, phone))
         else:
             link = whatsapp_link(value, key) if contact.link is ContactLink.WHATSAPP else sms_link(value, key)
-            points.append(ContactPoint(channel.value, instruction, value, link))
+            points.append(ContactPoint(channel.value, instruction, value, link, phone))
     return points
+
+
+def local_stack_note(brand: str) -> str:
+    """Said once above the contact points on the local stack, by the e-mail and the dashboard alike."""
+    return (
+        f"This trial runs on a local stack: the numbers and pages below are {brand}'s real ones, which never reach "
+        "it. Send the key from the simulated phone instead; each channel's link opens it with the key filled in."
+    )
 
 
 def limits(settings: TrialSettings) -> list[str]:
@@ -100,6 +112,8 @@ class _EmailFacts:
     points: list[ContactPoint]
     curl: str
     rules: list[str]
+    # Set on the local stack only: the note that says the contact points are the simulator's.
+    local_note: str | None
 
 
 def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> OutgoingEmail:
@@ -115,12 +129,18 @@ def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> Outgo
         points=contact_points(settings, key),
         curl=curl_example(settings.api_url, key),
         rules=limits(settings),
+        local_note=local_stack_note(settings.brand) if settings.local_phone_url else None,
     )
     return OutgoingEmail(to=trial.email, subject=facts.subject, text=_text(facts), html=_html(facts))
 
 
 def _text(facts: _EmailFacts) -> str:
-    points = "\n".join(f"- {p.channel}: {p.instruction} {p.address}".rstrip() + f"\n  {p.link}" for p in facts.points)
+    points = "\n".join(
+        f"- {p.channel}: {p.instruction} {p.address}".rstrip()
+        + (f"\n  Simulated phone (local stack): {p.local_phone}" if p.local_phone else "")
+        + f"\n  {p.link}"
+        for p in facts.points
+    )
     return "\n".join(
         (
             f"Hi {facts.name},",
@@ -136,6 +156,7 @@ def _text(facts: _EmailFacts) -> str:
             "1. Whitelist your recipients",
             f"Send the key to the {facts.brand} trial company from each phone number or account "
             "you want to receive test messages on:",
+            *([facts.local_note] if facts.local_note else []),
             points,
             SMS_CAVEAT,
             "",
@@ -150,30 +171,45 @@ def _text(facts: _EmailFacts) -> str:
     )
 
 
+# The HTML part reads on a 390 px phone: the viewport is the device's, the column at most 600 px, and keys, links and
+# the curl example (long words with no space) break anywhere rather than widen the page. Inline styles: many mail
+# clients drop a <style> block.
+_WRAP = "overflow-wrap:anywhere;word-break:break-word"
+_LOCAL_NOTE_STYLE = "background:#fff4d6;border-left:4px solid #b88a00;padding:8px 12px"
+
+
 def _html(facts: _EmailFacts) -> str:
     points = "".join(
         f"<li><strong>{escape(p.channel)}</strong>: {escape(p.instruction)} "
         + (f"<strong>{escape(p.address)}</strong> " if p.address else "")
+        + (
+            f'<br><a href="{escape(p.local_phone)}">Open the simulated phone (local stack, key filled in)</a><br>'
+            if p.local_phone
+            else ""
+        )
         + f'<a href="{escape(p.link)}">{escape(p.link)}</a></li>'
         for p in facts.points
     )
+    local_note = f'<p style="{_LOCAL_NOTE_STYLE}">{escape(facts.local_note)}</p>' if facts.local_note else ""
     rules = "".join(f"<li>{escape(rule)}</li>" for rule in facts.rules)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(facts.subject)}</title></head>"
-        '<body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">'
+        '<body style="margin:0;padding:0;font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">'
+        f'<div style="max-width:600px;margin:0 auto;padding:16px;box-sizing:border-box;{_WRAP}">'
         f"<p>Hi {escape(facts.name)},</p>"
         f"<p>Here is your trial key for the {escape(facts.brand)} Business Messaging API:</p>"
         f'<p style="font-family:monospace;font-size:1.2em"><strong>{escape(facts.key)}</strong></p>'
         f"<p>It is valid for {escape(facts.lifetime)}, until <strong>{escape(facts.expiry)}</strong>.</p>"
         f'<p><a href="{escape(facts.dashboard)}">Open your trial dashboard</a> '
         "(keep this link to yourself, it carries your key).</p>"
-        "<h2>1. Whitelist your recipients</h2>"
+        '<h2 style="font-size:1.25em">1. Whitelist your recipients</h2>'
         f"<p>Send the key to the {escape(facts.brand)} trial company from each phone number or "
-        "account you want to receive test messages on:</p>"
-        f"<ul>{points}</ul><p>{escape(SMS_CAVEAT)}</p>"
-        "<h2>2. Send a message</h2><p>Replace the number with one you whitelisted:</p>"
-        f'<pre style="white-space:pre-wrap;background:#f4f4f4;padding:8px">{escape(facts.curl)}</pre>'
-        f"<h2>Limits of the trial</h2><ul>{rules}</ul>"
-        "<p>Happy testing!</p></body></html>"
+        f"account you want to receive test messages on:</p>{local_note}"
+        f'<ul style="padding-left:1.25em">{points}</ul><p>{escape(SMS_CAVEAT)}</p>'
+        '<h2 style="font-size:1.25em">2. Send a message</h2><p>Replace the number with one you whitelisted:</p>'
+        f'<pre style="white-space:pre-wrap;{_WRAP};background:#f4f4f4;padding:8px">{escape(facts.curl)}</pre>'
+        f'<h2 style="font-size:1.25em">Limits of the trial</h2><ul style="padding-left:1.25em">{rules}</ul>'
+        "<p>Happy testing!</p></div></body></html>"
     )
