@@ -1,6 +1,7 @@
 """The send gateway: `POST /messaging/messagingtrial/gw/` (CM Business Messaging JSON; also under production's
 path, `…/gw/v1.0/message`, for SDKs that append it), the trial's state at
-`GET /messaging/messagingtrial/status`, and the API's OpenAPI document at `GET /openapi.json`."""
+`GET /messaging/messagingtrial/status`, and the API's OpenAPI document at `GET /openapi.json` (of every public route:
+the other functions' are described in trialgw.gateway.openapi)."""
 
 from __future__ import annotations
 
@@ -111,8 +112,7 @@ def _unavailable(error: DependencyUnavailable) -> Response[str]:
 
 
 def get_openapi() -> Response[str]:
-    schema = _app().get_openapi_json_schema(**openapi.document_info(_settings().api_url))
-    return text_response(200, schema, JSON_CONTENT_TYPE)
+    return text_response(200, openapi.document(_app(), _settings().api_url), JSON_CONTENT_TYPE)
 
 
 @cache
@@ -122,7 +122,7 @@ def _app() -> APIGatewayRestResolver:
     app.post(GATEWAY_PATH.rstrip("/"), **openapi.SEND_OPERATION)(plain_route(post_gateway))
     app.post(GATEWAY_SDK_PATH, **openapi.SEND_SDK_OPERATION)(plain_route(post_gateway))
     app.get(STATUS_PATH, **openapi.STATUS_OPERATION)(plain_route(get_status))
-    app.get(openapi.OPENAPI_PATH, include_in_schema=False)(plain_route(get_openapi))
+    app.get(openapi.OPENAPI_PATH, **openapi.OPENAPI_OPERATION)(plain_route(get_openapi))
     app.exception_handler(DependencyUnavailable)(_unavailable)
     return app
 
