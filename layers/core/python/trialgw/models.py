@@ -67,6 +67,20 @@ class TrialState:
         return pairs
 
 
+class InboundOutcome(StrEnum):
+    """What became of an inbound message: the webhooks answer it per message (`outcomes`), and the API documents it."""
+
+    WHITELISTED = "whitelisted"
+    ALREADY_WHITELISTED = "already_whitelisted"
+    WHITELIST_FULL = "whitelist_full"
+    INVALID_KEY = "invalid_key"
+    STOPPED = "stopped"
+    RECORDED = "recorded"
+    JOIN_HINT = "join_hint"
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One message an end user sent to the trial company, whatever provider carried it.

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from trialgw.channels import DEFAULT_CHANNEL, channels
 from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
-from trialgw.logic.inbound import InboundOutcome
-from trialgw.models import Channel
+from trialgw.models import Channel, InboundOutcome
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver

@@ -30,14 +30,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from trialgw.addresses import find_key, is_stop
 from trialgw.channels import spec_of
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.keys import hash_key, redact_keys
 from trialgw.mo_json import to_cm_mo_json
-from trialgw.models import Channel, InboundMessage
+from trialgw.models import Channel, InboundMessage, InboundOutcome
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (
     Clock,
@@ -60,18 +59,6 @@ from trialgw.settings import InboundSettings
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 UNAVAILABLE = "The message could not be processed; please retry."
 DAY_SECONDS = 24 * 3600
-
-
-class InboundOutcome(StrEnum):
-    WHITELISTED = "whitelisted"
-    ALREADY_WHITELISTED = "already_whitelisted"
-    WHITELIST_FULL = "whitelist_full"
-    INVALID_KEY = "invalid_key"
-    STOPPED = "stopped"
-    RECORDED = "recorded"
-    JOIN_HINT = "join_hint"
-    IGNORED = "ignored"
-    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True, slots=True)
