@@ -6,7 +6,9 @@ every `TRIALGW_CAPACITY_CACHE_SECONDS`, adding the instance's count at most ever
 `TRIALGW_CAPACITY_FLUSH_SECONDS`) are told apart by their key and reported on their own row, amortized
 over a burst of accepted sends from a fresh instance with the default settings. Delivery is counted per
 message: the real delivery handler on one SQS batch of 10 accepted sends, received from the queue and handed
-over as the event source mapping does (its receive and delete are not the function's calls).
+over as the event source mapping does (its receive and delete are not the function's calls), once as a real provider
+(the sandbox with `TRIALGW_SANDBOX_REPORTS=false`: its reports would come through its webhook) and once as the
+sandbox, which applies its own `delivered` report on the delivery's path.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ BURST_ROW = f"accepted send: breaker, per send ({BURST_SENDS} sends)"
 # Accepted sends delivered in one SQS batch, the most the event source mapping hands over at once.
 DELIVERY_BATCH = 10
 DELIVERY_ROW = f"delivery, per message (batch of {DELIVERY_BATCH} sends)"
+SANDBOX_DELIVERY_ROW = f"delivery, per message: sandbox ({DELIVERY_BATCH} sends)"
 EXPECTED: dict[str, Expected] = {
     # Count the address, store the trial, send the e-mail.
     "signup (accepted)": Expected(3),
@@ -101,6 +104,9 @@ EXPECTED: dict[str, Expected] = {
     # moves to `sent` under that lease). The batch's receive and delete are the event source mapping's, not the
     # function's.
     DELIVERY_ROW: Expected(2),
+    # The sandbox (the default, and what `make dev` and a deployment without provider credentials use) also applies
+    # its `delivered` report as a provider's webhook would: the pointer's read and the record's move (2 more).
+    SANDBOX_DELIVERY_ROW: Expected(4),
 }
 
 
@@ -285,12 +291,21 @@ def measure() -> list[Measured]:
         calls = counter.count(burst)
         seconds = time.perf_counter() - started
         rows.append(Measured(BURST_ROW, calls, BURST_SENDS, seconds))
-        rows.append(_delivery(counter, accepted))
+        # As a real provider (its reports come later, through its webhook, not on the delivery's path), then as the
+        # sandbox, whose `delivered` report is applied right after `sent`.
+        os.environ["TRIALGW_SANDBOX_REPORTS"] = "false"
+        try:
+            rows.append(_delivery(counter, accepted, DELIVERY_ROW))
+        finally:
+            del os.environ["TRIALGW_SANDBOX_REPORTS"]
+        rows.append(_delivery(counter, accepted, SANDBOX_DELIVERY_ROW))
         return rows
 
 
-def _delivery(counter: CallCounter, accepted: Callable[[], None]) -> Measured:
+def _delivery(counter: CallCounter, accepted: Callable[[], None], row: str) -> Measured:
     """The delivery handler on a batch of accepted sends, as the queue's event source mapping hands it over."""
+    # A fresh instance, which reads its settings at its cold start.
+    settings.reload()
     delivery = load_handler("delivery")
     sqs = boto3.client("sqs")
     queue_url = os.environ[names.OUTBOUND.env_var]
@@ -321,7 +336,7 @@ def _delivery(counter: CallCounter, accepted: Callable[[], None]) -> Measured:
 
     # Warm: the first batch builds the function's clients and providers outside the count.
     deliver(batch())()
-    return Measured(DELIVERY_ROW, counter.count(deliver(batch())), DELIVERY_BATCH)
+    return Measured(row, counter.count(deliver(batch())), DELIVERY_BATCH)
 
 
 def _number(value: float | None) -> str:

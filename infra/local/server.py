@@ -35,10 +35,12 @@ from infra.local.events import (
 from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
 from infra.local.mo import MoSimulator, Peek
+from infra.local.sandbox_statuses import SandboxStatuses
 from infra.local.static import PHONE_PATH, Redirect, StaticSite, phone_site
 from infra.site_rules import TRIAL_JSON, trial_rules
 from infra.topology import RouteDef
 from infra.web_security import security_headers
+from trialgw.errors import DependencyUnavailable
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
 from trialgw.providers.sandbox.delivery import SandboxDelivery
 from trialgw.settings import TrialSettings
@@ -51,6 +53,8 @@ LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
     "/_local/deliveries": ("GET", "HEAD"),
     "/_local/aws": ("GET", "HEAD"),
     "/_local/mo": ("POST",),
+    # The phone page reports the sandbox's sends it showed `read` (infra.local.sandbox_statuses).
+    "/_local/read": ("POST",),
     # The end user's phone page, and its files under `/_local/phone/...`.
     PHONE_PATH: ("GET", "HEAD"),
 }
@@ -91,6 +95,7 @@ class LocalGateway:
         mo: MoSimulator | None = None,
         outbound: Peek | None = None,
         deliveries: Deliveries | None = None,
+        statuses: SandboxStatuses | None = None,
         phone: StaticSite | None = None,
         aws: LocalAws | None = None,
         trial: Mapping[str, Any] | None = None,
@@ -102,6 +107,7 @@ class LocalGateway:
         self._mo = mo
         self._outbound = outbound
         self._deliveries = deliveries
+        self._statuses = statuses
         self._functions = functions
         self._site = site
         self._outbox = outbox
@@ -224,8 +230,10 @@ class LocalGateway:
         if helper == PHONE_PATH:
             # A page like the site's (same security headers); `/_local/phone` itself is its index.html.
             return self._file(self._phone, request.path.removeprefix(PHONE_PATH) or "/", PHONE_PATH)
-        if helper == "/_local/mo":
-            return self._simulate_mo(request)
+        # The helpers that take a request body.
+        posts = {"/_local/mo": self._simulate_mo, "/_local/read": self._read}
+        if helper in posts:
+            return posts[helper](request)
         if helper == "/_local/aws":
             return self._aws_location()
         wanted = parse_query(request.query).get("to", [None])[-1]
@@ -256,7 +264,33 @@ class LocalGateway:
         """`/_local/deliveries`: what the sandbox provider delivered (the end user's view), oldest first."""
         if self._deliveries is None:
             return json_response(503, {"message": "No sandbox deliveries in this stack"})
-        return json_response(200, [d.to_json() for d in self._deliveries() if to is None or d.to == to])
+        entries = []
+        for delivery in self._deliveries():
+            if to is not None and delivery.to != to:
+                continue
+            entry = delivery.to_json()
+            # What the send's record says now (a reply has none): the phone page shows it, never a status it assumed.
+            if self._statuses is not None and (status := self._statuses.status(delivery)) is not None:
+                entry["status"] = status
+            entries.append(entry)
+        return json_response(200, entries)
+
+    def _read(self, request: HttpRequest) -> HttpResponse:
+        """`POST /_local/read` `{"message_ids": [...]}`: the phone page showed these; each the sandbox delivered as a
+        send is reported `read` (anything else is ignored: no other record can be reached from here)."""
+        if self._statuses is None:
+            return json_response(503, {"message": "No sandbox statuses in this stack"})
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            body = None
+        ids = body.get("message_ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return json_response(400, {"message": 'Send {"message_ids": ["<message id>", ...]}'})
+        try:
+            return json_response(200, {"updated": self._statuses.read(ids)})
+        except DependencyUnavailable as error:
+            return json_response(503, {"message": str(error)})
 
 
 class _BadRequestBody(Exception):

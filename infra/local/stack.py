@@ -30,6 +30,7 @@ from infra.local.mo import MoSimulator, company_addresses
 from infra.local.moto_backend import MotoBackend
 from infra.local.pump import Pumps, pumps_for
 from infra.local.resources import Resources, provision
+from infra.local.sandbox_statuses import SandboxStatuses
 from infra.local.schedule import Schedules, schedules_for
 from infra.local.server import LocalAws, LocalGateway, LocalHttpServer
 from infra.local.static import StaticSite
@@ -131,6 +132,7 @@ def main() -> int:
             mo=_mo_simulator(functions, resources, moto),
             outbound=lambda: moto.peek(outbound_queue),
             deliveries=DELIVERIES.entries,
+            statuses=SandboxStatuses(DELIVERIES.entries, table_names(os.environ)[names.MESSAGES.logical]),
             aws=LocalAws(endpoint=moto_endpoint, region=REGION, tables=table_names(os.environ)),
             trial=trial_rules(TrialSettings.from_env(os.environ)),
         )

@@ -82,7 +82,7 @@ def test_the_key_whitelists_from_the_phone_and_replies_appear_by_themselves(
 
     page.on("dialog", _on_dialog)
     assert page.title().startswith("End user's phone")
-    assert "once delivered" in page.locator("#source-note").inner_text()
+    assert "reported read" in page.locator("#source-note").inner_text()
 
     page.select_option("#channel", "WhatsApp")
     page.fill("#sender", sender)
@@ -95,7 +95,9 @@ def test_the_key_whitelists_from_the_phone_and_replies_appear_by_themselves(
     assert sent.locator(".bubble").inner_text() == key
     assert "Whitelisted" in sent.locator(".outcome").inner_text()
     reply = page.locator("#conversation .msg-received").first
-    assert "Delivered by the trial company (automatic reply)" in reply.locator(".meta").inner_text()
+    # A reply has no record, so no status to show (and none assumed).
+    assert "Automatic reply" in reply.locator(".meta").inner_text()
+    assert "status" not in reply.locator(".meta").inner_text()
     assert page.locator("#text").input_value() == ""
     assert sender in page.locator("#chat-subtitle").inner_text()
 
@@ -188,3 +190,31 @@ def test_the_channels_are_the_registrys_from_trial_json(open_page: OpenPage, loc
     page.select_option("#channel", "SMS")
     assert page.locator("#sender-label").inner_text() == "Your phone number"
     opened.problems.assert_clean()
+
+
+def test_a_send_the_phone_shows_is_reported_read_and_shows_its_real_status(
+    open_page: OpenPage, local_stack: LocalStack
+) -> None:
+    from tests.e2e.test_delivery_e2e import eventually, outbound_records, send, whitelist
+
+    key = _sign_up(local_stack)
+    sender = _phone_number()
+    whitelist(local_stack, "WhatsApp", sender, key)
+    text = f"Status check {uuid.uuid4().hex[:8]}"
+    send(local_stack, key, sender, text)
+    # Delivered by the sandbox before any phone shows it.
+    eventually(
+        lambda: [r for r in outbound_records(local_stack, key, sender) if r["status"]["S"] == "delivered"] or None,
+        "the send delivered",
+    )
+
+    page = open_page("phone", path=PHONE_PATH).page
+    page.select_option("#channel", "WhatsApp")
+    page.fill("#sender", sender)
+    _received(page, text)
+    shown = page.locator("#conversation .msg-received", has_text=text).first
+    # The page reported it read, and shows the status the record has (never one it assumed).
+    shown.locator(".meta", has_text="status: read").wait_for(state="visible")
+    assert "Sent through the gateway" in shown.locator(".meta").inner_text()
+    [record] = outbound_records(local_stack, key, sender)
+    assert record["status"]["S"] == "read"

@@ -163,11 +163,40 @@ def test_an_accepted_send_and_the_whitelist_reply_are_delivered_and_leave_the_qu
     assert [d["kind"] for d in entries] == ["reply", "send"]
 
     assert eventually(lambda: queued(local_stack, recipient) == [], "the queue drained for the recipient")
+    # The sandbox reported it delivered through the status path providers' reports take: sent, then delivered.
     [record] = eventually(
-        lambda: [r for r in outbound_records(local_stack, key, recipient) if r["status"]["S"] == "sent"] or None,
-        "the message record marked sent",
+        lambda: [r for r in outbound_records(local_stack, key, recipient) if r["status"]["S"] == "delivered"] or None,
+        "the message record marked delivered",
     )
     assert record["text"]["S"] == text
+    assert (record["provider"]["S"], record["provider_message_id"]["S"]) == ("sandbox", "sandbox-" + sent["message_id"])
+    assert deliveries(local_stack, recipient)[-1]["status"] == "delivered"
+
+
+def test_the_phone_reports_a_sandbox_send_read_and_nothing_else(local_stack: LocalStack) -> None:
+    key = local_stack.sign_up()
+    recipient = random_phone()
+    whitelist(local_stack, "WhatsApp", recipient, key)
+    send(local_stack, key, recipient, "Read me")
+    [sent] = eventually(
+        lambda: [d for d in deliveries(local_stack, recipient) if d.get("status") == "delivered"] or None,
+        "the send delivered",
+    )
+    [reply] = [d for d in deliveries(local_stack, recipient) if d["kind"] == "reply"]
+    assert "status" not in reply
+
+    # A reply has no record, an id the sandbox never delivered reaches nothing: neither moves anything.
+    nothing = local_stack.post_json("/_local/read", {"message_ids": [reply["message_id"], "not-a-delivery"]})
+    assert (nothing.status, nothing.json()) == (200, {"updated": 0})
+    assert local_stack.post_json("/_local/read", {"message_ids": "x"}).status == 400
+
+    read = local_stack.post_json("/_local/read", {"message_ids": [sent["message_id"]]})
+    assert (read.status, read.json()) == (200, {"updated": 1})
+    [record] = outbound_records(local_stack, key, recipient)
+    assert record["status"]["S"] == "read"
+    assert deliveries(local_stack, recipient)[-1]["status"] == "read"
+    # Statuses only move forward: reading it again changes nothing.
+    assert local_stack.post_json("/_local/read", {"message_ids": [sent["message_id"]]}).json() == {"updated": 0}
 
 
 def test_an_sms_from_mybank_arrives_from_the_trial_sender(local_stack: LocalStack) -> None:

@@ -88,6 +88,6 @@ def test_the_sandbox_chosen_for_a_channel_still_delivers_there(
     world.drain(load_handler("delivery"))
 
     (record,) = world.message_records()
-    assert (record["status"]["S"], record["provider"]["S"]) == ("sent", "sandbox")
+    assert (record["status"]["S"], record["provider"]["S"]) == ("delivered", "sandbox")
     assert [d.to for d in DELIVERIES.entries()] == [PHONE]
     assert emitted(capsys.readouterr().out, "ChannelNotConfigured") == 0

@@ -371,4 +371,4 @@ def test_a_slow_sandbox_past_the_visibility_timeout_delivers_once_to_two_workers
     assert world.in_queue() == 0
     assert [entry.message_id for entry in DELIVERIES.entries()] == [queued["message_id"]]
     found = record(world, queued)
-    assert (found["status"]["S"], found["attempts"]["N"]) == ("sent", "1")
+    assert (found["status"]["S"], found["attempts"]["N"]) == ("delivered", "1")

@@ -178,7 +178,7 @@ def test_a_blip_absorbed_by_the_sdk_retry_is_one_message_one_unit_one_delivery(
     world.drain(load_handler("delivery"))
     assert [entry.message_id for entry in DELIVERIES.entries()] == [record["message_id"]["S"]]
     (record,) = world.message_records()
-    assert record["status"]["S"] == "sent"
+    assert record["status"]["S"] == "delivered"
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,7 @@ def test_accepted_send_is_delivered_once_and_recorded_sent_with_pointers(deliver
     record = record_of(body["message_id"])
     assert record["pk"]["S"] == f"{names.TRIAL_PK_PREFIX}{hash_key(key)}"
     assert record["sk"]["S"] == f"{names.MESSAGE_SK_PREFIX}{body['at']:011d}#{body['message_id']}"
-    assert record["status"]["S"] == "sent"
+    assert record["status"]["S"] == "delivered"  # sent, then the sandbox's own `delivered` report
     assert record["attempts"]["N"] == "1"
     assert record["provider"]["S"] == "sandbox"
     assert record["provider_message_id"]["S"] == f"sandbox-{body['message_id']}"
@@ -260,7 +260,7 @@ def test_sms_send_is_delivered_from_the_trial_companys_sender(delivery):
     assert run(delivery, message) == {"batchItemFailures": []}
     (entry,) = DELIVERIES.entries()
     assert (entry.channel, entry.sender) == (Channel.SMS, "CMCOM")
-    assert record_of(entry.message_id)["status"]["S"] == "sent"
+    assert record_of(entry.message_id)["status"]["S"] == "delivered"
 
 
 def test_sms_send_is_delivered_from_the_developers_sender_only_when_the_operator_allows_it(configure):
@@ -286,7 +286,7 @@ def test_redelivered_sqs_message_reaches_the_provider_once(delivery):
 
     (entry,) = DELIVERIES.entries()
     record = record_of(entry.message_id)
-    assert record["status"]["S"] == "sent"
+    assert record["status"]["S"] == "delivered"
     # The duplicates found the record sent and never reached the provider: one attempt counted. The record is the
     # claim: no lease left on it, and no idempotency record of its own.
     assert record["attempts"]["N"] == "1"
@@ -341,7 +341,7 @@ def test_mixed_batch_delivers_the_good_and_fails_none(delivery):
     ]
     assert sorted(delivered_ids()) == sorted([send_id, reply["message_id"]])
     assert orphan["message_id"] not in delivered_ids()
-    assert record_of(send_id)["status"]["S"] == "sent"
+    assert record_of(send_id)["status"]["S"] == "delivered"
 
 
 @pytest.mark.parametrize(
@@ -390,7 +390,7 @@ def test_transient_failure_before_the_last_attempt_is_retried_after_a_back_off(c
     assert run(configure(sandbox_fault="none"), retry) == {"batchItemFailures": []}
     assert delivered_ids() == [message_id]
     record = record_of(message_id)
-    assert (record["status"]["S"], record["attempts"]["N"]) == ("sent", "2")
+    assert (record["status"]["S"], record["attempts"]["N"]) == ("delivered", "2")
 
 
 def test_transient_back_off_keeps_the_message_invisible(configure):

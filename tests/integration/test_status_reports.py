@@ -36,7 +36,13 @@ WAMID = "wamid.HBgLMzE2MTIzNDU2NzgVAgARGBI1QjRGRkM2QzI4RTc3QjVGMDkA"
 FIXTURE_WAMID = "wamid.TRIALGW.FIXTURE.OUT.0201"
 FIXTURE_CM_REFERENCE = "5f0c2a9e8b7d4c31a6e2f1d0c9b8a7e6"
 
-pytestmark = pytest.mark.usefixtures("clean_sandbox")
+pytestmark = pytest.mark.usefixtures("clean_sandbox", "sandbox_without_reports")
+
+
+@pytest.fixture
+def sandbox_without_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    # These reports start from `sent`, as a real provider's do: the sandbox's own `delivered` would come first.
+    monkeypatch.setenv("TRIALGW_SANDBOX_REPORTS", "false")
 
 
 @pytest.fixture

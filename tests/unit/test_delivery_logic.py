@@ -23,8 +23,9 @@ from trialgw.logic.status_reports import apply_report
 from trialgw.models import Channel
 from trialgw.observability import metrics
 from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
-from trialgw.providers.port import DeliveryFailed, ProviderName
+from trialgw.providers.port import DeliveryFailed, ProviderName, SmsSenders
 from trialgw.providers.registry import providers_for
+from trialgw.providers.sandbox.delivery import SandboxLog, SandboxProvider
 from trialgw.settings import DeliverySettings
 
 AT = 1_800_000_000
@@ -333,3 +334,50 @@ def test_two_copies_of_a_message_share_its_attempts_so_the_last_is_the_last_for_
         is DeliveryOutcome.NOT_ACCEPTED
     )
     assert len(provider.failures) == 1
+
+
+def _sandbox_deps(statuses: FakeMessageStatusStore) -> DeliveryDeps:
+    sandbox = SandboxProvider(SandboxLog().append, sms_senders=SmsSenders("CMTrial"), clock=FakeClock(AT + 5))
+    return DeliveryDeps(providers=lambda _channel: sandbox, statuses=statuses, clock=FakeClock(AT + 5))
+
+
+def test_the_sandbox_reports_a_send_delivered_through_the_status_path_once_it_is_sent(statuses):
+    outcome = deliver(SEND, attempt=1, max_attempts=5, deps=_sandbox_deps(statuses), lease_until_ms=LEASE_END)
+    assert outcome.outcome is DeliveryOutcome.SENT
+    assert statuses.statuses[REF] is MessageStatus.DELIVERED
+    # Found by the provider and its id, as a real provider's report is.
+    assert statuses.locate(provider="sandbox", provider_message_id="sandbox-m-1") == REF
+
+
+def test_a_report_that_came_first_is_not_moved_back_by_the_sandboxs(statuses):
+    deps = _sandbox_deps(statuses)
+    deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
+    assert apply_report(statuses, MessageStatus.READ, at=AT + 6, provider="sandbox", provider_message_id="sandbox-m-1")
+    assert not apply_report(
+        statuses, MessageStatus.DELIVERED, at=AT + 7, provider="sandbox", provider_message_id="sandbox-m-1"
+    )
+    assert statuses.statuses[REF] is MessageStatus.READ
+
+
+class _ReportsFail(FakeMessageStatusStore):
+    """Records `sent`, then fails every later status write (the report's)."""
+
+    def set_status(self, ref: MessageRef, status: MessageStatus, **kwargs: object) -> bool:
+        if status is not MessageStatus.SENT:
+            raise StoreError("report failed")
+        return super().set_status(ref, status, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_report_that_cannot_be_recorded_leaves_the_send_sent_and_is_not_retried():
+    statuses = _ReportsFail()
+    statuses.add(REF)
+    outcome = deliver(SEND, attempt=1, max_attempts=5, deps=_sandbox_deps(statuses), lease_until_ms=LEASE_END)
+    # Sent and consumed: a lost report must never send the message again.
+    assert outcome.outcome is DeliveryOutcome.SENT
+    assert outcome.unrecorded is None
+    assert statuses.statuses[REF] is MessageStatus.SENT
+
+
+def test_a_sandbox_reply_looks_nothing_up(statuses):
+    deliver(REPLY, attempt=1, max_attempts=5, deps=_sandbox_deps(statuses), lease_until_ms=LEASE_END)
+    assert statuses.statuses == {REF: MessageStatus.QUEUED}

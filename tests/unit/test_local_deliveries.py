@@ -10,6 +10,7 @@ from infra.local.events import HttpRequest
 from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
 from infra.local.resources import QueueResource, Resources
+from infra.local.sandbox_statuses import SandboxStatuses
 from infra.local.server import LOCAL_HELPERS, LocalGateway
 from infra.local.static import StaticSite
 from trialgw.models import Channel
@@ -24,7 +25,7 @@ def delivery(to: str, text: str, at: int, kind: str = "send", channel: Channel =
     )
 
 
-def gateway(tmp_path: Path, log: SandboxLog | None) -> LocalGateway:
+def gateway(tmp_path: Path, log: SandboxLog | None, statuses: SandboxStatuses | None = None) -> LocalGateway:
     return LocalGateway(
         routes=[],
         functions=FunctionHost([]),
@@ -32,6 +33,7 @@ def gateway(tmp_path: Path, log: SandboxLog | None) -> LocalGateway:
         outbox=MailOutbox(),
         base_url=BASE_URL,
         deliveries=None if log is None else log.entries,
+        statuses=statuses,
     )
 
 

@@ -19,7 +19,10 @@ from trialgw.providers.sandbox.delivery import (
     SandboxFault,
     SandboxLog,
     SandboxProvider,
+    read_report,
+    sandbox_message_id,
 )
+from trialgw.providers.status import StatusReport
 from trialgw.settings import DeliverySettings
 
 TRIAL_SMS = SmsSenders("CMTrial")
@@ -52,7 +55,8 @@ def test_records_the_delivery_with_the_trial_companys_sender():
     log = SandboxLog()
     provider: Provider = make(log)
     delivered = provider.deliver(message(Channel.WHATSAPP, sender="DevCo"))
-    assert delivered == Delivered(ProviderName.SANDBOX, "sandbox-m1")
+    assert delivered.provider is ProviderName.SANDBOX
+    assert delivered.provider_message_id == "sandbox-m1"
     [entry] = log.entries()
     # The developer's `from` never becomes the sender on an OTT channel.
     assert entry.sender == "+31850876714"
@@ -209,3 +213,30 @@ def test_log_is_safe_across_threads():
     for thread in threads:
         thread.join()
     assert len(log) == 2000
+
+
+def test_a_send_is_reported_delivered_by_the_sandboxs_id_as_a_providers_webhook_would():
+    delivered = make(SandboxLog()).deliver(message(kind="send"))
+    # By the provider's id only (never ours): `apply_reports` locates it by provider and that id, as a webhook's.
+    assert delivered.reports == (
+        StatusReport(
+            message_id="", status="delivered", reason=None, at=1_800_000_000, provider_message_id="sandbox-m1"
+        ),
+    )
+    assert delivered == Delivered(ProviderName.SANDBOX, sandbox_message_id("m1"), delivered.reports)
+
+
+def test_a_reply_has_no_record_so_no_report():
+    assert make(SandboxLog()).deliver(message(kind="reply")).reports == ()
+
+
+def test_the_phone_showing_a_send_reports_it_read_and_a_reply_not_at_all():
+    log = SandboxLog()
+    provider = make(log)
+    provider.deliver(message(kind="send"))
+    provider.deliver(message(kind="reply"))
+    send, reply = log.entries()
+    assert read_report(send, at=1_800_000_050) == StatusReport(
+        message_id="", status="read", reason=None, at=1_800_000_050, provider_message_id="sandbox-m1"
+    )
+    assert read_report(reply, at=1_800_000_050) is None

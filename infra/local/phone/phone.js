@@ -41,11 +41,12 @@
   // --- What the trial company sent this person: the one place to swap the source ---
   //
   // What the delivery function handed to the sandbox provider for this address (GET /_local/deliveries):
-  // the messages a real phone would have received. The rest of the page only needs `{id, text, at, note}`
-  // items, oldest first.
+  // the messages a real phone would have received, each send with its record's status (`status`) as the trial
+  // recorded it; a reply has no record. The rest of the page only needs `{id, text, at, note, unread}` items,
+  // oldest first (`unread`: a send this page has not yet reported read).
   const RECEIVED = {
-    note: "Messages from the trial company show here once delivered: the delivery function hands them to " +
-      "the sandbox provider, which records them instead of reaching a real phone.",
+    note: "Messages from the trial company show here once the delivery function hands them to the sandbox " +
+      "provider, which records them instead of reaching a real phone; a message shown here is reported read.",
     load: async function (channel, address) {
       const body = await getJson("/_local/deliveries?to=" + encodeURIComponent(address));
       if (!Array.isArray(body)) throw new Error("/_local/deliveries did not answer a list");
@@ -55,15 +56,49 @@
             typeof entry.text === "string";
         })
         .map(function (entry, index) {
-          let note = "Delivered by the trial company";
-          if (entry.kind === "reply") note += " (automatic reply)";
-          else if (entry.kind === "send") note += " (sent through the gateway)";
+          let note = entry.kind === "reply" ? "Automatic reply" : "Sent through the gateway";
           if (typeof entry.from === "string" && entry.from) note += ", from " + entry.from;
+          // The record's own status, never one assumed: a reply has none to show.
+          if (typeof entry.status === "string") note += " · status: " + entry.status;
           const id = String(entry.message_id || "delivery-" + index);
-          return { id: id, text: entry.text, at: deliveredAt(id, Number(entry.at)), note: note };
+          const unread = entry.kind === "send" && (entry.status === "sent" || entry.status === "delivered");
+          return { id: id, text: entry.text, at: deliveredAt(id, Number(entry.at)), note: note, unread: unread };
         });
     },
   };
+
+  // The person saw these messages (the page is showing them): the sandbox reports them `read` through the
+  // trial's status path (POST /_local/read), once per message; it marks only what the sandbox delivered.
+  const reportedRead = Object.create(null);
+
+  async function reportRead(found) {
+    if (document.visibilityState !== "visible") return false;
+    const ids = found
+      .filter(function (m) {
+        return m.unread && !(m.id in reportedRead);
+      })
+      .map(function (m) {
+        return m.id;
+      });
+    if (!ids.length) return false;
+    ids.forEach(function (id) {
+      reportedRead[id] = true;
+    });
+    const response = await fetch("/_local/read", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ message_ids: ids }),
+      credentials: "same-origin",
+    });
+    if (!response.ok) {
+      // Tried again on a later poll.
+      ids.forEach(function (id) {
+        delete reportedRead[id];
+      });
+      return false;
+    }
+    return true;
+  }
 
   // When a delivery happened, in ms for sorting against what the person sent (Date.now()). The server gives
   // whole seconds, so the delivery lies somewhere in [at, at + 1 s); it also lies before this page first saw it.
@@ -378,6 +413,11 @@
         received = found;
         receivedFor = key;
         render();
+        return reportRead(found);
+      })
+      .then(function (reported) {
+        // Show the status the report recorded, without waiting for the next poll.
+        if (reported) again = true;
       })
       .catch(function () {
         // A stopped stack or a hiccup: the next poll tries again; the send path reports errors.

@@ -267,6 +267,8 @@ SMS_INBOUND = FunctionBudget(
 )
 DELIVERY = FunctionBudget(
     "delivery",
+    # The worst path per message. The sandbox's success path is as long: leased, sent, then its `delivered` report
+    # located (GetItem) and applied (UpdateItem), and never a release or a back-off after it.
     item_calls=(
         "attempt counted and the record leased (UpdateItem)",
         "status recorded: sent or failed (UpdateItem / TransactWriteItems)",

@@ -506,6 +506,9 @@ class DeliverySettings(DeliveryAttempts):
     # `crash`: every attempt raises an unexpected error (as a bug or a timeout would), not a provider's refusal.
     sandbox_fault: str = Field(default="none", pattern="^(none|transient|permanent|crash)$")
     sandbox_delay_seconds: float = Field(default=0.0, ge=0, le=60)
+    # The sandbox reports each send it took `delivered` (through the status path providers' reports take); off, it
+    # leaves it `sent`, as a provider whose reports come later through its webhook would (to exercise those).
+    sandbox_reports: bool = True
     messages_table: str = names.MESSAGES.local_name
     idempotency_table: str = names.IDEMPOTENCY.local_name
     outbound_queue_url: str = ""

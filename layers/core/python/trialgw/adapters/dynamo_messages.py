@@ -401,6 +401,21 @@ class DynamoMessageLog:
             raise StoreError(f"could not read the queued messages: {type(error).__name__}") from error
         return found
 
+    def status_of(self, ref: MessageRef) -> MessageStatus | None:
+        """The record's status; None when it has none (expired). Only the local phone page asks (the functions know a
+        record's status from the write that moved it). Raises StoreError."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=self._ref_key(ref),
+                ConsistentRead=True,
+                ProjectionExpression="#status",
+                ExpressionAttributeNames={"#status": "status"},
+            ).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the message status: {type(error).__name__}") from error
+        return None if item is None else MessageStatus(item["status"]["S"])
+
     def locate(
         self, *, message_id: str | None = None, provider: str | None = None, provider_message_id: str | None = None
     ) -> MessageRef | None:

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from trialgw.errors import StoreError
+from trialgw.errors import DependencyUnavailable, StoreError
+from trialgw.logic.status_reports import apply_reports
 from trialgw.models import Channel
 from trialgw.observability import logger, metrics
 from trialgw.ports import AttemptState, Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
-from trialgw.providers.port import NOT_CONFIGURED, DeliveryFailed, Provider
+from trialgw.providers.port import NOT_CONFIGURED, Delivered, DeliveryFailed, Provider
 
 BACKOFF_BASE_SECONDS = 10
 # Emitted for each message on a channel set to a provider without its credentials or account id (alarmed).
@@ -182,7 +183,20 @@ def deliver(
         # until its end, so no other receive sends it again meanwhile.
         logger.warning("message sent but its status not yet recorded", extra={"message_id": message.message_id})
         return DeliveryResult(DeliveryOutcome.SENT, unrecorded=sent)
+    _apply_answer_reports(delivered, deps)
     return DeliveryResult(DeliveryOutcome.SENT)
+
+
+def _apply_answer_reports(delivered: Delivered, deps: DeliveryDeps) -> None:
+    """The reports a provider gave with its answer (only the sandbox's `delivered`), applied after `sent` is recorded
+    (so its provider id locates the record) through the one status path webhooks take. Best effort, as a provider's
+    callback that never came: the message is sent, and a failed report must not make it sent again."""
+    if not delivered.reports:
+        return
+    try:
+        apply_reports(deps.statuses, list(delivered.reports), now=int(deps.clock()), provider=delivered.provider.value)
+    except DependencyUnavailable:
+        logger.warning("the provider's status report could not be recorded", extra={"provider": delivered.provider})
 
 
 def _release(ref: MessageRef | None, token: str | None, statuses: MessageStatusStore) -> None:

@@ -14,14 +14,21 @@ from typing import Protocol
 
 from trialgw.channels import Channel, ProviderName
 from trialgw.ports import OutboundMessage
+from trialgw.providers.status import StatusReport
 
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """The provider took the message; `provider_message_id` is its id (status reports refer to it)."""
+    """The provider took the message; `provider_message_id` is its id (status reports refer to it).
+
+    `reports` are status reports the provider already has as it answers, applied right after `sent` is recorded as
+    if its status webhook had called (`trialgw.logic.delivery`): only the sandbox has any (it delivers at once); a
+    real provider's reports come later, through its webhook, and cost the delivery nothing.
+    """
 
     provider: ProviderName
     provider_message_id: str | None
+    reports: tuple[StatusReport, ...] = ()
 
 
 # `DeliveryFailed.code` of a channel whose chosen provider lacks its credentials or account id (registry).

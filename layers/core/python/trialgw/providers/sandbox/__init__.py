@@ -20,6 +20,7 @@ def _build(settings: DeliverySettings, _credential: CredentialSource, sms_sender
     return SandboxProvider(
         fault=settings.sandbox_fault,
         delay_seconds=settings.sandbox_delay_seconds,
+        reports=settings.sandbox_reports,
         senders={**company, **settings.cm_senders},
         sms_senders=sms_senders,
     )

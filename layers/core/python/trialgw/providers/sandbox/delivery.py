@@ -11,6 +11,12 @@ Deliveries go to `DELIVERIES`, a module-level, bounded, thread-safe log. It is m
 local stack runs the delivery handler in its own process (the SQS pump calls it in a thread), so the
 `GET /_local/deliveries` route and the phone page read the very same object without any storage of their own.
 In AWS nothing reads it; it holds at most `SandboxLog.DEFAULT_LIMIT` entries per Lambda instance.
+
+Statuses: the sandbox "reaches the phone" as it records, so its answer for an accepted send carries a `delivered`
+status report (`Delivered.reports`), which the delivery applies through `apply_reports` right after `sent` is
+recorded, found by provider and provider message id as a real provider's webhook report is. `read` comes from the
+simulated phone page when it shows the message (`read_report`, the local stack's `POST /_local/read`). Replies have
+no record, so they get no report.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from enum import StrEnum
 from trialgw.models import Channel
 from trialgw.ports import Clock, OutboundMessage
 from trialgw.providers.port import Delivered, DeliveryFailed, ProviderName, SmsSenders, trial_sender
+from trialgw.providers.status import StatusReport
 
 
 class SandboxFault(StrEnum):
@@ -114,6 +121,7 @@ class SandboxProvider:
         *,
         fault: SandboxFault | str = SandboxFault.NONE,
         delay_seconds: float = 0.0,
+        reports: bool = True,
         senders: Mapping[str, str] | None = None,
         sms_senders: SmsSenders,
         sleep: Callable[[float], None] = time.sleep,
@@ -125,6 +133,7 @@ class SandboxProvider:
         self._fault = SandboxFault(fault)
         self._record = DELIVERIES.append if record is None else record
         self._delay = delay_seconds
+        self._reports = reports
         self._senders = dict(senders or {})
         self._sms_senders = sms_senders
         self._sleep = sleep
@@ -143,19 +152,51 @@ class SandboxProvider:
             raise DeliveryFailed("Sandbox configured to fail (permanent).", transient=False, code="sandbox-permanent")
         if self._fault is SandboxFault.CRASH:
             raise SandboxCrash("Sandbox configured to crash (TRIALGW_SANDBOX_FAULT=crash).")
-        self._record(
-            SandboxDelivery(
-                channel=message.channel,
-                to=message.to,
-                sender=trial_sender(message, self._senders, self._sms_senders),
-                text=message.text,
-                at=int(self._clock()),
-                message_id=message.message_id,
-                kind=message.kind,
-                rich_content=message.rich_content,
-            )
+        delivery = SandboxDelivery(
+            channel=message.channel,
+            to=message.to,
+            sender=trial_sender(message, self._senders, self._sms_senders),
+            text=message.text,
+            at=int(self._clock()),
+            message_id=message.message_id,
+            kind=message.kind,
+            rich_content=message.rich_content,
         )
-        return Delivered(provider=ProviderName.SANDBOX, provider_message_id=f"sandbox-{message.message_id}")
+        self._record(delivery)
+        provider_message_id = sandbox_message_id(message.message_id)
+        # Only a send has a record for a report to move; a reply's report would look up nothing.
+        reports = (
+            (_report(provider_message_id, "delivered", at=delivery.at),)
+            if self._reports and message.kind == "send"
+            else ()
+        )
+        return Delivered(provider=ProviderName.SANDBOX, provider_message_id=provider_message_id, reports=reports)
 
 
-__all__ = ["DELIVERIES", "SandboxCrash", "SandboxDelivery", "SandboxFault", "SandboxLog", "SandboxProvider"]
+def sandbox_message_id(message_id: str) -> str:
+    """The sandbox's id for our message: what its `sent` record and its status reports carry."""
+    return f"sandbox-{message_id}"
+
+
+def _report(provider_message_id: str, status: str, *, at: int | None) -> StatusReport:
+    # By the provider's id only, as a real provider's report: `apply_reports` locates it by provider and that id.
+    return StatusReport(message_id="", status=status, reason=None, at=at, provider_message_id=provider_message_id)
+
+
+def read_report(delivery: SandboxDelivery, *, at: int) -> StatusReport | None:
+    """The `read` report for a delivery the simulated phone showed; None for one without a record (a reply)."""
+    if delivery.kind != "send":
+        return None
+    return _report(sandbox_message_id(delivery.message_id), "read", at=at)
+
+
+__all__ = [
+    "DELIVERIES",
+    "SandboxCrash",
+    "SandboxDelivery",
+    "SandboxFault",
+    "SandboxLog",
+    "SandboxProvider",
+    "read_report",
+    "sandbox_message_id",
+]
