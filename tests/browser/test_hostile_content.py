@@ -40,6 +40,7 @@ from tests.browser.hostile_content import (
     long_text,
     meta_app_secret,
 )
+from tests.conftest import start_local_stack
 from trialgw.providers.meta.inbound import sign
 
 if TYPE_CHECKING:
@@ -173,6 +174,15 @@ def _sent(stack: LocalStack, key: str, summary: str) -> dict[str, Any]:
         if message["status"] != "queued" or time.monotonic() > deadline:
             return message
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    """This module's own stack, whose sandbox leaves a send `sent` as a real provider does until its reports come by
+    webhook: the hostile failure reason below needs a message a provider may still fail (the session's sandbox
+    reports `delivered` at once, and nothing moves a delivered message to failed)."""
+    with start_local_stack({"TRIALGW_SANDBOX_REPORTS": "false"}) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
