@@ -469,6 +469,7 @@ _TRIAL_VIEW: dict[str, Any] = {
                 "expiresAt": _DATE_TIME,
                 "secondsLeft": {"type": "integer", "minimum": 0},
                 "status": {"type": "string", "enum": ["active", "expired"]},
+                "expired": {"type": "boolean", "description": "Every quota then shows 0 left."},
             },
         },
         "quotas": {"type": "array", "items": _QUOTA_ROW},
@@ -482,6 +483,10 @@ _TRIAL_VIEW: dict[str, Any] = {
                     "instruction": {"type": "string"},
                     "address": {"type": "string"},
                     "link": {"type": ["string", "null"]},
+                    "localPhoneLink": {
+                        "type": ["string", "null"],
+                        "description": "The simulated phone, key filled in: on the local stack only.",
+                    },
                 },
             },
         },
