@@ -17,6 +17,11 @@ that never answers):
 
 * **with tracing on** (or off, when the default is on): the same import + first request, the knob flipped.
 
+Beside them, the same two numbers of a reference (`benchmarks/reference_function`): the least a Powertools REST
+function built as DESIGN.md builds ours does (Logger, EMF metrics, Powertools' resolver, a boto3 client made on the
+first request, one GetItem), with no business logic, against its own floor. It tells what Powertools alone costs,
+so that what an API function's ratio owes to trialgw's own code can be read off.
+
 Times run from the parent's spawn to the child's `time.monotonic()` (one clock for all processes) after the work,
 so interpreter shutdown is not counted. Medians over fresh processes, a function's floor and its handler (as
 deployed, then with tracing flipped) run in turn (which goes first rotating), the functions in turn, so drift in the
@@ -69,7 +74,7 @@ MIN_RUNS = 5
 # Per function and round: its floor, its handler as deployed, and its handler with tracing the other way.
 KINDS = ["floor", "handler", "flipped"]
 # Three processes per function and round (floor, as deployed, tracing flipped).
-BUDGET_SECONDS = 200.0
+BUDGET_SECONDS = 225.0
 CHILD = Path(__file__).with_name("cold_child.py")
 SOURCE_CORE = ROOT / "layers" / "core" / "python"
 BUILT_CORE = build.CORE_LAYER_BUILD_DIR / "python"
@@ -80,6 +85,22 @@ PROVIDER_SECRETS_NAME = "trialgw/provider-secrets"
 UNANSWERED_ENDPOINT = "http://127.0.0.1:9"
 # The statuses the API functions' first requests must answer.
 API_STATUSES = {"send": 200, "signup": 202, "mo_webhook": 200, "dashboard": 200}
+
+
+REFERENCE_DIR = Path(__file__).with_name("reference_function")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A function of no business logic, measured as the functions are (see the module docstring)."""
+
+    name: str = "powertools_reference"
+    code_dir: Path = REFERENCE_DIR
+    timeout_seconds: int = 10
+    status: int = 200
+
+
+REFERENCE = Reference()
 
 
 @dataclass
@@ -118,8 +139,11 @@ def built() -> bool:
     return all(Path(importlib.util.cache_from_source(str(source))).is_file() for source in sources)
 
 
-def code_dirs(function: FunctionDef, from_build: bool) -> list[Path]:
-    """The function's directory and the core layer's, as Lambda puts them on `sys.path` (/var/task, /opt/python)."""
+def code_dirs(function: FunctionDef | Reference, from_build: bool) -> list[Path]:
+    """The function's directory and the core layer's, as Lambda puts them on `sys.path` (/var/task, /opt/python);
+    the reference's own directory alone (it has no bytecode built: Python compiles it, a few lines, at its start)."""
+    if isinstance(function, Reference):
+        return [function.code_dir]
     if from_build:
         return [BUILT_FUNCTIONS / function.name, BUILT_CORE]
     return [function.code_dir, SOURCE_CORE]
@@ -130,10 +154,22 @@ def queue_url(queue: names.QueueDef) -> str:
 
 
 def deployed_environment(
-    function: FunctionDef, from_build: bool, daemon_port: int, *, tracing: bool = TRACING_BY_DEFAULT
+    function: FunctionDef | Reference,
+    from_build: bool,
+    daemon_port: int,
+    *,
+    tracing: bool = TRACING_BY_DEFAULT,
+    key: str = "",
 ) -> dict[str, str]:
     """The function's environment as the stack deploys it (`tracing` as the knob sets it), and what Lambda adds,
-    with nothing reaching AWS."""
+    with nothing reaching AWS. The reference reads the trial of `key` from the trials table."""
+    if isinstance(function, Reference):
+        own = {"REFERENCE_TABLE": names.TRIALS.local_name, "REFERENCE_KEY_HASH": hash_key(key)}
+        dirs = code_dirs(function, from_build)
+        lambda_env = _lambda_environment(
+            function.name, "handler.handler", 256, dirs, daemon_port=daemon_port, tracing=tracing
+        )
+        return {**lambda_env, **own}
     env = function_environment(function, SITE_URL, environ={})
     queues = {queue.logical: queue for queue in names.QUEUES}
     model = function.settings_model.model_fields
@@ -150,41 +186,54 @@ def deployed_environment(
         env[env_var("webhook_secrets_name")] = WEBHOOK_SECRETS_NAME
     if function.reads_provider_secrets:
         env[env_var("provider_secrets_name")] = PROVIDER_SECRETS_NAME
-    dirs = code_dirs(function, from_build)
-    trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
     env.update(
-        {
-            "POWERTOOLS_SERVICE_NAME": function.name,
-            "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            "POWERTOOLS_METRICS_DISABLED": "false",
-            "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
-            "POWERTOOLS_DEV": "false",
-            # What Lambda sets: Powertools' Tracer and the X-Ray SDK trace only where LAMBDA_TASK_ROOT is set.
-            "LAMBDA_TASK_ROOT": str(dirs[0]),
-            "_HANDLER": function.handler,
-            "AWS_LAMBDA_FUNCTION_NAME": f"trialgw-{function.name}",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
-            "_X_AMZN_TRACE_ID": trace,
-            "AWS_ENDPOINT_URL": UNANSWERED_ENDPOINT,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "PATH": "/usr/bin:/bin",
-            # The child imports `benchmarks.stubs` (after the import measured) from the checkout, last.
-            "PYTHONPATH": os.pathsep.join(str(d) for d in [*dirs, ROOT]),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        _lambda_environment(
+            function.name,
+            function.handler,
+            function.memory_mb,
+            code_dirs(function, from_build),
+            daemon_port=daemon_port,
+            tracing=tracing,
+        )
     )
     return env
+
+
+def _lambda_environment(
+    name: str, handler: str, memory_mb: int, dirs: list[Path], *, daemon_port: int, tracing: bool
+) -> dict[str, str]:
+    """What the stack sets for Powertools and what Lambda adds, with nothing reaching AWS."""
+    trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+    return {
+        "POWERTOOLS_SERVICE_NAME": name,
+        "POWERTOOLS_METRICS_NAMESPACE": "trialgw",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_METRICS_DISABLED": "false",
+        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
+        "POWERTOOLS_DEV": "false",
+        # What Lambda sets: Powertools' Tracer and the X-Ray SDK trace only where LAMBDA_TASK_ROOT is set.
+        "LAMBDA_TASK_ROOT": str(dirs[0]),
+        "_HANDLER": handler,
+        "AWS_LAMBDA_FUNCTION_NAME": f"trialgw-{name}",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
+        "_X_AMZN_TRACE_ID": trace,
+        "AWS_ENDPOINT_URL": UNANSWERED_ENDPOINT,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PATH": "/usr/bin:/bin",
+        # The child imports `benchmarks.stubs` (after the import measured) from the checkout, last.
+        "PYTHONPATH": os.pathsep.join(str(d) for d in [*dirs, ROOT]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def _outbound_record(key: str, queue: names.QueueDef, dead: bool) -> dict[str, Any]:
@@ -211,9 +260,12 @@ def _outbound_record(key: str, queue: names.QueueDef, dead: bool) -> dict[str, A
     return sqs_event([received], queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}")
 
 
-def first_event(function: FunctionDef, key: str) -> dict[str, Any]:
-    """A realistic first request for the function."""
+def first_event(function: FunctionDef | Reference, key: str) -> dict[str, Any]:
+    """A realistic first request for the function (the reference: the dashboard's)."""
     event: dict[str, Any]
+    if isinstance(function, Reference):
+        path = "/dashboard-api/trial"
+        return api_event("GET", path, path, None, {"Authorization": f"Bearer {key}"})
     match function.name:
         case "send":
             event = send_event(send_body(key, WHITELISTED))
@@ -292,9 +344,9 @@ def _run(mode: str, spec_path: Path, env: dict[str, str]) -> tuple[float, float,
     return (result["imported"] - started) * 1000, (result["done"] - started) * 1000, result
 
 
-def _check(function: FunctionDef, result: dict[str, Any]) -> None:
+def _check(function: FunctionDef | Reference, result: dict[str, Any]) -> None:
     """The first request must have been answered as a real one would: not an error, no batch item failed."""
-    expected = API_STATUSES.get(function.name)
+    expected = function.status if isinstance(function, Reference) else API_STATUSES.get(function.name)
     fine = result["status"] == expected if expected else not result["failures"]
     if not fine:
         raise RuntimeError(f"{function.name}'s first request went wrong: {result['answer']}")
@@ -313,15 +365,16 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
     from_build = built()
     key = new_key()
     stub = _trial(key)
-    samples = {f.name: Samples() for f in FUNCTIONS}
+    targets: list[FunctionDef | Reference] = [*FUNCTIONS, REFERENCE]
+    samples = {f.name: Samples() for f in targets}
     with tempfile.TemporaryDirectory(prefix="trialgw-cold-") as tmp, _daemon() as port:
         directory = Path(tmp)
-        envs = {f.name: deployed_environment(f, from_build, port) for f in FUNCTIONS}
+        envs = {f.name: deployed_environment(f, from_build, port, key=key) for f in targets}
         flipped_envs = {
-            f.name: deployed_environment(f, from_build, port, tracing=not TRACING_BY_DEFAULT) for f in FUNCTIONS
+            f.name: deployed_environment(f, from_build, port, tracing=not TRACING_BY_DEFAULT, key=key) for f in targets
         }
         handler_specs, floor_specs = {}, {}
-        for function in FUNCTIONS:
+        for function in targets:
             handler_spec = {
                 "function": function.name,
                 "event": first_event(function, key),
@@ -350,7 +403,7 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
         started = time.monotonic()
         done_rounds = 0
         while done_rounds < runs:
-            for index, function in enumerate(FUNCTIONS):
+            for index, function in enumerate(targets):
                 each = samples[function.name]
                 turn = (done_rounds + index) % len(KINDS)
                 for kind in KINDS[turn:] + KINDS[:turn]:
@@ -375,7 +428,7 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
                 runs = max(MIN_RUNS, min(runs, 1 + int((budget_seconds - (now - begun)) / (now - started))))
     floor_import = statistics.median(ms for each in samples.values() for ms in each.floor_imports)
     results = []
-    for function in FUNCTIONS:
+    for function in targets:
         each = samples[function.name]
         imported, first, floor = (statistics.median(s) for s in (each.imports, each.firsts, each.floors))
         flipped_import, flipped_first = (statistics.median(s) for s in (each.flipped_imports, each.flipped_firsts))

@@ -12,14 +12,13 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trialgw import budgets
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
-from trialgw.adapters.sqs_batches import process_within_budget
+from trialgw.adapters.sqs_batches import QueueRecord, process_within_budget
 from trialgw.adapters.sqs_outbound import read_outbound
 from trialgw.logic.dead_letters import DEAD_LETTERED_METRIC, DeadLetterDeps, settle_dead_letter
 from trialgw.observability import lambda_entry, logger, metrics
@@ -35,7 +34,7 @@ def _deps() -> DeadLetterDeps:
     return DeadLetterDeps(statuses=DynamoMessageLog(aws.dynamodb(), _settings().messages_table), clock=time.time)
 
 
-def _record(record: SQSRecord) -> str:
+def _record(record: QueueRecord) -> str:
     try:
         message = read_outbound(record.body)
     except ValueError as error:

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -36,7 +35,7 @@ from trialgw import budgets
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
-from trialgw.adapters.sqs_batches import attempt_number, hand_back_with, process_within_budget
+from trialgw.adapters.sqs_batches import QueueRecord, attempt_number, hand_back_with, process_within_budget
 from trialgw.adapters.sqs_outbound import outbound_from_json
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
@@ -129,7 +128,7 @@ class PastLastAttempt(Exception):
     """A copy of a message handed back untried, received again after its last attempt (see `_record`)."""
 
 
-def _record(record: SQSRecord, context: LambdaContext, deadline_ms: int) -> str:
+def _record(record: QueueRecord, context: LambdaContext, deadline_ms: int) -> str:
     try:
         body = json.loads(record.body)
         if not isinstance(body, dict):
@@ -160,7 +159,7 @@ def _record(record: SQSRecord, context: LambdaContext, deadline_ms: int) -> str:
 
 
 def _deliver(
-    record: SQSRecord,
+    record: QueueRecord,
     message: OutboundMessage,
     *,
     body: dict[str, Any],
@@ -211,11 +210,10 @@ def _deliver_reply(body: dict[str, Any], context: LambdaContext, deadline_ms: in
     return DeliveryResult(DeliveryOutcome(answer["outcome"]))
 
 
-def _carried_sent(record: SQSRecord) -> SentStatus | None:
+def _carried_sent(record: QueueRecord) -> SentStatus | None:
     """The `sent` status a copy of the message carries (`SENT_ATTRIBUTE`), if any; ValueError for a garbled one."""
-    attribute = (record.raw_event.get("messageAttributes") or {}).get(SENT_ATTRIBUTE) or {}
-    value = attribute.get("stringValue") if isinstance(attribute, dict) else None
-    return SentStatus.from_json(str(value)) if value is not None else None
+    value = record.string_attribute(SENT_ATTRIBUTE)
+    return SentStatus.from_json(value) if value is not None else None
 
 
 def _write_sent(message: OutboundMessage, sent: SentStatus) -> str:
@@ -223,7 +221,7 @@ def _write_sent(message: OutboundMessage, sent: SentStatus) -> str:
     return DeliveryOutcome.SENT.value
 
 
-def _retried(record: SQSRecord, work: Callable[[], str], *, attempt: int) -> str:
+def _retried(record: QueueRecord, work: Callable[[], str], *, attempt: int) -> str:
     """`work()`'s outcome; a failure is retried after its back-off (the record's visibility) and raised, so the batch
     reports it failed."""
     try:
@@ -246,7 +244,7 @@ def _retried(record: SQSRecord, work: Callable[[], str], *, attempt: int) -> str
     return outcome
 
 
-def _delay(record: SQSRecord, seconds: int) -> None:
+def _delay(record: QueueRecord, seconds: int) -> None:
     """Back-off: the failed message becomes visible again after `seconds` instead of the queue's timeout."""
     try:
         aws.sqs().change_message_visibility(

@@ -12,13 +12,12 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trialgw import budgets, wiring
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
-from trialgw.adapters.sqs_batches import process_within_budget
+from trialgw.adapters.sqs_batches import QueueRecord, process_within_budget
 from trialgw.errors import InvalidPayload
 from trialgw.logic.inbound import InboundDeps, handle_inbound
 from trialgw.logic.status_reports import apply_reports
@@ -79,7 +78,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch item failure: SQS retries it, and after the queue's maxReceiveCount keeps it in the dead-letter queue."""
     outcomes: dict[str, str] = {}
 
-    def record_handler(record: SQSRecord) -> None:
+    def record_handler(record: QueueRecord) -> None:
         outcomes[record.message_id] = _notification(record.body)
 
     # A notification is started only while the remaining time covers its worst case; the rest go back onto the queue

@@ -7,9 +7,9 @@ import pytest
 from benchmarks import cold_start
 from benchmarks.__main__ import cold_start_rows
 from benchmarks.stubs import updated
-from infra.topology import FUNCTIONS, TRACING_BY_DEFAULT, FunctionDef
+from infra.topology import FUNCTIONS, ROOT, TRACING_BY_DEFAULT, FunctionDef
 from trialgw import names
-from trialgw.keys import new_key
+from trialgw.keys import hash_key, new_key
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
@@ -101,3 +101,16 @@ def test_the_summary_shows_both_numbers_of_each_handler_against_their_floors() -
         ),
         ("cold start", "send: with tracing on, import / + first request", "-", "the same floors", "3.90 / 2.50"),
     ]
+
+
+def test_the_reference_starts_as_a_function_would_with_its_own_code_only_and_the_dashboards_first_request() -> None:
+    key = new_key()
+    env = cold_start.deployed_environment(cold_start.REFERENCE, from_build=True, daemon_port=2000, key=key)
+    # Its own directory, then the checkout (for the child's stub, after the import measured): no trialgw layer.
+    assert env["PYTHONPATH"].split(":") == [str(cold_start.REFERENCE_DIR), str(ROOT)]
+    assert env["LAMBDA_TASK_ROOT"] == str(cold_start.REFERENCE_DIR)
+    assert env["REFERENCE_KEY_HASH"] == hash_key(key)
+    assert env["REFERENCE_TABLE"] == names.TRIALS.local_name
+    assert env["AWS_ENDPOINT_URL"] == cold_start.UNANSWERED_ENDPOINT
+    event = cold_start.first_event(cold_start.REFERENCE, key)
+    assert (event["httpMethod"], event["path"]) == ("GET", "/dashboard-api/trial")

@@ -22,7 +22,8 @@ CORE = ROOT / "layers" / "core" / "python"
 # pydantic and email_validator: only the signup's input needs them, on its first request (trialgw.signup_input).
 # The X-Ray SDK: only when tracing is on. Powertools idempotency (and the boto3 resource layer it imports): only on
 # the delivery function's first record. Powertools' event_handler (every resolver it has, asyncio with AppSync's):
-# only on an API function's first request (trialgw.http.resolver).
+# only on an API function's first request (trialgw.http.resolver). Powertools' batch utility and its data classes
+# (every event class Powertools has): never (trialgw.adapters.sqs_batches walks SQS batches itself).
 HEAVY = (
     "pydantic",
     "pydantic_core",
@@ -30,6 +31,8 @@ HEAVY = (
     "aws_xray_sdk",
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
     "asyncio",
 )
 

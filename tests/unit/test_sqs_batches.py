@@ -7,10 +7,9 @@ import base64
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from trialgw.adapters.sqs_batches import ATTEMPTS_ATTRIBUTE, attempt_number, process_within_budget
+from trialgw.adapters.sqs_batches import ATTEMPTS_ATTRIBUTE, QueueRecord, attempt_number, process_within_budget
 from trialgw.budgets import CallLimits, FunctionBudget
 
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/trialgw-outbound"
@@ -84,7 +83,7 @@ def run(
 ) -> tuple[dict[str, Any], list[str]]:
     handled: list[str] = []
 
-    def handler(item: SQSRecord) -> str:
+    def handler(item: QueueRecord) -> str:
         handled.append(item.message_id)
         clock.remaining_ms -= clock.spend_ms
         if item.message_id in fail:
@@ -190,4 +189,4 @@ def test_the_attempt_number_counts_the_earlier_copies(receives: int, before: Any
     raw = record(0, receives=receives)
     if before is not None:
         raw["messageAttributes"][ATTEMPTS_ATTRIBUTE] = {"stringValue": str(before), "dataType": "Number"}
-    assert attempt_number(SQSRecord(raw)) == attempt
+    assert attempt_number(QueueRecord(raw)) == attempt

@@ -13,6 +13,11 @@ visible again at once: retried soon, at the cost of one receive. Should an origi
 fails to delete it), both are processed, and the worker's own claim (delivery: the message's record) keeps the second
 from doing anything twice. A worker can also hand back a record it did try, with attributes that say what is left to
 do (`hand_back_with`: delivery's unrecorded `sent`).
+
+The batch is walked here rather than by Powertools' batch utility: the partial batch response is only the failed
+records' ids, and the utility's import (asyncio for its async processor, and Powertools' `data_classes` package for
+its record class, which imports every event class Powertools has) was about a fifth of `import boto3`, paid by every
+SQS function's first batch (`make bench`'s cold start measures it).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw.budgets import FunctionBudget
@@ -40,64 +44,98 @@ class NotStarted(Exception):
     """A record the worker had no time to start: it goes back to the queue untried."""
 
 
-def attempts_before(record: SQSRecord) -> int:
+class QueueRecord:
+    """One record of an SQS event as Lambda's event source mapping passes it, read where a worker needs a field."""
+
+    __slots__ = ("raw_event",)
+
+    def __init__(self, raw_event: dict[str, Any]) -> None:
+        self.raw_event = raw_event
+
+    @property
+    def message_id(self) -> str:
+        return str(self.raw_event["messageId"])
+
+    @property
+    def body(self) -> str:
+        return str(self.raw_event.get("body") or "")
+
+    @property
+    def receipt_handle(self) -> str:
+        return str(self.raw_event["receiptHandle"])
+
+    @property
+    def receive_count(self) -> int:
+        """SQS's ApproximateReceiveCount: 1 on the first receive of this copy of the message."""
+        return int((self.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+
+    def string_attribute(self, name: str) -> str | None:
+        """The message attribute `name`'s string value (String and Number attributes), if it has one."""
+        attribute = (self.raw_event.get("messageAttributes") or {}).get(name) or {}
+        value = attribute.get("stringValue") if isinstance(attribute, dict) else None
+        return str(value) if value is not None else None
+
+
+def attempts_before(record: QueueRecord) -> int:
     """Attempts made on the message before this copy of it: 0 for a message that was never handed back."""
-    attribute = (record.raw_event.get("messageAttributes") or {}).get(ATTEMPTS_ATTRIBUTE) or {}
-    value = attribute.get("stringValue") if isinstance(attribute, dict) else None
+    value = record.string_attribute(ATTEMPTS_ATTRIBUTE)
     try:
-        return max(0, int(str(value))) if value is not None else 0
+        return max(0, int(value)) if value is not None else 0
     except ValueError:
         return 0
 
 
-def attempt_number(record: SQSRecord) -> int:
+def attempt_number(record: QueueRecord) -> int:
     """Which attempt at the message this receive is (1-based), counting its earlier copies' attempts."""
-    return attempts_before(record) + int(record.attributes.approximate_receive_count)
+    return attempts_before(record) + record.receive_count
 
 
 def process_within_budget(
     event: dict[str, Any],
     context: LambdaContext,
-    record_handler: Callable[[SQSRecord], Any],
+    record_handler: Callable[[QueueRecord], Any],
     *,
     budget: FunctionBudget,
     sqs: SQSClient | None,
     queue_url: str | None,
 ) -> dict[str, Any]:
-    """Powertools' partial batch processing of `event`, one record at a time while `budget` admits one more; the
-    partial batch response (`batchItemFailures`). Records not started are handed back to `queue_url` (see the
-    module docstring); a failed record is reported as usual, and never raised for the whole batch."""
-    # Imported here, by the first batch, not at the cold start's import: Powertools' batch utility imports asyncio
-    # (for its async processor), about a sixth of `import boto3`.
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    untried: list[SQSRecord] = []
-
-    def within_budget(record: SQSRecord) -> Any:
+    """The partial batch response (`batchItemFailures`) of `event`'s records, handled one at a time while `budget`
+    admits one more. A record whose handler raises is reported failed (SQS retries it), never raised for the whole
+    batch; records not started are handed back to `queue_url` (see the module docstring)."""
+    raw_records = event.get("Records")
+    if not isinstance(raw_records, list) or not raw_records:
+        # Not an SQS batch: the event source mapping never sends one without records.
+        raise ValueError("the event holds no SQS records")
+    failed: list[QueueRecord] = []
+    untried: list[QueueRecord] = []
+    for record in map(QueueRecord, raw_records):
         # Once one record waits, every later one does: the remaining time only shrinks.
         if untried or not budget.admits(context.get_remaining_time_in_millis()):
             untried.append(record)
-            raise NotStarted(record.message_id)
-        return record_handler(record)
+            continue
+        try:
+            record_handler(record)
+        except Exception as error:
+            # Its type only: a message (a provider's answer, a store's) may quote what the record carried.
+            logger.warning(
+                "record failed; SQS retries it",
+                extra={"error": type(error).__name__, "sqs_message_id": record.message_id},
+            )
+            failed.append(record)
+    handed_back: set[str] = set()
+    if untried:
+        handed_back = hand_back(untried, sqs=sqs, queue_url=queue_url)
+        logger.warning(
+            "no time left for every record: the rest go back to the queue untried",
+            extra={"untried": len(untried), "handed_back": len(handed_back), "batch": len(raw_records)},
+        )
+        metrics.add_metric(name=HANDED_BACK_METRIC, unit="Count", value=len(untried))
+    # Tried records come before untried ones: the failures are listed in the batch's order.
+    lost = [record for record in failed + untried if record.message_id not in handed_back]
+    return {"batchItemFailures": [{"itemIdentifier": record.message_id} for record in lost]}
 
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response: dict[str, Any] = dict(
-        process_partial_response(event=event, record_handler=within_budget, processor=processor, context=context)
-    )
-    if not untried:
-        return response
-    handed_back = hand_back(untried, sqs=sqs, queue_url=queue_url)
-    logger.warning(
-        "no time left for every record: the rest go back to the queue untried",
-        extra={"untried": len(untried), "handed_back": len(handed_back), "batch": len(event.get("Records") or [])},
-    )
-    metrics.add_metric(name=HANDED_BACK_METRIC, unit="Count", value=len(untried))
-    failures: list[dict[str, str]] = list(response.get("batchItemFailures") or [])
-    response["batchItemFailures"] = [failure for failure in failures if failure["itemIdentifier"] not in handed_back]
-    return response
 
-
-def hand_back(records: list[SQSRecord], *, sqs: SQSClient | None, queue_url: str | None) -> set[str]:
+def hand_back(records: list[QueueRecord], *, sqs: SQSClient | None, queue_url: str | None) -> set[str]:
     """Puts `records` back onto `queue_url` as new messages (one SendMessageBatch, at most 10); the SQS message ids of
     those put back. The others are made visible again at once (one ChangeMessageVisibilityBatch), best effort."""
     if not records or sqs is None or not queue_url:
@@ -125,7 +163,7 @@ def hand_back(records: list[SQSRecord], *, sqs: SQSClient | None, queue_url: str
     return {records[index].message_id for index in sent}
 
 
-def hand_back_with(record: SQSRecord, attributes: dict[str, str], *, sqs: SQSClient, queue_url: str) -> bool:
+def hand_back_with(record: QueueRecord, attributes: dict[str, str], *, sqs: SQSClient, queue_url: str) -> bool:
     """Puts `record` back onto `queue_url` as a new message carrying `attributes` (String attributes, replacing any
     of those names) besides its own and its attempts so far (this receive not counted, as for an untried record);
     whether it went. The original is left as it is: its worker acknowledges it."""
@@ -137,7 +175,7 @@ def hand_back_with(record: SQSRecord, attributes: dict[str, str], *, sqs: SQSCli
     return True
 
 
-def _copy(record: SQSRecord, attributes: dict[str, str]) -> dict[str, Any]:
+def _copy(record: QueueRecord, attributes: dict[str, str]) -> dict[str, Any]:
     """A new message of `record`: its body, its attributes with `attributes`, and its attempts so far."""
     return {
         "MessageBody": record.body,
@@ -149,7 +187,7 @@ def _copy(record: SQSRecord, attributes: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _attributes(record: SQSRecord) -> dict[str, Any]:
+def _attributes(record: QueueRecord) -> dict[str, Any]:
     """The record's message attributes, as SendMessage takes them (the attempts attribute is set anew)."""
     copied: dict[str, Any] = {}
     for name, value in (record.raw_event.get("messageAttributes") or {}).items():
@@ -166,6 +204,7 @@ def _attributes(record: SQSRecord) -> dict[str, Any]:
 __all__ = [
     "ATTEMPTS_ATTRIBUTE",
     "NotStarted",
+    "QueueRecord",
     "attempt_number",
     "attempts_before",
     "hand_back",
