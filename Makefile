@@ -16,11 +16,14 @@ PYTHON ?= $(shell for candidate in python$(PYTHON_VERSION) \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov in a venv of its own: its pins (boto3 1.35, packaging 23) would downgrade the project's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 DEPS_LAYER := build/layers/deps/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help dev test check fmt lint typecheck synth cdk-synth deploy layers bench clean
+.PHONY: help dev test check fmt lint typecheck scan synth cdk-synth deploy layers bench clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -40,6 +43,13 @@ $(STAMP): pyproject.toml .python-version
 	@$(BIN)/python $(IS_PYTHON_VERSION) >/dev/null || { echo "$(PYTHON) is not Python $(PYTHON_VERSION)" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(CHECKOV_STAMP): tools/checkov/requirements.txt | $(STAMP)
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r tools/checkov/requirements.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -62,8 +72,8 @@ layers: $(DEPS_LAYER)/.installed | $(STAMP) ## build what Lambda runs into build
 dev: $(STAMP) ## run the whole system locally (PORT=8080)
 	$(BIN)/python -m infra.local
 
-# node_modules: a test drives CM's Node SDK (package.json) against the local stack.
-test: $(STAMP) layers node_modules/.installed ## run every test (unit, integration, infra, e2e, browser)
+# node_modules: a test drives CM's Node SDK (package.json) against the local stack; checkov scans the template.
+test: $(STAMP) layers node_modules/.installed $(CHECKOV_STAMP) ## run every test (unit, integration, infra, e2e, browser)
 	$(BIN)/pytest
 
 check: lint typecheck test ## lint, type-check and test
@@ -83,6 +93,10 @@ typecheck: $(STAMP) ## mypy (strict on layers/, functions/ and trialgw_admin/)
 synth: $(STAMP) layers ## write the CloudFormation template to cdk.out/ (offline, no Docker)
 	$(BIN)/python -m infra.app
 
+scan: synth $(CHECKOV_STAMP) ## checkov on the synthesized template (the tests run it too; README: Security scanners)
+	$(CHECKOV_VENV)/bin/checkov -f cdk.out/$$($(BIN)/python -c 'from infra.app import DEFAULT_STACK_NAME as n; print(n)').template.json \
+		--framework cloudformation --compact --quiet --skip-download
+
 cdk-synth: $(STAMP) layers node_modules/.installed ## the same synth through the CDK CLI (npx aws-cdk synth), offline
 	npx --no-install aws-cdk synth --quiet --no-notices
 
@@ -93,4 +107,4 @@ bench: $(STAMP) layers ## run the benchmarks and print their tables
 	$(BIN)/python -m benchmarks
 
 clean: ## remove build output, caches and the virtualenv
-	rm -rf $(VENV) build cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(CHECKOV_VENV) build cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts

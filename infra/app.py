@@ -34,6 +34,9 @@ Context knobs (all optional except senderEmail):
 | deliveryMaxConcurrency     | 5       | concurrent delivery invocations the queue drives (2 to 1000)     |
 | apiDomainName              | —       | custom domain of the API; the API URL becomes https://<it>       |
 | apiCertificateArn          | —       | ACM certificate of apiDomainName, in the stack's region          |
+| siteDomainName             | —       | custom domain of the pages (TLS 1.2+); the site URL becomes it  |
+| siteCertificateArn         | —       | ACM certificate of siteDomainName, in us-east-1 (CloudFront's)   |
+| siteWebAclArn              | —       | a CloudFront-scoped AWS WAF web ACL (made in us-east-1) for the pages |
 | capacityLimit              | 1000    | messages accepted across all trials per window before the breaker trips |
 | capacityWindowSeconds      | 3600    | the capacity breaker's counting window                           |
 | providerSms                | sandbox | who carries SMS: sandbox, cm or aws-sms (End User Messaging)     |

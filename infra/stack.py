@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aspects, CfnOutput, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -42,6 +42,7 @@ from infra.constructs.site import Site
 from infra.constructs.sms import Sms
 from infra.constructs.storage import INDEX_WILDCARD_REASON, Storage
 from infra.constructs.topics import Topics
+from infra.scan_acknowledgements import ScanAcknowledgements
 from infra.site_rules import trial_rules
 from trialgw import names
 from trialgw.channels import spec_of
@@ -82,6 +83,8 @@ CONSUMER_BATCHING_WINDOW = Duration.seconds(1)
 DELIVERY_MAX_CONCURRENCY = (2, 1000)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
+_GLOBAL_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}")
+_GLOBAL_WEB_ACL_ARN = re.compile(r"arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]{1,128}/[0-9a-f-]{36}")
 _RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -224,6 +227,15 @@ class StackConfig:
     # region; both or neither. The API URL (curl examples, outputs) becomes https://<apiDomainName>.
     api_domain_name: str | None = None
     api_certificate_arn: str | None = None
+    # A custom domain for the pages and the ARN of its ACM certificate, which CloudFront takes from us-east-1 only;
+    # both or neither. With them the viewers get TLS 1.2 at least (TLSv1.2_2021) and the site's URL (the API's
+    # only CORS origin, the links in e-mails) becomes https://<siteDomainName>; without, CloudFront's default
+    # certificate, whose policy (TLS 1.0 and up) CloudFront fixes.
+    site_domain_name: str | None = None
+    site_certificate_arn: str | None = None
+    # A CloudFront-scoped AWS WAF web ACL (created in us-east-1, which a stack in another region cannot do) to put
+    # in front of the pages.
+    site_web_acl_arn: str | None = None
     # Settings fields (snake_case) → values, validated by each function's settings model at synth.
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -255,7 +267,24 @@ class StackConfig:
             raise ValueError(f"apiDomainName {self.api_domain_name!r} is not a host name")
         if self.api_certificate_arn is not None and not _CERTIFICATE_ARN.fullmatch(self.api_certificate_arn):
             raise ValueError(f"apiCertificateArn {self.api_certificate_arn!r} is not an ACM certificate ARN")
+        self._check_site_domain()
         self._check_channels()
+
+    def _check_site_domain(self) -> None:
+        if (self.site_domain_name is None) != (self.site_certificate_arn is None):
+            raise ValueError("set siteDomainName and siteCertificateArn together (or neither)")
+        if self.site_domain_name is not None and not _HOSTNAME.fullmatch(self.site_domain_name):
+            raise ValueError(f"siteDomainName {self.site_domain_name!r} is not a host name")
+        if self.site_certificate_arn is not None and not _GLOBAL_CERTIFICATE_ARN.fullmatch(self.site_certificate_arn):
+            raise ValueError(
+                f"siteCertificateArn {self.site_certificate_arn!r} is not an ACM certificate ARN in us-east-1 "
+                "(CloudFront takes certificates from there only)"
+            )
+        if self.site_web_acl_arn is not None and not _GLOBAL_WEB_ACL_ARN.fullmatch(self.site_web_acl_arn):
+            raise ValueError(
+                f"siteWebAclArn {self.site_web_acl_arn!r} is not the ARN of a CloudFront-scoped web ACL "
+                "(arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>)"
+            )
 
     def _check_channels(self) -> None:
         # A channel that could never send fails the deploy, not every message after it.
@@ -348,6 +377,8 @@ class TrialGatewayStack(Stack):
             termination_protection=config.deletion_protection,
         )
         self.config = config
+        # checkov's stack-wide acknowledgements, each on the resources it is true of (infra.scan_acknowledgements).
+        Aspects.of(self).add(ScanAcknowledgements())
         self.storage = Storage(
             self,
             "Storage",
@@ -401,6 +432,9 @@ class TrialGatewayStack(Stack):
             log_retention=config.log_retention,
             access_log_days=config.log_retention_days,
             removal_policy=config.removal_policy,
+            domain_name=config.site_domain_name,
+            certificate_arn=config.site_certificate_arn,
+            web_acl_arn=config.site_web_acl_arn,
         )
         if self.firewall.challenge_script_url is not None:
             self.firewall.accept_tokens_from(self.site.distribution.distribution_domain_name)
@@ -482,6 +516,11 @@ class TrialGatewayStack(Stack):
             alarm_email=config.alarm_email,
             queues=self.queues.by_logical,
             functions={name: built.function for name, built in self.functions.by_name.items()},
+            failed_runs={
+                name: built.failed_runs
+                for name, built in self.functions.by_name.items()
+                if built.failed_runs is not None
+            },
             stage=self.api.stage,
             breaker_services=[BREAKER_SERVICE],
             # The functions that choose providers, and so fail messages on a channel that is not configured.
@@ -533,6 +572,13 @@ class TrialGatewayStack(Stack):
     def _outputs(self, *, signup_path: str) -> None:
         CfnOutput(self, "SiteUrl", value=self.site.url, description="The signup page (dashboard: /dashboard/)")
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API (no trailing slash)")
+        if self.config.site_domain_name is not None:
+            CfnOutput(
+                self,
+                "SiteDomainTarget",
+                value=self.site.distribution.distribution_domain_name,
+                description=f"Point DNS for {self.config.site_domain_name} here (CNAME, or a Route 53 alias)",
+            )
         if self.api.domain is not None:
             CfnOutput(
                 self,

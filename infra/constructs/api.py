@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import api_errors
-from infra.constructs import acknowledge
+from infra.constructs import acknowledge, acknowledge_scan
 from infra.topology import RouteDef, RouteGroup
 from trialgw.http import CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS
 
@@ -145,6 +145,19 @@ class Api(Construct):
         # CDK's default "Endpoint" output ends in a slash; the stack outputs `url` as ApiUrl instead.
         self.rest_api.node.try_remove_child("Endpoint")
         self.stage = self.rest_api.deployment_stage
+        acknowledge_scan(
+            self.stage,
+            "CKV_AWS_73",
+            "X-Ray tracing is off on the stage on purpose: API Gateway's trace segments record the full request URL, "
+            "and the CM webhooks carry their secret in the path (/webhooks/cm/{secret}). The functions trace when the "
+            "operator turns the `tracing` knob on; a Lambda segment carries no request URL.",
+        )
+        acknowledge_scan(
+            self.stage,
+            "CKV_AWS_120",
+            "Nothing here may be cached: every answer is per trial key (sends, status, dashboard) or a one-time "
+            "effect (sign-up, webhooks); a cache would serve one trial's data to another or replay an answer.",
+        )
         # API Gateway creates its execution log group on first use, without a retention; creating it
         # first (named as API Gateway names it) gives it one and ties it to the stack.
         execution_logs = logs.LogGroup(

@@ -15,6 +15,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -152,6 +153,26 @@ class PythonFunction(Construct):
             description=f"trialgw {definition.name} function",
         )
         self.log_group.grant_write(self.role)
+        # Invoked asynchronously (its schedule): a run that fails is not retried (the next scheduled run does the
+        # same work) and its event is kept in a dead-letter queue, the trace of a run that failed for good beside
+        # its Errors alarm. Every other function is invoked synchronously or by an SQS event source, whose failures
+        # go back to the caller or the queue.
+        self.failed_runs: sqs.Queue | None = None
+        if definition.schedule_minutes is not None:
+            self.failed_runs = sqs.Queue(
+                self,
+                "FailedRuns",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+                removal_policy=removal_policy,
+            )
+            acknowledge(
+                self.failed_runs,
+                "AwsSolutions-SQS3",
+                f"This queue is the {definition.name} function's dead-letter queue (its failed scheduled runs); "
+                "a dead-letter queue needs none of its own.",
+            )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -165,6 +186,8 @@ class PythonFunction(Construct):
             timeout=Duration.seconds(definition.timeout_seconds),
             role=self.role,
             reserved_concurrent_executions=reserved_concurrency,
+            dead_letter_queue=self.failed_runs,
+            retry_attempts=0 if self.failed_runs is not None else None,
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": definition.name,

@@ -19,6 +19,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.queues import DeliveryQueue
@@ -53,6 +54,7 @@ class Operations(Construct):
         alarm_email: str | None,
         queues: Mapping[str, DeliveryQueue],
         functions: Mapping[str, lambda_.IFunction],
+        failed_runs: Mapping[str, sqs.IQueue],
         stage: apigateway.Stage,
         breaker_services: Sequence[str],
         channel_services: Sequence[str],
@@ -128,6 +130,18 @@ class Operations(Construct):
                 f"{construct_name}Throttles",
                 description=f"The {name} function was throttled (Lambda Throttles)",
                 metric=function.metric_throttles(period=PERIOD, statistic="Sum"),
+                threshold=0,
+            )
+        # An asynchronously invoked function's dead-letter queue (the sweeper's failed scheduled runs): nothing
+        # consumes it, so any event in it waits for an operator, as in any other such dead-letter queue.
+        for name, queue in failed_runs.items():
+            self._alarm(
+                f"{_pascal(name)}FailedRuns",
+                description=(
+                    f"Runs of the {name} function failed and their events wait in its dead-letter queue (see its "
+                    "logs; the next scheduled run does the same work, then purge the queue)"
+                ),
+                metric=queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
                 threshold=0,
             )
         for service in breaker_services:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_logs as logs
@@ -17,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from infra.constructs import acknowledge
+from infra.constructs import acknowledge, acknowledge_scan
 from infra.site_rules import TRIAL_JSON
 from infra.web_security import security_headers
 
@@ -86,6 +87,22 @@ def _strict_transport_security(value: str) -> cloudfront.ResponseHeadersStrictTr
     )
 
 
+# Superseded objects (a deploy replaces or prunes pages; log objects are never overwritten) are kept this long, then
+# expire: versioning is for recovering from a bad deploy or a deletion, not an archive.
+NONCURRENT_VERSION_DAYS = 30
+
+# Why the pages go without a web ACL or a custom certificate when the operator gives none (cdk-nag and checkov).
+NO_WEB_ACL = (
+    "The distribution serves static pages only: the sign-up form posts to the API, which has its own regional web "
+    "ACL (per-IP rate rules, the sign-up Challenge). A web ACL for CloudFront must be created in us-east-1, which a "
+    "stack in another region cannot do: an operator who has one passes it as siteWebAclArn (docs/deploy.md)."
+)
+DEFAULT_CERTIFICATE = (
+    "Without a custom domain the distribution serves CloudFront's default *.cloudfront.net certificate, whose viewer "
+    "policy (TLS 1.0 and up) CloudFront fixes; modern browsers negotiate TLS 1.3 with it. An operator with a domain "
+    "sets siteDomainName and siteCertificateArn, and the viewers then get TLSv1.2_2021 (docs/deploy.md)."
+)
+
 # The keys of `/config.json` the pages read.
 CONFIG_API_URL = "apiUrl"
 CONFIG_WAF_CHALLENGE_SCRIPT_URL = "wafChallengeScriptUrl"
@@ -97,6 +114,9 @@ class Site(Construct):
     `waf_challenge_script_url` (the sign-up Challenge's SDK, known at deploy time) goes into
     `/config.json` as `wafChallengeScriptUrl`, and the pages' CSP then lets that SDK load and call AWS
     WAF; without it, neither.
+
+    `domain_name` with `certificate_arn` (ACM, us-east-1) serves the pages on that domain with TLS 1.2 at least,
+    and `url` is then `https://<domain_name>`; `web_acl_arn` puts a CloudFront-scoped web ACL in front of them.
     """
 
     def __init__(
@@ -112,8 +132,13 @@ class Site(Construct):
         log_retention: logs.RetentionDays,
         access_log_days: int,
         removal_policy: RemovalPolicy,
+        domain_name: str | None = None,
+        certificate_arn: str | None = None,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if (domain_name is None) != (certificate_arn is None):
+            raise ValueError("a custom domain for the pages needs both its name and its certificate's ARN")
         # Buckets are always retained: the log bucket is evidence, and CloudFormation cannot delete
         # a bucket that still holds objects without an extra custom-resource Lambda.
         self.log_bucket = s3.Bucket(
@@ -124,7 +149,13 @@ class Site(Construct):
             enforce_ssl=True,
             # CloudFront's standard logs are delivered by a grant in the bucket ACL.
             object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(access_log_days))],
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(access_log_days),
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
+                )
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
@@ -132,6 +163,12 @@ class Site(Construct):
             "AwsSolutions-S1",
             "This is the access-log bucket of the site bucket and the distribution; logging its own "
             "access would log the log deliveries, recursively.",
+        )
+        acknowledge_scan(
+            self.log_bucket,
+            "CKV_AWS_18",
+            "This is the access-log bucket of the pages bucket and the distribution; logging its own access would "
+            "log the log deliveries, recursively. It is private, TLS-only and versioned.",
         )
         self.bucket = s3.Bucket(
             self,
@@ -142,6 +179,8 @@ class Site(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="s3/pages/",
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS))],
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.headers_policy = cloudfront.ResponseHeadersPolicy(
@@ -181,6 +220,17 @@ class Site(Construct):
             enable_logging=True,
             log_bucket=self.log_bucket,
             log_file_prefix="cloudfront/",
+            domain_names=[domain_name] if domain_name is not None else None,
+            certificate=(
+                acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn)
+                if certificate_arn is not None
+                else None
+            ),
+            # With a custom certificate only: CloudFront's default one has a policy of its own.
+            minimum_protocol_version=(
+                cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate_arn is not None else None
+            ),
+            web_acl_id=web_acl_arn,
         )
         acknowledge(
             self.distribution,
@@ -188,19 +238,19 @@ class Site(Construct):
             "Trying developers sign up from anywhere; where messages may go is decided per SMS "
             "destination country in code, not by where the page is viewed from.",
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR2",
-            "The distribution serves only static public pages with no forms posting to it; a CloudFront "
-            "WAF must live in us-east-1, and the API the pages call has its own regional web ACL.",
+        # What the operator did not give: the same finding of both scanners, with one reason.
+        for given, nag_rule, check_id, reason in (
+            (web_acl_arn, "AwsSolutions-CFR2", "CKV_AWS_68", NO_WEB_ACL),
+            (certificate_arn, "AwsSolutions-CFR4", "CKV_AWS_174", DEFAULT_CERTIFICATE),
+        ):
+            if given is None:
+                acknowledge(self.distribution, nag_rule, reason)
+                acknowledge_scan(self.distribution, check_id, reason)
+        self.url = (
+            f"https://{domain_name}"
+            if domain_name is not None
+            else f"https://{self.distribution.distribution_domain_name}"
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR4",
-            "The distribution uses the default *.cloudfront.net certificate, whose viewer TLS policy "
-            "CloudFront fixes; an operator with a custom domain and ACM certificate sets TLSv1.2_2021.",
-        )
-        self.url = f"https://{self.distribution.distribution_domain_name}"
         deployment_logs = logs.LogGroup(self, "DeploymentLogs", retention=log_retention, removal_policy=removal_policy)
         # The pages read the API's URL (and the SDK's) at run time, so they need no build step per stack;
         # json_data writes deploy-time values (the API id, the web ACL's integration URL) when deploying.
@@ -259,3 +309,13 @@ class Site(Construct):
         }
         for rule_id, reason in findings.items():
             acknowledge(handler, rule_id, reason)
+        policy = self.deployment.handler_role.node.try_find_child("DefaultPolicy")
+        if policy is None:
+            raise RuntimeError("BucketDeployment's handler role has no default policy")
+        acknowledge_scan(
+            policy,
+            "CKV_AWS_111",
+            "CDK's BucketDeployment grants cloudfront:CreateInvalidation and GetInvalidation on *; the handler "
+            "invalidates only this distribution's paths after a deploy, and invalidating a cache writes no data. "
+            "Its S3 writes are scoped to the pages bucket.",
+        )

@@ -3,7 +3,8 @@
 Two stacks in one app and one synth: `trialgw` as cdk.json configures it, and a variant with the
 other branches of the knobs (no deletion protection, a domain identity, a settings override, another
 queueMaxReceiveCount, an alarmEmail, no reserved concurrency, another delivery concurrency, a custom API
-domain, no sign-up human check, channels on providers other than the sandbox, tracing on).
+domain, a custom domain and web ACL for the pages, no sign-up human check, channels on providers other than the
+sandbox, tracing on).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ VARIANT_ALARM_EMAIL = "ops@trials.example.org"
 VARIANT_API_DOMAIN = "api.trials.example.org"
 VARIANT_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 VARIANT_DELIVERY_MAX_CONCURRENCY = 7
+VARIANT_SITE_DOMAIN = "try.trials.example.org"
+VARIANT_SITE_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/1c2d3e4f-5061-7283-94a5-b6c7d8e9f0a1"
+VARIANT_SITE_WEB_ACL_ARN = (
+    "arn:aws:wafv2:us-east-1:123456789012:global/webacl/trialgw-pages/2d3e4f50-6172-8394-a5b6-c7d8e9f0a1b2"
+)
 # Channels on real providers (with the account ids the deploy checks), whose credentials the deploy reminds of.
 VARIANT_PROVIDERS = {
     "provider_sms": "cm",
@@ -44,6 +50,7 @@ class Synthesized:
     template: Template
     variant: TrialGatewayStack
     variant_json: dict[str, Any]
+    variant_path: Path
     metadata: dict[str, list[dict[str, Any]]]
 
 
@@ -63,6 +70,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             delivery_max_concurrency=VARIANT_DELIVERY_MAX_CONCURRENCY,
             api_domain_name=VARIANT_API_DOMAIN,
             api_certificate_arn=VARIANT_CERTIFICATE_ARN,
+            site_domain_name=VARIANT_SITE_DOMAIN,
+            site_certificate_arn=VARIANT_SITE_CERTIFICATE_ARN,
+            site_web_acl_arn=VARIANT_SITE_WEB_ACL_ARN,
             signup_human_check="off",
             tracing=True,
             ses_domain=VARIANT_DOMAIN,
@@ -91,6 +101,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         template=Template.from_json(template_json),
         variant=variant,
         variant_json=json.loads(variant_path.read_text(encoding="utf-8")),
+        variant_path=variant_path,
         metadata=metadata,
     )
 

@@ -14,7 +14,14 @@ from infra.constructs.api import method_throttling
 from infra.stack import StackConfig
 from infra.topology import RouteDef, RouteGroup
 from tests.infra.cfn import environment, functions, outputs, props, referenced_id, references, render, resources
-from tests.infra.conftest import VARIANT_API_DOMAIN, VARIANT_CERTIFICATE_ARN, Synthesized
+from tests.infra.conftest import (
+    VARIANT_API_DOMAIN,
+    VARIANT_CERTIFICATE_ARN,
+    VARIANT_SITE_CERTIFICATE_ARN,
+    VARIANT_SITE_DOMAIN,
+    VARIANT_SITE_WEB_ACL_ARN,
+    Synthesized,
+)
 from trialgw.http import CORS_ALLOW_HEADERS
 
 # The route groups' figures at the knobs' defaults (requests per second, burst), per method.
@@ -257,3 +264,21 @@ def test_the_human_check_knob_is_challenge_or_off() -> None:
     assert _config(signupHumanCheck="off").signup_human_check == "off"
     with pytest.raises(ValueError, match="signupHumanCheck must be one of challenge, off"):
         _config(signupHumanCheck="captcha")
+
+
+def test_the_site_knobs_are_checked_at_synth() -> None:
+    config = _config(
+        siteDomainName=VARIANT_SITE_DOMAIN,
+        siteCertificateArn=VARIANT_SITE_CERTIFICATE_ARN,
+        siteWebAclArn=VARIANT_SITE_WEB_ACL_ARN,
+    )
+    assert (config.site_domain_name, config.site_web_acl_arn) == (VARIANT_SITE_DOMAIN, VARIANT_SITE_WEB_ACL_ARN)
+    with pytest.raises(ValueError, match="set siteDomainName and siteCertificateArn together"):
+        _config(siteDomainName=VARIANT_SITE_DOMAIN)
+    with pytest.raises(ValueError, match="not an ACM certificate ARN in us-east-1"):
+        _config(
+            siteDomainName=VARIANT_SITE_DOMAIN,
+            siteCertificateArn=VARIANT_SITE_CERTIFICATE_ARN.replace("us-east-1", "eu-west-1"),
+        )
+    with pytest.raises(ValueError, match="not the ARN of a CloudFront-scoped web ACL"):
+        _config(siteWebAclArn=VARIANT_SITE_WEB_ACL_ARN.replace("global", "regional"))

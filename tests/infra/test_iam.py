@@ -116,6 +116,25 @@ def _indexes(table_id: str) -> str:
     return json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [table_id, "Arn"]}, "/index/*"]]}, sort_keys=True)
 
 
+def _expected_queues(
+    definition: topology.FunctionDef, function: dict[str, Any], sources: dict[str, str]
+) -> dict[str, set[str]]:
+    """The queues the function sends to or consumes are the ones its environment names: sending, and consuming (from
+    its event source) only where topology says so."""
+    expected: dict[str, set[str]] = {}
+    for actions, logicals in ((SQS_SEND, definition.sends_to), (SQS_CONSUME, definition.consumes)):
+        for logical in logicals:
+            expected.setdefault(_arn(sources[logical]), set()).update(actions)
+    # A consumer whose time budget hands untried records back sends them to the queue it consumes.
+    if definition.budget.hand_back_calls:
+        for logical in definition.consumes:
+            expected.setdefault(_arn(sources[logical]), set()).update(SQS_SEND)
+    # An asynchronously invoked function's failed events go to its dead-letter queue, sent as its role.
+    if (dead_letter_config := props(function).get("DeadLetterConfig")) is not None:
+        expected[_arn(referenced_id(dead_letter_config["TargetArn"]))] = {"sqs:SendMessage"}
+    return expected
+
+
 def test_each_function_gets_exactly_what_topology_declares(template_json: dict[str, Any]) -> None:
     tables_by_env_var = {table.logical: table.env_var for table in names.TABLES}
     tables_by_logical = {table.logical: table for table in names.TABLES}
@@ -145,18 +164,7 @@ def test_each_function_gets_exactly_what_topology_declares(template_json: dict[s
         }
         assert grants.pop("dynamodb", {}) == expected_tables, definition.name
 
-        # The queues the function sends to or consumes are the ones its environment names: sending, and
-        # consuming (from its event source) only where topology says so.
-        expected_queues: dict[str, set[str]] = {}
-        for actions, logicals in ((SQS_SEND, definition.sends_to), (SQS_CONSUME, definition.consumes)):
-            for logical in logicals:
-                queue_arn = _arn(sources[logical])
-                expected_queues.setdefault(queue_arn, set()).update(actions)
-        # A consumer whose time budget hands untried records back sends them to the queue it consumes.
-        if definition.budget.hand_back_calls:
-            for logical in definition.consumes:
-                expected_queues.setdefault(_arn(sources[logical]), set()).update(SQS_SEND)
-        assert grants.pop("sqs", {}) == expected_queues, definition.name
+        assert grants.pop("sqs", {}) == _expected_queues(definition, function, sources), definition.name
 
         # Each secret it reads is the one its environment names, read-only.
         expected_secrets = {}

@@ -37,8 +37,9 @@ INVENTORY = {
     # Operations: per queue (outbound, SMS inbound) its dead letters (their number; for the consumed outbound
     # dead-letter queue, its oldest one's age) and its oldest message's age (4); API 5XX, capacity breaker, channel
     # not configured, dead-lettered messages, stale queued sends, SES bounces, SES complaints (7); Errors and
-    # Throttles of each of the eight functions (16); one dashboard.
-    "AWS::CloudWatch::Alarm": 27,
+    # Throttles of each of the eight functions (16); the sweeper's failed runs waiting in its dead-letter queue (1);
+    # one dashboard.
+    "AWS::CloudWatch::Alarm": 28,
     "AWS::CloudWatch::Dashboard": 1,
     # trials, whitelist, messages, idempotency.
     "AWS::DynamoDB::Table": 4,
@@ -50,8 +51,9 @@ INVENTORY = {
     "AWS::KMS::Key": 3,
     # delivery consumes the outbound queue, dead_letters its dead-letter queue, sms_inbound the SMS inbound queue.
     "AWS::Lambda::EventSourceMapping": 3,
-    # The sweeper's schedule.
+    # The sweeper's schedule, and its asynchronous invocations' config (no retry: the next run does the same work).
     "AWS::Events::Rule": 1,
+    "AWS::Lambda::EventInvokeConfig": 1,
     # send, signup, mo_webhook, sms_inbound, dashboard, delivery, dead_letters, sweeper, the bucket deployment's
     # handler and CDK's AwsCustomResource provider (the web ACL's integration URL).
     "AWS::Lambda::Function": 10,
@@ -71,10 +73,11 @@ INVENTORY = {
     "AWS::SNS::Subscription": 2,
     "AWS::SNS::Topic": 3,
     "AWS::SNS::TopicPolicy": 3,
-    # The outbound and SMS inbound queues and their dead-letter queues, each with a TLS-only policy (the SMS inbound
-    # queue's also lets its two topics send to it).
-    "AWS::SQS::Queue": 4,
-    "AWS::SQS::QueuePolicy": 4,
+    # The outbound and SMS inbound queues and their dead-letter queues, and the sweeper's dead-letter queue (its
+    # failed scheduled runs), each with a TLS-only policy (the SMS inbound queue's also lets its two topics send to
+    # it).
+    "AWS::SQS::Queue": 5,
+    "AWS::SQS::QueuePolicy": 5,
     # Webhook secrets and provider credentials.
     "AWS::SecretsManager::Secret": 2,
     # The regional web ACL and its association with the stage; the deploy-time lookup of its application

@@ -44,8 +44,12 @@ def _policy_statements(template: dict[str, Any], policy_type: str, key: str, log
 
 
 def _queues(template: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """(queues with a dead-letter queue, their dead-letter queues), by logical id."""
+    """(queues with a dead-letter queue, their dead-letter queues), by logical id: the queues of `names.QUEUES`. The
+    functions' own dead-letter queues (their failed asynchronous events) are not theirs: tests/infra/test_checkov.py."""
     all_queues = dict(resources(template, "AWS::SQS::Queue"))
+    for function in resources(template, "AWS::Lambda::Function"):
+        if (dead_letter_config := props(function[1]).get("DeadLetterConfig")) is not None:
+            del all_queues[referenced_id(dead_letter_config["TargetArn"])]
     main = {qid: q for qid, q in all_queues.items() if "RedrivePolicy" in props(q)}
     dead = {referenced_id(props(q)["RedrivePolicy"]["deadLetterTargetArn"]) for q in main.values()}
     assert set(all_queues) == set(main) | dead, "every queue is a work queue or a dead-letter queue"
