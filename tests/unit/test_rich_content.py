@@ -256,6 +256,36 @@ def test_media_cards_and_suggestions_read_as_text():
     assert describe({"conversation": [video, pdf]}) == "[video] https://x.test/v.mp4\n[file] https://x.test/a.pdf"
 
 
+def test_media_without_a_mime_type_reads_as_what_declares_it():
+    template = {
+        "template": {
+            "whatsapp": {
+                "element_name": "x",
+                "language": {"code": "en"},
+                "components": [
+                    {
+                        "type": "header",
+                        "parameters": [{"type": "document", "media": {"mediaUri": "https://x.test/a.pdf"}}],
+                    }
+                ],
+            }
+        }
+    }
+    header = {
+        "interactive": {
+            "type": "button",
+            "header": {"type": "video", "media": {"mediaUri": "https://x.test/v"}},
+            "action": {},
+        }
+    }
+    assert describe({"conversation": [template, header, {"media": {"mediaUri": "https://x.test/m"}}]}).splitlines() == [
+        "WhatsApp template x: [file] https://x.test/a.pdf",
+        "WhatsApp interactive button message",
+        "[video] https://x.test/v",
+        "[media] https://x.test/m",
+    ]  # fmt: skip
+
+
 def test_location_and_contacts_read_as_text():
     rich = {"conversation": [{"location": {"latitude": "51.6", "longitude": "4.7", "label": "CM"}},
                              {"contacts": [{"name": {"formatted_name": "Ana"}}]}]}  # fmt: skip

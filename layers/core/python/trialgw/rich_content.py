@@ -193,14 +193,17 @@ def _url_problem(rich: Mapping[str, object], path: str) -> RichProblem | None:
 # What a message with rich content reads as.
 
 
-def _media_line(media: object) -> str | None:
+def _media_line(media: object, declared: str | None = None) -> str | None:
+    """`[image] <url>`: the kind from the media's `mimeType`, else from what declares it (a template parameter's or
+    an interactive header's `type`)."""
     uri = _text_at(media, "mediaUri")
     if uri is None:
         return None
     mime = _text_at(media, "mimeType") or ""
-    label = mime.split("/", 1)[0].lower() if mime else "media"
-    label = label if label in {"image", "video", "audio"} else ("file" if mime else "media")
-    return f"[{label}] {uri}"
+    major = mime.split("/", 1)[0].lower() if mime else (declared or "").lower()
+    if major in {"image", "video", "audio"}:
+        return f"[{major}] {uri}"
+    return f"[{'file' if mime or major == 'document' else 'media'}] {uri}"
 
 
 def _labels(suggestions: list[object]) -> str | None:
@@ -217,7 +220,7 @@ def _template_line(item: object) -> str:
         parameters = _get(component, "parameters")
         for parameter in parameters if isinstance(parameters, list) else []:
             text = _text_at(parameter, "text")
-            media = _media_line(_get(parameter, "media"))
+            media = _media_line(_get(parameter, "media"), _text_at(parameter, "type"))
             values.extend(value for value in (text, media) if value)
     return f"WhatsApp template {name}" + (f": {', '.join(values)}" if values else "")
 
@@ -228,7 +231,7 @@ def _interactive_lines(item: object) -> list[str]:
     action = _get(interactive, "action")
     lines = [
         _text_at(header, "text"),
-        _media_line(_get(header, "media")),
+        _media_line(_get(header, "media"), _text_at(header, "type")),
         _text_at(interactive, "body", "text"),
         _text_at(interactive, "footer", "text"),
     ]
