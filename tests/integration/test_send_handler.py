@@ -21,7 +21,7 @@ import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.cm_requests import cm_send_body
+from tests.cm_requests import WHATSAPP_TEMPLATE, cm_send_body
 from tests.hostile import HostileJson
 from tests.integration.conftest import (
     CM_SECRET,
@@ -658,26 +658,11 @@ def test_accepted_send_answers_records_and_queues(gw):
 
 # Rich content with an empty text, as CM's Python SDK sends a WhatsApp template.
 
-SDK_TEMPLATE = {
-    "conversation": [
-        {
-            "template": {
-                "whatsapp": {
-                    "namespace": "ns-1",
-                    "element_name": "order_update",
-                    "language": {"policy": "deterministic", "code": "en"},
-                    "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}],
-                }
-            }
-        }
-    ]
-}
-
 
 def test_a_whatsapp_template_with_an_empty_text_is_accepted_recorded_and_queued(gw):
     key = make_trial((Channel.WHATSAPP, PHONE))
     status, headers, body = invoke(
-        gw, gw_event(send_body(key, channels=["Whatsapp"], content="", rich_content=SDK_TEMPLATE))
+        gw, gw_event(send_body(key, channels=["Whatsapp"], content="", rich_content=WHATSAPP_TEMPLATE))
     )
     assert (status, body) == accepted()
     assert headers["X-Trial-Remaining-WhatsApp"] == "9"
@@ -685,13 +670,13 @@ def test_a_whatsapp_template_with_an_empty_text_is_accepted_recorded_and_queued(
     (item,) = message_items()
     assert item["text"]["S"] == "WhatsApp template order_update: 42"
     (message,) = queued()
-    assert (message["text"], message["rich_content"]) == ("WhatsApp template order_update: 42", SDK_TEMPLATE)
+    assert (message["text"], message["rich_content"]) == ("WhatsApp template order_update: 42", WHATSAPP_TEMPLATE)
 
 
 @pytest.mark.parametrize(
     ("send", "code", "starts"),
     [
-        (("Instagram", IGSID, SDK_TEMPLATE), 305, 'richContent.conversation[0]: "WhatsApp template" cannot be sent'),
+        (("Instagram", IGSID, WHATSAPP_TEMPLATE), 305, 'richContent.conversation[0]: "WhatsApp template" cannot'),
         (("WhatsApp", PHONE, {"conversation": [{"media": {"mediaUri": "http://x.test/a.png"}}]}), 305,
          "richContent.conversation[0].media.mediaUri must be an https URL"),
         (("SMS", PHONE, {"conversation": [{"text": "hi"}]}), 304, "A body without content was found. An SMS"),

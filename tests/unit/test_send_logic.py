@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.cm_requests import cm_send_body
+from tests.cm_requests import WHATSAPP_TEMPLATE, cm_send_body
 from tests.fakes import (
     FakeCapacityStore,
     FakeClock,
@@ -554,25 +554,10 @@ def test_sms_part_sizes_are_settings(world):
 
 # Rich content (after the body's kind, before SMS length): what the channel carries, its size, https media.
 
-TEMPLATE = {
-    "conversation": [
-        {
-            "template": {
-                "whatsapp": {
-                    "namespace": "ns-1",
-                    "element_name": "order_update",
-                    "language": {"policy": "deterministic", "code": "en"},
-                    "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}],
-                }
-            }
-        }
-    ]
-}
-
 
 def test_a_whatsapp_template_without_text_is_sent_and_reads_as_its_name(world):
     key = _trial(world, (Channel.WHATSAPP, PHONE))
-    answer = _send(world, key, channels=["Whatsapp"], content="", rich_content=TEMPLATE)
+    answer = _send(world, key, channels=["Whatsapp"], content="", rich_content=WHATSAPP_TEMPLATE)
     assert answer.status == 200, answer.body
     assert answer.body["messages"][0]["parts"] == 1
     # Counted as any WhatsApp message.
@@ -581,15 +566,15 @@ def test_a_whatsapp_template_without_text_is_sent_and_reads_as_its_name(world):
     assert record.text == "WhatsApp template order_update: 42"
     payload = json.loads(record.payload)
     assert payload["request"]["messages"]["msg"][0]["body"]["content"] == ""
-    assert payload["request"]["messages"]["msg"][0]["richContent"] == TEMPLATE
+    assert payload["request"]["messages"]["msg"][0]["richContent"] == WHATSAPP_TEMPLATE
     assert payload["delivered"] == {"text": "WhatsApp template order_update: 42"}
     (queued,) = world.outbound.queued
-    assert (queued.text, queued.rich_content) == ("WhatsApp template order_update: 42", TEMPLATE)
+    assert (queued.text, queued.rich_content) == ("WhatsApp template order_update: 42", WHATSAPP_TEMPLATE)
 
 
 def test_a_template_on_another_channel_is_refused_naming_where_it_goes(world):
     key = _trial(world, (Channel.MESSENGER, PSID))
-    answer = _send(world, key, channels=["Facebook Messenger"], to=[PSID], content="", rich_content=TEMPLATE)
+    answer = _send(world, key, channels=["Facebook Messenger"], to=[PSID], content="", rich_content=WHATSAPP_TEMPLATE)
     details = (
         'richContent.conversation[0]: "WhatsApp template" cannot be sent on Facebook Messenger; the trial carries it '
         "on WhatsApp only. On Facebook Messenger the trial carries: text, media, rich card, suggestions."
@@ -648,12 +633,12 @@ def test_sms_carries_the_text_only(world):
 
 def test_rich_content_order_after_channel_and_before_whitelist(world):
     key = _trial(world, (Channel.WHATSAPP, PHONE))
-    offered = _send(world, key, channels=["Viber"], content="", rich_content=TEMPLATE)
+    offered = _send(world, key, channels=["Viber"], content="", rich_content=WHATSAPP_TEMPLATE)
     assert offered.body["errorCode"] == 305
     assert offered.body["details"].startswith('The channel "Viber" is not available in the trial.')
-    unlisted = _send(world, key, channels=["Instagram"], to=[IGSID], content="", rich_content=TEMPLATE)
+    unlisted = _send(world, key, channels=["Instagram"], to=[IGSID], content="", rich_content=WHATSAPP_TEMPLATE)
     assert unlisted.body["details"].startswith('richContent.conversation[0]: "WhatsApp template" cannot be sent')
-    bad_key = _send(world, new_key(), channels=["Instagram"], to=[IGSID], content="", rich_content=TEMPLATE)
+    bad_key = _send(world, new_key(), channels=["Instagram"], to=[IGSID], content="", rich_content=WHATSAPP_TEMPLATE)
     _assert_refused(bad_key, 401, 101, answers.INVALID_TOKEN)
     _assert_nothing_taken(world)
 

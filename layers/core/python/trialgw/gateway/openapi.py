@@ -37,6 +37,8 @@ _SHORT_TEXT: dict[str, Any] = {"minLength": 1, "maxLength": 64, "pattern": _NOT_
 _NAMES = [channel.value for channel in channels()]
 _CHANNEL_NAMES = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]
 
+_EXAMPLE_NUMBER = "+31612345678"
+_EXAMPLE_REFERENCE = "order-1234"
 _RICH_CONTENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": (
@@ -53,49 +55,41 @@ _RICH_CONTENT_SCHEMA: dict[str, Any] = {
         "suggestions": {"type": "array", "maxItems": MAX_SUGGESTIONS, "items": {"type": "object"}},
     },
 }
+
+
+def _send_example(channel: str, content: str, **extra: Any) -> dict[str, Any]:
+    """A send request as CM's SDKs build it (the key in the body), to the example number."""
+    msg = {
+        "allowedChannels": [channel],
+        "from": "TrialTest",
+        "to": [{"number": _EXAMPLE_NUMBER}],
+        "body": {"type": "AUTO", "content": content},
+        "reference": _EXAMPLE_REFERENCE,
+        **extra,
+    }
+    return {"messages": {"authentication": {"producttoken": "00000000-0000-4000-8000-000000000000"}, "msg": [msg]}}
+
+
+_SMS_REQUEST = _send_example("SMS", "Your order 1234 has shipped.")
 # A WhatsApp template as CM's Python SDK sends it: the message in richContent, the text empty.
-_TEMPLATE_REQUEST: dict[str, Any] = {
-    "messages": {
-        "authentication": {"producttoken": "00000000-0000-4000-8000-000000000000"},
-        "msg": [
+_TEMPLATE_REQUEST = _send_example(
+    "WhatsApp",
+    "",
+    richContent={
+        "conversation": [
             {
-                "allowedChannels": ["WhatsApp"],
-                "from": "TrialTest",
-                "to": [{"number": "+31612345678"}],
-                "body": {"type": "AUTO", "content": ""},
-                "reference": "order-1234",
-                "richContent": {
-                    "conversation": [
-                        {
-                            "template": {
-                                "whatsapp": {
-                                    "namespace": "00000000_0000_0000_0000_000000000000",
-                                    "element_name": "order_update",
-                                    "language": {"policy": "deterministic", "code": "en"},
-                                    "components": [{"type": "body", "parameters": [{"type": "text", "text": "1234"}]}],
-                                }
-                            }
-                        }
-                    ]
-                },
+                "template": {
+                    "whatsapp": {
+                        "namespace": "00000000_0000_0000_0000_000000000000",
+                        "element_name": "order_update",
+                        "language": {"policy": "deterministic", "code": "en"},
+                        "components": [{"type": "body", "parameters": [{"type": "text", "text": "1234"}]}],
+                    }
+                }
             }
-        ],
-    }
-}
-_SMS_REQUEST: dict[str, Any] = {
-    "messages": {
-        "authentication": {"producttoken": "00000000-0000-4000-8000-000000000000"},
-        "msg": [
-            {
-                "allowedChannels": ["SMS"],
-                "from": "TrialTest",
-                "to": [{"number": "+31612345678"}],
-                "body": {"type": "AUTO", "content": "Your order 1234 has shipped."},
-                "reference": "order-1234",
-            }
-        ],
-    }
-}
+        ]
+    },
+)
 
 SEND_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -224,8 +218,6 @@ _ENVELOPE: dict[str, Any] = {
 }
 
 
-_EXAMPLE_NUMBER = "+31612345678"
-_EXAMPLE_REFERENCE = "order-1234"
 _RETRY_AFTER = 30
 
 
