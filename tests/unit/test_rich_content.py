@@ -214,6 +214,13 @@ def test_every_media_and_link_url_is_checked(rich, path):
     assert check(Channel.WHATSAPP, rich) == RichProblem(Problem.URL_NOT_HTTPS, path=f"richContent.{path}")
 
 
+def test_a_contact_cards_website_is_its_data_not_a_link_the_trial_checks():
+    contact = {
+        "contacts": [{"name": {"formatted_name": "Ana"}, "urls": [{"url": "http://ana.example", "type": "HOME"}]}]
+    }
+    assert check(Channel.WHATSAPP, {"conversation": [contact]}) is None
+
+
 def test_https_urls_pass():
     assert is_https_url("https://example.com/cat.jpg?size=2#x")
     assert is_https_url("HTTPS://EXAMPLE.COM/a")

@@ -29,8 +29,9 @@ MAX_RICH_CONTENT_BYTES = 16 * 1024
 MAX_CONVERSATION_ITEMS = 5
 MAX_SUGGESTIONS = 11
 MAX_URL_CHARS = 2048
-# The keys whose string value is a URL the end user's client fetches or opens.
-_URL_KEYS = frozenset({"mediauri", "url", "link"})
+# The keys whose string value is a URL the end user's client fetches (media, Meta-style `link`); a suggestion's
+# `url` (openUrl) is one it opens. A contact card's `urls[].url` is the contact's data, not checked.
+_MEDIA_URL_KEYS = frozenset({"mediauri", "link"})
 # An item's kind by its first key present, in this order; a `header` makes a card, `media` alone (or with a
 # caption `text`) a media item.
 _ITEM_KEYS: tuple[tuple[str, RichKind], ...] = (
@@ -156,14 +157,14 @@ def _missing(item: object, kind: RichKind) -> str | None:
     return None
 
 
-def _walk(node: object, path: str) -> Iterator[tuple[str, str, object]]:
-    """Every (path, key, value) of the objects in `node`; iterative, `node` is at most 16 levels deep anyway."""
+def _walk(node: object, path: str) -> Iterator[tuple[str, Mapping[str, object], str, object]]:
+    """Every (path, object, key, value) of the objects in `node`; iterative, `node` is at most 16 levels deep."""
     stack: list[tuple[object, str]] = [(node, path)]
     while stack:
         current, where = stack.pop()
         if isinstance(current, Mapping):
             for key, value in current.items():
-                yield where, str(key), value
+                yield where, current, str(key), value
                 stack.append((value, f"{where}.{key}"))
         elif isinstance(current, list):
             stack.extend((value, f"{where}[{index}]") for index, value in enumerate(current))
@@ -180,12 +181,17 @@ def is_https_url(value: str) -> bool:
     return parts.scheme.lower() == "https" and bool(parts.hostname) and "@" not in parts.netloc
 
 
+def _is_url_key(parent: Mapping[str, object], key: str) -> bool:
+    folded = key.casefold()
+    return folded in _MEDIA_URL_KEYS or (folded == "url" and _get(parent, "action") is not None)
+
+
 def _url_problem(rich: Mapping[str, object], path: str) -> RichProblem | None:
     # Sorted by path: the first problem is the same whatever order the walk takes.
     bad = sorted(
         f"{where}.{key}"
-        for where, key, value in _walk(rich, path)
-        if key.casefold() in _URL_KEYS and isinstance(value, str) and not is_https_url(value)
+        for where, parent, key, value in _walk(rich, path)
+        if isinstance(value, str) and _is_url_key(parent, key) and not is_https_url(value)
     )
     return RichProblem(Problem.URL_NOT_HTTPS, path=bad[0]) if bad else None
 

@@ -277,7 +277,8 @@ def _rich_content(request: SendRequest, _settings: SendSettings) -> Objection | 
     if found is None:
         return None
     reason = Reason.NO_CONTENT if found.problem is Problem.NOTHING_TO_SEND else Reason.RICH_CONTENT_REFUSED
-    return Objection(reason=reason, channel=channel, rich=found, hint=found.path)
+    # The path may name a client's keys: the log gets a short prefix.
+    return Objection(reason=reason, channel=channel, rich=found, hint=(found.path or "")[:120])
 
 
 def _sms_length(request: SendRequest, settings: SendSettings) -> Objection | None:
