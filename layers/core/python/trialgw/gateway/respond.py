@@ -150,14 +150,10 @@ def _dcs_not_supported(refused: Refused, _settings: SendSettings) -> Refusal:
 _MAX_PATH_SHOWN = 120
 
 
-def _rich_channels(settings: SendSettings, kind: RichKind | None = None) -> str:
-    """The offered channels that carry rich content (of `kind`), as a text lists them."""
-    names = [
-        channel.value
-        for channel in settings.offered_channels
-        if spec_of(channel).rich_kinds and (kind is None or kind in spec_of(channel).rich_kinds)
-    ]
-    return _either(names) if names else ""
+def _rich_channels(settings: SendSettings) -> str:
+    """The offered channels that carry rich content, as a text lists them."""
+    names = [channel.value for channel in settings.offered_channels if spec_of(channel).rich_kinds]
+    return _either(names) if names else "none is offered in this trial"
 
 
 def _no_content(refused: Refused, settings: SendSettings) -> Refusal:

@@ -466,8 +466,8 @@ def _queue(
                 at=now,
                 sender=request.sender or None,
                 reference=request.reference,
-                # SMS carries the text only; the other channels carry the rich content checked for them.
-                rich_content=None if plan.channel is Channel.SMS else request.rich_content,
+                # A channel that carries no rich content (SMS) gets the text only; the others what was checked.
+                rich_content=request.rich_content if spec_of(plan.channel).rich_kinds else None,
             )
         )
     except QueueError:
