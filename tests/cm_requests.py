@@ -34,3 +34,21 @@ def cm_send_body(
     if key is not None:
         messages["authentication"] = {token_field: key}
     return json.dumps({"messages": messages})
+
+
+# A WhatsApp template as CM's Python SDK puts it in `richContent` (its `add_whatsapp_template`), sent with an empty
+# `body.content`; it reads as "WhatsApp template order_update: 42".
+WHATSAPP_TEMPLATE: dict[str, Any] = {
+    "conversation": [
+        {
+            "template": {
+                "whatsapp": {
+                    "namespace": "ns-1",
+                    "element_name": "order_update",
+                    "language": {"policy": "deterministic", "code": "en"},
+                    "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}],
+                }
+            }
+        }
+    ]
+}

@@ -218,3 +218,44 @@ def test_a_send_the_phone_shows_is_reported_read_and_shows_its_real_status(
     assert "Sent through the gateway" in shown.locator(".meta").inner_text()
     [record] = outbound_records(local_stack, key, sender)
     assert record["status"]["S"] == "read"
+
+
+def test_a_template_and_media_show_as_text_with_https_links(open_page: OpenPage, local_stack: LocalStack) -> None:
+    from tests.e2e.test_delivery_e2e import whitelist
+
+    key = _sign_up(local_stack)
+    sender = _phone_number()
+    whitelist(local_stack, "WhatsApp", sender, key)
+    image = "https://example.com/trial/logo.png"
+    rich = {
+        "conversation": [
+            {
+                "template": {
+                    "whatsapp": {
+                        "element_name": "order_update",
+                        "language": {"code": "en"},
+                        "components": [
+                            {"type": "header", "parameters": [{"type": "image", "media": {"mediaUri": image}}]},
+                            {"type": "body", "parameters": [{"type": "text", "text": HOSTILE}]},
+                        ],
+                    }
+                }
+            }
+        ]
+    }
+    msg = {"allowedChannels": ["WhatsApp"], "to": [{"number": sender}], "body": {"type": "AUTO", "content": ""}}
+    payload = {"messages": {"authentication": {"producttoken": key}, "msg": [{**msg, "richContent": rich}]}}
+    response = local_stack.post_json("/messaging/messagingtrial/gw/", payload)
+    assert response.status == 200, response.text
+
+    page = open_page("phone", path=PHONE_PATH).page
+    page.select_option("#channel", "WhatsApp")
+    page.fill("#sender", sender)
+    _received(page, "WhatsApp template order_update")
+    shown = page.locator("#conversation .msg-received", has_text="WhatsApp template order_update").first
+    assert shown.locator(".bubble").inner_text() == f"WhatsApp template order_update: [image] {image}, {HOSTILE}"
+    link = shown.locator(".media a")
+    assert (link.get_attribute("href"), link.inner_text()) == (image, image)
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    # The template's text stays text: no element made of it.
+    assert page.evaluate("document.querySelectorAll('img').length") == 0

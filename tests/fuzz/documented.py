@@ -39,10 +39,10 @@ _SEND_ANSWERS: frozenset[Answer] = frozenset(
         (401, 101),  # 4 key
         (400, 203),  # 5 channel fallback, 6 bulk
         (400, 302),  # 7 several recipients; 12 no address on the channel
-        (400, 305),  # 8 channel not offered; 11 a dcs the trial cannot honour
+        (400, 305),  # 8 channel not offered; 11 a dcs the trial cannot honour, rich content the channel cannot carry
         (400, 301),  # 9 SMS from
         (403, 403),  # 10 blocked country
-        (400, 304),  # 11 binary, over 2 SMS parts, over the request's maximumNumberOfMessageParts
+        (400, 304),  # 11 binary, over 2 SMS parts, over the request's maximumNumberOfMessageParts, no content
         (403, 302),  # 12 not whitelisted
         (429, 102),  # 13 quota used up
         (409, 202),  # Idempotency-Key used for another body, or its request still in progress

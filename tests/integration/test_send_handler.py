@@ -21,7 +21,7 @@ import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.cm_requests import cm_send_body
+from tests.cm_requests import WHATSAPP_TEMPLATE, cm_send_body
 from tests.hostile import HostileJson
 from tests.integration.conftest import (
     CM_SECRET,
@@ -48,6 +48,7 @@ OTHER_PHONE = "+31687654321"
 US_PHONE = "+12125550123"
 TANZANIA_PHONE = "+255712345678"  # blocked for SMS by the seed
 PSID = "1234567890"
+IGSID = "9876543210"
 TEXT = "Hello from the trial"
 ONBOARD = "Please onboard to our platform to get the full functionality."
 ALL_CHANNELS = "SMS, WhatsApp, Facebook Messenger, Instagram"
@@ -653,6 +654,41 @@ def test_accepted_send_answers_records_and_queues(gw):
     assert key not in everything
     assert key.upper() not in everything
     assert key.replace("-", "") not in everything
+
+
+# Rich content with an empty text, as CM's Python SDK sends a WhatsApp template.
+
+
+def test_a_whatsapp_template_with_an_empty_text_is_accepted_recorded_and_queued(gw):
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    status, headers, body = invoke(
+        gw, gw_event(send_body(key, channels=["Whatsapp"], content="", rich_content=WHATSAPP_TEMPLATE))
+    )
+    assert (status, body) == accepted()
+    assert headers["X-Trial-Remaining-WhatsApp"] == "9"
+    assert sent(key) == {"sent_whatsapp": 1}
+    (item,) = message_items()
+    assert item["text"]["S"] == "WhatsApp template order_update: 42"
+    (message,) = queued()
+    assert (message["text"], message["rich_content"]) == ("WhatsApp template order_update: 42", WHATSAPP_TEMPLATE)
+
+
+@pytest.mark.parametrize(
+    ("send", "code", "starts"),
+    [
+        (("Instagram", IGSID, WHATSAPP_TEMPLATE), 305, 'richContent.conversation[0]: "WhatsApp template" cannot'),
+        (("WhatsApp", PHONE, {"conversation": [{"media": {"mediaUri": "http://x.test/a.png"}}]}), 305,
+         "richContent.conversation[0].media.mediaUri must be an https URL"),
+        (("SMS", PHONE, {"conversation": [{"text": "hi"}]}), 304, "A body without content was found. An SMS"),
+    ],
+)  # fmt: skip
+def test_rich_content_the_channel_cannot_carry_is_refused_and_nothing_taken(gw, send, code, starts):
+    key = make_trial((Channel.WHATSAPP, PHONE), (Channel.SMS, PHONE), (Channel.INSTAGRAM, IGSID))
+    channel, to, rich = send
+    status, _, body = invoke(gw, gw_event(send_body(key, channels=[channel], to=(to,), content="", rich_content=rich)))
+    assert (status, body["errorCode"], body["messages"][0]["status"]) == (400, code, "Rejected")
+    assert body["details"].startswith(starts), body
+    untouched(key)
 
 
 def test_key_from_the_header_is_not_stored_either(gw):

@@ -155,6 +155,28 @@ def test_rich_content_is_passed_through():
     assert request.channel is Channel.WHATSAPP
 
 
+@pytest.mark.parametrize("body", [{"type": "AUTO", "content": ""}, {"type": "AUTO"}, {"content": " "}, {}])
+def test_with_rich_content_the_text_may_be_empty_or_absent(body):
+    # CM's Python SDK sends its WhatsApp templates and interactive messages with `"content": ""`.
+    rich = {"conversation": [{"template": {"whatsapp": {"element_name": "hello", "language": {"code": "en"}}}}]}
+    request = parsed(request_body(message(body=body, richContent=rich, allowedChannels=["Whatsapp"])))
+    assert request.content == body.get("content", "")
+    assert request.rich_content == rich
+
+
+@pytest.mark.parametrize("rich", [None, "null"])
+def test_without_rich_content_an_empty_text_is_still_row_2(rich):
+    msg = message(body={"type": "AUTO", "content": ""})
+    if rich is not None:
+        msg["richContent"] = None
+    assert_row(parse(request_body(msg)), INVALID)
+
+
+def test_rich_content_does_not_excuse_a_text_of_the_wrong_type():
+    assert_row(parse(request_body(message(body={"content": 12}, richContent={"conversation": []}))), INVALID)
+    assert_row(parse(request_body(message(body=None, richContent={"conversation": []}))), INVALID)
+
+
 def test_unknown_keys_are_ignored():
     msg = message(customGrouping3="text-sdk-python-2.0.4", validity="2h", minimumNumberOfMessageParts=1)
     msg["$type"] = "TextMessage"
@@ -620,7 +642,8 @@ def check_request(request: SendRequest) -> None:
     assert isinstance(request.channel_raw, str)
     assert request.channel_raw.strip()
     assert isinstance(request.content, str)
-    assert request.content.strip()
+    # Blank only beside rich content, which the use case checks for its channel.
+    assert request.content.strip() or request.rich_content is not None
     assert len(request.content) <= MAX_CONTENT_CHARS
     assert isinstance(request.to_raw, str)
     assert request.to_raw.strip()

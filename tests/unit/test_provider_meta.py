@@ -200,14 +200,37 @@ def test_without_an_account_id_the_token_owner_is_used(graph, channel, setting):
     assert graph.requests[0].path == "/v21.0/me/messages"
 
 
-def test_rich_content_and_reference_are_not_sent(graph):
-    rich = {"conversation": [{"text": "ignored"}], "suggestions": [{"action": "reply", "label": "yes"}]}
-    _provider(graph).deliver(_message(rich_content=rich, reference="ref-1", sender="TrialCo"))
+def test_the_reference_and_sender_are_not_sent(graph):
+    _provider(graph).deliver(_message(reference="ref-1", sender="TrialCo"))
 
     body = graph.requests[0].body
     assert body["type"] == "text"
-    assert "ignored" not in json.dumps(body)
     assert "ref-1" not in json.dumps(body)
+    assert "TrialCo" not in json.dumps(body)
+
+
+def test_rich_content_is_carried_as_metas_own_message(graph):
+    rich = {"conversation": [{"text": "Keep the slot?"}], "suggestions": [{"action": "reply", "label": "Yes"}]}
+    _provider(graph).deliver(_message(rich_content=rich))
+    graph.answer(200, {"recipient_id": "1", "message_id": "m_1"})
+    _provider(graph).deliver(_message(Channel.INSTAGRAM, "6712345678901234", rich_content=rich))
+
+    whatsapp, instagram = (request.body for request in graph.requests)
+    assert whatsapp["type"] == "interactive"
+    assert whatsapp["interactive"]["action"]["buttons"] == [{"type": "reply", "reply": {"id": "Yes", "title": "Yes"}}]
+    assert instagram["message"] == {
+        "text": "Keep the slot?",
+        "quick_replies": [{"content_type": "text", "title": "Yes", "payload": "Yes"}],
+    }
+
+
+def test_rich_content_meta_cannot_carry_fails_permanently_without_a_call(graph):
+    rich = {"conversation": [{"text": "one"}, {"text": "two"}]}
+    failed = _fail(_provider(graph), _message(rich_content=rich))
+
+    assert (failed.transient, failed.code) == (False, "rich_content")
+    assert "2 conversation items" in str(failed)
+    assert graph.requests == []
 
 
 def test_the_message_text_is_sent_verbatim_as_utf8(graph):

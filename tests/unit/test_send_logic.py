@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.cm_requests import cm_send_body
+from tests.cm_requests import WHATSAPP_TEMPLATE, cm_send_body
 from tests.fakes import (
     FakeCapacityStore,
     FakeClock,
@@ -37,6 +37,7 @@ from trialgw.logic.send import SendDeps
 from trialgw.logic.send_outcomes import Accepted, Objection, Reason, Refused
 from trialgw.models import Channel, Trial, TrialStatus
 from trialgw.ports import BreakerState
+from trialgw.rich_content import Problem, RichProblem
 from trialgw.settings import SendSettings
 from trialgw.sms import count_parts
 
@@ -549,6 +550,97 @@ def test_sms_part_sizes_are_settings(world):
     answer = _send(world, key, settings=settings, channels=["SMS"], content="a" * 11)
     assert answer.status == 400
     assert answer.body["details"].startswith("SMS messages in the trial are limited to 1 part: 10 GSM-7 characters")
+
+
+# Rich content (after the body's kind, before SMS length): what the channel carries, its size, https media.
+
+
+def test_a_whatsapp_template_without_text_is_sent_and_reads_as_its_name(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, channels=["Whatsapp"], content="", rich_content=WHATSAPP_TEMPLATE)
+    assert answer.status == 200, answer.body
+    assert answer.body["messages"][0]["parts"] == 1
+    # Counted as any WhatsApp message.
+    assert _sent(world, key) == {Channel.WHATSAPP: 1}
+    (record,) = world.messages.recorded
+    assert record.text == "WhatsApp template order_update: 42"
+    payload = json.loads(record.payload)
+    assert payload["request"]["messages"]["msg"][0]["body"]["content"] == ""
+    assert payload["request"]["messages"]["msg"][0]["richContent"] == WHATSAPP_TEMPLATE
+    assert payload["delivered"] == {"text": "WhatsApp template order_update: 42"}
+    (queued,) = world.outbound.queued
+    assert (queued.text, queued.rich_content) == ("WhatsApp template order_update: 42", WHATSAPP_TEMPLATE)
+
+
+def test_a_template_on_another_channel_is_refused_naming_where_it_goes(world):
+    key = _trial(world, (Channel.MESSENGER, PSID))
+    answer = _send(world, key, channels=["Facebook Messenger"], to=[PSID], content="", rich_content=WHATSAPP_TEMPLATE)
+    details = (
+        'richContent.conversation[0]: "WhatsApp template" cannot be sent on Facebook Messenger; the trial carries it '
+        "on WhatsApp only. On Facebook Messenger the trial carries: text, media, rich card, suggestions."
+    )
+    _assert_refused(answer, 400, 305, details, rejected_to=PSID)
+    _assert_nothing_taken(world)
+
+
+def test_media_must_be_https(world):
+    key = _trial(world, (Channel.INSTAGRAM, IGSID))
+    rich = {"conversation": [{"media": {"mediaName": "a", "mediaUri": "http://example.com/a.png"}}]}
+    answer = _send(world, key, channels=["Instagram"], to=[IGSID], content="", rich_content=rich)
+    details = (
+        "richContent.conversation[0].media.mediaUri must be an https URL (https://…): the trial sends media and "
+        "links from https addresses only."
+    )
+    _assert_refused(answer, 400, 305, details, rejected_to=IGSID)
+    _assert_nothing_taken(world)
+
+
+def test_rich_content_too_large_is_refused(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    rich = {"conversation": [{"text": "a" * 4000}] * 5}
+    answer = _send(world, key, content="", rich_content=rich)
+    details = "richContent is larger than the trial's limit of 16384 bytes (as compact JSON)."
+    _assert_refused(answer, 400, 305, details, rejected_to=PHONE)
+
+
+def test_nothing_to_send_is_productions_304(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, content="", rich_content={"conversation": []})
+    details = (
+        "A body without content was found. body.content is empty and richContent.conversation has no items: send a "
+        "text in body.content, or at least one richContent.conversation item."
+    )
+    _assert_refused(answer, 400, 304, details, rejected_to=PHONE)
+
+
+def test_sms_carries_the_text_only(world):
+    key = _trial(world, (Channel.SMS, PHONE))
+    rich = {"conversation": [{"text": "Rich"}]}
+    refused = _send(world, key, channels=["SMS"], content="", rich_content=rich)
+    details = (
+        "A body without content was found. An SMS carries body.content only: richContent cannot replace it on SMS. "
+        "Put the text in body.content, or send the richContent on a channel that carries it (WhatsApp, Facebook "
+        "Messenger or Instagram)."
+    )
+    _assert_refused(refused, 400, 304, details, rejected_to=PHONE)
+    _assert_nothing_taken(world)
+    # With a text, as CM's SMS fallback: the text is sent, the rich content stays with the rich channels.
+    accepted = _send(world, key, channels=["SMS"], content="Plain", rich_content=rich)
+    assert accepted.status == 200, accepted.body
+    (queued,) = world.outbound.queued
+    assert (queued.text, queued.rich_content) == ("Plain", None)
+
+
+def test_rich_content_order_after_channel_and_before_whitelist(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    offered = _send(world, key, channels=["Viber"], content="", rich_content=WHATSAPP_TEMPLATE)
+    assert offered.body["errorCode"] == 305
+    assert offered.body["details"].startswith('The channel "Viber" is not available in the trial.')
+    unlisted = _send(world, key, channels=["Instagram"], to=[IGSID], content="", rich_content=WHATSAPP_TEMPLATE)
+    assert unlisted.body["details"].startswith('richContent.conversation[0]: "WhatsApp template" cannot be sent')
+    bad_key = _send(world, new_key(), channels=["Instagram"], to=[IGSID], content="", rich_content=WHATSAPP_TEMPLATE)
+    _assert_refused(bad_key, 401, 101, answers.INVALID_TOKEN)
+    _assert_nothing_taken(world)
 
 
 # Row 12: the recipient is not whitelisted on the channel; and a `to` that is no address at all.
@@ -1255,5 +1347,6 @@ def test_every_reason_has_its_answer_named_after_it():
             retry_after_seconds=5,
             max_parts=1,
             dcs=8,
+            rich=RichProblem(Problem.TOO_LARGE, path="richContent"),
         )
         assert refusal_for(Refused(objection=objection), SETTINGS).reason == reason.value

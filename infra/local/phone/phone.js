@@ -62,7 +62,10 @@
           if (typeof entry.status === "string") note += " · status: " + entry.status;
           const id = String(entry.message_id || "delivery-" + index);
           const unread = entry.kind === "send" && (entry.status === "sent" || entry.status === "delivered");
-          return { id: id, text: entry.text, at: deliveredAt(id, Number(entry.at)), note: note, unread: unread };
+          return {
+            id: id, text: entry.text, at: deliveredAt(id, Number(entry.at)), note: note, unread: unread,
+            media: mediaLinks(entry.richContent),
+          };
         });
     },
   };
@@ -346,13 +349,66 @@
     const got = receivedFor === conversationKey() ? received : [];
     const all = sent.concat(
       got.map(function (m) {
-        return { side: "received", id: m.id, text: m.text, at: m.at, note: m.note };
+        return { side: "received", id: m.id, text: m.text, at: m.at, note: m.note, media: m.media };
       }),
     );
     // Oldest first; a reply sorts after the message it answers when both carry the same millisecond.
     return all.sort(function (a, b) {
       return a.at - b.at || (a.side === b.side ? 0 : a.side === "sent" ? -1 : 1);
     });
+  }
+
+  // The media a message's richContent carries, as links to open: every `mediaUri` (any letter case, as the gateway
+  // reads it) that is an https URL, at most a few. The message's text already says what each is ("[image] …",
+  // "WhatsApp template …"); a link is only ever made of an https URL, and its text is the URL itself.
+  const MAX_MEDIA_LINKS = 5;
+
+  function mediaLinks(rich) {
+    const found = [];
+    const stack = [rich];
+    while (stack.length && found.length < MAX_MEDIA_LINKS) {
+      const node = stack.pop();
+      if (Array.isArray(node)) {
+        for (let i = node.length - 1; i >= 0; i--) stack.push(node[i]);
+      } else if (node && typeof node === "object") {
+        Object.keys(node).reverse().forEach(function (key) {
+          const value = node[key];
+          if (key.toLowerCase() === "mediauri" && typeof value === "string") {
+            const url = httpsUrl(value);
+            if (url && found.indexOf(url) < 0) found.push(url);
+          } else {
+            stack.push(value);
+          }
+        });
+      }
+    }
+    return found;
+  }
+
+  function httpsUrl(value) {
+    try {
+      const url = new URL(value);
+      return url.protocol === "https:" && !url.username && !url.password ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function mediaList(urls) {
+    const list = document.createElement("ul");
+    list.className = "media";
+    urls.forEach(function (url) {
+      const li = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.referrerPolicy = "no-referrer";
+      link.textContent = url;
+      li.append("Open media: ", link);
+      list.append(li);
+    });
+    return list;
   }
 
   function bubble(item) {
@@ -379,7 +435,9 @@
     } else {
       meta.append("Trial company · ", time, " · " + item.note);
     }
-    li.append(text, meta);
+    li.append(text);
+    if (item.media && item.media.length) li.append(mediaList(item.media));
+    li.append(meta);
     return li;
   }
 

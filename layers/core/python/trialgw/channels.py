@@ -58,6 +58,22 @@ class Addressing(StrEnum):
         return "an international phone number" if self is Addressing.PHONE else "a numeric id"
 
 
+class RichKind(StrEnum):
+    """What a `richContent` carries (reference §1.7): each `conversation` item is one kind, and `suggestions` (quick
+    replies and buttons, at the top or on an item) one more. A channel's spec lists the kinds it carries."""
+
+    TEXT = "text"
+    MEDIA = "media"
+    RICH_CARD = "rich card"
+    CAROUSEL = "carousel"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    TEMPLATE = "WhatsApp template"
+    INTERACTIVE = "WhatsApp interactive message"
+    PAYMENT = "payment"
+    SUGGESTIONS = "suggestions"
+
+
 class ContactLink(StrEnum):
     """How a contact point's link is made: a wa.me link, an sms: link per number, or the setting is the link."""
 
@@ -93,6 +109,8 @@ class ChannelSpec:
     provider_setting: str
     providers: frozenset[ProviderName]
     contact: ContactSpec
+    # The `richContent` kinds the channel carries; none: the channel sends `body.content` only (SMS).
+    rich_kinds: frozenset[RichKind] = frozenset()
 
     @property
     def spellings(self) -> frozenset[str]:
@@ -106,6 +124,21 @@ def _spelling_key(raw: str) -> str:
 
 _EVERY_PROVIDER = frozenset(ProviderName)
 _MESSAGING_PROVIDERS = frozenset({ProviderName.SANDBOX, ProviderName.CM, ProviderName.META})
+# What CM carries on Messenger and Instagram (the seed names their rich cards and quick replies): text, media, a
+# card (header, text, media, buttons) and suggestions. WhatsApp adds its own kinds (templates, interactive
+# messages, location, contacts); carousels (RCS) and payments (Apple) are on no trial channel.
+_META_RICH = frozenset({RichKind.TEXT, RichKind.MEDIA, RichKind.RICH_CARD, RichKind.SUGGESTIONS})
+_WHATSAPP_RICH = frozenset(
+    {
+        RichKind.TEXT,
+        RichKind.MEDIA,
+        RichKind.LOCATION,
+        RichKind.CONTACTS,
+        RichKind.TEMPLATE,
+        RichKind.INTERACTIVE,
+        RichKind.SUGGESTIONS,
+    }
+)
 
 # Registry order is the channels' order everywhere they are listed (quotas, headers, offered channels).
 CHANNELS: dict[Channel, ChannelSpec] = {
@@ -136,6 +169,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
                 instruction="Send your key on WhatsApp to",
                 whitelist="on WhatsApp from {recipient} to {contact}",
             ),
+            rich_kinds=_WHATSAPP_RICH,
         ),
         ChannelSpec(
             channel=Channel.MESSENGER,
@@ -149,6 +183,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
                 instruction="Send your key on Messenger to our page",
                 whitelist="on Messenger from that account to {contact}",
             ),
+            rich_kinds=_META_RICH,
         ),
         ChannelSpec(
             channel=Channel.INSTAGRAM,
@@ -162,6 +197,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
                 instruction="Send your key as an Instagram DM to our account",
                 whitelist="as an Instagram direct message from that account to {contact}",
             ),
+            rich_kinds=_META_RICH,
         ),
     )
 }
@@ -236,6 +272,7 @@ __all__ = [
     "ContactLink",
     "ContactSpec",
     "ProviderName",
+    "RichKind",
     "carriers",
     "channels",
     "check_provider",

@@ -51,6 +51,12 @@ BINARY_NOT_SUPPORTED = (
 # Production's text (reference §2.3, code 304) for an SMS that needs more parts than `maximumNumberOfMessageParts`.
 MAX_PARTS_EXCEEDED = "Maximum number of parts exceeded. (need at least {needed}, max is {maximum})"
 CREATED_ONE = "Created 1 message(s)"
+# Production's text (reference §2.3, code 304) for a message without content; the trial says why and what to do.
+NO_CONTENT = "A body without content was found."
+NO_SMS_CONTENT = (
+    NO_CONTENT + " An SMS carries body.content only: richContent cannot replace it on SMS. Put the text in "
+    "body.content, or send the richContent on a channel that carries it ({channels})."
+)
 
 # CM's errorCodes (reference §2.3).
 CODE_OK = 0
@@ -180,10 +186,10 @@ def quota_used_up(channel: Channel) -> Refusal:
 # checks have new texts.
 
 
-def echo(value: str) -> str:
+def echo(value: str, limit: int = _MAX_ECHOED) -> str:
     """A client's value in our text: no control or invisible characters (no line breaks), and only a short prefix."""
     visible = "".join(ch for ch in value if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp"}).strip()
-    return visible if len(visible) <= _MAX_ECHOED else visible[:_MAX_ECHOED] + "…"
+    return visible if len(visible) <= limit else visible[:limit] + "…"
 
 
 def channel_not_offered(channel: str, offered: Iterable[Channel | str]) -> Refusal:
@@ -265,6 +271,28 @@ def max_parts_exceeded(*, needed: int, maximum: int) -> Refusal:
         details=MAX_PARTS_EXCEEDED.format(needed=needed, maximum=maximum),
         per_recipient=True,
         reason="max_parts_exceeded",
+    )
+
+
+def no_content(details: str) -> Refusal:
+    """Nothing to send: no text, and no rich content the channel carries (an invalid body for CM: 304)."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_INVALID_BODY,
+        details=details,
+        per_recipient=True,
+        reason="no_content",
+    )
+
+
+def rich_content_refused(details: str) -> Refusal:
+    """`richContent` the trial cannot send on the channel (another field invalid: 305); `details` says why."""
+    return Refusal(
+        http_status=400,
+        error_code=CODE_OTHER_FIELD,
+        details=details,
+        per_recipient=True,
+        reason="rich_content_refused",
     )
 
 

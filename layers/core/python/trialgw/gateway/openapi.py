@@ -17,6 +17,7 @@ from trialgw.channels import DEFAULT_CHANNEL, channels
 from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.models import Channel, InboundOutcome
+from trialgw.rich_content import MAX_CONVERSATION_ITEMS, MAX_RICH_CONTENT_BYTES, MAX_SUGGESTIONS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -35,6 +36,60 @@ _NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 _SHORT_TEXT: dict[str, Any] = {"minLength": 1, "maxLength": 64, "pattern": _NOT_BLANK}
 _NAMES = [channel.value for channel in channels()]
 _CHANNEL_NAMES = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]
+
+_EXAMPLE_NUMBER = "+31612345678"
+_EXAMPLE_REFERENCE = "order-1234"
+_RICH_CONTENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "CM's rich content, checked for the channel it is sent on: WhatsApp carries text, media, location, "
+        "contacts, WhatsApp templates, WhatsApp interactive messages and suggestions; Facebook Messenger and "
+        "Instagram carry text, media, rich cards and suggestions (quick replies, buttons); SMS carries none (its "
+        "text is body.content). At most "
+        f"{MAX_CONVERSATION_ITEMS} conversation items, {MAX_SUGGESTIONS} suggestions and {MAX_RICH_CONTENT_BYTES} "
+        "bytes as compact JSON; every media and link URL https. Otherwise errorCode 305; nothing to send at all, "
+        "304."
+    ),
+    "properties": {
+        "conversation": {"type": "array", "maxItems": MAX_CONVERSATION_ITEMS, "items": {"type": "object"}},
+        "suggestions": {"type": "array", "maxItems": MAX_SUGGESTIONS, "items": {"type": "object"}},
+    },
+}
+
+
+def _send_example(channel: str, content: str, **extra: Any) -> dict[str, Any]:
+    """A send request as CM's SDKs build it (the key in the body), to the example number."""
+    msg = {
+        "allowedChannels": [channel],
+        "from": "TrialTest",
+        "to": [{"number": _EXAMPLE_NUMBER}],
+        "body": {"type": "AUTO", "content": content},
+        "reference": _EXAMPLE_REFERENCE,
+        **extra,
+    }
+    return {"messages": {"authentication": {"producttoken": "00000000-0000-4000-8000-000000000000"}, "msg": [msg]}}
+
+
+_SMS_REQUEST = _send_example("SMS", "Your order 1234 has shipped.")
+# A WhatsApp template as CM's Python SDK sends it: the message in richContent, the text empty.
+_TEMPLATE_REQUEST = _send_example(
+    "WhatsApp",
+    "",
+    richContent={
+        "conversation": [
+            {
+                "template": {
+                    "whatsapp": {
+                        "namespace": "00000000_0000_0000_0000_000000000000",
+                        "element_name": "order_update",
+                        "language": {"policy": "deterministic", "code": "en"},
+                        "components": [{"type": "body", "parameters": [{"type": "text", "text": "1234"}]}],
+                    }
+                }
+            }
+        ]
+    },
+)
 
 SEND_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -83,7 +138,8 @@ SEND_REQUEST_SCHEMA: dict[str, Any] = {
                             },
                             "body": {
                                 "type": "object",
-                                "required": ["content"],
+                                "description": "content is required and not blank, unless richContent is given: "
+                                'then it may be empty or absent (CM\'s SDKs send templates with content "").',
                                 "properties": {
                                     "type": {
                                         "type": "string",
@@ -92,12 +148,7 @@ SEND_REQUEST_SCHEMA: dict[str, Any] = {
                                         "ignored. TEXT: the encoding dcs names, when given. BINARY is not in the "
                                         "trial (errorCode 304).",
                                     },
-                                    "content": {
-                                        "type": "string",
-                                        "minLength": 1,
-                                        "maxLength": 4096,
-                                        "pattern": _NOT_BLANK,
-                                    },
+                                    "content": {"type": "string", "maxLength": 4096},
                                 },
                             },
                             "reference": {"type": "string", "maxLength": 64},
@@ -122,8 +173,20 @@ SEND_REQUEST_SCHEMA: dict[str, Any] = {
                                 "(Unicode), honoured when the text is sent in it, else refused (errorCode 305). "
                                 "Ignored with AUTO, as in production.",
                             },
-                            "richContent": {"type": "object"},
+                            "richContent": _RICH_CONTENT_SCHEMA,
                         },
+                        # A text, or rich content to stand for it.
+                        "anyOf": [
+                            {"required": ["richContent"]},
+                            {
+                                "properties": {
+                                    "body": {
+                                        "required": ["content"],
+                                        "properties": {"content": {"minLength": 1, "pattern": _NOT_BLANK}},
+                                    }
+                                }
+                            },
+                        ],
                     },
                 },
             },
@@ -155,8 +218,6 @@ _ENVELOPE: dict[str, Any] = {
 }
 
 
-_EXAMPLE_NUMBER = "+31612345678"
-_EXAMPLE_REFERENCE = "order-1234"
 _RETRY_AFTER = 30
 
 
@@ -190,8 +251,9 @@ SEND_OPERATION: dict[str, Any] = {
         ),
         400: _envelope(
             "Not JSON, not a valid request, or a trial rule (errorCode 202, 203, 301-305): among them binary "
-            "messages, a dcs the trial cannot honour, and an SMS over the trial's 2 parts or the request's "
-            "maximumNumberOfMessageParts.",
+            "messages, a dcs the trial cannot honour, an SMS over the trial's 2 parts or the request's "
+            "maximumNumberOfMessageParts, and richContent its channel does not carry (305) or no content at all "
+            "(304).",
             answers.not_json(),
         ),
         401: _envelope("Missing, unknown, revoked or expired key (errorCode 101).", answers.invalid_token()),
@@ -212,7 +274,15 @@ SEND_OPERATION: dict[str, Any] = {
         ),
     },
     "openapi_extensions": {
-        "requestBody": {"required": True, "content": {_JSON: {"schema": SEND_REQUEST_SCHEMA}}},
+        "requestBody": {
+            "required": True,
+            "content": {
+                _JSON: {
+                    "schema": SEND_REQUEST_SCHEMA,
+                    "examples": {"sms": {"value": _SMS_REQUEST}, "whatsappTemplate": {"value": _TEMPLATE_REQUEST}},
+                }
+            },
+        },
         "parameters": [
             {"name": TOKEN_HEADER, "in": "header", "required": False, "schema": _TOKEN},
             {

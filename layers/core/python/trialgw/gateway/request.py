@@ -14,7 +14,9 @@ Decisions (each has a test):
   `messages.authentication.producttoken`. A value that is not GUID-shaped counts as absent, so a typo in
   the header does not hide a good body key, and a request without a usable key is refused for its key.
 - A valid request, in short: the body must be `{"messages": {"msg": [ {...} ]}}` with, in every `msg` item, a
-  non-empty `to` array of `{"number": "<string>"}` and `body.content` a non-blank string. `from`,
+  non-empty `to` array of `{"number": "<string>"}`, a `body` object and `body.content` a non-blank string, or,
+  when the item has a `richContent` object, a string (empty too) or absent: CM's SDKs send WhatsApp templates
+  and interactive messages with `"content": ""`, and the use case checks the rich content for its channel. `from`,
   `reference`, `body.type`, `allowedChannels`, `richContent`, `authentication` are optional but must have
   their types when given. Unknown keys are ignored (SDKs add `customGrouping3`, `$type`, …), and not forwarded.
 - `allowedChannels`: absent, null or `[]` means SMS. Values match ignoring case and spaces (`whatsapp`,
@@ -252,18 +254,20 @@ def _message(value: object, path: str) -> _Message:
         assert number is not None
         recipients.append(number)
     body = _object(_field(msg, "body"), f"{path}.body")
-    content = _string(_field(body, "content"), f"{path}.body.content", MAX_CONTENT_CHARS, required=True)
-    assert content is not None
+    rich_content = _rich_content(_field(msg, "richContent"), f"{path}.richContent")
+    # With `richContent` the text may be empty or absent (CM's SDKs send templates with `"content": ""`): the use
+    # case decides, for the channel, whether the rich content can stand for it.
+    content = _string(_field(body, "content"), f"{path}.body.content", MAX_CONTENT_CHARS, required=rich_content is None)
     sender = _string(_field(msg, "from"), f"{path}.from", MAX_SHORT_FIELD_CHARS, required=False)
     reference = _string(_field(msg, "reference"), f"{path}.reference", MAX_REFERENCE_CHARS, required=False)
     return _Message(
         channels=_channels(_field(msg, "allowedChannels"), f"{path}.allowedChannels"),
         sender=sender or "",
         recipients=recipients,
-        content=content,
+        content=content or "",
         body_type=_body_type(_field(body, "type"), f"{path}.body.type"),
         reference=reference or None,
-        rich_content=_rich_content(_field(msg, "richContent"), f"{path}.richContent"),
+        rich_content=rich_content,
         min_parts=_whole_number(
             _field(msg, "minimumNumberOfMessageParts"), f"{path}.minimumNumberOfMessageParts", 1, MAX_SMS_PARTS
         ),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trialgw.channels import ContactLink, contacts, is_phone, spec_of
+from trialgw.channels import CHANNELS, ContactLink, RichKind, contacts, is_phone, spec_of
 from trialgw.errors import DependencyUnavailable
 from trialgw.gateway import answers
 from trialgw.gateway.answers import ONBOARD, Refusal
@@ -26,6 +26,7 @@ from trialgw.logic.send_outcomes import (
 )
 from trialgw.models import Channel
 from trialgw.quotas import iso_utc
+from trialgw.rich_content import MAX_CONVERSATION_ITEMS, MAX_RICH_CONTENT_BYTES, MAX_SUGGESTIONS, Problem
 from trialgw.settings import SendSettings
 from trialgw.sms import describe_dcs, describe_limit
 
@@ -145,6 +146,56 @@ def _dcs_not_supported(refused: Refused, _settings: SendSettings) -> Refusal:
     return answers.dcs_not_supported(describe_dcs(dcs, counted))
 
 
+# A JSON path in a text: the client's keys may be in it, so as `echo` shows values, but long enough for a path.
+_MAX_PATH_SHOWN = 120
+
+
+def _rich_channels(settings: SendSettings) -> str:
+    """The offered channels that carry rich content, as a text lists them."""
+    names = [channel.value for channel in settings.offered_channels if spec_of(channel).rich_kinds]
+    return _either(names) if names else "none is offered in this trial"
+
+
+def _no_content(refused: Refused, settings: SendSettings) -> Refusal:
+    if refused.objection.rich is None:
+        return answers.no_content(answers.NO_SMS_CONTENT.format(channels=_rich_channels(settings)))
+    return answers.no_content(
+        f"{answers.NO_CONTENT} body.content is empty and richContent.conversation has no items: send a text in "
+        "body.content, or at least one richContent.conversation item."
+    )
+
+
+def _rich_content_refused(refused: Refused, _settings: SendSettings) -> Refusal:
+    """What is wrong with the `richContent` for its channel, and what the channel carries instead."""
+    found, channel = refused.objection.rich, _channel(refused)
+    assert found is not None
+    path = answers.echo(found.path or "richContent", _MAX_PATH_SHOWN)
+    carried = ", ".join(kind.value for kind in RichKind if kind in spec_of(channel).rich_kinds)
+    on_channel = f"On {channel.value} the trial carries: {carried}."
+    if found.problem is Problem.KIND_NOT_ALLOWED:
+        kind = found.kind
+        assert kind is not None
+        where = [spec.channel.value for spec in CHANNELS.values() if kind in spec.rich_kinds]
+        elsewhere = f"the trial carries it on {_either(where)} only" if where else "no trial channel carries it"
+        details = f'{path}: "{kind.value}" cannot be sent on {channel.value}; {elsewhere}. {on_channel}'
+    elif found.problem is Problem.INCOMPLETE:
+        kind = found.kind
+        assert kind is not None
+        details = f"{path} is required in a {kind.value}."
+    elif found.problem is Problem.UNKNOWN_ITEM:
+        details = f"{path} is no richContent item the trial knows. {on_channel}"
+    elif found.problem is Problem.TOO_MANY_ITEMS:
+        details = (
+            f"{path} has too many items: the trial sends at most {MAX_CONVERSATION_ITEMS} conversation items "
+            f"and {MAX_SUGGESTIONS} suggestions in one message."
+        )
+    elif found.problem is Problem.TOO_LARGE:
+        details = f"richContent is larger than the trial's limit of {MAX_RICH_CONTENT_BYTES} bytes (as compact JSON)."
+    else:
+        details = f"{path} must be an https URL (https://…): the trial sends media and links from https addresses only."
+    return answers.rich_content_refused(details)
+
+
 def _not_an_address(refused: Refused, _settings: SendSettings) -> Refusal:
     channel = _channel(refused)
     shown = answers.echo(refused.objection.recipient or "")
@@ -201,6 +252,8 @@ _REFUSALS: dict[Reason, Callable[[Refused, SendSettings], Refusal]] = {
     Reason.BINARY_NOT_SUPPORTED: lambda _refused, _: answers.binary_not_supported(),
     Reason.DCS_NOT_SUPPORTED: _dcs_not_supported,
     Reason.TOO_MANY_PARTS: _too_many_parts,
+    Reason.NO_CONTENT: _no_content,
+    Reason.RICH_CONTENT_REFUSED: _rich_content_refused,
     Reason.MAX_PARTS_EXCEEDED: _max_parts_exceeded,
     Reason.INVALID_RECIPIENT: _not_an_address,
     Reason.NOT_WHITELISTED: _not_whitelisted,

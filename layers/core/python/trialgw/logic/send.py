@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from trialgw.channels import spec_of
 from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.keys import hash_key
@@ -48,6 +49,7 @@ from trialgw.ports import (
     TrialStore,
 )
 from trialgw.quotas import quota_rows
+from trialgw.rich_content import Problem, describe, problem
 from trialgw.settings import SendSettings
 from trialgw.sms import DCS_OF, SmsParts, count_parts, fits
 
@@ -260,6 +262,25 @@ def _body_kind(request: SendRequest, settings: SendSettings) -> Objection | None
     return None
 
 
+def _rich_content(request: SendRequest, _settings: SendSettings) -> Objection | None:
+    """`richContent` checked for its channel (`trialgw.rich_content`). A channel that carries none (SMS) sends
+    `body.content` only, as CM does (the text is the SMS fallback of a rich message): without text there is
+    nothing to send there."""
+    channel, rich = request.channel, request.rich_content
+    has_text = bool(request.content.strip())
+    if channel is None or rich is None:
+        return None
+    allowed = spec_of(channel).rich_kinds
+    if not allowed:
+        return None if has_text else Objection(reason=Reason.NO_CONTENT, channel=channel)
+    found = problem(rich, allowed, has_text=has_text)
+    if found is None:
+        return None
+    reason = Reason.NO_CONTENT if found.problem is Problem.NOTHING_TO_SEND else Reason.RICH_CONTENT_REFUSED
+    # The path may name a client's keys: the log gets a short prefix.
+    return Objection(reason=reason, channel=channel, rich=found, hint=(found.path or "")[:120])
+
+
 def _sms_length(request: SendRequest, settings: SendSettings) -> Objection | None:
     """The trial's 2-part limit first (its own text), then the client's `maximumNumberOfMessageParts` within it
     (production's 304). `minimumNumberOfMessageParts` refuses nothing: a text is sent in the parts it needs."""
@@ -284,6 +305,7 @@ REQUEST_CHECKS: tuple[Callable[[SendRequest, SendSettings], Objection | None], .
     _sms_sender,
     _sms_destination,
     _body_kind,
+    _rich_content,
     _sms_length,
     _recipient_address,
 )
@@ -321,7 +343,8 @@ def _plan(request: SendRequest, settings: SendSettings) -> _Plan:
     assert channel is not None
     assert recipient is not None
     if channel is not Channel.SMS:
-        return _Plan(channel, recipient, request.content, 1, None, {"delivered": {"text": request.content}})
+        text = shown_text(request)
+        return _Plan(channel, recipient, text, 1, None, {"delivered": {"text": text}})
     rule = rule_for(recipient)
     delivered, details = request.content, None
     if rule.action is RuleAction.REPLACE:
@@ -342,6 +365,13 @@ def _plan(request: SendRequest, settings: SendSettings) -> _Plan:
         "messageDetails": details,
     }
     return _Plan(Channel.SMS, recipient, delivered, sent.parts, details, explain)
+
+
+def shown_text(request: SendRequest) -> str:
+    """What a message reads as on the dashboard and a text-only screen: its text, or else its rich content's."""
+    if request.content.strip() or request.rich_content is None:
+        return request.content
+    return describe(request.rich_content)
 
 
 def _send_once(request: SendRequest, idempotency_key: str, settings: SendSettings, deps: SendDeps) -> SendOutcome:
@@ -410,7 +440,7 @@ def _queue(
         direction="outbound",
         channel=plan.channel,
         counterpart=plan.recipient,
-        text=request.content,
+        text=shown_text(request),
         at=now,
         message_id=message_id,
         payload=json.dumps({"request": _as_cm_json(request, plan.channel), **plan.explain}, ensure_ascii=False),
@@ -436,7 +466,8 @@ def _queue(
                 at=now,
                 sender=request.sender or None,
                 reference=request.reference,
-                rich_content=request.rich_content,
+                # A channel that carries no rich content (SMS) gets the text only; the others what was checked.
+                rich_content=request.rich_content if spec_of(plan.channel).rich_kinds else None,
             )
         )
     except QueueError:
@@ -516,4 +547,12 @@ def trial_status(token: str | None, settings: SendSettings, trials: TrialStore, 
     )
 
 
-__all__ = ["REQUEST_CHECKS", "SendDeps", "first_objection", "send", "trial_status", "unsupported_feature"]
+__all__ = [
+    "REQUEST_CHECKS",
+    "SendDeps",
+    "first_objection",
+    "send",
+    "shown_text",
+    "trial_status",
+    "unsupported_feature",
+]

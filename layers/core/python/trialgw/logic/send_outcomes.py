@@ -18,6 +18,7 @@ from typing import Any
 from trialgw.addresses import normalize_address
 from trialgw.models import Channel, TrialState
 from trialgw.quotas import remaining
+from trialgw.rich_content import RichProblem
 from trialgw.settings import SendSettings
 from trialgw.sms import SmsParts
 
@@ -36,6 +37,7 @@ class SendRequest:
     """One parsed send: the first `msg` item and its first recipient, and how many of each the request named.
 
     `token` is the normalized (lower-case) key or None; it is left out of `repr` so it never reaches a log.
+    `content` may be empty when `rich_content` is given (the use case checks it for the channel).
     `channel` is None when `channel_raw` is no trial channel. `to_raw` and `reference` are echoed as sent;
     `recipient` is the normalized address on `channel`, or None when it is not one. `most_channels` is the
     longest `allowedChannels` of any item (distinct channels), `items` the number of `msg` items, `recipients`
@@ -95,6 +97,8 @@ class Reason(StrEnum):
     DCS_NOT_SUPPORTED = "dcs_not_supported"
     TOO_MANY_PARTS = "too_many_parts"
     MAX_PARTS_EXCEEDED = "max_parts_exceeded"
+    NO_CONTENT = "no_content"
+    RICH_CONTENT_REFUSED = "rich_content_refused"
     INVALID_RECIPIENT = "invalid_recipient"
     NOT_WHITELISTED = "not_whitelisted"
     QUOTA_USED_UP = "quota_used_up"
@@ -127,6 +131,8 @@ class Objection:
     # The request's `maximumNumberOfMessageParts`, when the SMS needs more; its `dcs`, when refused.
     max_parts: int | None = None
     dcs: int | None = None
+    # What is wrong with the request's `richContent` for its channel.
+    rich: RichProblem | None = None
     # How long to wait before retrying (the capacity breaker, an Idempotency-Key in use).
     retry_after_seconds: int | None = None
     # What was wrong, for the log only (a JSON path, never a value).

@@ -13,8 +13,11 @@ A missing Page or Instagram account id sends to `{graph}/me/messages`, which Met
 token. Messenger uses `RESPONSE`: the trial only ever talks to people who wrote to the trial company first, inside
 the 24-hour standard messaging window; outside it Meta refuses (code 10 / subcode 2018278 → permanent).
 
-Only text is carried. CM's `richContent` (suggestions, media, templates) has no faithful mapping onto free-form
-WhatsApp, Messenger or Instagram messages within the trial, so it is dropped, never half-translated.
+CM's `richContent` (already checked for its channel by the gateway) is mapped by `trialgw.providers.meta.rich`:
+templates, interactive messages, media, location and contacts on WhatsApp, reply suggestions as buttons or quick
+replies, rich cards as generic templates on Messenger and Instagram. What has no faithful mapping (several items
+in one message, suggestions Meta has no button for) fails permanently with code `rich_content` and says why,
+never half-translated.
 
 Graph errors → `DeliveryFailed`, decided in this order (Meta says to branch on `error.code`, not on HTTP status):
 
@@ -53,6 +56,7 @@ from trialgw import budgets
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
 from trialgw.providers.masking import MaskRule, mask_reason
+from trialgw.providers.meta.rich import send_api_message, whatsapp_body
 from trialgw.providers.port import Delivered, DeliveryFailed, ProviderName
 
 if TYPE_CHECKING:
@@ -149,12 +153,17 @@ class MetaProvider:
                 "type": "text",
                 "text": {"preview_url": False, "body": message.text},
             }
+            if message.rich_content is not None:
+                body = whatsapp_body(to, message.text, message.rich_content)
             return self._endpoint(self._whatsapp_phone_number_id), body
+        content: dict[str, object] = {"text": message.text}
+        if message.rich_content is not None:
+            content = send_api_message(message.text, message.rich_content)
         if message.channel is Channel.MESSENGER:
-            body = {"recipient": {"id": message.to}, "messaging_type": "RESPONSE", "message": {"text": message.text}}
+            body = {"recipient": {"id": message.to}, "messaging_type": "RESPONSE", "message": content}
             return self._endpoint(self._messenger_page_id or "me"), body
         if message.channel is Channel.INSTAGRAM:
-            body = {"recipient": {"id": message.to}, "message": {"text": message.text}}
+            body = {"recipient": {"id": message.to}, "message": content}
             return self._endpoint(self._instagram_account_id or "me"), body
         raise DeliveryFailed(
             f"the meta provider does not carry {message.channel.value}", transient=False, code="channel"
