@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cm_text import MessageBuilder, TextClient, WhatsappTemplate
 
 from tests.conftest import LocalStack, messages_for, random_phone
 from tests.e2e.test_send_e2e import whitelist
@@ -18,8 +19,6 @@ from trialgw.gateway.answers import INVALID_TOKEN
 
 pytestmark = pytest.mark.e2e
 
-cm_text = pytest.importorskip("cm_text", reason="cm-text-sdk-python is a dev extra: pip install -e '.[dev]'")
-from cm_text import MessageBuilder, TextClient, WhatsappTemplate  # noqa: E402 - after the skip above
 
 IMAGE_URL = "https://example.com/trial/logo.png"
 
