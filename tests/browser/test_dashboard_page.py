@@ -671,6 +671,8 @@ def test_a_burst_shows_in_order_and_refused_sends_show_their_answer(
     assert quota.locator(".error-code").inner_text() == "errorCode 102"
     assert quota.locator(".reason").inner_text() == used_up["details"]
     assert page.locator("#message-rows tr.is-refused").count() == 2
+    # Counted apart: thirteen listed (the whitelisting message, ten sent, two refused).
+    assert page.locator("#count-messages").inner_text() == "(13, 2 refused)"
     # The quota counts what was sent, not the refusals.
     quotas = page.locator("#quotas li").all_inner_texts()
     assert any("WhatsApp" in q and "0 of 10 left" in q for q in quotas), quotas

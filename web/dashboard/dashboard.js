@@ -583,7 +583,10 @@
     });
     $("messages-table").hidden = messages.length === 0;
     $("messages-empty").hidden = messages.length > 0;
-    $("count-messages").textContent = "(" + messages.length + (state.olderCursor ? "+" : "") + ")";
+    // Refused attempts are listed but were never sent: counted apart (of the messages loaded so far).
+    const refused = messages.filter(isRefused).length;
+    $("count-messages").textContent = "(" + messages.length + (state.olderCursor ? "+" : "") +
+      (refused ? ", " + refused + " refused" : "") + ")";
     $("load-older").hidden = !state.olderCursor;
   }
 
