@@ -304,7 +304,15 @@ class FakeMessageLog:
     tokens: Iterator[int] = field(default_factory=itertools.count)
 
     def claim(
-        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+        self,
+        provider: str,
+        provider_message_id: str,
+        *,
+        received_at: int,
+        now: int,
+        lease_seconds: int,
+        ttl: int,
+        received_at_ms: int | None = None,
     ) -> InboundClaim:
         held = self.claims.get((provider, provider_message_id))
         if held is not None and held.state is InboundClaimState.DONE:
@@ -318,6 +326,7 @@ class FakeMessageLog:
             token=f"token-{next(self.tokens)}",
             received_at=held.received_at if held is not None else received_at,
             lease_until=now + lease_seconds,
+            received_at_ms=held.received_at_ms if held is not None else received_at_ms,
         )
         self.claims[(provider, provider_message_id)] = claim
         return claim

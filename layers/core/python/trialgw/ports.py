@@ -291,11 +291,21 @@ class InboundClaim:
     received_at: int = 0
     # Until when the holder's lease runs (OWNED: this call's; BUSY: the other invocation's).
     lease_until: int = 0
+    # `received_at` in milliseconds, when the claim kept them (None: a claim written before claims had them).
+    received_at_ms: int | None = None
 
 
 class MessageLog(Protocol):
     def claim(
-        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+        self,
+        provider: str,
+        provider_message_id: str,
+        *,
+        received_at: int,
+        now: int,
+        lease_seconds: int,
+        ttl: int,
+        received_at_ms: int | None = None,
     ) -> InboundClaim:
         """Claims a provider's message id for `lease_seconds` from `now`: OWNED when it was never claimed or its
         holder's lease ran out (its first `received_at` kept), DONE once it was completed, BUSY while another

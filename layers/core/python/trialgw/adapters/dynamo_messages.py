@@ -37,6 +37,7 @@ CLAIM_ATTRIBUTE = "claim"
 CLAIM_STATE_ATTRIBUTE = "state"
 LEASE_ATTRIBUTE = "lease_until"
 RECEIVED_ATTRIBUTE = "received_at"
+RECEIVED_MS_ATTRIBUTE = "received_at_ms"
 IN_PROGRESS = "in_progress"
 DONE = "done"
 # On a send's record, while delivery runs: its attempts so far, and the lease of the attempt in progress (until when,
@@ -64,7 +65,15 @@ class DynamoMessageLog:
         }
 
     def claim(
-        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+        self,
+        provider: str,
+        provider_message_id: str,
+        *,
+        received_at: int,
+        now: int,
+        lease_seconds: int,
+        ttl: int,
+        received_at_ms: int | None = None,
     ) -> InboundClaim:
         key = self._seen_key(provider, provider_message_id)
         # This call's own mark: an SDK retry of a write whose answer was lost finds it, and knows the claim is its own.
@@ -76,7 +85,8 @@ class DynamoMessageLog:
                 Key=key,
                 UpdateExpression=(
                     "SET #state = :in_progress, #claim = :token, #lease = :lease, #ttl = :ttl, "
-                    "#received = if_not_exists(#received, :received)"
+                    "#received = if_not_exists(#received, :received), "
+                    "#received_ms = if_not_exists(#received_ms, :received_ms)"
                 ),
                 # Never claimed, or claimed by an invocation that neither completed nor released it within its lease
                 # (it crashed or timed out). The lease is compared here, not left to TTL, which deletes only
@@ -89,6 +99,7 @@ class DynamoMessageLog:
                     "#lease": LEASE_ATTRIBUTE,
                     "#ttl": names.TTL_ATTRIBUTE,
                     "#received": RECEIVED_ATTRIBUTE,
+                    "#received_ms": RECEIVED_MS_ATTRIBUTE,
                 },
                 ExpressionAttributeValues={
                     ":in_progress": {"S": IN_PROGRESS},
@@ -96,6 +107,7 @@ class DynamoMessageLog:
                     ":lease": {"N": str(lease_until)},
                     ":ttl": {"N": str(ttl)},
                     ":received": {"N": str(received_at)},
+                    ":received_ms": {"N": str(received_at * 1000 if received_at_ms is None else received_at_ms)},
                     ":now": {"N": str(now)},
                 },
                 ReturnValues="ALL_NEW",
@@ -118,6 +130,7 @@ class DynamoMessageLog:
             token=token,
             received_at=_number(item, RECEIVED_ATTRIBUTE, received_at),
             lease_until=lease_until,
+            received_at_ms=_received_ms(item),
         )
 
     def _unclaim(self, key: dict[str, dict[str, str]], token: str) -> None:
@@ -485,8 +498,21 @@ def _found(old: dict[str, Any], provider: str, provider_message_id: str, token: 
         state = InboundClaimState.DONE
         token = ""
     return InboundClaim(
-        state, provider, provider_message_id, token=token, received_at=received_at, lease_until=lease_until
+        state,
+        provider,
+        provider_message_id,
+        token=token,
+        received_at=received_at,
+        lease_until=lease_until,
+        received_at_ms=_received_ms(old),
     )
+
+
+def _received_ms(item: dict[str, Any]) -> int | None:
+    """The claim's first time in milliseconds; None for a claim from before claims kept them (taken over since, its
+    `received_at` is the older holder's, which the milliseconds must agree with)."""
+    received, received_ms = _optional_number(item, RECEIVED_ATTRIBUTE), _optional_number(item, RECEIVED_MS_ATTRIBUTE)
+    return received_ms if received is not None and received_ms is not None and received_ms // 1000 == received else None
 
 
 def _attempt_found(old: dict[str, Any], token: str) -> AttemptClaim:

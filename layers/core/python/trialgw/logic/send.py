@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from trialgw.logic.send_outcomes import (
     StatusOutcome,
     TrialReport,
 )
+from trialgw.logic.stamps import MillisStamps
 from trialgw.models import Channel, TrialState
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (
@@ -68,23 +68,6 @@ UNAVAILABLE = "A store or the queue the trial depends on failed."
 REFUSED_TEXT_CHARS = 160
 REFUSED_FIELD_CHARS = 64
 REFUSED_RICH_CONTENT_CHARS = 1000
-
-
-class MillisStamps:
-    """Message times in epoch milliseconds, strictly increasing within this instance: two sends in one millisecond
-    (or a clock that stepped back less than a second) still list in the order they arrived."""
-
-    def __init__(self) -> None:
-        self._last = 0
-        self._lock = threading.Lock()
-
-    def next(self, clock: Clock) -> int:
-        now = int(clock() * 1000)
-        with self._lock:
-            # Only within a second of the last stamp: a clock far behind it (a test's, an instance's) is taken as is.
-            stamp = self._last + 1 if now <= self._last < now + 1000 else now
-            self._last = stamp
-        return stamp
 
 
 @dataclass(frozen=True, slots=True)
