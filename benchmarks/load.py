@@ -573,15 +573,28 @@ class Load:
         # Whitelisting and repeated keys are recorded; a sender the full whitelist turned away is not.
         check(len(inbound) == limit + trial.repeats, f"{len(inbound)} inbound messages recorded")
         for channel in Channel:
-            outbound = [m for m in messages if m["direction"] == "outbound" and m["channel"] == channel.value]
-            references = [m["json"]["messages"]["msg"][0].get("reference") for m in outbound]
-            check(
-                sorted(references) == sorted(trial.accepted[channel]),
-                f"{len(outbound)} messages recorded on {channel.value} for {len(trial.accepted[channel])} accepted",
-            )
-            undelivered = Counter(m["status"] for m in outbound if m["status"] not in DELIVERED)
-            check(not undelivered, f"messages on {channel.value} not delivered: {dict(undelivered)}")
+            _check_listed(messages, trial, channel, check)
         return found
+
+
+def _check_listed(
+    messages: list[dict[str, Any]], trial: TrialRun, channel: Channel, check: Callable[[bool, str], None]
+) -> None:
+    """The dashboard's outbound messages on `channel`: every accepted send, delivered, and every refused one (issue
+    17: listed as `refused` with its answer's errorCode, never as sent)."""
+    listed = [m for m in messages if m["direction"] == "outbound" and m["channel"] == channel.value]
+    outbound = [m for m in listed if m["status"] != "refused"]
+    refused = Counter(m["errorCode"] for m in listed if m["status"] == "refused")
+    expected = Counter({answers.CODE_BALANCE: trial.refused_quota[channel]})
+    expected[answers.CODE_INVALID_TO] += trial.refused_stranger[channel]
+    check(+refused == +expected, f"refused sends listed on {channel.value}: {dict(refused)}, not {dict(expected)}")
+    references = [m["json"]["messages"]["msg"][0].get("reference") for m in outbound]
+    check(
+        sorted(references) == sorted(trial.accepted[channel]),
+        f"{len(outbound)} messages recorded on {channel.value} for {len(trial.accepted[channel])} accepted",
+    )
+    undelivered = Counter(m["status"] for m in outbound if m["status"] not in DELIVERED)
+    check(not undelivered, f"messages on {channel.value} not delivered: {dict(undelivered)}")
 
 
 def _send_answer(status: int, answer: Any, channel: Channel, reference: str) -> str | None:

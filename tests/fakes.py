@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trialgw import names
 from trialgw.channels import channels
 from trialgw.errors import MailError, QueueError, StoreError
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
@@ -303,7 +304,15 @@ class FakeMessageLog:
     tokens: Iterator[int] = field(default_factory=itertools.count)
 
     def claim(
-        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+        self,
+        provider: str,
+        provider_message_id: str,
+        *,
+        received_at: int,
+        now: int,
+        lease_seconds: int,
+        ttl: int,
+        received_at_ms: int | None = None,
     ) -> InboundClaim:
         held = self.claims.get((provider, provider_message_id))
         if held is not None and held.state is InboundClaimState.DONE:
@@ -317,6 +326,7 @@ class FakeMessageLog:
             token=f"token-{next(self.tokens)}",
             received_at=held.received_at if held is not None else received_at,
             lease_until=now + lease_seconds,
+            received_at_ms=held.received_at_ms if held is not None else received_at_ms,
         )
         self.claims[(provider, provider_message_id)] = claim
         return claim
@@ -339,14 +349,28 @@ class FakeMessageLog:
 
     def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
         mine = sorted(
-            (m for m in self.recorded if m.key_hash == key_hash), key=lambda m: (m.at, m.message_id), reverse=True
+            (m for m in self.recorded if m.key_hash == key_hash),
+            key=lambda m: names.message_sort_key(m.at, m.message_id, at_ms=m.at_ms),
+            reverse=True,
         )
         if cursor is not None and not cursor.isdigit():
             raise InvalidCursor(cursor)
         start = int(cursor or 0)
         chunk = mine[start : start + limit]
         stored = [
-            StoredMessage(m.message_id, m.direction, m.channel, m.counterpart, m.text, m.at, m.payload, m.status, None)
+            StoredMessage(
+                m.message_id,
+                m.direction,
+                m.channel,
+                m.counterpart,
+                m.text,
+                m.at,
+                m.payload,
+                m.status,
+                m.reason,
+                at_ms=m.at_ms,
+                error_code=m.error_code,
+            )
             for m in chunk
         ]
         return MessagePage(stored, str(start + limit) if start + limit < len(mine) else None)
@@ -427,7 +451,15 @@ class FakeSendKeys:
     tokens: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def claim(
-        self, key_hash: str, idempotency_key: str, *, fingerprint: str, message_id: str, now: int, lease_seconds: int
+        self,
+        key_hash: str,
+        idempotency_key: str,
+        *,
+        fingerprint: str,
+        message_id: str,
+        now: int,
+        lease_seconds: int,
+        now_ms: int | None = None,
     ) -> SendKeyClaim:
         if self.fail_claim:
             raise StoreError("claim failed")
@@ -449,12 +481,14 @@ class FakeSendKeys:
             # A holder whose lease ran out keeps its message: the retry sends that same message.
             "message_id": old["message_id"] if old else message_id,
             "at": old["at"] if old else now,
+            "at_ms": old["at_ms"] if old else now_ms,
         }
         self.items[key] = item
         return SendKeyClaim(
             SendKeyState.OWNED,
             message_id=item["message_id"],
             at=item["at"],
+            at_ms=item["at_ms"],
             lease_until=item["lease_until"],
             token=token,
         )

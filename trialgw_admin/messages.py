@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 # The columns of a message line, fixed so that lines printed later (--follow) line up.
 # A send's id is 32 hex digits; a longer one (an inbound message's provider id) is shortened here, whole in JSON.
-TAIL_COLUMNS = (("AT", 20), ("ID", 32), ("DIRECTION", 9), ("CHANNEL", 18), ("COUNTERPART", 16), ("STATUS", 9))
+# AT holds a time with milliseconds (2026-12-02T09:06:00.125Z), or whole seconds for an older record.
+TAIL_COLUMNS = (("AT", 24), ("ID", 32), ("DIRECTION", 9), ("CHANNEL", 18), ("COUNTERPART", 16), ("STATUS", 9))
 DEFAULT_TAIL_LINES = 20
 DEFAULT_FOLLOW_SECONDS = 2.0
 MIN_FOLLOW_SECONDS = 0.5
@@ -31,7 +32,11 @@ def tail_line(message: Mapping[str, Any]) -> str:
     cells = (message["at"], message["id"], message["direction"], message["channel"], message["counterpart"])
     values = (*cells, message["status"] or "-")
     fixed = "  ".join(f"{clip(value, width):<{width}}" for value, (_, width) in zip(values, TAIL_COLUMNS, strict=True))
-    return f"  {fixed}  {short(message['text'])}".rstrip()
+    text = short(message["text"])
+    if message.get("errorCode") is not None:
+        # A refused attempt: the gateway's answer after what was sent.
+        text += f"  [errorCode {message['errorCode']}: {short(message.get('reason'))}]"
+    return f"  {fixed}  {text}".rstrip()
 
 
 def tail_heading() -> str:

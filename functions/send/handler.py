@@ -23,7 +23,7 @@ from trialgw.errors import DependencyUnavailable
 from trialgw.gateway import openapi
 from trialgw.gateway.openapi import IDEMPOTENCY_KEY_HEADER, TOKEN_HEADER
 from trialgw.gateway.request import parse_send_request
-from trialgw.gateway.respond import GatewayAnswer, send_answer, status_answer, unavailable_answer
+from trialgw.gateway.respond import GatewayAnswer, refusal_for, send_answer, status_answer, unavailable_answer
 from trialgw.http import (
     JSON_CONTENT_TYPE,
     BadRequest,
@@ -35,7 +35,8 @@ from trialgw.http import (
 )
 from trialgw.keys import normalize_key
 from trialgw.logic.capacity import CapacityBreaker
-from trialgw.logic.send import SendDeps, send, trial_status
+from trialgw.logic.send import RefusalNote, SendDeps, send, trial_status
+from trialgw.logic.send_outcomes import Refused
 from trialgw.observability import lambda_entry
 from trialgw.settings import SendSettings
 from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH
@@ -69,7 +70,14 @@ def build_deps(settings: SendSettings, dynamodb: DynamoDBClient, sqs: SQSClient)
         clock=time.time,
         new_message_id=lambda: uuid.uuid4().hex,
         send_keys=DynamoSendKeys(dynamodb, settings.messages_table),
+        describe_refusal=lambda refused: _note(refused, settings),
     )
+
+
+def _note(refused: Refused, settings: SendSettings) -> RefusalNote:
+    """A refusal's record keeps the answer the developer got: its text and CM's errorCode."""
+    refusal = refusal_for(refused, settings)
+    return RefusalNote(refusal.details, refusal.error_code)
 
 
 @cache

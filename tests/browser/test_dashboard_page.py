@@ -36,7 +36,9 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
 # The page polls with back-off up to 30 s; a change must show within one slow round.
 POLL_WAIT_MS = 40_000
-SANDBOX_NOTE = "sandbox: recorded, not sent to a phone"
+# What a message the sandbox took says: deployed (no simulated phone), and on the local stack (its phone page).
+SANDBOX_NOTE = "sandbox: a simulated delivery, not sent to a real phone"
+SANDBOX_LOCAL_NOTE = "sandbox: sent to the simulated phone at /_local/phone, not to a real one"
 
 
 def _phone_number() -> str:
@@ -86,6 +88,27 @@ def _run_curl(command: str) -> tuple[int, str]:
     assert result.returncode == 0, result.stderr
     body, _, status = result.stdout.rpartition("\n")
     return int(status), body
+
+
+def _send(local_stack: LocalStack, key: str, to: str, text: str) -> tuple[int, dict[str, Any]]:
+    """Sends `text` on WhatsApp through the gateway: (HTTP status, CM's answer)."""
+    answer = local_stack.post_json(
+        GATEWAY_PATH,
+        {
+            "messages": {
+                "authentication": {"producttoken": key},
+                "msg": [
+                    {
+                        "allowedChannels": ["WhatsApp"],
+                        "from": "TrialTest",
+                        "to": [{"number": to}],
+                        "body": {"type": "auto", "content": text},
+                    }
+                ],
+            }
+        },
+    )
+    return answer.status, answer.json()
 
 
 def test_signup_to_dashboard_whitelist_send_and_watch_it_update(
@@ -163,30 +186,16 @@ def test_signup_to_dashboard_whitelist_send_and_watch_it_update(
 
     # Send through the gateway: the message appears in the Messages tab and moves on to `sent`.
     text = f"Hello from the dashboard test {uuid.uuid4().hex[:6]}"
-    sent = local_stack.post_json(
-        GATEWAY_PATH,
-        {
-            "messages": {
-                "authentication": {"producttoken": key},
-                "msg": [
-                    {
-                        "allowedChannels": ["WhatsApp"],
-                        "from": "TrialTest",
-                        "to": [{"number": phone}],
-                        "body": {"type": "auto", "content": text},
-                    }
-                ],
-            }
-        },
-    )
-    assert sent.status == 200, sent.text
+    status, sent = _send(local_stack, key, phone, text)
+    assert status == 200, sent
     _select_tab(page, "messages")
     message = page.locator("#message-rows tr", has_text=text)
     message.wait_for(timeout=POLL_WAIT_MS)
     assert "Out" in message.inner_text()
     message.locator(".badge", has_text=re.compile(r"^(sent|delivered|read)$")).wait_for(timeout=POLL_WAIT_MS)
-    # The local stack's WhatsApp is the sandbox: "sent" says it reached no phone.
-    assert message.locator(".provider-note").inner_text() == SANDBOX_NOTE
+    # The local stack's WhatsApp is the sandbox: the note says it went to the simulated phone, and links it.
+    assert message.locator(".provider-note").inner_text().startswith(SANDBOX_LOCAL_NOTE)
+    assert message.locator(".provider-note a").get_attribute("href") == f"{local_stack.url}/_local/phone"
 
     # The JSON popup holds the message (the request without the key).
     message.get_by_role("button", name=re.compile("JSON")).click()
@@ -607,3 +616,83 @@ def test_polling_backs_off_pauses_while_hidden_and_resumes(open_page: OpenPage) 
     _advance(100)
     page.locator("#refresh-status", has_text="Up to date again").wait_for()
     opened.problems.assert_clean(allowed_statuses=(503,))
+
+
+def test_a_burst_shows_in_order_and_refused_sends_show_their_answer(
+    open_page: OpenPage, local_stack: LocalStack, artifacts: Path
+) -> None:
+    """Issue 17: ten sends in one burst list in the order they were sent; a refused send is listed with the
+    gateway's answer (text and errorCode), set apart from the sent ones; a refusal of an unknown key is nowhere."""
+    key = local_stack.sign_up("Burst Tester")
+    phone = _phone_number()
+    answer = local_stack.post_json("/_local/mo", {"channel": "WhatsApp", "from": phone, "text": key})
+    assert answer.status < 300, answer.text
+    burst = [f"Burst {n:02d} {uuid.uuid4().hex[:4]}" for n in range(10)]
+    for text in burst:
+        status, body = _send(local_stack, key, phone, text)
+        assert status == 200, body
+    stranger = _phone_number()
+    status, not_whitelisted = _send(local_stack, key, stranger, "To a stranger <b>bold</b>")
+    assert (status, not_whitelisted["errorCode"]) == (403, 302), not_whitelisted
+    status, used_up = _send(local_stack, key, phone, "One too many")
+    assert (status, used_up["errorCode"]) == (429, 102), used_up
+    status, _ = _send(local_stack, "00000000-0000-4000-8000-000000000000", phone, "From nobody")
+    assert status == 401
+
+    opened = open_page("desktop", path=f"/dashboard/#{key}")
+    page = opened.page
+    dialogs = _record_dialogs(page)
+    page.locator("#dashboard").wait_for(state="visible")
+    _select_tab(page, "messages")
+    page.locator("#message-rows tr", has_text="One too many").wait_for(timeout=POLL_WAIT_MS)
+
+    # Newest first, in the order they were sent: the burst reads backwards, the refusals after it.
+    rows = page.locator("#message-rows tr").all_inner_texts()
+    order = [next((text for text in [*burst, "To a stranger", "One too many"] if text in row), None) for row in rows]
+    shown = [text for text in order if text is not None]
+    assert shown == ["One too many", "To a stranger", *reversed(burst)], shown
+    # Every message has milliseconds, the whitelisting message (inbound) too, and they decrease down the list.
+    times = [t.get_attribute("datetime") or "" for t in page.locator("#message-rows time").all()]
+    assert len(times) == 13, times
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) for t in times), times
+    assert times == sorted(times, reverse=True)
+    assert "From nobody" not in page.locator("#message-rows").inner_text()
+
+    # A refused attempt: its own badge and row style, the answer's errorCode and text, never a sandbox note.
+    refused = page.locator("#message-rows tr", has_text="To a stranger")
+    assert "is-refused" in (refused.get_attribute("class") or "")
+    assert refused.locator(".badge").inner_text() == "refused"
+    assert refused.locator(".error-code").inner_text() == "errorCode 302"
+    assert refused.locator(".reason").inner_text() == not_whitelisted["details"]
+    assert refused.locator(".provider-note").count() == 0
+    assert page.locator("#message-rows b").count() == 0
+    quota = page.locator("#message-rows tr", has_text="One too many")
+    assert quota.locator(".error-code").inner_text() == "errorCode 102"
+    assert quota.locator(".reason").inner_text() == used_up["details"]
+    assert page.locator("#message-rows tr.is-refused").count() == 2
+    # Counted apart: thirteen listed (the whitelisting message, ten sent, two refused).
+    assert page.locator("#count-messages").inner_text() == "(13, 2 refused)"
+    # The quota counts what was sent, not the refusals.
+    quotas = page.locator("#quotas li").all_inner_texts()
+    assert any("WhatsApp" in q and "0 of 10 left" in q for q in quotas), quotas
+    page.screenshot(path=artifacts / "dashboard-desktop-refused.png", full_page=True)
+
+    # Its popup: the answer, and the request as sent without the key.
+    refused.get_by_role("button", name=re.compile("JSON")).click()
+    dialog = page.locator("#detail")
+    dialog.wait_for(state="visible")
+    assert page.locator("#detail-title").inner_text() == "Refused send"
+    assert not_whitelisted["details"] in dialog.inner_text()
+    shown_json = json.loads(dialog.locator("pre").inner_text())
+    assert shown_json["messages"]["msg"][0]["to"] == [{"number": stranger}]
+    assert key not in json.dumps(shown_json)
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+
+    # Phone width: the refusal's answer wraps, nothing scrolls sideways.
+    page.set_viewport_size({"width": 375, "height": 740})
+    assert not _has_horizontal_scroll(page)
+    page.screenshot(path=artifacts / "dashboard-phone-refused.png", full_page=True)
+    assert key not in page.locator("body").inner_text()
+    assert dialogs == []
+    opened.problems.assert_clean()

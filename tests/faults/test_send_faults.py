@@ -341,3 +341,43 @@ def test_a_claim_whose_first_answer_was_lost_is_recognized_by_the_sdks_retry(wor
     status, _, body = send_with_key(gateway, key, "order-10")
     assert accepted(status, body), body
     assert world.sent(key) == {"sent_whatsapp": 1}
+
+
+# A refused send's record of itself (issue 17): one best-effort write after the decision, whose failure changes nothing
+# the developer gets.
+REFUSAL_RECORD = Call(
+    "refusal-record",
+    "dynamodb",
+    "PutItem",
+    lambda b: key_of(b)[1].startswith(names.MESSAGE_SK_PREFIX) and "outcome" in b.get("Item", {}),
+)
+
+
+def send_to_a_stranger(gateway: ModuleType, key: str) -> tuple[int, dict[str, str], Any]:
+    body = cm_send_body(
+        key, channels=["WhatsApp"], to=("+31699999999",), content="Hi", sender="TrialTest", reference=None
+    )
+    return invoke(gateway, rest_event("apigw_rest_send.json", body=body))
+
+
+@pytest.mark.parametrize(("call", "kind"), _cases((REFUSAL_RECORD,)))
+def test_a_refusal_record_failing_never_changes_the_answer(
+    world: World, gateway: ModuleType, call: Call, kind: Kind, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = world.make_trial((Channel.WHATSAPP, PHONE))
+    expected = send_to_a_stranger(gateway, key)
+    assert expected[0] == 403
+    assert world.injector.labels((REFUSAL_RECORD,)).count("refusal-record") == 1
+    world.inject(call, kind)
+
+    status, headers, body = send_to_a_stranger(gateway, key)
+
+    assert (status, body) == (expected[0], expected[2])
+    assert headers["X-Trial-Remaining-WhatsApp"] == "10"
+    assert world.sent(key) == {}
+    assert world.queued() == []
+    logged = caplog.text
+    if kind in DEFINITE:
+        assert "could not record a refused send" in logged
+    assert key not in logged
+    assert key.upper() not in logged

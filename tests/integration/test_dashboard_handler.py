@@ -14,7 +14,7 @@ from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel
-from trialgw.ports import MessageRef, MessageStatus
+from trialgw.ports import LoggedMessage, MessageRef, MessageStatus
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_message_the_sandbox_took_names_its_provider(dashboard, gw):
         assert call(gw, gw_event(send_body(key)))[0] == 200
     log = DynamoMessageLog(aws.dynamodb(), names.MESSAGES.local_name)
     stored = log.page(hash_key(key), limit=10, cursor=None).messages
-    sandboxed = MessageRef(hash_key(key), stored[0].at, stored[0].message_id)
+    sandboxed = MessageRef(hash_key(key), stored[0].at, stored[0].message_id, at_ms=stored[0].at_ms)
     assert log.set_status(
         sandboxed, MessageStatus.SENT, at=stored[0].at + 1, provider="sandbox", provider_message_id="s1"
     )
@@ -127,5 +127,95 @@ def test_a_message_the_sandbox_took_names_its_provider(dashboard, gw):
     status, _, messages = get(dashboard, "/dashboard-api/messages", key=key)
     assert status == 200
     providers = {m["id"]: (m["status"], m["provider"]) for m in messages["messages"]}
-    # The page says "recorded, not sent to a phone" by this; a message not yet sent names no provider.
+    # The page says "simulated phone, not a real one" by this; a message not yet sent names no provider.
     assert providers == {stored[0].message_id: ("sent", "sandbox"), stored[1].message_id: ("queued", None)}
+
+
+def _all_messages(dashboard: Any, key: str, *, limit: int) -> list[dict[str, Any]]:
+    """Every message of the trial, newest first, through the API's cursors `limit` at a time."""
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
+        status, _, page = get(dashboard, "/dashboard-api/messages", key=key, query=query)
+        assert status == 200, page
+        seen += page["messages"]
+        cursor = page["next"]
+        if cursor is None:
+            return seen
+
+
+def test_a_burst_of_sends_lists_in_arrival_order_with_milliseconds(dashboard, gw):
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    for n in range(10):
+        assert call(gw, gw_event(send_body(key, content=f"burst {n:02d}")))[0] == 200
+    listed = _all_messages(dashboard, key, limit=3)
+    assert [m["summary"] for m in listed] == [f"burst {n:02d}" for n in reversed(range(10))]
+    # RFC 3339 with milliseconds, strictly decreasing down the list.
+    assert all(len(m["at"]) == len("2026-12-02T09:06:00.000Z") and m["at"].endswith("Z") for m in listed)
+    assert [m["at"] for m in listed] == sorted((m["at"] for m in listed), reverse=True)
+    assert len({m["at"] for m in listed}) == 10
+
+
+def test_records_from_before_milliseconds_list_by_time_with_new_ones(dashboard, gw):
+    """A record keyed by whole seconds (written before this change, kept until its TTL) sorts by its time among new
+    ones, and a cursor that points at it or past it still pages."""
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    assert call(gw, gw_event(send_body(key, content="new")))[0] == 200
+    log = DynamoMessageLog(aws.dynamodb(), names.MESSAGES.local_name)
+    (new,) = log.page(hash_key(key), limit=10, cursor=None).messages
+    assert new.at_ms is not None
+    for offset, text in ((-5, "old, earlier"), (0, "old, same second"), (5, "old, later")):
+        log.record(
+            LoggedMessage(
+                key_hash=hash_key(key),
+                direction="outbound",
+                channel=Channel.WHATSAPP,
+                counterpart=PHONE,
+                text=text,
+                at=new.at + offset,
+                message_id=f"old{offset}",
+                payload="{}",
+                ttl=new.at + 3600,
+                status="sent",
+            )
+        )
+    listed = _all_messages(dashboard, key, limit=1)
+    assert [m["summary"] for m in listed] == ["old, later", "new", "old, same second", "old, earlier"]
+    old = next(m for m in listed if m["summary"] == "old, later")
+    assert len(old["at"]) == len("2026-12-02T09:06:00Z")
+
+
+def test_a_refused_send_is_listed_with_its_answer_and_not_counted(dashboard, gw):
+    key = make_trial((Channel.WHATSAPP, PHONE))
+    assert call(gw, gw_event(send_body(key, content="first")))[0] == 200
+    status, refused_answer = call(gw, gw_event(send_body(key, to=("+31699999999",), content="to a stranger")))
+    assert status == 403
+    status, wrong_channel = call(gw, gw_event(send_body(key, channels=["Viber"], content="on Viber")))
+    assert status == 400
+    # Refusals before the key is known belong to no trial: not listed anywhere.
+    assert call(gw, gw_event(send_body(new_key(), content="unknown key")))[0] == 401
+    assert call(gw, gw_event(send_body(None, content="no key")))[0] == 401
+
+    listed = _all_messages(dashboard, key, limit=50)
+    assert [m["summary"] for m in listed] == ["on Viber", "to a stranger", "first"]
+    viber, stranger, first = listed
+    assert (first["status"], first["errorCode"]) == ("queued", None)
+    assert stranger["direction"] == "outbound"
+    assert stranger["status"] == "refused"
+    assert stranger["reason"] == refused_answer["details"]
+    assert stranger["errorCode"] == refused_answer["errorCode"] == 302
+    assert stranger["counterpart"] == "+31699999999"
+    assert stranger["channel"] == "WhatsApp"
+    assert stranger["provider"] is None
+    assert stranger["explain"] is None
+    (request,) = stranger["json"]["messages"]["msg"]
+    assert request["to"] == [{"number": "+31699999999"}]
+    assert request["body"]["content"] == "to a stranger"
+    assert (viber["channel"], viber["status"], viber["errorCode"]) == ("Viber", "refused", 305)
+    assert viber["reason"] == wrong_channel["details"]
+    assert key not in json.dumps(listed)
+
+    # Counted apart from the quota: one WhatsApp message sent, nine left.
+    _, _, trial = get(dashboard, "/dashboard-api/trial", key=key)
+    assert {q["channel"]: q["remaining"] for q in trial["quotas"]}["WhatsApp"] == 9

@@ -90,7 +90,7 @@ def test_a_dead_lettered_send_is_marked_failed_with_the_reason_once(dead_letters
 def test_a_send_already_sent_or_failed_keeps_its_status_and_reason(dead_letters: ModuleType) -> None:
     body = queued_send()
     log = DynamoMessageLog(aws.dynamodb(), names.MESSAGES.local_name)
-    where = MessageRef(key_hash=body["key_hash"], at=body["at"], message_id=body["message_id"])
+    where = MessageRef(key_hash=body["key_hash"], at=body["at"], message_id=body["message_id"], at_ms=body.get("at_ms"))
     assert log.set_status(where, MessageStatus.SENT, at=body["at"] + 1, provider="meta", provider_message_id="wamid.1")
     before = record_of(body["message_id"])
 

@@ -213,7 +213,7 @@ def test_accepted_send_is_delivered_once_and_recorded_sent_with_pointers(deliver
     assert entry.message_id == body["message_id"]
     record = record_of(body["message_id"])
     assert record["pk"]["S"] == f"{names.TRIAL_PK_PREFIX}{hash_key(key)}"
-    assert record["sk"]["S"] == f"{names.MESSAGE_SK_PREFIX}{body['at']:011d}#{body['message_id']}"
+    assert record["sk"]["S"] == names.message_sort_key(body["at"], body["message_id"], at_ms=body["at_ms"])
     assert record["status"]["S"] == "delivered"  # sent, then the sandbox's own `delivered` report
     assert record["attempts"]["N"] == "1"
     assert record["provider"]["S"] == "sandbox"
@@ -222,7 +222,12 @@ def test_accepted_send_is_delivered_once_and_recorded_sent_with_pointers(deliver
     assert "reason" not in record
 
     found = pointers()
-    target = {"key_hash": hash_key(key), "at": str(body["at"]), "message_id": body["message_id"]}
+    target = {
+        "key_hash": hash_key(key),
+        "at": str(body["at"]),
+        "message_id": body["message_id"],
+        "at_ms": str(body["at_ms"]),
+    }
     assert set(found) == {
         f"{names.MESSAGE_ID_PK_PREFIX}{body['message_id']}",
         f"{names.PROVIDER_ID_PK_PREFIX}sandbox#sandbox-{body['message_id']}",

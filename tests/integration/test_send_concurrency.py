@@ -102,7 +102,7 @@ def _sent(dynamodb, key: str) -> dict[str, int]:
     return {channel.value: count for channel, count in state.sent.items() if count}
 
 
-def _messages(dynamodb, key: str) -> list[dict[str, Any]]:
+def _items(dynamodb, key: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = dynamodb.query(
         TableName=names.MESSAGES.local_name,
         KeyConditionExpression="pk = :pk",
@@ -110,6 +110,15 @@ def _messages(dynamodb, key: str) -> list[dict[str, Any]]:
         ConsistentRead=True,
     )["Items"]
     return items
+
+
+def _messages(dynamodb, key: str) -> list[dict[str, Any]]:
+    """The trial's sends: its records with a status (a refused attempt's record has none, it has an outcome)."""
+    return [item for item in _items(dynamodb, key) if "status" in item]
+
+
+def _refusals(dynamodb, key: str) -> list[dict[str, Any]]:
+    return [item for item in _items(dynamodb, key) if item.get("outcome", {}).get("S") == "refused"]
 
 
 def _queued(sqs, queue_url: str) -> list[dict[str, Any]]:
@@ -139,6 +148,10 @@ def test_thirty_concurrent_sends_on_a_quota_of_ten(world, endpoint):
     queued = _queued(sqs, settings.outbound_queue_url)
     assert len(queued) == QUOTA
     assert {q["message_id"] for q in queued} == {m["message_id"]["S"] for m in messages}
+    # Each refusal recorded once, apart: 20 records of errorCode 102, none of them counted or queued.
+    refusals = _refusals(dynamodb, key)
+    assert [r["error_code"]["N"] for r in refusals] == ["102"] * 20
+    assert not {r["message_id"]["S"] for r in refusals} & {q["message_id"] for q in queued}
     # Every instance counted its one accepted message toward capacity (flushed at once), none counted a refusal.
     assert _capacity_count(dynamodb) == QUOTA
 
@@ -157,6 +170,8 @@ def test_concurrent_refusals_consume_nothing(world, endpoint):
     assert Counter(statuses) == {200: 10, 429: 2, 403: 12, 401: 3, 400: 3}
     assert _sent(dynamodb, key) == {"WhatsApp": QUOTA}
     assert len(_messages(dynamodb, key)) == QUOTA
+    # Refusals of the trial's key are recorded (2 + 12 + 3); the unknown key's belong to no trial.
+    assert Counter(r["error_code"]["N"] for r in _refusals(dynamodb, key)) == {"102": 2, "302": 12, "305": 3}
     assert {q["to"] for q in _queued(sqs, settings.outbound_queue_url)} == {PHONE}
     assert _capacity_count(dynamodb) == QUOTA
 
@@ -168,6 +183,7 @@ def test_only_refusals_concurrently_leave_the_trial_as_it_was(world, endpoint):
     assert Counter(statuses) == {403: 20}
     assert _sent(dynamodb, key) == {}
     assert _messages(dynamodb, key) == []
+    assert len(_refusals(dynamodb, key)) == 20
     assert _queued(sqs, settings.outbound_queue_url) == []
     assert _capacity_count(dynamodb) == 0
     # The whole quota is still there.

@@ -189,7 +189,10 @@ def snapshot(key: str) -> tuple[dict[str, int], list[dict[str, Any]], int]:
 
 
 def untouched(key: str) -> None:
-    assert snapshot(key) == ({}, [], 0)
+    """Nothing counted, queued or recorded to deliver: at most the refusal's own record (status `refused`)."""
+    counters, items, depth = snapshot(key)
+    assert (counters, depth) == ({}, 0)
+    assert all(item.get("outcome", {}).get("S") == "refused" and "status" not in item for item in items)
 
 
 def iso(epoch: int) -> str:
@@ -484,8 +487,12 @@ def test_row_13_quota_used_up(gw):
     text = "You have reached the maximum amount of messages that can be sent via WhatsApp in this trial"
     assert (status, body) == refusal(429, 102, text)
     assert headers["X-Trial-Remaining-WhatsApp"] == "0"
-    assert snapshot(key) == before
-    assert len(message_items()) == 10
+    counters, items, depth = snapshot(key)
+    assert (counters, depth) == (before[0], before[2])
+    # The refusal is recorded (its own item, status `refused`), apart from the ten it counted and queued.
+    (refused,) = [item for item in items if item not in before[1]]
+    assert (refused["outcome"]["S"], refused["error_code"]["N"], refused["reason"]["S"]) == ("refused", "102", text)
+    assert len(message_items()) == 11
     assert len(queued()) == 10
     # Other channels have their own quota.
     set_trial(key, "members", {"SS": [f"WhatsApp#{PHONE}", f"SMS#{PHONE}"]})
@@ -646,8 +653,10 @@ def test_accepted_send_answers_records_and_queues(gw):
         "sender": "TrialTest",
         "reference": "ref-1",
         "rich_content": rich,
+        "at_ms": int(item["at_ms"]["N"]),
     }
-    assert item["sk"]["S"] == f"{names.MESSAGE_SK_PREFIX}{message['at']:011d}#{message['message_id']}"
+    assert message["at_ms"] // 1000 == message["at"]
+    assert item["sk"]["S"] == names.message_sort_key(message["at"], message["message_id"], at_ms=message["at_ms"])
 
     # The key itself is stored nowhere and queued nowhere.
     everything = json.dumps([table_items(table.local_name) for table in names.TABLES]) + json.dumps(message)
@@ -959,7 +968,7 @@ def test_mutated_requests_never_500_and_only_acceptance_takes_quota(gw):
         statuses.append(status)
     accepted_count = statuses.count(200)
     assert sum(sent(key).values()) == accepted_count
-    assert len(message_items()) == accepted_count
+    assert len([item for item in message_items() if "status" in item]) == accepted_count
     assert len(queued()) == accepted_count
     assert set(statuses) - {200}  # the seed produced refusals too
 

@@ -74,7 +74,7 @@ def queued_send_sent_by_meta(wamid: str = WAMID) -> dict[str, Any]:
     accepted_send()
     (message,) = receive(1)
     body: dict[str, Any] = json.loads(message["Body"])
-    ref = MessageRef(key_hash=body["key_hash"], at=body["at"], message_id=body["message_id"])
+    ref = MessageRef(key_hash=body["key_hash"], at=body["at"], message_id=body["message_id"], at_ms=body.get("at_ms"))
     log = DynamoMessageLog(aws.dynamodb(), names.MESSAGES.local_name)
     assert log.set_status(ref, MessageStatus.SENT, at=body["at"] + 1, provider="meta", provider_message_id=wamid)
     assert log.locate(provider="meta", provider_message_id=wamid) == ref

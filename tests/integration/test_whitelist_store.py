@@ -153,6 +153,31 @@ def test_a_released_claim_is_taken_over_at_once(client):
     assert (retry.state, retry.received_at) == (InboundClaimState.OWNED, NOW)
 
 
+def test_a_claim_keeps_its_first_millisecond_for_every_retry(client):
+    log = DynamoMessageLog(client, names.MESSAGES.local_name)
+    first = log.claim(
+        "cm", "ref-ms", received_at=NOW, now=NOW, lease_seconds=10, ttl=NOW + 3600, received_at_ms=NOW * 1000 + 42
+    )
+    assert (first.received_at, first.received_at_ms) == (NOW, NOW * 1000 + 42)
+    log.release(first)
+    retry = log.claim(
+        "cm", "ref-ms", received_at=NOW + 1, now=NOW + 1, lease_seconds=10, ttl=NOW + 3600, received_at_ms=NOW_MS + 1500
+    )
+    assert (retry.received_at, retry.received_at_ms) == (NOW, NOW * 1000 + 42)
+    # A claim from before claims kept milliseconds, taken over now: its second stands, with no milliseconds.
+    client.update_item(
+        TableName=names.MESSAGES.local_name,
+        Key={names.PARTITION_KEY: {"S": f"{names.SEEN_PK_PREFIX}cm#ref-ms"}, names.SORT_KEY: {"S": names.SEEN_SK}},
+        UpdateExpression="SET received_at = :old REMOVE received_at_ms",
+        ExpressionAttributeValues={":old": {"N": str(NOW - 5)}},
+    )
+    log.release(retry)
+    older = log.claim(
+        "cm", "ref-ms", received_at=NOW + 2, now=NOW + 2, lease_seconds=10, ttl=NOW + 3600, received_at_ms=NOW_MS + 2000
+    )
+    assert (older.received_at, older.received_at_ms) == (NOW - 5, None)
+
+
 def test_a_claim_written_before_claims_had_a_state_is_done(client):
     # Claims made before leases existed (no state): their messages were processed, or are beyond telling.
     client.put_item(

@@ -1019,6 +1019,52 @@ def test_messages_tail_prints_the_latest_messages_oldest_first(
     assert (code, out.splitlines()[2:]) == (0, [])
 
 
+def test_messages_tail_shows_a_refused_send_with_its_answer_in_arrival_order(
+    capsys: pytest.CaptureFixture[str], seeded: Seeded
+) -> None:
+    jane = seeded.trials["jane"]
+    log = DynamoMessageLog(seeded.client, seeded.tables["messages"])
+    now = int(time.time())
+    # Two in one second, the later one refused: milliseconds order them whatever their ids.
+    for at_ms, message_id, status, reason, code in (
+        (now * 1000 + 5, "z-first", "queued", None, None),
+        (now * 1000 + 6, "a-refused", "refused", "You have reached the maximum amount", 102),
+    ):
+        log.record(
+            LoggedMessage(
+                key_hash=jane,
+                direction="outbound",
+                channel=Channel.WHATSAPP,
+                counterpart=JANE_PHONE,
+                text=f"text of {message_id}",
+                at=now,
+                at_ms=at_ms,
+                message_id=message_id,
+                payload="{}",
+                ttl=now + 86400,
+                status=status,
+                reason=reason,
+                error_code=code,
+            )
+        )
+    code, out, err = run(capsys, "messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-n", "2")
+    assert (code, err) == (0, "")
+    first, refused = out.splitlines()[2:]
+    assert first.split()[1:3] == ["z-first", "outbound"]
+    assert refused.split()[1] == "a-refused"
+    assert refused.split()[5] == "refused"
+    assert refused.endswith("text of a-refused  [errorCode 102: You have reached the maximum amount]")
+    assert re.fullmatch(r"  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.006Z .*", refused)
+
+    code, out, _ = run(capsys, "messages", "tail", tid(seeded, "jane"), "--stack", STACK, "-n", "1", "--json")
+    (shown,) = json.loads(out)["messages"]
+    assert (shown["status"], shown["errorCode"], shown["reason"]) == (
+        "refused",
+        102,
+        "You have reached the maximum amount",
+    )
+
+
 def test_messages_tail_follows_new_messages_and_status_changes(monkeypatch: pytest.MonkeyPatch, seeded: Seeded) -> None:
     jane = seeded.trials["jane"]
     log = DynamoMessageLog(seeded.client, seeded.tables["messages"])

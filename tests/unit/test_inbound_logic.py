@@ -401,3 +401,39 @@ def test_every_reply_of_one_message_has_one_id_and_two_messages_two(deps):
     assert [m.message_id for m in deps.outbound.queued] == [reply_message_id(first), reply_message_id(second)]
     assert reply_message_id(first) != reply_message_id(second)
     assert all(len(m.message_id) == 32 for m in deps.outbound.queued)
+
+
+def test_inbound_messages_get_increasing_milliseconds_within_their_second(deps):
+    key = _trial(deps)
+    handle_inbound(_mo(key), SETTINGS, deps)
+    for n in range(3):
+        assert handle_inbound(_mo(f"hello {n}"), SETTINGS, deps) is InboundOutcome.RECORDED
+    stamps = [m.at_ms for m in deps.messages.recorded]
+    assert all(m.at == NOW for m in deps.messages.recorded)
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == 4
+    assert all(s is not None and s // 1000 == NOW for s in stamps)
+
+
+def test_a_retry_records_at_the_first_claims_millisecond(deps):
+    key = _trial(deps)
+    handle_inbound(_mo(key), SETTINGS, deps)
+    message = _mo("hello")
+    deps.outbound.fail = True
+    deps.messages.fail_record = True
+    with pytest.raises(DependencyUnavailable):
+        handle_inbound(message, SETTINGS, deps)
+    first_ms = deps.messages.claims[("cm", message.provider_message_id)].received_at_ms
+    deps.outbound.fail = deps.messages.fail_record = False
+    deps.clock.now = NOW + 0.5
+    handle_inbound(message, SETTINGS, deps)
+    (recorded,) = [m for m in deps.messages.recorded if m.text == "hello"]
+    assert recorded.at_ms == first_ms
+
+
+def test_a_message_handled_after_its_second_keeps_to_that_second(deps):
+    key = _trial(deps)
+    deps.clock.now = NOW + 2.5
+    handle_inbound(_mo(key), SETTINGS, deps)
+    (recorded,) = deps.messages.recorded
+    assert (recorded.at, recorded.at_ms) == (NOW, NOW * 1000 + 999)

@@ -88,9 +88,22 @@ def _world(settings: SendSettings = SETTINGS) -> World:
     )
     ids = itertools.count(1)
     deps = SendDeps(
-        trials, messages, outbound, breaker, clock, new_message_id=lambda: f"msg-{next(ids)}", send_keys=send_keys
+        trials,
+        messages,
+        outbound,
+        breaker,
+        clock,
+        new_message_id=lambda: f"msg-{next(ids)}",
+        send_keys=send_keys,
+        # As the send function wires it: a refusal's record keeps the answer's text and errorCode.
+        describe_refusal=lambda refused: _note(refused, settings),
     )
     return World(trials, messages, outbound, capacity, clock, deps, send_keys)
+
+
+def _note(refused: Refused, settings: SendSettings) -> use_case.RefusalNote:
+    refusal = refusal_for(refused, settings)
+    return use_case.RefusalNote(refusal.details, refusal.error_code)
 
 
 @pytest.fixture
@@ -163,7 +176,8 @@ def _assert_refused(
 
 def _assert_nothing_taken(world: World) -> None:
     assert all(count == 0 for counts in world.trials.sent.values() for count in counts.values())
-    assert world.messages.recorded == []
+    # A refusal of a known trial is recorded as such (its own write), never as a message to deliver.
+    assert all(message.status == "refused" for message in world.messages.recorded)
     assert world.outbound.queued == []
     assert world.capacity.adds == []
 
@@ -724,7 +738,7 @@ def test_row_13_eleventh_whatsapp_message_is_refused(world):
     )
     assert answer.headers == _trial_headers({"WhatsApp": 0})
     assert _sent(world, key)[Channel.WHATSAPP] == 10
-    assert len(world.messages.recorded) == 10
+    assert [m.status for m in world.messages.recorded] == ["queued"] * 10 + ["refused"]
     assert len(world.outbound.queued) == 10
 
 
@@ -1350,3 +1364,114 @@ def test_every_reason_has_its_answer_named_after_it():
             rich=RichProblem(Problem.TOO_LARGE, path="richContent"),
         )
         assert refusal_for(Refused(objection=objection), SETTINGS).reason == reason.value
+
+
+# Refused attempts on the trial's list, and the list's order.
+
+
+def _refusals(world: World) -> list[Any]:
+    return [m for m in world.messages.recorded if m.status == "refused"]
+
+
+def test_a_refusal_of_a_known_trial_is_recorded_with_its_answer_and_costs_one_write(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    answer = _send(world, key, to=["+31699999999"], content="Hello " * 100)
+    assert answer.status == 403
+    (record,) = world.messages.recorded
+    assert record.status == "refused"
+    assert record.key_hash == hash_key(key)
+    assert record.reason == answer.body["details"]
+    assert record.error_code == answer.body["errorCode"] == 302
+    assert record.channel == Channel.WHATSAPP
+    assert record.counterpart == "+31699999999"
+    # Small whatever the request: the text is cut, and the key is nowhere in the record.
+    assert record.text is not None
+    assert len(record.text) == use_case.REFUSED_TEXT_CHARS
+    assert record.text.endswith("…")
+    assert key not in record.payload
+    request = json.loads(record.payload)["request"]["messages"]["msg"][0]
+    assert request["allowedChannels"] == ["WhatsApp"]
+    assert request["to"] == [{"number": "+31699999999"}]
+    assert "authentication" not in json.loads(record.payload)["request"]["messages"]
+    # The record lives as long as the trial's messages do; nothing else was written or queued.
+    assert record.ttl == EXPIRES + SETTINGS.expired_retention_seconds
+    assert world.outbound.queued == []
+    assert all(count == 0 for counts in world.trials.sent.values() for count in counts.values())
+
+
+def test_a_refusal_for_a_channel_not_offered_keeps_the_channel_as_named(world):
+    key = _trial(world)
+    answer = _send(world, key, channels=["Viber"])
+    assert answer.status == 400
+    (record,) = _refusals(world)
+    assert record.channel == "Viber"
+    assert record.error_code == 305
+    assert record.reason == answer.body["details"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [None, "not-a-key", new_key()],
+    ids=["no key", "malformed key", "unknown key"],
+)
+def test_refusals_before_the_key_is_known_are_not_recorded(world, key):
+    answer = _send(world, key, channels=["Viber"])
+    assert answer.status == 401
+    assert world.messages.recorded == []
+
+
+def test_an_expired_trials_refusal_is_not_recorded(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE), expires_at=NOW - 1)
+    assert _send(world, key).status == 401
+    assert world.messages.recorded == []
+
+
+def test_a_refusal_at_capacity_is_not_recorded(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    world.capacity.state = BreakerState(tripped=True, tripped_at=NOW - 10, tripped_count=1001)
+    assert _send(world, key).status == 503
+    assert world.messages.recorded == []
+
+
+def test_a_failed_refusal_record_never_changes_the_answer(world, caplog):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    expected = _send(world, key, to=["+31699999999"])
+    world.messages.fail_record = True
+    answer = _send(world, key, to=["+31699999999"])
+    assert (answer.status, answer.body) == (expected.status, expected.body)
+    assert "could not record a refused send" in caplog.text
+    assert key not in caplog.text
+
+
+def test_a_quota_refusal_is_recorded_and_counted_apart_from_the_quota(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    for _ in range(10):
+        assert _send(world, key).status == 200
+    assert _send(world, key).status == 429
+    (record,) = _refusals(world)
+    assert (record.error_code, record.reason) == (102, answers.QUOTA_USED_UP.replace("[channel]", "WhatsApp"))
+    assert _sent(world, key)[Channel.WHATSAPP] == 10
+
+
+def test_a_burst_in_one_clock_second_gets_strictly_increasing_milliseconds(world):
+    key = _trial(world, (Channel.WHATSAPP, PHONE))
+    for n in range(10):
+        assert _send(world, key, content=f"burst {n}").status == 200
+    stamps = [m.at_ms for m in world.messages.recorded]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == 10
+    assert all(m.at == NOW and m.at_ms is not None and m.at_ms // 1000 == m.at for m in world.messages.recorded)
+    # The delivery queue carries the same time, so delivery finds the record by its key.
+    assert [q.at_ms for q in world.outbound.queued] == stamps
+    page = world.messages.page(hash_key(key), limit=20, cursor=None)
+    assert [m.text for m in reversed(page.messages)] == [f"burst {n}" for n in range(10)]
+
+
+def test_millis_stamps_increase_and_follow_a_clock_that_moves_on():
+    stamps, clock = use_case.MillisStamps(), FakeClock(1000.0)
+    assert [stamps.next(clock) for _ in range(3)] == [1_000_000, 1_000_001, 1_000_002]
+    clock.now = 1000.5
+    assert stamps.next(clock) == 1_000_500
+    # A clock far behind (another test's, another instance's) is taken as it is.
+    clock.now = 10.0
+    assert stamps.next(clock) == 10_000

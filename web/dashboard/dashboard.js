@@ -17,8 +17,10 @@
   const PAGE_SIZE = 50;
   // Trial keys are GUIDs; anything else cannot be a key, and might not even be a valid header value.
   const KEY_SHAPE = /^[A-Za-z0-9-]{8,100}$/;
-  // What a message the sandbox provider took became: a record, never a message on a phone.
-  const SANDBOX_NOTE = "sandbox: recorded, not sent to a phone";
+  // What a message the sandbox provider took became: on the local stack, a message on the simulated phone
+  // (/_local/phone), which reports it delivered and, once shown there, read; deployed, a simulated delivery only.
+  const SANDBOX_LOCAL_NOTE = "sandbox: sent to the simulated phone at /_local/phone, not to a real one";
+  const SANDBOX_NOTE = "sandbox: a simulated delivery, not sent to a real phone";
 
   const $ = function (id) {
     return document.getElementById(id);
@@ -459,29 +461,61 @@
 
   function mergeMessages(list) {
     let changed = false;
-    list.forEach(function (m) {
+    list.forEach(function (m, index) {
       if (!m || typeof m.id !== "string") return;
       const before = state.messages.get(m.id);
       const after = JSON.stringify(m);
       if (!before || before.raw !== after) {
-        state.messages.set(m.id, { message: m, raw: after });
+        state.messages.set(m.id, { message: m, raw: after, pos: index });
         changed = true;
+      } else {
+        before.pos = index;
       }
     });
     return changed;
   }
 
+  // Newest first by time (milliseconds); within one millisecond, or one second of an older record, the API's
+  // own order, which is the order the messages arrived in.
   function sortedMessages() {
     return Array.from(state.messages.values())
+      .sort(function (a, b) {
+        const ta = Date.parse(a.message.at) || 0;
+        const tb = Date.parse(b.message.at) || 0;
+        if (ta !== tb) return tb - ta;
+        if (a.pos !== b.pos) return a.pos - b.pos;
+        return a.message.id < b.message.id ? 1 : a.message.id > b.message.id ? -1 : 0;
+      })
       .map(function (entry) {
         return entry.message;
-      })
-      .sort(function (a, b) {
-        const ta = Date.parse(a.at) || 0;
-        const tb = Date.parse(b.at) || 0;
-        if (ta !== tb) return tb - ta;
-        return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
       });
+  }
+
+  function isRefused(m) {
+    return m.direction === "outbound" && m.status === "refused";
+  }
+
+  // Where the local stack's simulated phone is (a contact point's link, its key left out), or "" when deployed.
+  function simulatedPhone() {
+    const points = (state.trial && Array.isArray(state.trial.contactPoints)) ? state.trial.contactPoints : [];
+    for (let i = 0; i < points.length; i += 1) {
+      const link = localPhoneLink(points[i] && points[i].localPhoneLink);
+      if (link) return link.split("#")[0];
+    }
+    return "";
+  }
+
+  function sandboxNote() {
+    const phone = simulatedPhone();
+    const note = el("span", "provider-note", phone ? SANDBOX_LOCAL_NOTE : SANDBOX_NOTE);
+    if (phone) {
+      const a = el("a", "provider-link", "Open the simulated phone");
+      a.href = phone;
+      a.rel = "noopener noreferrer";
+      a.target = "_blank";
+      note.append(" ", a);
+    }
+    return note;
   }
 
   function renderMessages() {
@@ -490,7 +524,7 @@
     rows.replaceChildren();
     messages.forEach(function (m) {
       const tr = document.createElement("tr");
-      tr.className = "message-row";
+      tr.className = "message-row" + (isRefused(m) ? " is-refused" : "");
       tr.dataset.id = m.id;
       const time = cell("Time", null);
       time.append(timeElement(m.at, true));
@@ -512,9 +546,13 @@
       } else {
         const name = str(m.status) || "queued";
         box.append(el("span", "badge is-" + name.replace(/[^a-z]/g, ""), name));
-        if (m.reason) box.append(el("span", "reason", str(m.reason)));
-        // "sent" by the sandbox is not a message on a phone: the operator left this channel on it.
-        if (m.provider === "sandbox") box.append(el("span", "provider-note", SANDBOX_NOTE));
+        // A refused attempt: the gateway's answer, its CM errorCode apart from its text.
+        if (isRefused(m) && m.errorCode !== null && m.errorCode !== undefined) {
+          box.append(el("span", "error-code", "errorCode " + str(m.errorCode)));
+        }
+        if (m.reason) box.append(el("span", "reason", withoutKey(str(m.reason))));
+        // The sandbox carries no message to a real phone: the operator left this channel on it.
+        if (m.provider === "sandbox") box.append(sandboxNote());
       }
       status.append(box);
       tr.append(status);
@@ -545,7 +583,10 @@
     });
     $("messages-table").hidden = messages.length === 0;
     $("messages-empty").hidden = messages.length > 0;
-    $("count-messages").textContent = "(" + messages.length + (state.olderCursor ? "+" : "") + ")";
+    // Refused attempts are listed but were never sent: counted apart (of the messages loaded so far).
+    const refused = messages.filter(isRefused).length;
+    $("count-messages").textContent = "(" + messages.length + (state.olderCursor ? "+" : "") +
+      (refused ? ", " + refused + " refused" : "") + ")";
     $("load-older").hidden = !state.olderCursor;
   }
 
@@ -610,6 +651,14 @@
   }
 
   function openJson(m, opener) {
+    if (isRefused(m)) {
+      const what = el("p", "hint", "Refused " + formatLocal(m.at, true) +
+        " — the request as you sent it, without your key (long values shortened). Nothing was sent or counted.");
+      const answer = el("p", "refusal-answer");
+      answer.append(el("strong", null, "errorCode " + str(m.errorCode) + ": "), withoutKey(str(m.reason)));
+      openDialog("Refused send", [what, answer, codeBlock(JSON.stringify(m.json, null, 2), "Request JSON")], opener);
+      return;
+    }
     const summary = el("p", "hint", (m.direction === "inbound" ? "Received " : "Sent ") + formatLocal(m.at, true) +
       (m.direction === "inbound" ? " — the webhook payload as it arrived." : " — the request sent on, without your key."));
     openDialog("Message JSON", [summary, codeBlock(JSON.stringify(m.json, null, 2), "Message JSON")], opener);
@@ -639,7 +688,9 @@
     } else if (sms) {
       row("Country rule", "none applied");
     }
-    if (m.provider) row("Delivered by", m.provider === "sandbox" ? SANDBOX_NOTE : str(m.provider));
+    if (m.provider) {
+      row("Delivered by", m.provider === "sandbox" ? (simulatedPhone() ? SANDBOX_LOCAL_NOTE : SANDBOX_NOTE) : str(m.provider));
+    }
     if (x.delivered && x.delivered.from) row("Sent from", str(x.delivered.from));
     if (x.messageDetails) row("Details", str(x.messageDetails));
     parts.push(dl);

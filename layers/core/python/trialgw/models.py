@@ -97,6 +97,9 @@ class InboundMessage:
     provider_message_id: str
     received_at: int
     sender_name: str | None = None
+    # The time in epoch milliseconds the message is recorded at (its claim's, so a retry is the same item); None until
+    # the inbound use case claims it.
+    received_at_ms: int | None = None
 
 
 __all__ = ["Channel", "InboundMessage", "Trial", "TrialState", "TrialStatus", "member_token"]

@@ -3,6 +3,7 @@ constructs, the local stack and the test fixtures read them from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from trialgw import budgets
@@ -170,6 +171,28 @@ REPLY_LOG_SK_PREFIX = "LOG#"
 
 # Item shapes in the messages table: a trial's messages, and the provider message ids already seen.
 MESSAGE_SK_PREFIX = "MSG#"
+
+
+def message_sort_key(at: int, message_id: str, *, at_ms: int | None = None) -> str:
+    """A message's sort key: `MSG#<at, 11 digits of seconds>.<3 digits of milliseconds>#<id>`, or, for a record
+    written before times had milliseconds (`at_ms` None), `MSG#<at, 11 digits>#<id>`. The seconds come first in
+    both, and `#` sorts before `.`, so old and new records of one trial sort together by time."""
+    if at_ms is None:
+        return f"{MESSAGE_SK_PREFIX}{at:011d}#{message_id}"
+    return f"{MESSAGE_SK_PREFIX}{at_ms // 1000:011d}.{at_ms % 1000:03d}#{message_id}"
+
+
+def parse_message_sort_key(sort_key: str) -> tuple[int, int | None, str]:
+    """(at, at_ms or None, message id) of a key `message_sort_key` made; ValueError for any other."""
+    found = _MESSAGE_SORT_KEY.fullmatch(sort_key)
+    if found is None:
+        raise ValueError("not a message's sort key")
+    seconds, millis, message_id = found.groups()
+    at = int(seconds)
+    return at, (None if millis is None else at * 1000 + int(millis)), message_id
+
+
+_MESSAGE_SORT_KEY = re.compile(rf"{re.escape(MESSAGE_SK_PREFIX)}([0-9]{{11}})(?:\.([0-9]{{3}}))?#(\S{{1,300}})")
 # A send's Idempotency-Key under its trial (a hash of the key): the first answer, or the claim of the send in progress.
 SEND_KEY_SK_PREFIX = "IDEMKEY#"
 SEEN_PK_PREFIX = "SEEN#"

@@ -215,15 +215,26 @@ class Whitelisting(Protocol):
 class LoggedMessage:
     key_hash: str
     direction: str
-    channel: Channel
+    # A refused send's channel may be none of the trial's: the request's `allowedChannels` as given.
+    channel: Channel | str
     counterpart: str
     text: str | None
     at: int
     message_id: str
     payload: str
     ttl: int
-    # Outbound messages: queued → sent → delivered/read, or failed. Inbound ones have none.
+    # Outbound messages: queued → sent → delivered/read, or failed; `refused` for a refused send attempt (with its
+    # answer's text as `reason` and CM's `error_code`). Inbound ones have none.
     status: str | None = None
+    # The time in epoch milliseconds (`at` is its whole seconds), which orders the list; None for a record written
+    # before times had milliseconds, and for inbound messages, timed by their claim's whole second.
+    at_ms: int | None = None
+    reason: str | None = None
+    error_code: int | None = None
+
+
+# The status of a refused send attempt on a trial's list (never a delivery status: nothing moves it).
+REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,15 +243,18 @@ class StoredMessage:
 
     message_id: str
     direction: str
-    channel: Channel
+    channel: Channel | str
     counterpart: str
     text: str | None
     at: int
     payload: str
     status: str | None
     reason: str | None
-    # Who took an outbound message (recorded when it became `sent`): "sandbox" means nothing reached a phone.
+    # Who took an outbound message (recorded when it became `sent`): "sandbox" means the local simulated phone.
     provider: str | None = None
+    # Epoch milliseconds when recorded with them; a refused attempt's CM errorCode.
+    at_ms: int | None = None
+    error_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +291,21 @@ class InboundClaim:
     received_at: int = 0
     # Until when the holder's lease runs (OWNED: this call's; BUSY: the other invocation's).
     lease_until: int = 0
+    # `received_at` in milliseconds, when the claim kept them (None: a claim written before claims had them).
+    received_at_ms: int | None = None
 
 
 class MessageLog(Protocol):
     def claim(
-        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+        self,
+        provider: str,
+        provider_message_id: str,
+        *,
+        received_at: int,
+        now: int,
+        lease_seconds: int,
+        ttl: int,
+        received_at_ms: int | None = None,
     ) -> InboundClaim:
         """Claims a provider's message id for `lease_seconds` from `now`: OWNED when it was never claimed or its
         holder's lease ran out (its first `received_at` kept), DONE once it was completed, BUSY while another
@@ -325,6 +349,8 @@ class SendKeyClaim:
     at: int = 0
     answer: str | None = None
     lease_until: int = 0
+    # The message's time in milliseconds (None: a claim written before claims kept them).
+    at_ms: int | None = None
     # This request's mark on an OWNED claim: what `release` gives back (never another request's claim).
     token: str = ""
 
@@ -333,7 +359,15 @@ class SendKeys(Protocol):
     """Idempotency-Keys of sends, per trial: one key is one message, however often the client sends it."""
 
     def claim(
-        self, key_hash: str, idempotency_key: str, *, fingerprint: str, message_id: str, now: int, lease_seconds: int
+        self,
+        key_hash: str,
+        idempotency_key: str,
+        *,
+        fingerprint: str,
+        message_id: str,
+        now: int,
+        lease_seconds: int,
+        now_ms: int | None = None,
     ) -> SendKeyClaim:
         """Claims the key for this request for `lease_seconds`: OWNED (with the message id and time to send with:
         these, or those of a holder whose lease ran out), ANSWERED, BUSY or REUSED. Raises StoreError."""
@@ -366,6 +400,8 @@ class OutboundMessage:
     sender: str | None = None
     reference: str | None = None
     rich_content: dict[str, object] | None = None
+    # The record's time in milliseconds (None: a message queued before records had them).
+    at_ms: int | None = None
 
 
 class OutboundQueue(Protocol):
@@ -394,11 +430,13 @@ STATUS_MOVES_FROM: dict[MessageStatus, frozenset[MessageStatus]] = {
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:
-    """Where an accepted send's record is: its trial, the time it was recorded, its id."""
+    """Where an accepted send's record is: its trial, the time it was recorded (seconds, and milliseconds when the
+    record has them: they are in its key), its id."""
 
     key_hash: str
     at: int
     message_id: str
+    at_ms: int | None = None
 
 
 class AttemptState(StrEnum):

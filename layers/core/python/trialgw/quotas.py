@@ -17,6 +17,12 @@ def iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_utc_ms(epoch_ms: int) -> str:
+    """`2026-11-25T21:53:00.123Z`: `iso_utc` with milliseconds, for a message's time (still RFC 3339 date-time)."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    return f"{iso_utc(seconds)[:-1]}.{millis:03d}Z"
+
+
 @dataclass(frozen=True, slots=True)
 class QuotaGroup:
     """The channels one quota setting covers: one channel's own quota, or one `shared` by several ("each other

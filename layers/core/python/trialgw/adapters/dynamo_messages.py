@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from trialgw.adapters.dynamo_conditions import ConditionalWrite, condition_faile
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.ports import (
+    REFUSED,
     STATUS_MOVES_FROM,
     AttemptClaim,
     AttemptState,
@@ -37,6 +37,7 @@ CLAIM_ATTRIBUTE = "claim"
 CLAIM_STATE_ATTRIBUTE = "state"
 LEASE_ATTRIBUTE = "lease_until"
 RECEIVED_ATTRIBUTE = "received_at"
+RECEIVED_MS_ATTRIBUTE = "received_at_ms"
 IN_PROGRESS = "in_progress"
 DONE = "done"
 # On a send's record, while delivery runs: its attempts so far, and the lease of the attempt in progress (until when,
@@ -44,6 +45,12 @@ DONE = "done"
 ATTEMPTS_ATTRIBUTE = "attempts"
 ATTEMPT_LEASE_ATTRIBUTE = "lease_until_ms"
 LEASE_HOLDER_ATTRIBUTE = "lease_token"
+# A message's time in epoch milliseconds (its key has them too; `at` stays whole seconds for the status index), and a
+# refused attempt's CM errorCode.
+AT_MS_ATTRIBUTE = "at_ms"
+ERROR_CODE_ATTRIBUTE = "error_code"
+# A refused send attempt's record says so here, not in `status`.
+OUTCOME_ATTRIBUTE = "outcome"
 
 
 class DynamoMessageLog:
@@ -58,7 +65,15 @@ class DynamoMessageLog:
         }
 
     def claim(
-        self, provider: str, provider_message_id: str, *, received_at: int, now: int, lease_seconds: int, ttl: int
+        self,
+        provider: str,
+        provider_message_id: str,
+        *,
+        received_at: int,
+        now: int,
+        lease_seconds: int,
+        ttl: int,
+        received_at_ms: int | None = None,
     ) -> InboundClaim:
         key = self._seen_key(provider, provider_message_id)
         # This call's own mark: an SDK retry of a write whose answer was lost finds it, and knows the claim is its own.
@@ -70,7 +85,8 @@ class DynamoMessageLog:
                 Key=key,
                 UpdateExpression=(
                     "SET #state = :in_progress, #claim = :token, #lease = :lease, #ttl = :ttl, "
-                    "#received = if_not_exists(#received, :received)"
+                    "#received = if_not_exists(#received, :received), "
+                    "#received_ms = if_not_exists(#received_ms, :received_ms)"
                 ),
                 # Never claimed, or claimed by an invocation that neither completed nor released it within its lease
                 # (it crashed or timed out). The lease is compared here, not left to TTL, which deletes only
@@ -83,6 +99,7 @@ class DynamoMessageLog:
                     "#lease": LEASE_ATTRIBUTE,
                     "#ttl": names.TTL_ATTRIBUTE,
                     "#received": RECEIVED_ATTRIBUTE,
+                    "#received_ms": RECEIVED_MS_ATTRIBUTE,
                 },
                 ExpressionAttributeValues={
                     ":in_progress": {"S": IN_PROGRESS},
@@ -90,6 +107,7 @@ class DynamoMessageLog:
                     ":lease": {"N": str(lease_until)},
                     ":ttl": {"N": str(ttl)},
                     ":received": {"N": str(received_at)},
+                    ":received_ms": {"N": str(received_at * 1000 if received_at_ms is None else received_at_ms)},
                     ":now": {"N": str(now)},
                 },
                 ReturnValues="ALL_NEW",
@@ -112,6 +130,7 @@ class DynamoMessageLog:
             token=token,
             received_at=_number(item, RECEIVED_ATTRIBUTE, received_at),
             lease_until=lease_until,
+            received_at_ms=_received_ms(item),
         )
 
     def _unclaim(self, key: dict[str, dict[str, str]], token: str) -> None:
@@ -167,8 +186,8 @@ class DynamoMessageLog:
     def _message_key(message: LoggedMessage) -> dict[str, dict[str, str]]:
         return {
             names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{message.key_hash}"},
-            # Zero-padded time first, so a query in sort-key order is a timeline.
-            names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{message.at:011d}#{message.message_id}"},
+            # Zero-padded time first (milliseconds when known), so a query in sort-key order is a timeline.
+            names.SORT_KEY: {"S": names.message_sort_key(message.at, message.message_id, at_ms=message.at_ms)},
         }
 
     def record_put(self, message: LoggedMessage) -> dict[str, Any]:
@@ -177,7 +196,7 @@ class DynamoMessageLog:
         item = {
             **self._message_key(message),
             "direction": {"S": message.direction},
-            "channel": {"S": message.channel.value},
+            "channel": {"S": str(message.channel)},
             "counterpart": {"S": message.counterpart},
             "at": {"N": str(message.at)},
             "message_id": {"S": message.message_id},
@@ -186,8 +205,18 @@ class DynamoMessageLog:
         }
         if message.text is not None:
             item["text"] = {"S": message.text}
-        if message.status is not None:
+        if message.status == REFUSED:
+            # Not under `status`: a refusal stays out of the status index (the sweeper's), and no status write ever
+            # matches it.
+            item[OUTCOME_ATTRIBUTE] = {"S": REFUSED}
+        elif message.status is not None:
             item["status"] = {"S": message.status}
+        if message.at_ms is not None:
+            item[AT_MS_ATTRIBUTE] = {"N": str(message.at_ms)}
+        if message.reason is not None:
+            item["reason"] = {"S": message.reason}
+        if message.error_code is not None:
+            item[ERROR_CODE_ATTRIBUTE] = {"N": str(message.error_code)}
         return {
             "TableName": self._table,
             "Item": item,
@@ -235,7 +264,7 @@ class DynamoMessageLog:
     def _ref_key(ref: MessageRef) -> dict[str, dict[str, str]]:
         return {
             names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{ref.key_hash}"},
-            names.SORT_KEY: {"S": f"{names.MESSAGE_SK_PREFIX}{ref.at:011d}#{ref.message_id}"},
+            names.SORT_KEY: {"S": names.message_sort_key(ref.at, ref.message_id, at_ms=ref.at_ms)},
         }
 
     def begin_attempt(self, ref: MessageRef, *, now_ms: int, lease_until_ms: int) -> AttemptClaim:
@@ -372,6 +401,8 @@ class DynamoMessageLog:
             "message_id": {"S": ref.message_id},
             names.TTL_ATTRIBUTE: {"N": str(at + POINTER_TTL_SECONDS)},
         }
+        if ref.at_ms is not None:
+            target[AT_MS_ATTRIBUTE] = {"N": str(ref.at_ms)}
         pointers = [_pointer_key(names.MESSAGE_ID_PK_PREFIX + ref.message_id) | target]
         if provider and provider_message_id:
             pointers.append(_pointer_key(f"{names.PROVIDER_ID_PK_PREFIX}{provider}#{provider_message_id}") | target)
@@ -431,7 +462,12 @@ class DynamoMessageLog:
             raise StoreError(f"could not find the message: {type(error).__name__}") from error
         if item is None:
             return None
-        return MessageRef(key_hash=item["key_hash"]["S"], at=int(item["at"]["N"]), message_id=item["message_id"]["S"])
+        return MessageRef(
+            key_hash=item["key_hash"]["S"],
+            at=int(item["at"]["N"]),
+            message_id=item["message_id"]["S"],
+            at_ms=_optional_number(item, AT_MS_ATTRIBUTE),
+        )
 
 
 # Status reports arrive within days (SMS delivery receipts: up to 72 hours); the trial lives one.
@@ -441,6 +477,11 @@ POINTER_TTL_SECONDS = 7 * 24 * 3600
 def _number(item: dict[str, Any], name: str, default: int) -> int:
     value = item.get(name, {}).get("N")
     return int(value) if isinstance(value, str) else default
+
+
+def _optional_number(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name, {}).get("N")
+    return int(value) if isinstance(value, str) else None
 
 
 def _found(old: dict[str, Any], provider: str, provider_message_id: str, token: str) -> InboundClaim:
@@ -457,8 +498,21 @@ def _found(old: dict[str, Any], provider: str, provider_message_id: str, token: 
         state = InboundClaimState.DONE
         token = ""
     return InboundClaim(
-        state, provider, provider_message_id, token=token, received_at=received_at, lease_until=lease_until
+        state,
+        provider,
+        provider_message_id,
+        token=token,
+        received_at=received_at,
+        lease_until=lease_until,
+        received_at_ms=_received_ms(old),
     )
+
+
+def _received_ms(item: dict[str, Any]) -> int | None:
+    """The claim's first time in milliseconds; None for a claim from before claims kept them (taken over since, its
+    `received_at` is the older holder's, which the milliseconds must agree with)."""
+    received, received_ms = _optional_number(item, RECEIVED_ATTRIBUTE), _optional_number(item, RECEIVED_MS_ATTRIBUTE)
+    return received_ms if received is not None and received_ms is not None and received_ms // 1000 == received else None
 
 
 def _attempt_found(old: dict[str, Any], token: str) -> AttemptClaim:
@@ -476,10 +530,10 @@ def _attempt_found(old: dict[str, Any], token: str) -> AttemptClaim:
 
 
 def _ref_of(item: dict[str, Any]) -> MessageRef:
-    """The record a key of the messages table names: `TRIAL#<key hash>` / `MSG#<at, 11 digits>#<message id>`."""
+    """The record a key of the messages table names: `TRIAL#<key hash>` / `names.message_sort_key`."""
     key_hash = item[names.PARTITION_KEY]["S"].removeprefix(names.TRIAL_PK_PREFIX)
-    at, _, message_id = item[names.SORT_KEY]["S"].removeprefix(names.MESSAGE_SK_PREFIX).partition("#")
-    return MessageRef(key_hash=key_hash, at=int(at), message_id=message_id)
+    at, at_ms, message_id = names.parse_message_sort_key(item[names.SORT_KEY]["S"])
+    return MessageRef(key_hash=key_hash, at=at, message_id=message_id, at_ms=at_ms)
 
 
 def _pointer_key(partition: str) -> dict[str, dict[str, str]]:
@@ -498,14 +552,15 @@ def _cursor_sort_key(cursor: str) -> str:
         sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raise InvalidCursor("cursor is not base64") from None
-    if not _MESSAGE_SORT_KEY.fullmatch(sort_key):
-        raise InvalidCursor("cursor names no message")
+    try:
+        names.parse_message_sort_key(sort_key)
+    except ValueError:
+        raise InvalidCursor("cursor names no message") from None
     return sort_key
 
 
 # A cursor can only move within the trial's own partition (the query fixes it), so checking its shape is enough.
 MAX_CURSOR_CHARS = 600
-_MESSAGE_SORT_KEY = re.compile(rf"{re.escape(names.MESSAGE_SK_PREFIX)}\d{{11}}#\S{{1,300}}")
 
 
 def _stored(item: dict[str, Any]) -> StoredMessage:
@@ -513,15 +568,22 @@ def _stored(item: dict[str, Any]) -> StoredMessage:
         value = item.get(name, {}).get("S")
         return value if isinstance(value, str) else None
 
+    channel = item["channel"]["S"]
     return StoredMessage(
         message_id=item["message_id"]["S"],
         direction=item["direction"]["S"],
-        channel=Channel(item["channel"]["S"]),
+        # A refused attempt's channel may be none of the trial's: shown as the request named it.
+        channel=Channel(channel) if channel in _CHANNELS else channel,
         counterpart=item["counterpart"]["S"],
         text=text("text"),
         at=int(item["at"]["N"]),
         payload=text("payload") or "{}",
-        status=text("status"),
+        status=REFUSED if text(OUTCOME_ATTRIBUTE) == REFUSED else text("status"),
         reason=text("reason"),
         provider=text("provider"),
+        at_ms=_optional_number(item, AT_MS_ATTRIBUTE),
+        error_code=_optional_number(item, ERROR_CODE_ATTRIBUTE),
     )
+
+
+_CHANNELS = frozenset(channel.value for channel in Channel)

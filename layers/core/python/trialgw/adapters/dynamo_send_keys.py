@@ -56,7 +56,15 @@ class DynamoSendKeys:
         self._table = table
 
     def claim(
-        self, key_hash: str, idempotency_key: str, *, fingerprint: str, message_id: str, now: int, lease_seconds: int
+        self,
+        key_hash: str,
+        idempotency_key: str,
+        *,
+        fingerprint: str,
+        message_id: str,
+        now: int,
+        lease_seconds: int,
+        now_ms: int | None = None,
     ) -> SendKeyClaim:
         token = uuid.uuid4().hex
         lease_until = now + lease_seconds
@@ -67,7 +75,8 @@ class DynamoSendKeys:
                 # A holder whose lease ran out keeps its message id and time: the retry sends that same message.
                 UpdateExpression=(
                     "SET #state = :in_progress, #lease = :lease, #token = :token, #fp = :fp, #ttl = :ttl, "
-                    "#mid = if_not_exists(#mid, :mid), #at = if_not_exists(#at, :now)"
+                    "#mid = if_not_exists(#mid, :mid), #at = if_not_exists(#at, :now), "
+                    "#at_ms = if_not_exists(#at_ms, :now_ms)"
                 ),
                 ConditionExpression=(
                     "attribute_not_exists(#state) OR (#state = :in_progress AND #lease <= :now AND #fp = :fp)"
@@ -80,6 +89,7 @@ class DynamoSendKeys:
                     "#ttl": names.TTL_ATTRIBUTE,
                     "#mid": "message_id",
                     "#at": "at",
+                    "#at_ms": "at_ms",
                 },
                 ExpressionAttributeValues={
                     ":in_progress": {"S": IN_PROGRESS},
@@ -89,6 +99,7 @@ class DynamoSendKeys:
                     ":ttl": {"N": str(lease_until + ABANDONED_TTL_SECONDS)},
                     ":mid": {"S": message_id},
                     ":now": {"N": str(now)},
+                    ":now_ms": {"N": str(now * 1000 if now_ms is None else now_ms)},
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -143,10 +154,13 @@ class DynamoSendKeys:
 
 
 def _owned(item: dict[str, Any]) -> SendKeyClaim:
+    at, at_ms = _number(item, "at"), _number(item, "at_ms")
     return SendKeyClaim(
         SendKeyState.OWNED,
         message_id=_text(item, "message_id"),
-        at=_number(item, "at"),
+        at=at,
+        # A claim from before claims kept milliseconds, taken over since: its message keeps its whole second.
+        at_ms=at_ms if at_ms // 1000 == at else None,
         lease_until=_number(item, "lease_until"),
         token=_text(item, "token"),
     )

@@ -44,6 +44,7 @@ def outbound_from_json(body: dict[str, Any]) -> OutboundMessage:
         sender=body.get("sender"),
         reference=body.get("reference"),
         rich_content=body.get("rich_content"),
+        at_ms=int(body["at_ms"]) if body.get("at_ms") is not None else None,
     )
 
 

@@ -591,20 +591,47 @@ _MESSAGES_VIEW: dict[str, Any] = {
     "properties": {
         "messages": {
             "type": "array",
-            "description": "Newest first.",
+            "description": (
+                "Newest first, in the order the messages arrived (times have milliseconds; records older than that "
+                "have whole seconds and list before newer ones of the same second). Refused send attempts of the "
+                "trial's key are items too (`status` `refused`); a refusal before the key is known belongs to no "
+                "trial and is not listed."
+            ),
             "items": {
                 "type": "object",
                 "required": ["id", "at", "direction", "channel", "status"],
                 "properties": {
                     "id": {"type": "string"},
-                    "at": _DATE_TIME,
+                    "at": {**_DATE_TIME, "description": "UTC, with milliseconds (e.g. 2026-12-02T09:06:00.125Z)."},
                     "direction": {"type": "string", "enum": ["inbound", "outbound"]},
-                    "channel": {"type": "string"},
+                    "channel": {
+                        "type": "string",
+                        "description": "A refused attempt's channel as its request named it (cut to 64 characters).",
+                    },
                     "counterpart": {"type": ["string", "null"]},
                     "summary": {"type": ["string", "null"]},
-                    "status": {"type": "string"},
-                    "reason": {"type": ["string", "null"]},
-                    "provider": {"type": ["string", "null"], "description": "sandbox: recorded, not sent to a phone."},
+                    "status": {
+                        "type": ["string", "null"],
+                        "description": (
+                            "Outbound: queued, sent, delivered, read, failed, or refused (a refused send attempt, "
+                            "never sent nor counted against the quota); inbound: null."
+                        ),
+                    },
+                    "reason": {
+                        "type": ["string", "null"],
+                        "description": "failed: why; refused: the answer's text (`details`) the gateway gave.",
+                    },
+                    "errorCode": {
+                        "type": ["integer", "null"],
+                        "description": "refused: the answer's CM errorCode; null for every other message.",
+                    },
+                    "provider": {
+                        "type": ["string", "null"],
+                        "description": (
+                            "Who took a sent message. sandbox: no real phone; on the local stack, the simulated "
+                            "phone at /_local/phone."
+                        ),
+                    },
                     "json": {"description": "The webhook payload (inbound) or the CM request without the key."},
                     "explain": {"type": ["object", "null"], "description": "Delivered text, SMS parts, country rule."},
                 },
@@ -701,10 +728,36 @@ DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
                     "summary": "Hello from the trial",
                     "status": "sent",
                     "reason": None,
+                    "errorCode": None,
                     "provider": "sandbox",
                     "json": {"messages": {"msg": [{"to": [{"number": _EXAMPLE_NUMBER}], "body": {"content": "Hi"}}]}},
                     "explain": None,
-                }
+                },
+                {
+                    "id": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f",
+                    "at": "2026-12-02T09:05:59.870Z",
+                    "direction": "outbound",
+                    "channel": "SMS",
+                    "counterpart": "+255712345678",
+                    "summary": "Hello from the trial",
+                    "status": "refused",
+                    "reason": answers.COUNTRY_BLOCKED,
+                    "errorCode": answers.CODE_REJECTED,
+                    "provider": None,
+                    "json": {
+                        "messages": {
+                            "msg": [
+                                {
+                                    "allowedChannels": ["SMS"],
+                                    "from": "TrialTest",
+                                    "to": [{"number": "+255712345678"}],
+                                    "body": {"type": "auto", "content": "Hello from the trial"},
+                                }
+                            ]
+                        }
+                    },
+                    "explain": None,
+                },
             ],
             "next": None,
         },

@@ -20,7 +20,7 @@ from trialgw.keys import hash_key, normalize_key, trial_id
 from trialgw.logic.trial_email import contact_points
 from trialgw.models import TrialState, TrialStatus
 from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistEntry, WhitelistStore
-from trialgw.quotas import iso_utc, quota_rows
+from trialgw.quotas import iso_utc, iso_utc_ms, quota_rows
 from trialgw.settings import DashboardSettings
 from trialgw.urls import STATUS_PATH, gateway_url
 
@@ -86,13 +86,16 @@ def message_fields(message: StoredMessage, text: tuple[str, str | None]) -> dict
     name, value = text
     return {
         "id": message.message_id,
-        "at": iso_utc(message.at),
+        # Milliseconds when the record has them (the list's order is theirs); whole seconds for older records.
+        "at": iso_utc(message.at) if message.at_ms is None else iso_utc_ms(message.at_ms),
         "direction": message.direction,
-        "channel": message.channel.value,
+        "channel": str(message.channel),
         "counterpart": message.counterpart,
         name: value,
         "status": message.status,
         "reason": message.reason,
+        # CM's errorCode of a refused attempt (its `reason` is the answer's text); None for every other message.
+        "errorCode": message.error_code,
     }
 
 
@@ -174,7 +177,7 @@ def _message(message: StoredMessage) -> dict[str, Any]:
     text = message.text or ""
     return {
         **message_fields(message, ("summary", text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…")),
-        # Who took it: "sandbox" means recorded, never sent to a phone (the page says so).
+        # Who took it: "sandbox" means the local simulated phone (`/_local/phone`), never a real one.
         "provider": message.provider,
         "json": request,
         "explain": explain or None,

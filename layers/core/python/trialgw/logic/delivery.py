@@ -130,7 +130,7 @@ def max_delivery_seconds(*, max_attempts: int, backoff_base_seconds: float, visi
 def _ref(message: OutboundMessage) -> MessageRef | None:
     if message.kind != "send" or message.key_hash is None or message.at is None:
         return None
-    return MessageRef(key_hash=message.key_hash, at=message.at, message_id=message.message_id)
+    return MessageRef(key_hash=message.key_hash, at=message.at, message_id=message.message_id, at_ms=message.at_ms)
 
 
 def deliver(

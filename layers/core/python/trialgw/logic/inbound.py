@@ -28,13 +28,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from trialgw.addresses import find_key, is_stop
 from trialgw.channels import spec_of
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.keys import hash_key, redact_keys
+from trialgw.logic.stamps import MillisStamps
 from trialgw.mo_json import to_cm_mo_json
 from trialgw.models import Channel, InboundMessage, InboundOutcome
 from trialgw.observability import logger, mask_phone, metrics
@@ -71,6 +72,8 @@ class InboundDeps:
     clock: Clock
     # Whitelists, records and counts the reply in one write (the whitelisting path's calls, module docstring).
     whitelisting: Whitelisting
+    # The time a message is recorded at, in milliseconds: what orders it among the trial's messages.
+    stamps: MillisStamps = field(default_factory=MillisStamps)
 
 
 def _utc(epoch: int) -> str:
@@ -84,6 +87,9 @@ def _noun(channel: Channel) -> str:
 def handle_inbound(message: InboundMessage, settings: InboundSettings, deps: InboundDeps) -> InboundOutcome:
     """Processes one inbound message. Raises DependencyUnavailable (the provider should retry)."""
     now = int(deps.clock())
+    # Within the second the message was received at (a clock that ticked on since keeps to its last millisecond).
+    first_second = message.received_at * 1000
+    received_ms = min(max(deps.stamps.next(deps.clock), first_second), first_second + 999)
     try:
         claim = deps.messages.claim(
             message.provider,
@@ -92,6 +98,7 @@ def handle_inbound(message: InboundMessage, settings: InboundSettings, deps: Inb
             now=now,
             lease_seconds=settings.inbound_lease_seconds,
             ttl=now + SEEN_TTL_SECONDS,
+            received_at_ms=received_ms,
         )
     except StoreError as error:
         raise DependencyUnavailable(UNAVAILABLE) from error
@@ -107,7 +114,7 @@ def handle_inbound(message: InboundMessage, settings: InboundSettings, deps: Inb
         raise DependencyUnavailable("The message is being processed; please retry.", retry_after_seconds=wait)
     if claim.received_at:
         # A retry of a message first claimed earlier: recorded at that time, so as the same item.
-        message = dataclasses.replace(message, received_at=claim.received_at)
+        message = dataclasses.replace(message, received_at=claim.received_at, received_at_ms=claim.received_at_ms)
     try:
         outcome = _process(message, settings, deps)
     except Exception as error:
@@ -257,6 +264,7 @@ def _logged(message: InboundMessage, key_hash: str, expires_at: int, settings: I
         counterpart=message.sender,
         text=text,
         at=message.received_at,
+        at_ms=message.received_at_ms,
         message_id=f"{message.provider}:{message.provider_message_id}",
         payload=redact_keys(json.dumps(to_cm_mo_json(message), ensure_ascii=False)),
         ttl=expires_at + settings.expired_retention_seconds,

@@ -5,8 +5,13 @@ The checks of DESIGN.md's table "Send: order of checks and answers" run in `_che
 of the request alone are the ordered `REQUEST_CHECKS`. Those need no store, so they run before the one store call
 that proves the key, but what they object to is answered only once the key is known good. The whitelist and the
 quota are decided by the conditional write that takes the quota, which returns the trial either way: an accepted
-send costs that write, the message's record and the queue; a refused one at most one call. A store or the queue
+send costs that write, the message's record and the queue; a refused one at most one call for its decision, and,
+once the key is known good, one best-effort write that records the attempt on the trial's list (`status`
+`refused`, with the answer's text and errorCode), whose failure never changes the answer. A store or the queue
 failing raises `DependencyUnavailable`, from `send` and `trial_status` alone.
+
+Every message gets its time in milliseconds from `MillisStamps`, strictly increasing within one function instance,
+so a burst of sends lists in the order they arrived.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trialgw.channels import spec_of
@@ -36,9 +41,11 @@ from trialgw.logic.send_outcomes import (
     StatusOutcome,
     TrialReport,
 )
+from trialgw.logic.stamps import MillisStamps
 from trialgw.models import Channel, TrialState
 from trialgw.observability import logger, mask_phone, metrics
 from trialgw.ports import (
+    REFUSED,
     Clock,
     LoggedMessage,
     MessageLog,
@@ -59,6 +66,18 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
 # How long a client should wait after a store or queue failure.
 UNAVAILABLE_RETRY_SECONDS = 5
 UNAVAILABLE = "A store or the queue the trial depends on failed."
+# What a refused attempt's record keeps of the request: enough to recognize it, small however large the request.
+REFUSED_TEXT_CHARS = 160
+REFUSED_FIELD_CHARS = 64
+REFUSED_RICH_CONTENT_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalNote:
+    """A refusal as the developer got it: the answer's text and CM's errorCode (the gateway knows them)."""
+
+    text: str
+    error_code: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +89,9 @@ class SendDeps:
     clock: Clock
     new_message_id: Callable[[], str]
     send_keys: SendKeys
+    # The answer a refusal gets, for its record; without it the record names the reason only.
+    describe_refusal: Callable[[Refused], RefusalNote] | None = None
+    stamps: MillisStamps = field(default_factory=MillisStamps)
 
 
 @contextmanager
@@ -111,7 +133,8 @@ def _send(
         return _refused(request, Objection(reason=Reason.INVALID_IDEMPOTENCY_KEY))
     if idempotency_key is not None and request.token is not None:
         return _send_once(request, idempotency_key, settings, deps)
-    return _checked(request, settings, deps, _Message(deps.new_message_id(), int(deps.clock())))
+    at_ms = deps.stamps.next(deps.clock)
+    return _checked(request, settings, deps, _Message(deps.new_message_id(), at_ms // 1000, at_ms))
 
 
 def _note(outcome: SendOutcome) -> None:
@@ -130,10 +153,12 @@ def _refused(request: SendRequest, objection: Objection, allowance: Allowance | 
 
 @dataclass(frozen=True, slots=True)
 class _Message:
-    """The message a request sends: its id and its time (the record's); an Idempotency-Key's retry keeps both."""
+    """The message a request sends: its id and its time (the record's: seconds, and milliseconds unless an older
+    Idempotency-Key claim had none); an Idempotency-Key's retry keeps both."""
 
     message_id: str
     at: int
+    at_ms: int | None
 
 
 def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, message: _Message) -> SendOutcome:
@@ -151,7 +176,9 @@ def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, messa
     # answered only once the trial's one read has proved the key.
     objection = first_objection(request, settings)
     if objection is not None:
-        return _once_key_is_good(request, deps.trials.state(key_hash), now, settings, objection)
+        known = deps.trials.state(key_hash)
+        refused = _once_key_is_good(request, known, now, settings, objection)
+        return _noted(refused, request, state=known, message=message, deps=deps, settings=settings)
     # The key, the whitelist and the quota: one conditional write, which takes the quota only if all three pass.
     plan = _plan(request, settings)
     counted = _Counted(
@@ -159,9 +186,10 @@ def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, messa
     )
     state, taken = _take(counted, plan, now, settings, deps)
     if state is None or not taken or not state.trial.is_usable(now):
-        return _once_key_is_good(request, state, now, settings, lambda good: _not_taken(good, plan))
+        refused = _once_key_is_good(request, state, now, settings, lambda good: _not_taken(good, plan))
+        return _noted(refused, request, state=state, message=message, deps=deps, settings=settings)
     # Accepted: recorded and queued (or all of it undone), counted toward capacity.
-    _queue(request, plan, state, message.at, deps, counted=counted, retention=settings.expired_retention_seconds)
+    _queue(request, plan, state, message, deps, counted=counted, retention=settings.expired_retention_seconds)
     deps.breaker.count_accepted()
     logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
     allowance = Allowance.of(state, settings)
@@ -187,6 +215,61 @@ def _once_key_is_good(
         return _refused(request, Objection(reason=Reason.INVALID_TOKEN))
     found = objection if isinstance(objection, Objection) else objection(state)
     return _refused(request, found, Allowance.of(state, settings))
+
+
+def _noted(
+    refused: Refused,
+    request: SendRequest,
+    *,
+    state: TrialState | None,
+    message: _Message,
+    deps: SendDeps,
+    settings: SendSettings,
+) -> Refused:
+    """Records a refusal of a known-good trial on its list of messages (one write, best effort) and returns it.
+    A refusal of the key itself belongs to no trial and is not recorded."""
+    if state is None or refused.allowance is None:
+        return refused
+    note = deps.describe_refusal(refused) if deps.describe_refusal else RefusalNote(refused.reason.value, 0)
+    # The trial's own expiry: its list (and so this record) is read only while the trial is readable.
+    ttl = state.trial.expires_at + settings.expired_retention_seconds
+    record = refusal_record(request, note, state.trial.key_hash, message, ttl=ttl)
+    try:
+        deps.messages.record(record)
+    except StoreError as error:
+        # The developer's answer stands; the dashboard misses this one attempt.
+        metrics.add_metric(name="RefusalNotRecorded", unit="Count", value=1)
+        logger.warning(
+            "could not record a refused send", extra={"reason": refused.reason.value, "error": type(error).__name__}
+        )
+    return refused
+
+
+def refusal_record(
+    request: SendRequest, note: RefusalNote, key_hash: str, message: _Message, *, ttl: int
+) -> LoggedMessage:
+    """A refused attempt as its trial's list keeps it: the answer, and the request without the key, cut short."""
+    channel: Channel | str = request.channel or _clip(request.channel_raw, REFUSED_FIELD_CHARS)
+    cm_json = _as_cm_json(request, channel, limit=REFUSED_TEXT_CHARS)
+    return LoggedMessage(
+        key_hash=key_hash,
+        direction="outbound",
+        channel=channel,
+        counterpart=_clip(request.to_raw, REFUSED_FIELD_CHARS),
+        text=_clip(request.content, REFUSED_TEXT_CHARS),
+        at=message.at,
+        at_ms=message.at_ms,
+        message_id=message.message_id,
+        payload=json.dumps({"request": cm_json}, ensure_ascii=False),
+        ttl=ttl,
+        status=REFUSED,
+        reason=note.text,
+        error_code=note.error_code,
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _not_taken(state: TrialState, plan: _Plan) -> Objection:
@@ -377,7 +460,8 @@ def shown_text(request: SendRequest) -> str:
 def _send_once(request: SendRequest, idempotency_key: str, settings: SendSettings, deps: SendDeps) -> SendOutcome:
     """`_checked` under an Idempotency-Key: claimed first, its acceptance kept, released when refused or failed."""
     assert request.token is not None
-    key_hash, now = hash_key(request.token), int(deps.clock())
+    now_ms = deps.stamps.next(deps.clock)
+    key_hash, now = hash_key(request.token), now_ms // 1000
     claim = deps.send_keys.claim(
         key_hash,
         idempotency_key,
@@ -385,6 +469,7 @@ def _send_once(request: SendRequest, idempotency_key: str, settings: SendSetting
         message_id=deps.new_message_id(),
         now=now,
         lease_seconds=settings.idempotency_lease_seconds,
+        now_ms=now_ms,
     )
     if claim.state is SendKeyState.ANSWERED and claim.answer:
         return Replayed(Accepted.from_json(claim.answer))
@@ -394,7 +479,7 @@ def _send_once(request: SendRequest, idempotency_key: str, settings: SendSetting
         busy = Objection(reason=Reason.IDEMPOTENCY_KEY_BUSY, retry_after_seconds=claim.lease_until - now)
         return _refused(request, busy)
     try:
-        outcome = _checked(request, settings, deps, _Message(claim.message_id, claim.at))
+        outcome = _checked(request, settings, deps, _Message(claim.message_id, claim.at, claim.at_ms))
     except (StoreError, QueueError):
         _settle(
             deps, key_hash=key_hash, idempotency_key=idempotency_key, outcome=None, token=claim.token, settings=settings
@@ -431,7 +516,14 @@ def _settle(
 
 
 def _queue(
-    request: SendRequest, plan: _Plan, state: TrialState, now: int, deps: SendDeps, *, counted: _Counted, retention: int
+    request: SendRequest,
+    plan: _Plan,
+    state: TrialState,
+    message: _Message,
+    deps: SendDeps,
+    *,
+    counted: _Counted,
+    retention: int,
 ) -> None:
     """Records the message as queued and puts it on the delivery queue; on failure undoes both and the quota."""
     key_hash, message_id = state.trial.key_hash, counted.message_id
@@ -441,7 +533,8 @@ def _queue(
         channel=plan.channel,
         counterpart=plan.recipient,
         text=shown_text(request),
-        at=now,
+        at=message.at,
+        at_ms=message.at_ms,
         message_id=message_id,
         payload=json.dumps({"request": _as_cm_json(request, plan.channel), **plan.explain}, ensure_ascii=False),
         ttl=state.trial.expires_at + retention,
@@ -463,7 +556,8 @@ def _queue(
                 kind="send",
                 message_id=message_id,
                 key_hash=key_hash,
-                at=now,
+                at=message.at,
+                at_ms=message.at_ms,
                 sender=request.sender or None,
                 reference=request.reference,
                 # A channel that carries no rich content (SMS) gets the text only; the others what was checked.
@@ -504,18 +598,26 @@ def _give_back(counted: _Counted, deps: SendDeps) -> None:
         logger.error("could not give back the quota of a send that failed", extra={"channel": counted.channel.value})
 
 
-def _as_cm_json(request: SendRequest, channel: Channel) -> dict[str, Any]:
-    """The accepted message as CM JSON, without the key: what the dashboard shows as sent."""
+def _as_cm_json(request: SendRequest, channel: Channel | str, *, limit: int | None = None) -> dict[str, Any]:
+    """The message as CM JSON, without the key: what the dashboard shows as sent (whole), or as refused (every
+    string cut to `limit`, and a large `richContent` left out, so a refusal's record stays small)."""
+
+    def cut(text: str, most: int | None = limit) -> str:
+        return text if most is None else _clip(text, most)
+
     message: dict[str, Any] = {
-        "allowedChannels": [channel.value],
-        "from": request.sender,
-        "to": [{"number": request.to_raw}],
-        "body": {"type": request.body_type.value, "content": request.content},
+        "allowedChannels": [str(channel)],
+        "from": cut(request.sender, REFUSED_FIELD_CHARS if limit else None),
+        "to": [{"number": cut(request.to_raw, REFUSED_FIELD_CHARS if limit else None)}],
+        "body": {"type": request.body_type.value, "content": cut(request.content)},
     }
     if request.reference is not None:
-        message["reference"] = request.reference
-    if request.rich_content is not None:
-        message["richContent"] = request.rich_content
+        message["reference"] = cut(request.reference, REFUSED_FIELD_CHARS if limit else None)
+    rich = request.rich_content
+    if rich is not None and (limit is None or len(json.dumps(rich)) <= REFUSED_RICH_CONTENT_CHARS):
+        message["richContent"] = rich
+    elif rich is not None:
+        message["richContent"] = f"(not kept: over {REFUSED_RICH_CONTENT_CHARS} characters)"
     # CM's SMS options as given: what the checks honoured.
     for name, value in (
         ("minimumNumberOfMessageParts", request.min_parts),
@@ -549,8 +651,11 @@ def trial_status(token: str | None, settings: SendSettings, trials: TrialStore, 
 
 __all__ = [
     "REQUEST_CHECKS",
+    "MillisStamps",
+    "RefusalNote",
     "SendDeps",
     "first_objection",
+    "refusal_record",
     "send",
     "shown_text",
     "trial_status",
