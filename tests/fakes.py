@@ -9,7 +9,7 @@ from typing import Any
 
 from trialgw import names
 from trialgw.channels import channels
-from trialgw.errors import MailError, QueueError, StoreError
+from trialgw.errors import JoinCodeTaken, MailError, QueueError, StoreError
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
 from trialgw.ports import (
     STATUS_MOVES_FROM,
@@ -71,6 +71,8 @@ class FakeTrialStore:
     sent: dict[str, dict[Channel, int]] = field(default_factory=dict)
     # The message ids the `sent` counters count, as the trial item's `counted` set.
     counted: dict[str, set[str]] = field(default_factory=dict)
+    # Join codes' hashes and the key hash each names, as their lookup items.
+    joins: dict[str, str] = field(default_factory=dict)
     fail_create: bool = False
     fail_delete: bool = False
     fail_state: bool = False
@@ -84,19 +86,28 @@ class FakeTrialStore:
     windows: list[int] = field(default_factory=list)
     windows_given_back: list[int] = field(default_factory=list)
 
-    def create(self, trial: Trial, *, ttl: int) -> None:
+    def create(self, trial: Trial, *, ttl: int, join_hash: str | None = None) -> None:
         if self.fail_create or trial.key_hash in self.trials:
             raise StoreError("create failed")
+        if join_hash is not None and join_hash in self.joins:
+            raise JoinCodeTaken("taken")
         self.trials[trial.key_hash] = trial
         self.ttls[trial.key_hash] = ttl
+        if join_hash is not None:
+            self.joins[join_hash] = trial.key_hash
+
+    def joined(self, code_hash: str) -> str | None:
+        return self.joins.get(code_hash)
 
     def get(self, key_hash: str) -> Trial | None:
         return self.trials.get(key_hash)
 
-    def delete(self, key_hash: str) -> None:
+    def delete(self, key_hash: str, *, join_hash: str | None = None) -> None:
         if self.fail_delete:
             raise StoreError("delete failed")
         self.deleted.append(key_hash)
+        if join_hash is not None:
+            self.joins.pop(join_hash, None)
         self.trials.pop(key_hash, None)
         self.members.pop(key_hash, None)
         self.sent.pop(key_hash, None)

@@ -1,4 +1,5 @@
-"""Sign-up when its AWS calls fail: the rate-limit count (UpdateItem), the trial (PutItem), the e-mail (SES v2).
+"""Sign-up when its AWS calls fail: the rate-limit count (UpdateItem), the trial and its join code (one
+TransactWriteItems), the e-mail (SES v2).
 
 What the code promises (docs/api.md "Sign-up API", docs/design-decisions.md): a failure answers 503 `unavailable` with
 `Retry-After`; no usable trial is left behind (a stored trial's key reaches no one unless its e-mail was sent); the
@@ -27,10 +28,19 @@ COUNT = Call(
     "dynamodb",
     "TransactWriteItems",
     lambda b: all(
-        item["Update"]["Key"]["pk"]["S"].startswith(names.SIGNUP_COUNTER_PK_PREFIX) for item in b["TransactItems"]
+        "Update" in item and item["Update"]["Key"]["pk"]["S"].startswith(names.SIGNUP_COUNTER_PK_PREFIX)
+        for item in b["TransactItems"]
     ),
 )
-STORE = Call("store-trial", "dynamodb", "PutItem", lambda b: key_of(b)[1] == names.TRIAL_SK)
+# The trial and its join code's lookup item, in one transaction.
+STORE = Call(
+    "store-trial",
+    "dynamodb",
+    "TransactWriteItems",
+    lambda b: (
+        [key_of(item["Put"])[1] for item in b["TransactItems"] if "Put" in item] == [names.TRIAL_SK, names.JOIN_SK]
+    ),
+)
 MAIL = Call("send-mail", "sesv2", "SendEmail")
 # Only on the way back from a failure.
 DISCARD = Call("discard-trial", "dynamodb", "DeleteItem", lambda b: key_of(b)[1] == names.TRIAL_SK)

@@ -13,6 +13,7 @@ from tests.fakes import (
     FakeWhitelistStore,
 )
 from trialgw.errors import DependencyUnavailable
+from trialgw.join_codes import hash_join_code, join_code, join_text
 from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key
 from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound, reply_message_id
 from trialgw.models import Channel, InboundMessage, Trial, TrialStatus
@@ -40,7 +41,9 @@ def deps() -> InboundDeps:
 def _trial(deps: InboundDeps, *, expires_at: int = NOW + 3600, status: TrialStatus = TrialStatus.ACTIVE) -> str:
     key = new_key()
     deps.trials.create(
-        Trial(hash_key(key), "Jane", "jane@example.com", None, NOW - 60, expires_at, status), ttl=expires_at
+        Trial(hash_key(key), "Jane", "jane@example.com", None, NOW - 60, expires_at, status),
+        ttl=expires_at,
+        join_hash=hash_join_code(join_code(key)),
     )
     return key
 
@@ -437,3 +440,32 @@ def test_a_message_handled_after_its_second_keeps_to_that_second(deps):
     handle_inbound(_mo(key), SETTINGS, deps)
     (recorded,) = deps.messages.recorded
     assert (recorded.at, recorded.at_ms) == (NOW, NOW * 1000 + 999)
+
+
+# The join code (`join amber-fox-river-482`, trialgw.join_codes) whitelists like the key.
+
+
+@pytest.mark.parametrize("channel", list(Channel))
+def test_the_join_code_whitelists_on_every_channel_like_the_key(deps, channel):
+    key = _trial(deps)
+    sender = "+31612345678" if channel in (Channel.SMS, Channel.WHATSAPP) else "1234567890"
+    typed = join_text(key).upper().replace("-", " ")
+    assert handle_inbound(_mo(typed, sender, channel), SETTINGS, deps) is InboundOutcome.WHITELISTED
+    (membership,) = deps.whitelist.memberships(channel, sender)
+    assert membership.key_hash == hash_key(key)
+    assert "You are whitelisted" in deps.outbound.queued[-1].text  # type: ignore[attr-defined]
+    # Again: already whitelisted, no second slot; the key says the same.
+    assert handle_inbound(_mo(join_text(key), sender, channel), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert handle_inbound(_mo(key, sender, channel), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert len(deps.whitelist.listed[hash_key(key)]) == 1
+
+
+@pytest.mark.parametrize("kind", ["unknown", "expired", "revoked"])
+def test_an_unknown_or_ended_trials_code_is_explained_and_changes_nothing(deps, kind):
+    if kind == "unknown":
+        key = new_key()
+    else:
+        key = _trial(deps, expires_at=NOW) if kind == "expired" else _trial(deps, status=TrialStatus.REVOKED)
+    assert handle_inbound(_mo(join_text(key)), SETTINGS, deps) is InboundOutcome.INVALID_KEY
+    assert deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678") == []
+    assert "That join code is invalid or has expired" in deps.outbound.queued[-1].text  # type: ignore[attr-defined]

@@ -48,6 +48,10 @@ class StoreError(Exception):
     """An adapter could not read or write its store (raised by adapters, mapped by logic)."""
 
 
+class JoinCodeTaken(StoreError):
+    """A new trial's join code is another trial's already (nothing was written): sign-up draws another key."""
+
+
 class MailError(Exception):
     """The mailer could not hand the e-mail to the mail service."""
 

@@ -141,6 +141,9 @@ def queue_source(logical: str) -> tuple[QueueDef, bool]:
 # Item shapes in the trials table (pk / sk prefixes).
 TRIAL_PK_PREFIX = "TRIAL#"
 TRIAL_SK = "TRIAL"
+# A join code's lookup item (`JOIN#<SHA-256 of the code>` / `JOIN`): the key hash of the trial it whitelists for.
+JOIN_PK_PREFIX = "JOIN#"
+JOIN_SK = "JOIN"
 SIGNUP_COUNTER_PK_PREFIX = "SIGNUPS#"
 SIGNUP_COUNTER_SK_PREFIX = "WINDOW#"
 # The trial item's set of whitelisted recipients ("<channel>#<address>"), kept by the whitelist's transaction.

@@ -14,14 +14,20 @@ Clock = Callable[[], float]
 
 
 class TrialStore(Protocol):
-    def create(self, trial: Trial, *, ttl: int) -> None:
-        """Stores a new trial; raises StoreError (also when the key hash already exists)."""
+    def create(self, trial: Trial, *, ttl: int, join_hash: str | None = None) -> None:
+        """Stores a new trial, with the lookup item of its join code's hash `join_hash` in the same write; raises
+        JoinCodeTaken when another trial has that code (nothing written), StoreError (also when the key hash already
+        exists)."""
+
+    def joined(self, code_hash: str) -> str | None:
+        """The key hash of the trial whose join code hashes to `code_hash` (expired or not), or None; raises
+        StoreError."""
 
     def get(self, key_hash: str) -> Trial | None:
         """The stored trial, expired or not (callers check `is_usable`); raises StoreError."""
 
-    def delete(self, key_hash: str) -> None:
-        """Removes a trial; raises StoreError."""
+    def delete(self, key_hash: str, *, join_hash: str | None = None) -> None:
+        """Removes a trial, and its join code's lookup item when `join_hash` is given; raises StoreError."""
 
     def state(self, key_hash: str) -> TrialState | None:
         """The trial with its whitelist and sent counts, expired or not; raises StoreError."""

@@ -1,4 +1,7 @@
-"""The trials table: trials (by key hash) and the per-address signup counters.
+"""The trials table: trials (by key hash), their join codes' lookup items and the per-address signup counters.
+
+A join code's item (`JOIN#<code hash>`) names its trial's key hash and expires with the trial; it is written with the
+trial in one transaction, each conditioned on not existing, so a sign-up still makes one call to store its trial.
 
 A trial's item also holds what its sends depend on: `members`, the whitelisted recipients (a string set
 the whitelist's transaction maintains), and `sent_<channel>` counters. So one conditional UpdateItem
@@ -28,7 +31,7 @@ from trialgw.adapters.dynamo_conditions import (
     error_code,
 )
 from trialgw.channels import channels
-from trialgw.errors import StoreError
+from trialgw.errors import JoinCodeTaken, StoreError
 from trialgw.keys import trial_id
 from trialgw.models import Channel, Trial, TrialState, TrialStatus, member_token
 from trialgw.ports import ListedTrial, QuotaTake, SignupCount
@@ -50,6 +53,10 @@ def _trial_key(key_hash: str) -> dict[str, Any]:
         names.PARTITION_KEY: {"S": f"{names.TRIAL_PK_PREFIX}{key_hash}"},
         names.SORT_KEY: {"S": names.TRIAL_SK},
     }
+
+
+def _join_key(code_hash: str) -> dict[str, Any]:
+    return {names.PARTITION_KEY: {"S": f"{names.JOIN_PK_PREFIX}{code_hash}"}, names.SORT_KEY: {"S": names.JOIN_SK}}
 
 
 def _decrement(client: DynamoDBClient, table: str, key: dict[str, Any], attribute: str, *, what: str) -> None:
@@ -95,7 +102,7 @@ class DynamoTrialStore:
         self._client = client
         self._table = table
 
-    def create(self, trial: Trial, *, ttl: int) -> None:
+    def create(self, trial: Trial, *, ttl: int, join_hash: str | None = None) -> None:
         item: dict[str, Any] = {
             **_trial_key(trial.key_hash),
             "key_hash": {"S": trial.key_hash},
@@ -111,15 +118,37 @@ class DynamoTrialStore:
             item["company"] = {"S": trial.company}
         if trial.signup_network:
             item["signup_network"] = {"S": trial.signup_network}
+        new = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY},
+        }
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": names.PARTITION_KEY},
+            if join_hash is None:
+                self._client.put_item(TableName=self._table, Item=item, **new)  # type: ignore[arg-type]
+                return
+            join = {**_join_key(join_hash), "key_hash": {"S": trial.key_hash}, names.TTL_ATTRIBUTE: {"N": str(ttl)}}
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": item, **new}},  # type: ignore[typeddict-item]
+                    {"Put": {"TableName": self._table, "Item": join, **new}},  # type: ignore[typeddict-item]
+                ]
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            codes = cancellation_codes(error)
+            if len(codes) == 2 and codes[1] == CONDITION_FAILED_REASON and codes[0] != CONDITION_FAILED_REASON:
+                raise JoinCodeTaken("the join code belongs to another trial") from error
             raise StoreError(f"could not store the trial: {type(error).__name__}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"could not store the trial: {type(error).__name__}") from error
+
+    def joined(self, code_hash: str) -> str | None:
+        """The key hash of the trial whose join code hashes to `code_hash`, or None."""
+        try:
+            answer = self._client.get_item(TableName=self._table, Key=_join_key(code_hash), ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"could not read the join code: {type(error).__name__}") from error
+        item = answer.get("Item")
+        return None if item is None else str(item["key_hash"]["S"])
 
     def _item(self, key_hash: str) -> dict[str, Any] | None:
         try:
@@ -261,9 +290,11 @@ class DynamoTrialStore:
             )
         return write.held
 
-    def delete(self, key_hash: str) -> None:
+    def delete(self, key_hash: str, *, join_hash: str | None = None) -> None:
         try:
             self._client.delete_item(TableName=self._table, Key=_trial_key(key_hash))
+            if join_hash is not None:
+                self._client.delete_item(TableName=self._table, Key=_join_key(join_hash))
         except (ClientError, BotoCoreError) as error:
             raise StoreError(f"could not delete the trial: {type(error).__name__}") from error
 

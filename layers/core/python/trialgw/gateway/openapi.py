@@ -544,6 +544,10 @@ _TRIAL_VIEW: dict[str, Any] = {
         },
         "quotas": {"type": "array", "items": _QUOTA_ROW},
         "whitelistMax": {"type": "integer"},
+        "joinCode": {
+            "type": "string",
+            "description": "`join amber-fox-river-482`: whitelists like the key when sent on any channel.",
+        },
         "contactPoints": {
             "type": "array",
             "items": {
@@ -556,6 +560,14 @@ _TRIAL_VIEW: dict[str, Any] = {
                     "localPhoneLink": {
                         "type": ["string", "null"],
                         "description": "The simulated phone, key filled in: on the local stack only.",
+                    },
+                    "joinLink": {
+                        "type": "string",
+                        "description": "The link with the join code typed in (a page's link as it is).",
+                    },
+                    "qr": {
+                        "type": "string",
+                        "description": "A QR code of `joinLink`: an SVG image as a `data:image/svg+xml;base64,` URL.",
                     },
                 },
             },

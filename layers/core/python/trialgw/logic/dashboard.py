@@ -16,10 +16,12 @@ from typing import Any
 from trialgw.channels import channels
 from trialgw.errors import TrialGatewayError
 from trialgw.examples import curl_example, postman_collection
+from trialgw.join_codes import join_text
 from trialgw.keys import hash_key, normalize_key, trial_id
 from trialgw.logic.trial_email import contact_points
 from trialgw.models import TrialState, TrialStatus
 from trialgw.ports import Clock, MessageLog, StoredMessage, TrialStore, WhitelistEntry, WhitelistStore
+from trialgw.qr import qr_data_url
 from trialgw.quotas import iso_utc, iso_utc_ms, quota_rows
 from trialgw.settings import DashboardSettings
 from trialgw.urls import STATUS_PATH, gateway_url
@@ -101,7 +103,10 @@ def message_fields(message: StoredMessage, text: tuple[str, str | None]) -> dict
 
 def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[str, Any]:
     """The trial, its quotas and where to send the key. An expired trial has no quota left on any channel (`sent`
-    still counts what it sent); `contactPoints[].localPhoneLink` is set on the local stack only."""
+    still counts what it sent); `contactPoints[].localPhoneLink` is set on the local stack only. Each contact point
+    carries a QR code of its link with the join code typed in: the code, not the key, because the person scanning
+    sees and sends a short readable text, a shorter text makes a less dense code that scans easily off a screen,
+    and a photo of the screen or the phone's chat history then holds no credential that sends messages."""
     trial = viewer.state.trial
     seconds_left = max(0, trial.expires_at - int(now))
     status = trial_status(viewer.state, now)
@@ -120,6 +125,8 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
         },
         "quotas": quota_rows(viewer.state, settings, channels(), ended=expired),
         "whitelistMax": settings.max_recipients,
+        # `join amber-fox-river-482`: whitelists like the key (trialgw.join_codes).
+        "joinCode": join_text(viewer.key),
         "contactPoints": [
             {
                 "channel": point.channel,
@@ -127,6 +134,9 @@ def trial_view(viewer: Viewer, settings: DashboardSettings, now: float) -> dict[
                 "address": point.address,
                 "link": point.link,
                 "localPhoneLink": point.local_phone,
+                # The link with the join code typed in, and its QR code: an SVG data URL for an <img>.
+                "joinLink": point.join_link,
+                "qr": qr_data_url(point.join_link),
             }
             for point in contact_points(settings, viewer.key)
         ],

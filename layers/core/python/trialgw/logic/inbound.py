@@ -1,12 +1,13 @@
-"""Inbound (MO) messages: whitelisting by trial key, STOP, recording, and the replies to the end user.
+"""Inbound (MO) messages: whitelisting by trial key or join code, STOP, recording, and the replies to the end user.
 
-A recipient becomes sendable only after it sent the trial key, from that very account or number, to
-the trial company. Every step is safe to repeat. A message is claimed first, as a lease for the function's timeout,
-and the claim is completed once the message is processed: a redelivery of a completed one changes nothing; a
-provider's retry of one that failed half-way is processed again at once (its lease is released), and of one whose
-invocation died (a crash, a timeout) once the lease has run out. Processing twice is harmless: the whitelist takes
-no second slot, the record is the same item (the first claim's time), and the reply keeps its id, which the reply
-limit counts once and delivery sends once.
+A recipient becomes sendable only after it sent the trial key, from that very account or number, to the trial company,
+or the trial's join code (`join amber-fox-river-482`, trialgw.join_codes), which whitelists the same way after one more
+read: its lookup item, which names the trial. Every step is safe to repeat. A message is claimed first, as a lease for
+the function's timeout, and the claim is completed once the message is processed: a redelivery of a completed one
+changes nothing; a provider's retry of one that failed half-way is processed again at once (its lease is released), and
+of one whose invocation died (a crash, a timeout) once the lease has run out. Processing twice is harmless: the
+whitelist takes no second slot, the record is the same item (the first claim's time), and the reply keeps its id, which
+the reply limit counts once and delivery sends once.
 
 A key's message for a recipient new to the trial makes five AWS calls, in this order: the claim (its lease); the
 trial's read; one transaction that whitelists (entry, reverse index, a slot in the trial's `members`), records the
@@ -34,6 +35,7 @@ from datetime import UTC, datetime
 from trialgw.addresses import find_key, is_stop
 from trialgw.channels import spec_of
 from trialgw.errors import DependencyUnavailable, QueueError, StoreError
+from trialgw.join_codes import find_join_code, hash_join_code
 from trialgw.keys import hash_key, redact_keys
 from trialgw.logic.stamps import MillisStamps
 from trialgw.mo_json import to_cm_mo_json
@@ -149,7 +151,11 @@ def _process(message: InboundMessage, settings: InboundSettings, deps: InboundDe
     now = int(deps.clock())
     key = find_key(message.text)
     if key is not None:
-        return _whitelist(message, key, now, settings, deps)
+        return _whitelist(message, hash_key(key), now, settings, deps)
+    code = find_join_code(message.text)
+    if code is not None:
+        # One read more than the key's path: the code's lookup item names the trial (trialgw.join_codes).
+        return _whitelist(message, deps.trials.joined(hash_join_code(code)), now, settings, deps, by_code=True)
     if is_stop(message.text):
         return _stop(message, now, settings, deps)
     active = [m for m in deps.whitelist.memberships(message.channel, message.sender) if m.expires_at > now]
@@ -173,13 +179,22 @@ def _process(message: InboundMessage, settings: InboundSettings, deps: InboundDe
 
 
 def _whitelist(
-    message: InboundMessage, key: str, now: int, settings: InboundSettings, deps: InboundDeps
+    message: InboundMessage,
+    key_hash: str | None,
+    now: int,
+    settings: InboundSettings,
+    deps: InboundDeps,
+    *,
+    by_code: bool = False,
 ) -> InboundOutcome:
-    trial = deps.trials.get(hash_key(key))
+    """Whitelists the sender for the trial of `key_hash` (the key's, or the one a join code names: None when the code
+    names none)."""
+    trial = None if key_hash is None else deps.trials.get(key_hash)
     if trial is None or not trial.is_usable(now):
+        what, again = ("join code", "send its join code") if by_code else ("trial key", "send it")
         _reply(
             message,
-            f"That trial key is invalid or has expired. Get a new key at {settings.site_url}/ and send it again.",
+            f"That {what} is invalid or has expired. Get a new key at {settings.site_url}/ and {again} again.",
             InboundOutcome.INVALID_KEY,
             now=now,
             settings=settings,

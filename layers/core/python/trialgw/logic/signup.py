@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from trialgw.errors import DependencyUnavailable, MailError, RateLimited, StoreError
+from trialgw.errors import DependencyUnavailable, JoinCodeTaken, MailError, RateLimited, StoreError
+from trialgw.join_codes import hash_join_code, join_code
 from trialgw.keys import hash_key, new_key
 from trialgw.logic.trial_email import render_trial_email
 from trialgw.mailbox import canonical_mailbox, is_shared_provider, registrable_domain
@@ -55,6 +56,8 @@ GLOBAL_WINDOW_SECONDS = 3600
 # IPv6 hands one subscriber a /64: counting single addresses would give one person 2^64 of them.
 IPV6_COUNTED_PREFIX = 64
 UNAVAILABLE = "Sign-up is temporarily unavailable. Please try again shortly."
+# Keys drawn when a join code is taken: each draw collides with a chance of about 1 in 7 million.
+JOIN_CODE_ATTEMPTS = 3
 
 
 def _hash(text: str) -> str:
@@ -145,18 +148,8 @@ def sign_up(
         )
         raise refusal
 
-    key = new_key()
-    trial = Trial(
-        key_hash=hash_key(key),
-        name=request.name,
-        email=request.email,
-        company=request.company,
-        created_at=now,
-        expires_at=now + settings.trial_lifetime_seconds,
-        signup_network=mask_ip(client_ip) if client_ip and client_network(client_ip) else None,
-    )
     try:
-        deps.trials.create(trial, ttl=trial.expires_at + settings.expired_retention_seconds)
+        key, trial = _create_trial(request, settings, deps, now=now, client_ip=client_ip)
     except StoreError as error:
         _give_back(deps, counts)
         raise DependencyUnavailable(UNAVAILABLE) from error
@@ -164,7 +157,7 @@ def sign_up(
     try:
         deps.mailer.send(render_trial_email(trial, key, settings))
     except MailError as error:
-        _discard_trial(deps, trial)
+        _discard_trial(deps, trial, key)
         _give_back(deps, counts)
         raise DependencyUnavailable(
             "We could not send your e-mail right now, so no trial was created. Please try again shortly."
@@ -174,9 +167,38 @@ def sign_up(
     return SignupResult(masked_email=masked, expires_at=trial.expires_at_utc)
 
 
-def _discard_trial(deps: SignupDeps, trial: Trial) -> None:
+def _create_trial(
+    request: SignupRequest, settings: SignupSettings, deps: SignupDeps, *, now: int, client_ip: str | None
+) -> tuple[str, Trial]:
+    """A new key and its trial, stored with its join code's lookup item in one write. A code another trial holds
+    (1 in millions: trialgw.join_codes) is refused by that write, and another key (so another code) is drawn."""
+    for _attempt in range(JOIN_CODE_ATTEMPTS):
+        key = new_key()
+        trial = Trial(
+            key_hash=hash_key(key),
+            name=request.name,
+            email=request.email,
+            company=request.company,
+            created_at=now,
+            expires_at=now + settings.trial_lifetime_seconds,
+            signup_network=mask_ip(client_ip) if client_ip and client_network(client_ip) else None,
+        )
+        try:
+            deps.trials.create(
+                trial,
+                ttl=trial.expires_at + settings.expired_retention_seconds,
+                join_hash=hash_join_code(join_code(key)),
+            )
+        except JoinCodeTaken:
+            logger.warning("a new trial's join code was taken; drawing another key")
+            continue
+        return key, trial
+    raise StoreError("no free join code")
+
+
+def _discard_trial(deps: SignupDeps, trial: Trial, key: str) -> None:
     try:
-        deps.trials.delete(trial.key_hash)
+        deps.trials.delete(trial.key_hash, join_hash=hash_join_code(join_code(key)))
     except StoreError:
         # Harmless: the key exists nowhere but in the e-mail that was never sent, so nobody can use
         # this trial, and TTL removes it.

@@ -8,6 +8,7 @@ from html import escape
 
 from trialgw.channels import CHANNELS, Channel, ContactLink, ContactSpec, contacts, single_contact
 from trialgw.examples import curl_example
+from trialgw.join_codes import join_text
 from trialgw.models import Trial
 from trialgw.ports import OutgoingEmail
 from trialgw.quotas import quota_groups
@@ -24,6 +25,9 @@ class ContactPoint:
     # The local stack's simulated phone on this channel, key filled in (None in AWS): the real contact point above
     # never reaches a local stack.
     local_phone: str | None = None
+    # The deep link with the join code (`join amber-fox-river-482`) typed in instead of the key: what the dashboard's
+    # QR code holds. A page's link (Messenger, Instagram) takes no text, so it is `link` itself.
+    join_link: str = ""
 
 
 def humanize_seconds(seconds: int) -> str:
@@ -47,13 +51,16 @@ def contact_points(settings: TrialSettings, key: str) -> list[ContactPoint]:
 def _contact_points(channel: Channel, contact: ContactSpec, settings: TrialSettings, key: str) -> list[ContactPoint]:
     points = []
     phone = local_phone_link(settings.local_phone_url, channel.value, key) if settings.local_phone_url else None
+    joining = join_text(key)
     for region, value in contacts(settings, channel).items():
         instruction = contact.instruction.format(region=region)
         if contact.link is ContactLink.URL:
-            points.append(ContactPoint(channel.value, instruction, "", value, phone))
+            points.append(ContactPoint(channel.value, instruction, "", value, phone, join_link=value))
         else:
-            link = whatsapp_link(value, key) if contact.link is ContactLink.WHATSAPP else sms_link(value, key)
-            points.append(ContactPoint(channel.value, instruction, value, link, phone))
+            make = whatsapp_link if contact.link is ContactLink.WHATSAPP else sms_link
+            points.append(
+                ContactPoint(channel.value, instruction, value, make(value, key), phone, join_link=make(value, joining))
+            )
     return points
 
 
@@ -104,6 +111,8 @@ class _EmailFacts:
 
     name: str
     key: str
+    # `join amber-fox-river-482`: whitelists like the key, and is easier to type on a phone.
+    join: str
     brand: str
     subject: str
     expiry: str
@@ -121,6 +130,7 @@ def render_trial_email(trial: Trial, key: str, settings: TrialSettings) -> Outgo
     facts = _EmailFacts(
         name=trial.name,
         key=key,
+        join=join_text(key),
         brand=settings.brand,
         subject=f"Your {settings.brand} messaging trial key",
         expiry=datetime.fromtimestamp(trial.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -159,6 +169,9 @@ def _text(facts: _EmailFacts) -> str:
             *([facts.local_note] if facts.local_note else []),
             points,
             SMS_CAVEAT,
+            "",
+            f"Typing on a phone? Instead of the key, send the short join code: {facts.join}",
+            "Your dashboard shows a QR code per channel that opens the chat with it typed in.",
             "",
             "2. Send a message (replace the number with one you whitelisted)",
             facts.curl,
@@ -208,6 +221,9 @@ def _html(facts: _EmailFacts) -> str:
         f"<p>Send the key to the {escape(facts.brand)} trial company from each phone number or "
         f"account you want to receive test messages on:</p>{local_note}"
         f'<ul style="padding-left:1.25em">{points}</ul><p>{escape(SMS_CAVEAT)}</p>'
+        "<p>Typing on a phone? Instead of the key, send the short join code: "
+        f'<strong style="font-family:monospace;font-size:1.1em">{escape(facts.join)}</strong><br>'
+        "Your dashboard shows a QR code per channel that opens the chat with it typed in.</p>"
         '<h2 style="font-size:1.25em">2. Send a message</h2><p>Replace the number with one you whitelisted:</p>'
         f'<pre style="white-space:pre-wrap;{_WRAP};background:#f4f4f4;padding:8px">{escape(facts.curl)}</pre>'
         f'<h2 style="font-size:1.25em">Limits of the trial</h2><ul style="padding-left:1.25em">{rules}</ul>'
