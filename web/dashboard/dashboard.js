@@ -254,6 +254,7 @@
     renderQuotas(data.quotas || [], expired);
     renderKey();
     renderContactPoints(data.contactPoints || []);
+    renderJoinCode(data.joinCode);
     $("whitelist-note").textContent =
       "Up to " + str(data.whitelistMax || 10) + " recipients, for as long as the trial runs.";
   }
@@ -363,9 +364,36 @@
           if (/^https:/i.test(link)) a.target = "_blank";
           item.append(a);
         }
+        const qr = qrImage(p.qr, p.channel);
+        if (qr) item.append(qr);
         list.append(item);
       });
     });
+  }
+
+  // The short join code (`join amber-fox-river-482`), shown as text beside the contact points.
+  function renderJoinCode(code) {
+    const value = str(code);
+    document.querySelectorAll(".join-code").forEach(function (node) {
+      node.textContent = value;
+    });
+    document.querySelectorAll(".join-code-note").forEach(function (note) {
+      note.hidden = !value;
+    });
+  }
+
+  // The API's QR code of a contact point's link: only an SVG data URL, shown as an image (never as markup), which
+  // the page's CSP (img-src 'self' data:) allows.
+  function qrImage(qr, channel) {
+    const value = str(qr);
+    if (!/^data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+$/.test(value)) return null;
+    const img = document.createElement("img");
+    img.className = "contact-qr";
+    img.src = value;
+    img.alt = "QR code: opens " + str(channel) + " with the join code typed in";
+    img.width = 164;
+    img.height = 164;
+    return img;
   }
 
   // Only links the page means to offer: https web links and sms: links.
