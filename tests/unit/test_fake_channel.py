@@ -150,7 +150,9 @@ def test_it_is_delivered_by_the_provider_its_spec_allows(telegram: Channel) -> N
 def test_the_pages_the_e_mail_and_the_local_stack_list_it(telegram: Channel) -> None:
     settings = fake_channel.TelegramSendSettings()
     points = contact_points(settings, new_key())
-    assert ContactPoint("Telegram", "Send your key on Telegram to our bot", "", fake_channel.BOT_URL) in points
+    bot = fake_channel.BOT_URL
+    # A page's link takes no text: its join link (the QR codes') is the link itself.
+    assert ContactPoint("Telegram", "Send your key on Telegram to our bot", "", bot, join_link=bot) in points
     assert points[-1].channel == "SMS", "numbers by region still come last"
     rules = trial_rules(settings)
     assert rules["channels"][-1] == {

@@ -453,7 +453,7 @@ def test_the_join_code_whitelists_on_every_channel_like_the_key(deps, channel):
     assert handle_inbound(_mo(typed, sender, channel), SETTINGS, deps) is InboundOutcome.WHITELISTED
     (membership,) = deps.whitelist.memberships(channel, sender)
     assert membership.key_hash == hash_key(key)
-    assert "You are whitelisted" in deps.outbound.queued[-1].text  # type: ignore[attr-defined]
+    assert "You are whitelisted" in deps.outbound.queued[-1].text
     # Again: already whitelisted, no second slot; the key says the same.
     assert handle_inbound(_mo(join_text(key), sender, channel), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
     assert handle_inbound(_mo(key, sender, channel), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
@@ -468,4 +468,4 @@ def test_an_unknown_or_ended_trials_code_is_explained_and_changes_nothing(deps, 
         key = _trial(deps, expires_at=NOW) if kind == "expired" else _trial(deps, status=TrialStatus.REVOKED)
     assert handle_inbound(_mo(join_text(key)), SETTINGS, deps) is InboundOutcome.INVALID_KEY
     assert deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678") == []
-    assert "That join code is invalid or has expired" in deps.outbound.queued[-1].text  # type: ignore[attr-defined]
+    assert "That join code is invalid or has expired" in deps.outbound.queued[-1].text
