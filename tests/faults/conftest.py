@@ -56,6 +56,7 @@ from trialgw import budgets, names, settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
+from trialgw.join_codes import hash_join_code, join_code
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel, Trial
 from trialgw.ports import WhitelistOutcome
@@ -431,11 +432,14 @@ class World:
         return [json.loads(m.body) for m in self.moto.backend.peek(self.queue.dead_letter_name)]
 
     def make_trial(self, *whitelisted: tuple[Channel, str]) -> str:
-        """An active trial with an hour left and `whitelisted` recipients (as the webhooks whitelist them); its key."""
+        """An active trial (and its join code) with an hour left and `whitelisted` recipients (as the webhooks
+        whitelist them); its key."""
         now = int(time.time())
         key = new_key()
         trial = Trial(hash_key(key), "Jane", "jane@example.com", None, now - 60, now + 3600)
-        DynamoTrialStore(self.ddb, names.TRIALS.local_name).create(trial, ttl=now + 7200)
+        DynamoTrialStore(self.ddb, names.TRIALS.local_name).create(
+            trial, ttl=now + 7200, join_hash=hash_join_code(join_code(key))
+        )
         store = DynamoWhitelistStore(self.ddb, names.WHITELIST.local_name, names.TRIALS.local_name)
         for channel, address in whitelisted:
             outcome = store.add(trial, channel, address, now=now, limit=10, ttl=now + 7200)

@@ -45,6 +45,7 @@ from tests.integration.conftest import invoke, load_handler, rest_event
 from trialgw import names
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
+from trialgw.join_codes import join_text
 from trialgw.keys import hash_key
 from trialgw.models import Channel, member_token
 from trialgw.providers.sandbox.delivery import DELIVERIES
@@ -122,14 +123,14 @@ def mo(world: World) -> ModuleType:
     return load_handler("mo_webhook")
 
 
-def cm_mo_event(key: str, reference: str) -> dict[str, Any]:
-    """An end user's WhatsApp message with the trial key, as CM posts it to the MO webhook."""
+def cm_mo_event(key: str, reference: str, *, text: str | None = None) -> dict[str, Any]:
+    """An end user's WhatsApp message with the trial key (or `text`), as CM posts it to the MO webhook."""
     body = {
         "reference": reference,
         "messageContext": "",
         "from": {"number": SENDER, "name": "Sanne Tester"},
         "to": {"number": "0031850876714"},
-        "message": {"text": f"Hi! My trial key is {key} thanks", "media": {}, "custom": {}},
+        "message": {"text": text or f"Hi! My trial key is {key} thanks", "media": {}, "custom": {}},
         "groupings": ["", "", ""],
         "timeUtc": "2026-03-02T09:15:30",
         "channel": "WhatsApp",
@@ -202,6 +203,33 @@ def counted_replies(world: World) -> int:
     """Replies counted in SENDER's reply log (the slots that hold one)."""
     logs = [i for i in world.items(names.WHITELIST.local_name) if i["pk"]["S"].startswith(names.REPLY_LOG_PK_PREFIX)]
     return sum(1 for log in logs for name, slot in log.items() if name[0] == "r" and slot["M"]["id"]["S"])
+
+
+# A join code's message: its lookup item is read first, then everything is the key's path (docs/design-decisions.md).
+READ_JOIN = Call("read-join", "dynamodb", "GetItem", lambda b: key_of(b)[1] == names.JOIN_SK)
+
+
+def test_a_join_codes_message_makes_the_keys_calls_and_one_read_more(world: World, mo: ModuleType) -> None:
+    key = world.make_trial()
+    status, _, body = invoke(mo, cm_mo_event(key, uuid.uuid4().hex, text=join_text(key)))
+    assert (status, body["outcomes"]) == (200, ["whitelisted"])
+    labels = world.injector.labels((READ_JOIN, *CATALOG))
+    assert labels == ["claim", "read-join", *[call.label for call in WHITELISTING][1:]]
+
+
+@pytest.mark.parametrize("kind", [Kind.THROTTLED, Kind.UNREACHABLE])
+def test_a_failing_join_code_read_answers_503_and_the_retry_whitelists(
+    world: World, mo: ModuleType, kind: Kind
+) -> None:
+    key = world.make_trial()
+    event = cm_mo_event(key, uuid.uuid4().hex, text=join_text(key))
+    world.inject(READ_JOIN, kind)
+    status, _, body = invoke(mo, event)
+    assert (status, body["code"]) == (503, "unavailable")
+    assert live_leases(world) == []
+    world.injector.faults.clear()
+    status, _, body = invoke(mo, event)
+    assert (status, body["outcomes"]) == (200, ["whitelisted"])
 
 
 def test_the_calls_of_a_whitelisting_message_are_the_ones_this_module_fails(world: World, mo: ModuleType) -> None:
