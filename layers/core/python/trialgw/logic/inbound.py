@@ -169,7 +169,7 @@ def _process(message: InboundMessage, settings: InboundSettings, deps: InboundDe
     _reply(
         message,
         f"Hi! This is the {settings.brand} messaging trial. To receive test messages here, send the trial "
-        f"key from your sign-up e-mail. No key yet? Sign up at {settings.site_url}/",
+        f"key (or its short join code) from your sign-up e-mail. No key yet? Sign up at {settings.site_url}/",
         InboundOutcome.JOIN_HINT,
         now=now,
         settings=settings,
