@@ -70,7 +70,10 @@ _INJECTED_MARKUP = """
       }
       if (attr.name === "srcdoc") found.push(`${tag}[srcdoc]`);
     }
-    if (["img", "svg", "circle", "iframe", "object", "embed", "template"].includes(tag)) {
+    // The page's own QR codes (issue 18): images it builds itself, whose source is the API's SVG data URL.
+    const ownQr = tag === "img" && el.classList.contains("contact-qr")
+      && /^data:image\\/svg\\+xml;base64,/.test(el.getAttribute("src") || "");
+    if (["img", "svg", "circle", "iframe", "object", "embed", "template"].includes(tag) && !ownQr) {
       found.push(tag);
     }
     if (tag === "script" && !el.src) found.push("inline script");
