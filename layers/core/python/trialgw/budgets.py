@@ -231,7 +231,10 @@ SIGNUP = FunctionBudget(
 )
 DASHBOARD = FunctionBudget(
     "dashboard",
-    item_calls=("trial read (GetItem)", "whitelist or one page of messages (Query)"),
+    item_calls=(
+        "trial read (GetItem)",
+        "whitelist or one page of messages (Query), or the trial's webhooks read or written (GetItem / UpdateItem)",
+    ),
     serves_api=True,
 )
 # One inbound message; a sender in up to two live trials. A key's message writes at most three transactions: the
