@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from trialgw.webhook_urls import RefusedUrl, address_problem, check_url, parse_url
+from trialgw.webhook_urls import RefusedUrl, Resolver, address_problem, check_redirect, check_url, parse_url
 
 
-def dns(*answers: str) -> object:
+def dns(*answers: str) -> Resolver:
     def resolve(host: str, port: int) -> Sequence[str]:
         return answers
 
@@ -27,21 +27,21 @@ def unresolvable(host: str, port: int) -> Sequence[str]:
 PUBLIC = dns("93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c")
 
 
-def refused(url: str, *, allow_loopback: bool = False, resolve: object = no_dns) -> str:
+def refused(url: str, *, allow_loopback: bool = False, resolve: Resolver = no_dns) -> str:
     with pytest.raises(RefusedUrl) as caught:
-        check_url(url, allow_loopback=allow_loopback, resolve=resolve)  # type: ignore[arg-type]
+        check_url(url, allow_loopback=allow_loopback, resolve=resolve)
     return str(caught.value)
 
 
 def test_a_public_https_url_is_admitted_with_the_addresses_to_connect_to() -> None:
-    target = check_url("https://hooks.example.com/trial?x=1", allow_loopback=False, resolve=PUBLIC)  # type: ignore[arg-type]
+    target = check_url("https://hooks.example.com/trial?x=1", allow_loopback=False, resolve=PUBLIC)
     assert (target.host, target.port) == ("hooks.example.com", 443)
     assert target.addresses == ("93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c")
 
 
 def test_unprivileged_ports_and_443_are_admitted() -> None:
     for url in ("https://hooks.example.com:8443/x", "https://hooks.example.com:443/", "https://h.example.com:65535"):
-        check_url(url, allow_loopback=False, resolve=PUBLIC)  # type: ignore[arg-type]
+        check_url(url, allow_loopback=False, resolve=PUBLIC)
 
 
 @pytest.mark.parametrize("port", [22, 25, 80, 1023])
@@ -183,3 +183,49 @@ def test_allowed_loopback_still_refuses_other_private_targets_over_https() -> No
 
 def test_scheme_and_host_are_case_insensitive() -> None:
     assert parse_url("HTTPS://Hooks.Example.COM/Path", allow_loopback=False) == ("hooks.example.com", 443, False)
+
+
+def test_a_redirect_to_a_public_https_url_is_followed_relative_or_absolute() -> None:
+    start = check_url("https://hooks.example.com/a/b?x=1", allow_loopback=False, resolve=PUBLIC)
+    assert (
+        check_redirect(start, "/moved", allow_loopback=False, resolve=PUBLIC).url == "https://hooks.example.com/moved"
+    )
+    assert check_redirect(start, "c", allow_loopback=False, resolve=PUBLIC).url == "https://hooks.example.com/a/c"
+    other = check_redirect(start, "https://other.example.com:8443/in", allow_loopback=False, resolve=PUBLIC)
+    assert (other.host, other.port) == ("other.example.com", 8443)
+
+
+@pytest.mark.parametrize(
+    ("location", "answers", "words"),
+    [
+        (None, (), "without a Location"),
+        ("  ", (), "without a Location"),
+        ("http://hooks.example.com/in", ("93.184.215.14",), "from https to another scheme"),
+        ("https://169.254.169.254/latest/meta-data/", (), "metadata"),
+        ("https://[::1]/", (), "loopback"),
+        ("https://inside.example.com/", ("10.0.0.7",), "inside.example.com resolves to 10.0.0.7"),
+        ("https://user:pw@hooks.example.com/", ("93.184.215.14",), "passwords"),
+        ("//127.0.0.1:9000/", (), "loopback"),
+        ("https://hooks.example.com/" + "a" * 2000, (), "longer than"),
+    ],
+)
+def test_a_redirect_anywhere_check_url_refuses_is_refused(
+    location: str | None, answers: tuple[str, ...], words: str
+) -> None:
+    start = check_url("https://hooks.example.com/in", allow_loopback=False, resolve=PUBLIC)
+    with pytest.raises(RefusedUrl) as caught:
+        check_redirect(start, location, allow_loopback=False, resolve=dns(*answers))
+    assert words in str(caught.value)
+
+
+def test_the_dns_answer_is_checked_again_at_each_hop() -> None:
+    """A name public when saved and private now (DNS rebinding) is refused at the next check."""
+    assert check_url("https://hooks.example.com/in", allow_loopback=False, resolve=PUBLIC)
+    assert "10.1.1.1" in refused("https://hooks.example.com/in", resolve=dns("10.1.1.1"))
+
+
+def test_locally_a_loopback_receiver_may_redirect_to_itself_over_http() -> None:
+    start = check_url("http://127.0.0.1:9000/in", allow_loopback=True, resolve=no_dns)
+    assert check_redirect(start, "/other", allow_loopback=True, resolve=no_dns).url == "http://127.0.0.1:9000/other"
+    with pytest.raises(RefusedUrl):
+        check_redirect(start, "http://10.0.0.1/", allow_loopback=True, resolve=no_dns)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 # (host, port) → the addresses the name resolves to, as text; raises OSError when it does not resolve.
 Resolver = Callable[[str, int], Sequence[str]]
@@ -195,6 +195,23 @@ def check_url(url: str, *, allow_loopback: bool, resolve: Resolver) -> Target:
     return Target(url=url, host=host, port=port, addresses=addresses)
 
 
+def check_redirect(target: Target, location: str | None, *, allow_loopback: bool, resolve: Resolver) -> Target:
+    """The Target a redirect from `target` leads to (its `Location`, relative or not), checked as `check_url` checks
+    a URL the developer saved; RefusedUrl when it has none, leaves https for http, or leads anywhere `check_url`
+    refuses. The delivery worker follows a redirect only through this (and at most a few hops)."""
+    if not location or not location.strip():
+        raise RefusedUrl("The webhook answered a redirect without a Location.")
+    if len(location) > MAX_URL_CHARS:
+        raise RefusedUrl(f"The webhook redirected to a URL longer than {MAX_URL_CHARS} characters.")
+    absolute = urljoin(target.url, location.strip())
+    if urlsplit(target.url).scheme.lower() == "https" and urlsplit(absolute).scheme.lower() != "https":
+        raise RefusedUrl("The webhook redirected from https to another scheme.")
+    try:
+        return check_url(absolute, allow_loopback=allow_loopback, resolve=resolve)
+    except RefusedUrl as refusal:
+        raise RefusedUrl(f"The webhook redirected to a URL that is not allowed: {refusal}") from None
+
+
 __all__ = [
     "FIRST_UNPRIVILEGED_PORT",
     "LOOPBACK_HOST",
@@ -204,6 +221,7 @@ __all__ = [
     "Resolver",
     "Target",
     "address_problem",
+    "check_redirect",
     "check_url",
     "parse_url",
 ]
