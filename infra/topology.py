@@ -23,7 +23,7 @@ from trialgw.settings import (
     SweeperSettings,
     TrialSettings,
 )
-from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH
+from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH, WEBHOOK_SECRET_PATH, WEBHOOKS_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's one Python version (major.minor): the Lambda runtime, the bytecode every asset ships, the deps layer's
@@ -169,10 +169,11 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     ),
     FunctionDef(
         name="dashboard",
-        description="Read-only JSON for the trial dashboard: the trial, its whitelist with examples, its messages",
+        description="JSON for the trial dashboard: the trial, its whitelist with examples, its messages; its webhooks",
         settings_model=DashboardSettings,
         tables={
-            names.TRIALS.logical: Access.READ,
+            # Read-write for the trial's own webhooks only (its URLs and signing secret, on its trial item).
+            names.TRIALS.logical: Access.READ_WRITE,
             names.WHITELIST.logical: Access.READ,
             names.MESSAGES.logical: Access.READ,
         },
@@ -212,6 +213,9 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef(method="GET", path="/dashboard-api/trial", function="dashboard", group=RouteGroup.DASHBOARD),
     RouteDef(method="GET", path="/dashboard-api/whitelist", function="dashboard", group=RouteGroup.DASHBOARD),
     RouteDef(method="GET", path="/dashboard-api/messages", function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="GET", path=WEBHOOKS_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="PUT", path=WEBHOOKS_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="POST", path=WEBHOOK_SECRET_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
     # The providers' webhooks, as each provider package declares them.
     *(
         RouteDef(method=method, path=path, function="mo_webhook", group=RouteGroup.WEBHOOKS)

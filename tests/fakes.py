@@ -45,6 +45,7 @@ from trialgw.ports import (
     StoredMessage,
     TopSender,
     TrialStore,
+    WebhookConfig,
     Whitelisted,
     WhitelistEntry,
     WhitelistOutcome,
@@ -695,3 +696,42 @@ def _implements_the_ports() -> None:
     provider: Provider = FakeProvider()
     del clock, trials, counter, mailer, whitelist, replies, messages, outbound, capacity, send_keys, statuses, provider
     del queued
+
+
+@dataclass
+class FakeWebhookConfigStore:
+    """A trial's own webhooks on its trial item, over a FakeTrialStore's trials (writes only while active)."""
+
+    trials: FakeTrialStore
+    urls: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    fail: bool = False
+
+    def _active(self, key_hash: str) -> bool:
+        if self.fail:
+            raise StoreError("injected")
+        trial = self.trials.trials.get(key_hash)
+        return trial is not None and trial.status is TrialStatus.ACTIVE
+
+    def config(self, key_hash: str) -> WebhookConfig | None:
+        if self.fail:
+            raise StoreError("injected")
+        if key_hash not in self.trials.trials:
+            return None
+        inbound, status = self.urls.get(key_hash, (None, None))
+        return WebhookConfig(inbound, status, key_hash in self.secrets)
+
+    def save_urls(self, key_hash: str, *, inbound_url: str | None, status_url: str | None) -> WebhookConfig | None:
+        if not self._active(key_hash):
+            return None
+        self.urls[key_hash] = (inbound_url, status_url)
+        return self.config(key_hash)
+
+    def save_secret(self, key_hash: str, secret: str, *, now: int) -> bool:
+        if not self._active(key_hash):
+            return False
+        self.secrets[key_hash] = secret
+        return True
+
+    def signing_secret(self, key_hash: str) -> str | None:
+        return self.secrets.get(key_hash)

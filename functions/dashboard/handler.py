@@ -1,23 +1,27 @@
-"""The dashboard API: `GET /dashboard-api/trial|whitelist|messages` for the page at `/dashboard/#<key>`.
+"""The dashboard API: `GET /dashboard-api/trial|whitelist|messages` for the page at `/dashboard/#<key>`, and the
+trial's own webhooks: `GET|PUT /dashboard-api/webhooks`, `POST /dashboard-api/webhooks/secret` (issue 18).
 
-Read-only. The key comes in `Authorization: Bearer <key>`; the page never puts it in a URL.
+The key comes in `Authorization: Bearer <key>`; the page never puts it in a URL. The webhook routes are the only
+writes, and only to the trial's own item.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from trialgw import settings as trial_settings
-from trialgw.adapters import aws
+from trialgw.adapters import aws, dns
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.dynamo_trials import DynamoTrialStore
+from trialgw.adapters.dynamo_webhooks import DynamoWebhookConfigStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.errors import DependencyUnavailable, StoreError
-from trialgw.http import json_response, resolver
+from trialgw.http import json_response, parse_json_object, request_text, require_json, resolver
 from trialgw.logic.dashboard import (
     DashboardDeps,
     Unauthorized,
@@ -28,16 +32,21 @@ from trialgw.logic.dashboard import (
     trial_view,
     whitelist_view,
 )
+from trialgw.logic.webhooks import InvalidWebhooks, TrialEnded, WebhookDeps, rotate_secret, save_webhooks, webhooks_view
 from trialgw.observability import lambda_entry
 from trialgw.ports import InvalidCursor
 from trialgw.settings import DashboardSettings
+from trialgw.urls import WEBHOOK_SECRET_PATH, WEBHOOKS_PATH
+from trialgw.webhook_signing import new_secret
 
 if TYPE_CHECKING:
     # Powertools' event_handler is imported on the first request (trialgw.http.resolver), not at the cold start's.
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-# The answers may hold the key (curl examples) and personal data: never cached by a browser or a proxy.
+# The answers may hold the key (curl examples), personal data or a signing secret: never cached by a browser or a proxy.
 NO_STORE = {"Cache-Control": "no-store"}
+# A PUT of the webhooks holds two URLs of at most 2,000 characters each.
+WEBHOOKS_MAX_BODY_BYTES = 8 * 1024
 
 
 def _settings() -> DashboardSettings:
@@ -56,6 +65,16 @@ def _deps() -> DashboardDeps:
     )
 
 
+@cache
+def _webhook_deps() -> WebhookDeps:
+    return WebhookDeps(
+        store=DynamoWebhookConfigStore(aws.dynamodb(), _settings().trials_table),
+        resolve=dns.resolve,
+        new_secret=new_secret,
+        clock=time.time,
+    )
+
+
 def _viewer() -> Viewer:
     try:
         return authenticate(_app().current_event.headers.get("Authorization"), _deps())
@@ -67,16 +86,23 @@ def _ok(body: dict[str, Any]) -> Response[str]:
     return json_response(200, body, dict(NO_STORE))
 
 
+def _ok_unless_store_fails(build: Callable[[], dict[str, Any]], failure: str) -> Response[str]:
+    """200 with what `build` answers; 503 saying `failure` when DynamoDB fails under it."""
+    try:
+        return _ok(build())
+    except StoreError as error:
+        raise DependencyUnavailable(failure) from error
+
+
 def get_trial() -> Response[str]:
     return _ok(trial_view(_viewer(), _settings(), _deps().clock()))
 
 
 def get_whitelist() -> Response[str]:
     viewer = _viewer()
-    try:
-        return _ok(whitelist_view(viewer, _settings(), _deps()))
-    except StoreError as error:
-        raise DependencyUnavailable("The whitelist could not be read; please retry.") from error
+    return _ok_unless_store_fails(
+        lambda: whitelist_view(viewer, _settings(), _deps()), "The whitelist could not be read; please retry."
+    )
 
 
 def get_messages() -> Response[str]:
@@ -100,12 +126,45 @@ def get_messages() -> Response[str]:
         raise DependencyUnavailable("The messages could not be read; please retry.") from error
 
 
+def get_webhooks() -> Response[str]:
+    viewer = _viewer()
+    return _ok_unless_store_fails(
+        lambda: webhooks_view(viewer, _webhook_deps()), "The webhooks could not be read; please retry."
+    )
+
+
+def put_webhooks() -> Response[str]:
+    viewer = _viewer()
+    event = _app().current_event
+    require_json(event)
+    body = parse_json_object(request_text(event), max_bytes=WEBHOOKS_MAX_BODY_BYTES)
+    return _ok_unless_store_fails(
+        lambda: save_webhooks(viewer, body, _settings(), _webhook_deps()),
+        "The webhooks could not be saved; please retry.",
+    )
+
+
+def post_webhook_secret() -> Response[str]:
+    viewer = _viewer()
+    return _ok_unless_store_fails(
+        lambda: rotate_secret(viewer, _webhook_deps()), "The secret could not be saved; please retry."
+    )
+
+
 def _unauthorized(error: Unauthorized) -> Response[str]:
     return json_response(401, {"message": str(error), "code": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
 
 
 def _unknown(error: UnknownTrial) -> Response[str]:
     return json_response(404, {"message": str(error), "code": "not_found"})
+
+
+def _invalid_webhooks(error: InvalidWebhooks) -> Response[str]:
+    return json_response(400, {"message": error.message, "code": error.code})
+
+
+def _ended(error: TrialEnded) -> Response[str]:
+    return json_response(409, {"message": str(error), "code": "trial_ended"})
 
 
 @cache
@@ -116,8 +175,13 @@ def _app() -> APIGatewayRestResolver:
     app.get("/dashboard-api/trial")(get_trial)
     app.get("/dashboard-api/whitelist")(get_whitelist)
     app.get("/dashboard-api/messages")(get_messages)
+    app.get(WEBHOOKS_PATH)(get_webhooks)
+    app.put(WEBHOOKS_PATH)(put_webhooks)
+    app.post(WEBHOOK_SECRET_PATH)(post_webhook_secret)
     app.exception_handler(Unauthorized)(_unauthorized)
     app.exception_handler(UnknownTrial)(_unknown)
+    app.exception_handler(InvalidWebhooks)(_invalid_webhooks)
+    app.exception_handler(TrialEnded)(_ended)
     return app
 
 

@@ -47,10 +47,12 @@ SECRETS_NAME_VAR = env_var("webhook_secrets_name")
 
 # Settings whose AWS defaults would stop a person, a test suite or the load benchmark on one machine: every request
 # here comes from 127.0.0.1 and most tests sign up with example.com addresses. The mailbox limit stays as in AWS.
-LOCAL_SETTINGS: dict[str, int] = {
+# A trial's own webhooks may call a receiver on this machine (`http://127.0.0.1:<port>`), so the whole loop runs here.
+LOCAL_SETTINGS: dict[str, int | bool] = {
     "signup_limit_per_ip": 10_000,
     "signup_limit_per_domain": 10_000,
     "signup_limit_global": 10_000,
+    "webhook_allow_loopback": True,
 }
 
 

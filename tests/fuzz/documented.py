@@ -27,6 +27,9 @@ META = "POST /webhooks/meta"
 DASHBOARD_TRIAL = "GET /dashboard-api/trial"
 DASHBOARD_WHITELIST = "GET /dashboard-api/whitelist"
 DASHBOARD_MESSAGES = "GET /dashboard-api/messages"
+DASHBOARD_WEBHOOKS = "GET /dashboard-api/webhooks"
+DASHBOARD_SAVE_WEBHOOKS = "PUT /dashboard-api/webhooks"
+DASHBOARD_WEBHOOK_SECRET = "POST /dashboard-api/webhooks/secret"
 # Not a public route: the local stack's end user's phone, which feeds two-way SMS to the MO function as the SNS
 # event AWS would deliver (the only way to reach the SNS entry point over HTTP).
 LOCAL_MO = "POST /_local/mo"
@@ -94,6 +97,20 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
     # `?limit=&cursor=`: a limit that is no whole number from 1, or a cursor the API did not give out, is 400
     # (functions/dashboard/handler.py; docs/api.md's dashboard table does not list these two yet).
     DASHBOARD_MESSAGES: _DASHBOARD_ANSWERS | {(400, "invalid_limit"), (400, "invalid_cursor")},
+    # docs/api.md's dashboard table: a trial's own webhooks (issue 18). No fuzz property drives these yet.
+    DASHBOARD_WEBHOOKS: _DASHBOARD_ANSWERS,
+    DASHBOARD_SAVE_WEBHOOKS: _DASHBOARD_ANSWERS
+    | {
+        (400, "invalid_webhook_url"),
+        (400, "unknown_field"),
+        (400, "empty_body"),
+        (400, "invalid_json"),
+        (400, "invalid_encoding"),
+        (400, "body_too_large"),
+        (409, "trial_ended"),
+        (415, "unsupported_media_type"),
+    },
+    DASHBOARD_WEBHOOK_SECRET: _DASHBOARD_ANSWERS | {(409, "trial_ended")},
     # docs/local.md, "Running locally": the helper answers 200 with the entry point's own answer inside, or 400 when the
     # helper's own request is wrong.
     LOCAL_MO: frozenset({(200, None), (400, "bad_request")}),

@@ -5,9 +5,9 @@ from the environment (`LAMBDA_TASK_ROOT`, `_X_AMZN_TRACE_ID`), and the suite's p
 process does: every X-Ray subsegment the handlers close is captured by an emitter in place of the UDP one, and
 everything the functions log or emit as metrics goes to stdout. The flow: sign-up, the Meta verify handshake, the
 CM and Meta webhooks whitelisting, sends with the key in the header and in the body, the status endpoint, the
-dashboard's three views, delivery through CM and Meta (a first CM attempt failing), CM status reports, and a
-forged webhook call. Secrets come from Secrets Manager, as in AWS. The captured segments and the secrets go to the
-JSON file named by `LEAK_CAPTURE`, for the outer test to search.
+dashboard's three views and the trial's own webhooks (URLs and a signing secret), delivery through CM and Meta
+(a first CM attempt failing), CM status reports, and a forged webhook call. Secrets come from Secrets Manager, as in
+AWS. The captured segments and the secrets go to the JSON file named by `LEAK_CAPTURE`, for the outer test to search.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.cm_requests import cm_send_body
 from tests.conftest import TRIAL_KEY
 from tests.integration.conftest import EVENTS, SITE_URL, invoke, load_handler, rest_event
 from tests.integration.test_dashboard_handler import get as dashboard_get
+from tests.integration.test_dashboard_webhooks import request as dashboard_request
 from tests.integration.test_delivery_handler import failures, receive, run
 from tests.integration.test_mo_webhook_handler import FIXTURE_KEY, cm_event, meta_event
 from tests.integration.test_send_handler import get_event
@@ -188,13 +189,21 @@ def _send(key: str) -> None:
     assert invoke(send, status_event)[0] == 200
 
 
-def _dashboard(key: str) -> None:
+def _dashboard(key: str) -> str:
+    """The dashboard's views, the trial's own webhooks configured; the webhook signing secret it showed once."""
     dashboard = load_handler("dashboard")
     for path in ("/dashboard-api/trial", "/dashboard-api/whitelist", "/dashboard-api/messages"):
         status, _, answer = dashboard_get(dashboard, path, key=key)
         assert status == 200, answer
     # The answers do carry the key (curl examples): what must not is a trace of them.
     assert key in json.dumps(dashboard_get(dashboard, "/dashboard-api/whitelist", key=key)[2])
+    # An IP literal: checked without DNS (this process resolves nothing).
+    urls = {"inboundUrl": "https://8.8.8.8:8443/in", "statusUrl": None}
+    assert dashboard_request(dashboard, "PUT", "/dashboard-api/webhooks", key=key, body=urls)[0] == 200
+    status, _, answer = dashboard_request(dashboard, "POST", "/dashboard-api/webhooks/secret", key=key)
+    assert status == 200, answer
+    assert dashboard_request(dashboard, "GET", "/dashboard-api/webhooks", key=key)[2]["hasSecret"] is True
+    return str(answer["secret"])
 
 
 def _deliver() -> None:
@@ -224,7 +233,7 @@ def test_a_whole_trial_traced(traced_aws: None) -> None:
     mo = load_handler("mo_webhook")
     _whitelist(mo, key)
     _send(key)
-    _dashboard(key)
+    webhook_signing_secret = _dashboard(key)
     _deliver()
     status_body = (EVENTS / "cm_status_delivered.json").read_text()
     cm_status = cm_event(status_body, secret=SECRETS["cm_webhook_secret"])
@@ -240,6 +249,7 @@ def test_a_whole_trial_traced(traced_aws: None) -> None:
                 "segments": EMITTER.entities,
                 "secrets": {
                     "trial key": key,
+                    "trial webhook signing secret": webhook_signing_secret,
                     **SECRETS,
                     **{name: value for name, value in PROVIDER_SECRETS.items() if value},
                 },

@@ -1,4 +1,5 @@
-"""No trial key, webhook secret or provider token in traces, logs or metrics, over a whole trial.
+"""No trial key, webhook secret (the providers' or a trial's own signing secret) or provider token in traces, logs
+or metrics, over a whole trial.
 
 Runs `leak_flow.py` in a fresh process that traces as in Lambda (see its docstring), then searches every captured
 X-Ray subsegment and every line the functions wrote (structured logs and EMF metrics) for each secret, in the
@@ -75,6 +76,7 @@ def test_the_probe_traced_the_whole_flow(captured: tuple[dict[str, object], str]
     "name",
     [
         "trial key",
+        "trial webhook signing secret",
         "cm_webhook_secret",
         "meta_app_secret",
         "meta_verify_token",

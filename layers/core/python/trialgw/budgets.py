@@ -21,7 +21,8 @@ The arithmetic, per function:
 
 Limits these figures assume (what the arithmetic cannot see): connect and read timeouts bound each socket wait, not
 a whole answer, so a server that trickles its answer byte by byte could take longer (AWS and the providers answer in
-one piece); DNS resolution is not under the connect timeout.
+one piece); DNS resolution is not under the connect timeout, except the webhook URL checks' own lookups
+(`DNS_LOOKUP_SECONDS`, `trialgw.adapters.dns`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,11 @@ HAND_BACK_CALLS = (
 )
 
 
+# The longest one name lookup of a webhook URL's check may take (trialgw.adapters.dns gives up after it: the URL is
+# refused as not resolving).
+DNS_LOOKUP_SECONDS = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionBudget:
     """One function's time budget (see the module docstring for the arithmetic)."""
@@ -125,6 +131,9 @@ class FunctionBudget:
     invocation_calls: tuple[str, ...] = ()
     # One provider request's worst case, in each item (delivery).
     provider_seconds: float = 0.0
+    # Name lookups in one item's longest path (a webhook URL's check), each at most `dns_lookup_seconds`.
+    dns_lookups: int = 0
+    dns_lookup_seconds: float = DNS_LOOKUP_SECONDS
     # Records per SQS batch (the event source's batch size): only for a function that consumes a queue.
     batch_size: int | None = None
     # Items an invocation finishes even when each takes its worst; more start only while time is left (consumers
@@ -154,7 +163,11 @@ class FunctionBudget:
     @property
     def item_seconds(self) -> float:
         """One item at its worst."""
-        return len(self.item_calls) * self.call_seconds + self.provider_seconds
+        return (
+            len(self.item_calls) * self.call_seconds
+            + self.provider_seconds
+            + self.dns_lookups * self.dns_lookup_seconds
+        )
 
     @property
     def reserve_seconds(self) -> float:
@@ -196,6 +209,7 @@ class FunctionBudget:
             self,
             aws=self.aws.scaled(factor),
             provider_seconds=self.provider_seconds * factor,
+            dns_lookup_seconds=self.dns_lookup_seconds * factor,
             margin_seconds=self.margin_seconds * factor,
         )
 
@@ -231,7 +245,12 @@ SIGNUP = FunctionBudget(
 )
 DASHBOARD = FunctionBudget(
     "dashboard",
-    item_calls=("trial read (GetItem)", "whitelist or one page of messages (Query)"),
+    item_calls=(
+        "trial read (GetItem)",
+        "whitelist or one page of messages (Query), or the trial's webhooks read or written (GetItem / UpdateItem)",
+    ),
+    # A PUT of the trial's webhooks checks up to two URLs, each name looked up once.
+    dns_lookups=2,
     serves_api=True,
 )
 # One inbound message; a sender in up to two live trials. A key's message writes at most three transactions: the

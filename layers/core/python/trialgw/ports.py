@@ -557,3 +557,31 @@ class CapacityStore(Protocol):
     def top_senders(self, window_start: int, *, limit: int) -> list[TopSender]:
         """The `limit` trials that had the most messages accepted in the window starting at `window_start`, most
         first; raises StoreError."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """A trial's own webhooks as the dashboard shows them: never the signing secret, only whether there is one."""
+
+    inbound_url: str | None = None
+    status_url: str | None = None
+    has_secret: bool = False
+
+
+class WebhookConfigStore(Protocol):
+    """A trial's own webhooks (kept on its trial item). Writes succeed only while the trial is active (not revoked);
+    they answer None or False when there is no such trial, or it was revoked."""
+
+    def config(self, key_hash: str) -> WebhookConfig | None:
+        """The trial's webhook URLs and whether it has a secret (None: no such trial), without reading the secret;
+        raises StoreError."""
+
+    def save_urls(self, key_hash: str, *, inbound_url: str | None, status_url: str | None) -> WebhookConfig | None:
+        """Replaces both URLs (None removes one); the webhooks as saved. Raises StoreError."""
+
+    def save_secret(self, key_hash: str, secret: str, *, now: int) -> bool:
+        """Replaces the signing secret; the old one signs nothing from now on. Raises StoreError."""
+
+    def signing_secret(self, key_hash: str) -> str | None:
+        """The secret to sign the trial's webhook calls with (the delivery worker's read only), None without one;
+        raises StoreError."""

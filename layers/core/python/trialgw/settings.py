@@ -446,8 +446,17 @@ class SendSettings(TrialSettings):
     idempotency_lease_seconds: int = Field(default=30, gt=0)
 
 
-class DashboardSettings(TrialSettings):
-    """The dashboard API: the tables it reads, and how many messages one page holds at most."""
+class WebhookTargetSettings(TrialSettings):
+    """Where a trial's own webhooks (issue 18) may point: what the dashboard checks when a URL is saved and the
+    webhook worker checks again before each call (`trialgw.webhook_urls`)."""
+
+    # Admits `http://127.0.0.1:<port>` (nothing else private): on under `make dev` (infra/local/environment.py), off
+    # in AWS, where only https URLs resolving to public addresses are accepted.
+    webhook_allow_loopback: bool = False
+
+
+class DashboardSettings(WebhookTargetSettings):
+    """The dashboard API: the tables it reads, how many messages one page holds at most, and the webhooks' targets."""
 
     whitelist_table: str = names.WHITELIST.local_name
     messages_table: str = names.MESSAGES.local_name

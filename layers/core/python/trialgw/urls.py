@@ -10,6 +10,9 @@ GATEWAY_PATH = "/messaging/messagingtrial/gw/"
 GATEWAY_SDK_PATH = f"{GATEWAY_PATH}v1.0/message"
 # The trial's expiry, whitelist and remaining quotas, for the key in `X-CM-PRODUCTTOKEN`.
 STATUS_PATH = "/messaging/messagingtrial/status"
+# A trial's own webhooks on the dashboard API (issue 18's Contract): its URLs, and a new signing secret.
+WEBHOOKS_PATH = "/dashboard-api/webhooks"
+WEBHOOK_SECRET_PATH = f"{WEBHOOKS_PATH}/secret"
 
 
 def gateway_url(api_url: str) -> str:

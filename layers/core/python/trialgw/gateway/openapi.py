@@ -18,6 +18,7 @@ from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.models import Channel, InboundOutcome
 from trialgw.rich_content import MAX_CONVERSATION_ITEMS, MAX_RICH_CONTENT_BYTES, MAX_SUGGESTIONS
+from trialgw.urls import WEBHOOK_SECRET_PATH, WEBHOOKS_PATH
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -655,12 +656,19 @@ _MESSAGES_VIEW: dict[str, Any] = {
 
 
 def _dashboard(
-    operation_id: str, summary: str, schema: dict[str, Any], example: dict[str, Any], **operation: Any
+    operation_id: str,
+    summary: str,
+    schema: dict[str, Any],
+    example: dict[str, Any],
+    *,
+    method: str = "get",
+    ok: str = "Read-only JSON (Cache-Control: no-store).",
+    **operation: Any,
 ) -> dict[str, Any]:
-    """A dashboard API route: Bearer key, read-only JSON, its errors; `operation`: its own parameters and answers."""
+    """A dashboard API route: Bearer key, JSON, its errors; `operation`: its own parameters and answers."""
     own_answers = operation.pop("responses", {})
     return {
-        "get": {
+        method: {
             "summary": summary,
             "tags": ["Dashboard API"],
             "operationId": operation_id,
@@ -668,7 +676,7 @@ def _dashboard(
             **operation,
             "responses": {
                 "200": {
-                    **_answer("Read-only JSON (Cache-Control: no-store).", schema, example),
+                    **_answer(ok, schema, example),
                     "headers": {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}},
                 },
                 **own_answers,
@@ -678,6 +686,43 @@ def _dashboard(
     }
 
 
+# A trial's own webhooks (issue 18): the URLs the trial's inbound messages and status reports are to be posted to.
+_WEBHOOKS_VIEW: dict[str, Any] = {
+    "type": "object",
+    "required": ["inboundUrl", "statusUrl", "hasSecret"],
+    "properties": {
+        "inboundUrl": {"type": ["string", "null"], "format": "uri", "description": "Inbound messages (CM's MO JSON)."},
+        "statusUrl": {"type": ["string", "null"], "format": "uri", "description": "Status reports (CM's JSON)."},
+        "hasSecret": {"type": "boolean", "description": "Whether a signing secret was made (it is never shown again)."},
+    },
+}
+_WEBHOOKS_EXAMPLE = {"inboundUrl": "https://hooks.example.com/trial/inbound", "statusUrl": None, "hasSecret": True}
+_WEBHOOKS_PUT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "inboundUrl": {"type": ["string", "null"], "maxLength": 2000},
+        "statusUrl": {"type": ["string", "null"], "maxLength": 2000},
+    },
+}
+_WEBHOOK_REFUSALS = _answer(
+    "A refused URL (`invalid_webhook_url`, the message names the field and why), an unknown field, or a body that is "
+    "not a JSON object of at most 8 KB.",
+    _error_schema(
+        "invalid_webhook_url", "unknown_field", "empty_body", "invalid_json", "invalid_encoding", "body_too_large"
+    ),
+    {"message": "statusUrl: Use an https:// URL.", "code": "invalid_webhook_url"},
+    {
+        "message": "inboundUrl: 169.254.169.254 is a cloud metadata address. Webhooks go to public addresses only.",
+        "code": "invalid_webhook_url",
+    },
+    {"message": "Unknown field(s): inboundURL. Send inboundUrl and statusUrl only.", "code": "unknown_field"},
+)
+_TRIAL_ENDED = _error(
+    "The trial has ended (expired): its webhooks are shown but no longer changed.",
+    "trial_ended",
+    "This trial has ended: its webhooks can no longer be changed. Sign up for a new one.",
+)
 _EXAMPLE_API = "https://api.example.com"
 DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
     "/dashboard-api/trial": _dashboard(
@@ -791,6 +836,67 @@ DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
                 {"message": "The cursor is not one this API gave out.", "code": "invalid_cursor"},
             )
         },
+    ),
+    WEBHOOKS_PATH: {
+        **_dashboard(
+            "dashboardWebhooks",
+            "The trial's own webhooks: where its inbound messages and status reports are to be posted",
+            _WEBHOOKS_VIEW,
+            _WEBHOOKS_EXAMPLE,
+            description="Delivery to these URLs is not built yet: they are stored and checked, nothing calls them.",
+        ),
+        **_dashboard(
+            "dashboardSaveWebhooks",
+            "Replace both webhook URLs (a missing, null or empty one is removed)",
+            _WEBHOOKS_VIEW,
+            _WEBHOOKS_EXAMPLE,
+            method="put",
+            ok="The webhooks as saved (Cache-Control: no-store).",
+            description=(
+                "In AWS, https URLs resolving to public addresses only: no private, loopback, link-local, "
+                "CGNAT, multicast, reserved or metadata address (IPv4 or IPv6, IPv4-mapped included), no user name or "
+                "password in the URL, port 443 or 1024-65535. On the local stack `http://127.0.0.1:<port>` is accepted "
+                "too (TRIALGW_WEBHOOK_ALLOW_LOOPBACK)."
+            ),
+            requestBody={
+                "required": True,
+                "content": {
+                    _JSON: {
+                        "schema": _WEBHOOKS_PUT,
+                        "examples": {
+                            "both": {
+                                "value": {
+                                    "inboundUrl": "https://hooks.example.com/trial/inbound",
+                                    "statusUrl": "https://hooks.example.com/trial/status",
+                                }
+                            }
+                        },
+                    }
+                },
+            },
+            responses={
+                "400": _WEBHOOK_REFUSALS,
+                "409": _TRIAL_ENDED,
+                "415": _error(
+                    "The body is not declared as JSON.",
+                    "unsupported_media_type",
+                    "Send the request as JSON, with the header Content-Type: application/json.",
+                ),
+            },
+        ),
+    },
+    WEBHOOK_SECRET_PATH: _dashboard(
+        "dashboardNewWebhookSecret",
+        "A new signing secret, shown this once (the previous one signs nothing from now on)",
+        {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string", "format": "password"}}},
+        {"secret": "whsec_Jm4v0b7TQ0p3WlYbq1u9xHn2cKe8ZsR5aDfG6hJ1kLo"},
+        method="post",
+        ok="The new secret: store it now, no answer shows it again (Cache-Control: no-store).",
+        description=(
+            "Each webhook call will carry `X-Trial-Timestamp: <unix seconds>` and `X-Trial-Signature: sha256=<hex "
+            'HMAC-SHA256 of "<timestamp>.<raw body>" keyed with this secret>`.'
+        ),
+        responses={"409": _TRIAL_ENDED},
     ),
 }
 # The webhooks: the providers' payloads as CM and Meta document them (keys CM sends in any letter case).
