@@ -45,13 +45,18 @@ from trialgw.ports import (
     StoredMessage,
     TopSender,
     TrialStore,
+    WebhookAttempt,
+    WebhookAttemptPage,
     WebhookConfig,
+    WebhookEventQueue,
+    WebhookLog,
     Whitelisted,
     WhitelistEntry,
     WhitelistOutcome,
     WhitelistStore,
 )
 from trialgw.providers.port import Delivered, DeliveryFailed, Provider, ProviderName
+from trialgw.webhook_events import WebhookEvent
 
 
 @dataclass
@@ -735,3 +740,61 @@ class FakeWebhookConfigStore:
 
     def signing_secret(self, key_hash: str) -> str | None:
         return self.secrets.get(key_hash)
+
+
+@dataclass
+class FakeWebhookEventQueue:
+    """The webhook queue: each event with the delay it was queued with."""
+
+    queued: list[tuple[WebhookEvent, int]] = field(default_factory=list)
+    fail: bool = False
+
+    def enqueue(self, event: WebhookEvent, *, delay_seconds: int = 0) -> None:
+        if self.fail:
+            raise QueueError("webhook queue failed")
+        self.queued.append((event, delay_seconds))
+
+    @property
+    def events(self) -> list[WebhookEvent]:
+        return [event for event, _ in self.queued]
+
+
+@dataclass
+class FakeWebhookLog:
+    """The webhook log as the adapter keeps it: attempts newest first (by time, then id), the events by id."""
+
+    logged: dict[str, list[WebhookAttempt]] = field(default_factory=dict)
+    events: dict[tuple[str, str], WebhookEvent] = field(default_factory=dict)
+    fail: bool = False
+
+    def record_attempt(self, attempt: WebhookAttempt, event: WebhookEvent) -> None:
+        if self.fail:
+            raise StoreError("injected")
+        self.logged.setdefault(event.key_hash, []).append(attempt)
+        self.events[(event.key_hash, event.event_id)] = replace(event, attempt=0, replay=False)
+
+    def attempts(self, key_hash: str, *, limit: int, cursor: str | None) -> WebhookAttemptPage:
+        if self.fail:
+            raise StoreError("injected")
+        ordered = sorted(self.logged.get(key_hash, []), key=lambda a: (a.at_ms, a.attempt_id), reverse=True)
+        start = 0
+        if cursor is not None:
+            ids = [a.attempt_id for a in ordered]
+            if cursor not in ids:
+                raise InvalidCursor("unknown cursor")
+            start = ids.index(cursor) + 1
+        page = ordered[start : start + limit]
+        more = start + limit < len(ordered)
+        return WebhookAttemptPage(attempts=page, cursor=page[-1].attempt_id if more and page else None)
+
+    def event(self, key_hash: str, event_id: str) -> WebhookEvent | None:
+        if self.fail:
+            raise StoreError("injected")
+        return self.events.get((key_hash, event_id))
+
+
+def _implements_the_webhook_ports() -> None:
+    """Never called: mypy checks here that the webhook fakes implement their ports."""
+    queue: WebhookEventQueue = FakeWebhookEventQueue()
+    log: WebhookLog = FakeWebhookLog()
+    del queue, log

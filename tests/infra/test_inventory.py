@@ -36,12 +36,12 @@ INVENTORY = {
     "AWS::S3::Bucket": 2,
     "AWS::S3::BucketPolicy": 2,
     "Custom::CDKBucketDeployment": 1,
-    # Operations: per queue (outbound, SMS inbound) its dead letters (their number; for the consumed outbound
-    # dead-letter queue, its oldest one's age) and its oldest message's age (4); API 5XX, capacity breaker, channel
+    # Operations: per queue (outbound, SMS inbound, webhook events) its dead letters (their number; for the consumed
+    # outbound dead-letter queue, its oldest one's age) and its oldest message's age (6); API 5XX, capacity breaker, channel
     # not configured, dead-lettered messages, stale queued sends, SES bounces, SES complaints (7); Errors and
     # Throttles of each of the eight functions (16); the sweeper's failed runs waiting in its dead-letter queue (1);
     # one dashboard.
-    "AWS::CloudWatch::Alarm": 28,
+    "AWS::CloudWatch::Alarm": 30,
     "AWS::CloudWatch::Dashboard": 1,
     # trials, whitelist, messages, idempotency.
     "AWS::DynamoDB::Table": 4,
@@ -75,11 +75,11 @@ INVENTORY = {
     "AWS::SNS::Subscription": 2,
     "AWS::SNS::Topic": 3,
     "AWS::SNS::TopicPolicy": 3,
-    # The outbound and SMS inbound queues and their dead-letter queues, and the sweeper's dead-letter queue (its
+    # The outbound, SMS inbound and webhook events queues and their dead-letter queues, and the sweeper's dead-letter queue (its
     # failed scheduled runs), each with a TLS-only policy (the SMS inbound queue's also lets its two topics send to
     # it).
-    "AWS::SQS::Queue": 5,
-    "AWS::SQS::QueuePolicy": 5,
+    "AWS::SQS::Queue": 7,
+    "AWS::SQS::QueuePolicy": 7,
     # Webhook secrets and provider credentials.
     "AWS::SecretsManager::Secret": 2,
     # The regional web ACL and its association with the stage; the deploy-time lookup of its application

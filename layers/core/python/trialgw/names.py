@@ -125,7 +125,14 @@ SMS_INBOUND = QueueDef(
     topics=(TWO_WAY_SMS.logical, SMS_EVENTS.logical),
     visibility_timeout_seconds=budgets.SMS_INBOUND.visibility_timeout_seconds,
 )
-QUEUES: tuple[QueueDef, ...] = (OUTBOUND, SMS_INBOUND)
+# A trial's own webhook events (issue 18: inbound messages, status reports, test events and replays), between where
+# they happen and the worker that POSTs them to the trial's URLs; retries are re-queued with a delay by the worker.
+WEBHOOK_EVENTS = QueueDef(
+    logical="webhookEvents",
+    env_var="TRIALGW_WEBHOOK_EVENTS_QUEUE_URL",
+    local_name="trialgw-webhook-events",
+)
+QUEUES: tuple[QueueDef, ...] = (OUTBOUND, SMS_INBOUND, WEBHOOK_EVENTS)
 
 
 def queue_source(logical: str) -> tuple[QueueDef, bool]:
@@ -196,6 +203,22 @@ def parse_message_sort_key(sort_key: str) -> tuple[int, int | None, str]:
 
 
 _MESSAGE_SORT_KEY = re.compile(rf"{re.escape(MESSAGE_SK_PREFIX)}([0-9]{{11}})(?:\.([0-9]{{3}}))?#(\S{{1,300}})")
+# The trial's webhook log, under the trial in the messages table (issue 18): an attempt
+# (`HOOK#<at ms, 13 digits>#<attempt id>`, newest first by key) and the event it was for (`HOOKEVT#<event id>`, what a
+# replay sends again). Neither has a `status` attribute (an attempt's HTTP status is `http_status`): they stay out of
+# the status index, whose key is text.
+WEBHOOK_ATTEMPT_SK_PREFIX = "HOOK#"
+WEBHOOK_EVENT_SK_PREFIX = "HOOKEVT#"
+
+
+def webhook_attempt_sort_key(at_ms: int, attempt_id: str) -> str:
+    return f"{WEBHOOK_ATTEMPT_SK_PREFIX}{at_ms:013d}#{attempt_id}"
+
+
+def webhook_event_sort_key(event_id: str) -> str:
+    return f"{WEBHOOK_EVENT_SK_PREFIX}{event_id}"
+
+
 # A send's Idempotency-Key under its trial (a hash of the key): the first answer, or the claim of the send in progress.
 SEND_KEY_SK_PREFIX = "IDEMKEY#"
 SEEN_PK_PREFIX = "SEEN#"

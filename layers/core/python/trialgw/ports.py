@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from trialgw.models import Channel, Trial, TrialState
+from trialgw.webhook_events import WebhookEvent, WebhookKind
 
 # Seconds since the epoch; injected so tests can move time.
 Clock = Callable[[], float]
@@ -585,3 +586,57 @@ class WebhookConfigStore(Protocol):
     def signing_secret(self, key_hash: str) -> str | None:
         """The secret to sign the trial's webhook calls with (the delivery worker's read only), None without one;
         raises StoreError."""
+
+
+class WebhookEventQueue(Protocol):
+    """The queue between the trial's events and the webhook worker (issue 18)."""
+
+    def enqueue(self, event: WebhookEvent, *, delay_seconds: int = 0) -> None:
+        """Puts an event on the webhook queue, to be received no sooner than `delay_seconds` (at most 900, SQS's
+        limit) from now; raises QueueError."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One POST of an event to the trial's URL, as the webhook log shows it."""
+
+    attempt_id: str
+    event_id: str
+    kind: WebhookKind
+    url: str
+    # When it started, epoch milliseconds.
+    at_ms: int
+    # The HTTP status answered; None when there was no answer (timeout, refused connection, refused URL).
+    status: int | None
+    latency_ms: int
+    # Why there was no usable answer (None for any HTTP answer, 5xx included: `status` says it).
+    error: str | None
+    # The first bytes of the answer's body, as text (undecodable bytes replaced).
+    answer: str
+    # The JSON text POSTed.
+    payload: str
+    # Whether the worker will try this event again after this attempt.
+    will_retry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttemptPage:
+    attempts: list[WebhookAttempt]
+    # Where the next (older) page starts; None on the last page.
+    cursor: str | None
+
+
+class WebhookLog(Protocol):
+    """The trial's webhook log: each attempt (newest first), and each event it was made for (to replay it). Kept in the
+    messages table under the trial, with the trial's messages' expiry."""
+
+    def record_attempt(self, attempt: WebhookAttempt, event: WebhookEvent) -> None:
+        """Stores an attempt of `event` (and the event itself, for a replay) in one write; raises StoreError."""
+
+    def attempts(self, key_hash: str, *, limit: int, cursor: str | None) -> WebhookAttemptPage:
+        """The trial's attempts, newest first, `limit` at most, from `cursor` on; raises InvalidCursor for a cursor
+        this log did not give out, StoreError."""
+
+    def event(self, key_hash: str, event_id: str) -> WebhookEvent | None:
+        """The trial's event `event_id` as first attempted (None: no attempt of it was logged, or it expired); raises
+        StoreError."""
