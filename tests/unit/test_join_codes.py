@@ -33,6 +33,7 @@ from trialgw.models import Trial
 from trialgw.qr import qr_data_url, qr_svg
 from trialgw.settings import SignupSettings
 from trialgw.signup_input import SignupRequest
+from trialgw.urls import page_link
 
 NOW = 1_800_000_000
 CODE = re.compile(r"^[a-z]{3,7}-[a-z]{3,7}-[a-z]{3,7}-[1-9]\d\d$")
@@ -143,6 +144,31 @@ def test_a_contact_points_join_link_carries_the_code_not_the_key():
     assert whatsapp.join_link == f"https://wa.me/31850000000?text=join%20{join_code(KEY)}"
     assert KEY not in whatsapp.join_link
     assert KEY in whatsapp.link  # the key's link stays as the seed has it
+
+
+def test_messengers_link_has_the_text_typed_in_and_instagrams_has_none():
+    settings = SignupSettings(messenger_url="https://m.me/acme?ref=site", instagram_url="https://ig.me/m/acme")
+    points = {p.channel: p for p in contact_points(settings, KEY)}
+    messenger, instagram = points["Facebook Messenger"], points["Instagram"]
+    # Meta documents `text` on m.me links; the page's own parameters are kept.
+    assert messenger.link == f"https://m.me/acme?ref=site&text={KEY}"
+    assert messenger.join_link == f"https://m.me/acme?ref=site&text=join%20{join_code(KEY)}"
+    # ig.me takes only a `ref`, which arrives as a referral event, not a message: nothing is typed in.
+    assert instagram.link == instagram.join_link == "https://ig.me/m/acme"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://m.me/acme", "https://m.me/acme?text=join%20x"),
+        ("https://M.ME/acme?text=old", "https://M.ME/acme?text=join%20x"),
+        ("http://m.me/acme", "http://m.me/acme"),
+        ("https://m.me.evil.example/acme", "https://m.me.evil.example/acme"),
+        ("https://example.com/m.me", "https://example.com/m.me"),
+    ],
+)
+def test_only_an_https_m_me_link_takes_text(url: str, expected: str) -> None:
+    assert page_link(url, "join x") == expected
 
 
 def test_the_qr_code_is_a_standalone_svg_of_exactly_the_link():

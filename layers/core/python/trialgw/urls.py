@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 GATEWAY_PATH = "/messaging/messagingtrial/gw/"
 # The same send route under production's path: CM's SDKs append `/v1.0/message` to whatever base URL they are given
@@ -33,6 +33,22 @@ def whatsapp_link(number: str, text: str) -> str:
 def sms_link(number: str, text: str) -> str:
     """An sms: link that opens the phone's messages app with `text` to `number`."""
     return f"sms:{number}?body={quote(text)}"
+
+
+# Page links that take a typed text: Messenger's m.me (`?text=`, documented by Meta). Instagram's ig.me takes only a
+# `ref` (letters, digits, - _ =), which reaches the webhook as a referral event rather than a message, so its link
+# opens the chat with nothing typed.
+TEXT_PAGE_HOSTS = frozenset({"m.me", "www.m.me"})
+
+
+def page_link(url: str, text: str) -> str:
+    """A page's link (Messenger, Instagram) with `text` typed in where the service allows it (m.me), else `url`."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or (parts.hostname or "").lower() not in TEXT_PAGE_HOSTS:
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "text"]
+    query.append(("text", text))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def local_phone_link(phone_url: str, channel: str, key: str) -> str:

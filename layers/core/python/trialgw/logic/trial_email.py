@@ -13,7 +13,7 @@ from trialgw.models import Trial
 from trialgw.ports import OutgoingEmail
 from trialgw.quotas import quota_groups
 from trialgw.settings import TrialSettings
-from trialgw.urls import dashboard_url, local_phone_link, sms_link, whatsapp_link
+from trialgw.urls import dashboard_url, local_phone_link, page_link, sms_link, whatsapp_link
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class ContactPoint:
     # never reaches a local stack.
     local_phone: str | None = None
     # The deep link with the join code (`join amber-fox-river-482`) typed in instead of the key: what the dashboard's
-    # QR code holds. A page's link (Messenger, Instagram) takes no text, so it is `link` itself.
+    # QR code holds. Messenger's m.me link takes the text too; Instagram's takes none, so it is `link` itself.
     join_link: str = ""
 
 
@@ -55,7 +55,11 @@ def _contact_points(channel: Channel, contact: ContactSpec, settings: TrialSetti
     for region, value in contacts(settings, channel).items():
         instruction = contact.instruction.format(region=region)
         if contact.link is ContactLink.URL:
-            points.append(ContactPoint(channel.value, instruction, "", value, phone, join_link=value))
+            points.append(
+                ContactPoint(
+                    channel.value, instruction, "", page_link(value, key), phone, join_link=page_link(value, joining)
+                )
+            )
         else:
             make = whatsapp_link if contact.link is ContactLink.WHATSAPP else sms_link
             points.append(
