@@ -494,7 +494,7 @@ class TrialGatewayStack(Stack):
                         batch_size=definition.batch_size,
                         max_batching_window=CONSUMER_BATCHING_WINDOW,
                         report_batch_item_failures=True,
-                        max_concurrency=config.delivery_max_concurrency,
+                        max_concurrency=definition.max_concurrency or config.delivery_max_concurrency,
                     )
                 )
                 if definition.budget.hand_back_calls:
