@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from trialgw.adapters.webhook_http import ANSWER_BYTES, HttpWebhookPoster
+from trialgw.adapters.webhook_http import ANSWER_BYTES, HttpWebhookPoster, pinned_address
 from trialgw.ports import WebhookCallFailure
+from trialgw.webhook_urls import Target
 
 BODY = b'{"hello":"w\xc3\xb6rld"}'
 HEADERS = {"Content-Type": "application/json", "X-Trial-Event-Id": "evt_test1234"}
@@ -284,3 +285,14 @@ def test_tls_goes_to_the_checked_address_and_verifies_the_urls_name(
             assert result.error is not None
             assert result.error.startswith("TLS failed: ")
             assert server.seen.requests == []
+
+
+def test_an_ipv4_address_is_preferred_among_the_checked_ones() -> None:
+    both = Target(
+        "https://hooks.example.com/", "hooks.example.com", 443, ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", PUBLIC)
+    )
+    assert pinned_address(both) == PUBLIC
+    only_v6 = Target(
+        "https://hooks.example.com/", "hooks.example.com", 443, ("2606:2800:21f:cb07:6820:80da:af6b:8b2c",)
+    )
+    assert pinned_address(only_v6) == "2606:2800:21f:cb07:6820:80da:af6b:8b2c"

@@ -3,7 +3,8 @@
 Every request (the first and each redirect hop) checks its URL first (`trialgw.webhook_urls.check_url`, the name
 resolved anew) and then connects to one of the addresses that check admitted, never resolving the name a second time:
 the answer checked is the answer used, so a name that turns private between the check and the connect (DNS
-rebinding) is never reached. TLS still verifies the certificate against the name, and sends it as SNI and `Host`.
+rebinding) is never reached (`pinned_address`: the first IPv4 one). TLS still verifies the certificate against the
+name, and sends it as SNI and `Host`.
 
 Limits (`trialgw.budgets`): connecting, TLS included, within WEBHOOK_CONNECT_SECONDS; each read of the answer within
 WEBHOOK_READ_SECONDS; only the first ANSWER_BYTES of the answer's body are read (and kept for the log). Redirects: 307
@@ -36,6 +37,13 @@ FOLLOWED_REDIRECTS = frozenset({307, 308})
 Connector = Callable[[tuple[str, int], float], socket.socket]
 
 
+def pinned_address(target: Target) -> str:
+    """The checked address to connect to: the first IPv4 one (Lambda outside a VPC reaches the internet over IPv4
+    only, so a name with both kinds of records would otherwise fail whenever its IPv6 answer came first), else the
+    first."""
+    return next((address for address in target.addresses if ":" not in address), target.addresses[0])
+
+
 def _default_resolver() -> Resolver:
     from trialgw.adapters import dns
 
@@ -47,7 +55,7 @@ class _PinnedHttp(http.client.HTTPConnection):
 
     def __init__(self, target: Target, *, connect: Connector, connect_seconds: float, read_seconds: float) -> None:
         super().__init__(target.host, target.port, timeout=connect_seconds)
-        self._address = target.addresses[0]
+        self._address = pinned_address(target)
         self._connect = connect
         self._read_seconds = read_seconds
 
@@ -70,7 +78,7 @@ class _PinnedHttps(http.client.HTTPSConnection):
         context: ssl.SSLContext,
     ) -> None:
         super().__init__(target.host, target.port, timeout=connect_seconds, context=context)
-        self._address = target.addresses[0]
+        self._address = pinned_address(target)
         self._connect = connect
         self._read_seconds = read_seconds
         self._tls = context
@@ -228,4 +236,4 @@ def _reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-__all__ = ["ANSWER_BYTES", "FOLLOWED_REDIRECTS", "Connector", "HttpWebhookPoster"]
+__all__ = ["ANSWER_BYTES", "FOLLOWED_REDIRECTS", "Connector", "HttpWebhookPoster", "pinned_address"]
