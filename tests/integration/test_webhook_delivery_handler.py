@@ -159,3 +159,26 @@ def test_an_unreadable_record_is_dropped_not_failed(worker: ModuleType) -> None:
     boto3.client("sqs").send_message(QueueUrl=queue_url(), MessageBody="not an event")
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue_url(), AttributeNames=["All"])["Messages"]
     assert worker.handler({"Records": [sqs_record(dict(message))]}, FakeLambdaContext()) == {"batchItemFailures": []}
+
+
+def test_a_failed_log_write_is_a_batch_item_failure_back_after_the_retry_base(
+    load_configured: Callable[..., ModuleType], receiver: tuple[str, list[int], list[tuple[bytes, dict[str, str]]]]
+) -> None:
+    # A messages table that does not exist: the attempt's log write fails (after the POST was made).
+    worker = load_configured(
+        "webhook_delivery", webhook_allow_loopback="true", webhook_retry_base_seconds="1", messages_table="missing"
+    )
+    url, _, received = receiver
+    key = configured_trial(url)
+    event = queued_event(key)
+    [record] = event["Records"]
+
+    assert worker.handler(event, FakeLambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]}]
+    }
+    assert len(received) == 1
+    # No retry was queued (the redelivery is the retry), and the record comes back after 1 s, not the queue's timeout.
+    time.sleep(1.2)
+    [again] = boto3.client("sqs").receive_message(QueueUrl=queue_url(), AttributeNames=["All"])["Messages"]
+    assert again["MessageId"] == record["messageId"]
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
