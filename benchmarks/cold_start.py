@@ -33,6 +33,7 @@ handler included).
 from __future__ import annotations
 
 import copy
+import http.server
 import importlib.util
 import json
 import os
@@ -41,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -63,11 +65,13 @@ from infra.local.schedule import scheduled_event
 from infra.topology import FUNCTIONS, ROOT, TRACING_BY_DEFAULT, FunctionDef
 from tests.integration.conftest import EVENTS, SITE_URL, sns_via_sqs
 from trialgw import names
+from trialgw.adapters.dynamo_webhooks import INBOUND_URL, SECRET
 from trialgw.budgets import AWS_CALL
 from trialgw.keys import hash_key, new_key
 from trialgw.models import Channel
 from trialgw.ports import OutboundMessage
 from trialgw.settings import ENV_PREFIX, env_var
+from trialgw.webhook_events import WebhookEvent, WebhookKind, new_event_id, to_message
 
 RUNS = 9
 MIN_RUNS = 5
@@ -83,6 +87,10 @@ WEBHOOK_SECRETS_NAME = "trialgw/webhook-secrets"
 PROVIDER_SECRETS_NAME = "trialgw/provider-secrets"
 # Any call no stub answers goes here (nothing listens) and fails at once, never to AWS.
 UNANSWERED_ENDPOINT = "http://127.0.0.1:9"
+# The webhook worker's first event goes to a receiver the benchmark runs on loopback (the local stack's
+# `webhook_allow_loopback`, which the functions' environment here has, admits it), answering 200 at once; the trial
+# has a signing secret, so the event is signed as most are.
+BENCH_WEBHOOK_SECRET = "whsec_" + "b" * 43  # a made-up secret for the benchmark's own receiver
 # The statuses the API functions' first requests must answer.
 API_STATUSES = {"send": 200, "signup": 202, "mo_webhook": 200, "dashboard": 200}
 
@@ -260,6 +268,55 @@ def _outbound_record(key: str, queue: names.QueueDef, dead: bool) -> dict[str, A
     return sqs_event([received], queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}")
 
 
+def _webhook_record(key: str) -> dict[str, Any]:
+    """An SQS batch of one webhook event (an end user's message, CM's MO JSON), as the webhook queue hands it over."""
+    now = time.time()
+    event = WebhookEvent(
+        event_id=new_event_id(),
+        key_hash=hash_key(key),
+        kind=WebhookKind.INBOUND,
+        payload=mo_body(key, NOT_WHITELISTED),
+        created_at_ms=int(now * 1000),
+        ttl=int(now) + 2 * 24 * 3600,
+    )
+    received = {
+        "MessageId": str(uuid.uuid4()),
+        "ReceiptHandle": "handle-0",
+        "Body": to_message(event),
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(now * 1000))},
+    }
+    queue = names.WEBHOOK_EVENTS.local_name
+    return sqs_event([received], queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}")
+
+
+@contextmanager
+def _webhook_receiver() -> Iterator[tuple[str, list[int]]]:
+    """A trial's webhook receiver on loopback, answering every POST 200 at once: its URL, and a count of the POSTs
+    (one list entry each) so the first runs can check the worker reached it."""
+    posts: list[int] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # http.server's name
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            posts.append(1)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/inbound", posts
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def first_event(function: FunctionDef | Reference, key: str) -> dict[str, Any]:
     """A realistic first request for the function (the reference: the dashboard's)."""
     event: dict[str, Any]
@@ -291,6 +348,8 @@ def first_event(function: FunctionDef | Reference, key: str) -> dict[str, Any]:
             event = _outbound_record(key, names.OUTBOUND, dead=True)
         case "sweeper":
             event = scheduled_event("trialgw-sweeper", now=datetime.now(UTC))
+        case "webhook_delivery":
+            event = _webhook_record(key)
         case _:
             raise ValueError(f"no first request for {function.name}: add one to benchmarks/cold_start.py")
     return event
@@ -306,6 +365,28 @@ def _trial(key: str) -> AwsStub:
     stub.attach(client)
     seed_trial(stub, client, key)
     return stub
+
+
+def _handler_spec(function: FunctionDef | Reference, key: str, trial_item: dict[str, Any], directory: Path) -> Path:
+    """The child's spec of the function's first request: its event, the stub's trial and secrets, its time."""
+    spec = {
+        "function": function.name,
+        "event": first_event(function, key),
+        "key_hash": hash_key(key),
+        "trial_item": trial_item,
+        "secrets": _secrets(),
+        "remaining_ms": function.timeout_seconds * 1000,
+        "result": str(directory / f"{function.name}.result.json"),
+    }
+    return _write(directory / f"{function.name}.json", spec)
+
+
+def _trial_item(function: FunctionDef | Reference, stub: AwsStub, hook_url: str) -> dict[str, Any]:
+    """The stub's trial item as the function reads it: the webhook worker's with an inbound URL and a secret."""
+    item = copy.deepcopy(stub.trial_item)
+    if function.name == "webhook_delivery":
+        item.update({INBOUND_URL: {"S": hook_url}, SECRET: {"S": BENCH_WEBHOOK_SECRET}})
+    return item
 
 
 def _secrets() -> dict[str, str]:
@@ -352,6 +433,18 @@ def _check(function: FunctionDef | Reference, result: dict[str, Any]) -> None:
         raise RuntimeError(f"{function.name}'s first request went wrong: {result['answer']}")
 
 
+def _first_run(
+    function: FunctionDef | Reference, spec_path: Path, env: dict[str, str], posts: list[int]
+) -> dict[str, Any]:
+    """The first, uncounted run of a handler, checked (the webhook worker's must have reached the receiver)."""
+    posted = len(posts)
+    _, _, result = _run("handler", spec_path, env)
+    _check(function, result)
+    if function.name == "webhook_delivery" and len(posts) == posted:
+        raise RuntimeError("webhook_delivery's first request never reached the benchmark's receiver")
+    return result
+
+
 def _write(path: Path, spec: dict[str, Any]) -> Path:
     path.write_text(json.dumps(spec))
     return path
@@ -367,7 +460,11 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
     stub = _trial(key)
     targets: list[FunctionDef | Reference] = [*FUNCTIONS, REFERENCE]
     samples = {f.name: Samples() for f in targets}
-    with tempfile.TemporaryDirectory(prefix="trialgw-cold-") as tmp, _daemon() as port:
+    with (
+        tempfile.TemporaryDirectory(prefix="trialgw-cold-") as tmp,
+        _daemon() as port,
+        _webhook_receiver() as (hook_url, posts),
+    ):
         directory = Path(tmp)
         envs = {f.name: deployed_environment(f, from_build, port, key=key) for f in targets}
         flipped_envs = {
@@ -375,19 +472,11 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
         }
         handler_specs, floor_specs = {}, {}
         for function in targets:
-            handler_spec = {
-                "function": function.name,
-                "event": first_event(function, key),
-                "key_hash": hash_key(key),
-                "trial_item": copy.deepcopy(stub.trial_item),
-                "secrets": _secrets(),
-                "remaining_ms": function.timeout_seconds * 1000,
-                "result": str(directory / f"{function.name}.result.json"),
-            }
-            handler_specs[function.name] = _write(directory / f"{function.name}.json", handler_spec)
+            handler_specs[function.name] = _handler_spec(
+                function, key, _trial_item(function, stub, hook_url), directory
+            )
             # A first run of each (not counted) learns its clients and calls, and warms the disk cache.
-            _, _, result = _run("handler", handler_specs[function.name], envs[function.name])
-            _check(function, result)
+            result = _first_run(function, handler_specs[function.name], envs[function.name], posts)
             samples[function.name].clients, samples[function.name].calls = result["clients"], result["calls"]
             floor_spec = {
                 "clients": sorted(set(result["clients"])),

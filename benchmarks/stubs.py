@@ -84,6 +84,9 @@ class AwsStub:
                     self.trial_item = dict(params["Item"])
                 # A sign-up's new trial, a message's record or claim, an idempotency record: written.
                 parsed = {}
+            case "BatchWriteItem":
+                # The webhook log's attempt and event: written, nothing left unprocessed.
+                parsed = {"UnprocessedItems": {}}
             case "TransactWriteItems" | "DeleteItem":
                 # A sign-up's counts (the first in their windows), the whitelist's transaction: written.
                 parsed = {}

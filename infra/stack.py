@@ -221,7 +221,8 @@ class StackConfig:
     # TRIALGW_CAPACITY_CACHE_SECONDS, so the overshoot past the limit grows with the number of instances.
     send_reserved_concurrency: int = 10
     # Concurrent delivery invocations the queue may drive (SQS event source maximum concurrency, 2 to 1000):
-    # bounds the request rate to the channel providers without reserving account concurrency.
+    # bounds the request rate to the channel providers without reserving account concurrency. Every consumer takes it
+    # but one with its own cap (`FunctionDef.max_concurrency`: the webhook worker's 2).
     delivery_max_concurrency: int = 5
     # A custom domain for the API (regional, TLS 1.2) and the ARN of its ACM certificate in the stack's
     # region; both or neither. The API URL (curl examples, outputs) becomes https://<apiDomainName>.
@@ -494,7 +495,7 @@ class TrialGatewayStack(Stack):
                         batch_size=definition.batch_size,
                         max_batching_window=CONSUMER_BATCHING_WINDOW,
                         report_batch_item_failures=True,
-                        max_concurrency=config.delivery_max_concurrency,
+                        max_concurrency=definition.max_concurrency or config.delivery_max_concurrency,
                     )
                 )
                 if definition.budget.hand_back_calls:

@@ -22,6 +22,7 @@ from trialgw.settings import (
     SmsInboundSettings,
     SweeperSettings,
     TrialSettings,
+    WebhookDeliverySettings,
 )
 from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH, WEBHOOK_SECRET_PATH, WEBHOOKS_PATH
 
@@ -69,6 +70,9 @@ class FunctionDef:
     # Whether it sends SMS through AWS End User Messaging (pinpoint-sms-voice-v2 SendTextMessage).
     sends_sms: bool = False
     memory_mb: int = 256
+    # The most invocations its SQS event source drives at once (Lambda's maximum concurrency, at least 2); None: the
+    # stack's `deliveryMaxConcurrency`.
+    max_concurrency: int | None = None
 
     @property
     def budget(self) -> budgets.FunctionBudget:
@@ -193,6 +197,22 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         settings_model=DeadLettersSettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE},
         consumes=(names.OUTBOUND.dead_letters,),
+    ),
+    FunctionDef(
+        name="webhook_delivery",
+        description="POSTs each trial's webhook events, signed, to the trial's own URLs; logs attempts; retries",
+        settings_model=WebhookDeliverySettings,
+        tables={
+            # Trials: the trial's URLs, secret and expiry; messages: the webhook log (attempts and their events).
+            names.TRIALS.logical: Access.READ,
+            names.MESSAGES.logical: Access.READ_WRITE,
+        },
+        # Retries and deferred events go back onto the queue it consumes, delayed.
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
+        consumes=(names.WEBHOOK_EVENTS.logical,),
+        # With a batch's records handled one at a time, this bounds the calls in flight to any one trial's URLs (and
+        # to all of them): a slow receiver holds up at most this many invocations.
+        max_concurrency=budgets.WEBHOOK_MAX_CONCURRENCY,
     ),
     FunctionDef(
         name="sweeper",

@@ -50,6 +50,7 @@ from trialgw.ports import (
     WebhookConfig,
     WebhookEventQueue,
     WebhookLog,
+    WebhookTargets,
     Whitelisted,
     WhitelistEntry,
     WhitelistOutcome,
@@ -740,6 +741,21 @@ class FakeWebhookConfigStore:
 
     def signing_secret(self, key_hash: str) -> str | None:
         return self.secrets.get(key_hash)
+
+    def targets(self, key_hash: str) -> WebhookTargets | None:
+        if self.fail:
+            raise StoreError("injected")
+        trial = self.trials.trials.get(key_hash)
+        if trial is None:
+            return None
+        inbound, status = self.urls.get(key_hash, (None, None))
+        return WebhookTargets(
+            inbound_url=inbound,
+            status_url=status,
+            secret=self.secrets.get(key_hash),
+            expires_at=trial.expires_at,
+            revoked=trial.status is not TrialStatus.ACTIVE,
+        )
 
 
 @dataclass

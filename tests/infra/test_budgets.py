@@ -53,7 +53,8 @@ def test_a_consumer_that_hands_records_back_may_send_to_its_queue_and_no_other_m
         }
         consumed = {sources[logical] for logical in definition.consumes}
         sent_to = {sources[logical] for logical in definition.sends_to}
-        expected = consumed if definition.budget.hand_back_calls else set()
+        # (webhook_delivery sends to the queue it consumes by topology too: its retries, issue 18.)
+        expected = (consumed if definition.budget.hand_back_calls else set()) - sent_to
         # Lambda itself sends a failed asynchronous event to the function's dead-letter queue, as its role.
         if (dead_letter_config := props(function).get("DeadLetterConfig")) is not None:
             expected |= {referenced_id(dead_letter_config["TargetArn"])}

@@ -63,7 +63,8 @@ def test_each_consumed_queue_feeds_its_function_in_batches_of_10_with_partial_ba
             assert mapping["BatchSize"] == 10
             assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
             assert mapping["MaximumBatchingWindowInSeconds"] == 1
-            assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+            # The stack's deliveryMaxConcurrency, or the function's own cap (webhook_delivery's 2, issue 18).
+            assert mapping["ScalingConfig"] == {"MaximumConcurrency": definition.max_concurrency or 5}
             assert mapping.get("Enabled", True) is True
             queue = props(queues[referenced_id(mapping["EventSourceArn"])])
             # A work queue (with its dead-letter queue), or a dead-letter queue where topology says so.
@@ -177,9 +178,31 @@ def test_provider_knobs_from_the_command_line_are_validated_settings() -> None:
 
 
 def test_the_delivery_concurrency_is_a_knob(synthesized: Synthesized) -> None:
-    mappings = [props(m) for _, m in resources(synthesized.variant_json, "AWS::Lambda::EventSourceMapping")]
+    capped = {
+        function_id
+        for definition in topology.FUNCTIONS
+        if definition.max_concurrency is not None
+        for function_id, _ in [functions(synthesized.variant_json)[definition.name]]
+    }
+    mappings = [
+        props(m)
+        for _, m in resources(synthesized.variant_json, "AWS::Lambda::EventSourceMapping")
+        if referenced_id(props(m)["FunctionName"]) not in capped
+    ]
     assert mappings
     assert {m["ScalingConfig"]["MaximumConcurrency"] for m in mappings} == {VARIANT_DELIVERY_MAX_CONCURRENCY}
+
+
+def test_the_webhook_worker_runs_at_most_two_invocations_at_once_whatever_the_knob(synthesized: Synthesized) -> None:
+    # Its records are handled one at a time, so this bounds the calls in flight to the trials' webhook URLs (issue 18).
+    function_id, _ = functions(synthesized.variant_json)["webhook_delivery"]
+    [mapping] = [
+        props(m)
+        for _, m in resources(synthesized.variant_json, "AWS::Lambda::EventSourceMapping")
+        if referenced_id(props(m)["FunctionName"]) == function_id
+    ]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert VARIANT_DELIVERY_MAX_CONCURRENCY != 2
 
 
 def _warnings(synthesized: Synthesized, stack: cdk.Stack) -> list[str]:

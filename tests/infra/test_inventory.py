@@ -37,36 +37,37 @@ INVENTORY = {
     "AWS::S3::BucketPolicy": 2,
     "Custom::CDKBucketDeployment": 1,
     # Operations: per queue (outbound, SMS inbound, webhook events) its dead letters (their number; for the consumed
-    # outbound dead-letter queue, its oldest one's age) and its oldest message's age (6); API 5XX, capacity breaker, channel
-    # not configured, dead-lettered messages, stale queued sends, SES bounces, SES complaints (7); Errors and
-    # Throttles of each of the eight functions (16); the sweeper's failed runs waiting in its dead-letter queue (1);
-    # one dashboard.
-    "AWS::CloudWatch::Alarm": 30,
+    # outbound dead-letter queue, its oldest one's age) and its oldest message's age (6); API 5XX, capacity breaker,
+    # channel not configured, dead-lettered messages, stale queued sends, SES bounces, SES complaints (7); Errors and
+    # Throttles of each of the nine functions (18, webhook_delivery's added by issue 18); the sweeper's failed runs
+    # waiting in its dead-letter queue (1); one dashboard.
+    "AWS::CloudWatch::Alarm": 32,
     "AWS::CloudWatch::Dashboard": 1,
     # trials, whitelist, messages, idempotency.
     "AWS::DynamoDB::Table": 4,
-    # A role per function (8), the bucket deployment's, the integration URL lookup's and API Gateway's CloudWatch
+    # A role per function (9), the bucket deployment's, the integration URL lookup's and API Gateway's CloudWatch
     # role; a policy for each role that is granted something beyond its managed policy.
-    "AWS::IAM::Policy": 10,
-    "AWS::IAM::Role": 11,
+    "AWS::IAM::Policy": 11,
+    "AWS::IAM::Role": 12,
     # Customer keys of the three SNS topics (SNS's AWS managed key cannot be shared with other services).
     "AWS::KMS::Key": 3,
-    # delivery consumes the outbound queue, dead_letters its dead-letter queue, sms_inbound the SMS inbound queue.
-    "AWS::Lambda::EventSourceMapping": 3,
+    # delivery consumes the outbound queue, dead_letters its dead-letter queue, sms_inbound the SMS inbound queue,
+    # webhook_delivery the webhook events queue.
+    "AWS::Lambda::EventSourceMapping": 4,
     # The sweeper's schedule, and its asynchronous invocations' config (no retry: the next run does the same work).
     "AWS::Events::Rule": 1,
     "AWS::Lambda::EventInvokeConfig": 1,
-    # send, signup, mo_webhook, sms_inbound, dashboard, delivery, dead_letters, sweeper, the bucket deployment's
-    # handler and CDK's AwsCustomResource provider (the web ACL's integration URL).
-    "AWS::Lambda::Function": 10,
+    # send, signup, mo_webhook, sms_inbound, dashboard, delivery, dead_letters, webhook_delivery, sweeper, the bucket
+    # deployment's handler and CDK's AwsCustomResource provider (the web ACL's integration URL).
+    "AWS::Lambda::Function": 11,
     # core and deps (Powertools is AWS's public layer, referenced, not created), and the bucket deployment's
     # AWS CLI layer.
     "AWS::Lambda::LayerVersion": 3,
     # API Gateway may invoke the function of each of the 15 routes; the sweeper's schedule rule may invoke it.
     "AWS::Lambda::Permission": 16,
-    # A log group per function (8), API access and execution logs (2), the bucket deployment's (1), the
+    # A log group per function (9), API access and execution logs (2), the bucket deployment's (1), the
     # integration URL lookup's (1).
-    "AWS::Logs::LogGroup": 12,
+    "AWS::Logs::LogGroup": 13,
     # The SES v2 identity and its configuration set.
     "AWS::SES::ConfigurationSet": 1,
     "AWS::SES::EmailIdentity": 1,
@@ -75,9 +76,9 @@ INVENTORY = {
     "AWS::SNS::Subscription": 2,
     "AWS::SNS::Topic": 3,
     "AWS::SNS::TopicPolicy": 3,
-    # The outbound, SMS inbound and webhook events queues and their dead-letter queues, and the sweeper's dead-letter queue (its
-    # failed scheduled runs), each with a TLS-only policy (the SMS inbound queue's also lets its two topics send to
-    # it).
+    # The outbound, SMS inbound and webhook events queues and their dead-letter queues, and the sweeper's dead-letter
+    # queue (its failed scheduled runs), each with a TLS-only policy (the SMS inbound queue's also lets its two topics
+    # send to it).
     "AWS::SQS::Queue": 7,
     "AWS::SQS::QueuePolicy": 7,
     # Webhook secrets and provider credentials.

@@ -118,6 +118,18 @@ HAND_BACK_CALLS = (
 # The longest one name lookup of a webhook URL's check may take (trialgw.adapters.dns gives up after it: the URL is
 # refused as not resolving).
 DNS_LOOKUP_SECONDS = 1.0
+# One POST of a trial's webhook (issue 18, trialgw.adapters.webhook_http): connected (TLS included) within
+# WEBHOOK_CONNECT_SECONDS, each read of the answer within WEBHOOK_READ_SECONDS, no retry within the call (the worker
+# re-queues the event instead), and at most WEBHOOK_MAX_REDIRECTS 307/308 hops after the first request, each hop
+# checked (one name lookup) and connected anew.
+WEBHOOK_CONNECT_SECONDS = 3.0
+WEBHOOK_READ_SECONDS = 5.0
+WEBHOOK_MAX_REDIRECTS = 3
+WEBHOOK_CALL = CallLimits(connect_seconds=WEBHOOK_CONNECT_SECONDS, read_seconds=WEBHOOK_READ_SECONDS)
+WEBHOOK_REQUESTS = 1 + WEBHOOK_MAX_REDIRECTS
+# The webhook worker's event source drives at most this many invocations at once (Lambda's smallest maximum
+# concurrency); each handles its records one at a time, so no trial (nor all of them) has more calls in flight.
+WEBHOOK_MAX_CONCURRENCY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +320,24 @@ DEAD_LETTERS = FunctionBudget(
     # reported failed (a dead-letter queue has no dead-letter queue to push them towards, and no URL to hand back to).
     sure_items=SQS_MAX_BATCH,
 )
+WEBHOOK_DELIVERY = FunctionBudget(
+    "webhook_delivery",
+    # One event's worst path: its trial read (once per trial and batch), the POST with every redirect hop at its worst
+    # (`provider_seconds`, each hop's URL check one name lookup), the attempt logged, and the retry or the deferral
+    # re-queued.
+    item_calls=(
+        "the trial's URLs, secret and expiry (GetItem)",
+        "attempt logged with its event (BatchWriteItem)",
+        "the attempt's unprocessed items again (BatchWriteItem)",
+        "retry or deferral re-queued (SQS SendMessage)",
+        "retry back-off when that failed (SQS ChangeMessageVisibility)",
+    ),
+    provider_seconds=WEBHOOK_REQUESTS * WEBHOOK_CALL.worst_seconds,
+    dns_lookups=WEBHOOK_REQUESTS,
+    batch_size=SQS_MAX_BATCH,
+    sure_items=2,
+    hand_back_calls=HAND_BACK_CALLS,
+)
 SWEEPER = FunctionBudget(
     "sweeper",
     item_calls=("record marked failed (UpdateItem / TransactWriteItems)",),
@@ -318,7 +348,7 @@ SWEEPER = FunctionBudget(
 
 BUDGETS: dict[str, FunctionBudget] = {
     budget.function: budget
-    for budget in (SEND, SIGNUP, DASHBOARD, MO_WEBHOOK, SMS_INBOUND, DELIVERY, DEAD_LETTERS, SWEEPER)
+    for budget in (SEND, SIGNUP, DASHBOARD, MO_WEBHOOK, SMS_INBOUND, DELIVERY, DEAD_LETTERS, WEBHOOK_DELIVERY, SWEEPER)
 }
 
 
@@ -337,6 +367,7 @@ __all__ = [
     "BUDGETS",
     "DEFAULT",
     "SMS_CALL",
+    "WEBHOOK_CALL",
     "CallLimits",
     "FunctionBudget",
     "for_function",

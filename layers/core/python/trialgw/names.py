@@ -131,6 +131,7 @@ WEBHOOK_EVENTS = QueueDef(
     logical="webhookEvents",
     env_var="TRIALGW_WEBHOOK_EVENTS_QUEUE_URL",
     local_name="trialgw-webhook-events",
+    visibility_timeout_seconds=budgets.WEBHOOK_DELIVERY.visibility_timeout_seconds,
 )
 QUEUES: tuple[QueueDef, ...] = (OUTBOUND, SMS_INBOUND, WEBHOOK_EVENTS)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -640,3 +640,61 @@ class WebhookLog(Protocol):
     def event(self, key_hash: str, event_id: str) -> WebhookEvent | None:
         """The trial's event `event_id` as first attempted (None: no attempt of it was logged, or it expired); raises
         StoreError."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTargets:
+    """What the webhook worker needs of a trial to send it one event (issue 18), read in one go: its URLs, its signing
+    secret (never logged: kept out of the repr) and whether it is still live."""
+
+    inbound_url: str | None
+    status_url: str | None
+    secret: str | None = field(repr=False)
+    expires_at: int
+    revoked: bool = False
+
+    def url_for(self, kind: WebhookKind) -> str | None:
+        """The URL an event of `kind` goes to (`WebhookKind.url_field`), None when the trial has none."""
+        return self.status_url if kind.url_field == "statusUrl" else self.inbound_url
+
+    def is_live(self, now: float) -> bool:
+        return not self.revoked and now < self.expires_at
+
+
+class WebhookTargetReader(Protocol):
+    """The webhook worker's read of a trial's webhooks (the trials table)."""
+
+    def targets(self, key_hash: str) -> WebhookTargets | None:
+        """The trial's URLs, secret and liveness in one read (None: no such trial); raises StoreError."""
+
+
+class WebhookCallFailure(StrEnum):
+    """Why a webhook call gave no answer to act on."""
+
+    # The URL, or a redirect's target, may not be called (`trialgw.webhook_urls`), or the redirect cannot be followed:
+    # trying again would not change it.
+    REFUSED = "refused"
+    # No answer: the name did not resolve in time, the connection failed or timed out, TLS failed, the answer timed
+    # out. May pass: retried.
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCallResult:
+    """What one POST of an event to a trial's URL (its redirects followed) came to."""
+
+    # The last HTTP status answered (a 3xx not followed included); None: no answer.
+    status: int | None
+    latency_ms: int
+    # The first bytes of the last answer's body (at most 1 KiB), as text.
+    answer: str = ""
+    # Why the call failed without an answer to act on (None: `status` says it all).
+    error: str | None = None
+    failure: WebhookCallFailure | None = None
+
+
+class WebhookPoster(Protocol):
+    """POSTs one event's exact bytes to a trial's URL, checking the URL (and each redirect's) before it connects."""
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookCallResult:
+        """The call's result; never raises for anything the receiver or the network does."""

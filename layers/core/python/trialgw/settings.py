@@ -455,6 +455,17 @@ class WebhookTargetSettings(TrialSettings):
     webhook_allow_loopback: bool = False
 
 
+class WebhookDeliverySettings(WebhookTargetSettings):
+    """The webhook worker (issue 18): where it reads a trial's webhooks (the trials table) and logs each attempt (the
+    messages table), the webhook queue it re-queues retries onto, and the retries' back-off: the first retry waits
+    `webhook_retry_base_seconds`, each later one twice the one before, at most 15 minutes (SQS's longest delay), for as
+    long as the trial is live."""
+
+    messages_table: str = names.MESSAGES.local_name
+    webhook_events_queue_url: str = ""
+    webhook_retry_base_seconds: int = Field(default=10, ge=1, le=900)
+
+
 class DashboardSettings(WebhookTargetSettings):
     """The dashboard API: the tables it reads, how many messages one page holds at most, and the webhooks' targets."""
 

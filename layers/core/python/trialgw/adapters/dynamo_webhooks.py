@@ -1,8 +1,9 @@
 """A trial's own webhooks (issue 18), kept on its trial item in the trials table.
 
 Attributes: `webhook_inbound_url`, `webhook_status_url`, `webhook_secret` and `webhook_secret_at` (when it was
-made). `config` reads the URLs and `webhook_secret_at` only (a projection: `hasSecret`); `signing_secret` (the
-delivery worker's) is the one method meant to hand the secret out. The table is encrypted at rest (AWS-managed KMS);
+made). `config` reads the URLs and `webhook_secret_at` only (a projection: `hasSecret`); `signing_secret` and
+`targets` (the webhook worker's: URLs, secret and the trial's expiry and status in one read) are the only methods
+meant to hand the secret out. The table is encrypted at rest (AWS-managed KMS);
 the secret is never logged, traced or returned by any read of the dashboard.
 Writes are conditional on the trial item existing and not being revoked, so a revoked key cannot reconfigure.
 """
@@ -17,7 +18,7 @@ from trialgw import names
 from trialgw.adapters.dynamo_conditions import condition_failed
 from trialgw.errors import StoreError
 from trialgw.models import TrialStatus
-from trialgw.ports import WebhookConfig
+from trialgw.ports import WebhookConfig, WebhookTargets
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,6 +28,9 @@ INBOUND_URL = "webhook_inbound_url"
 STATUS_URL = "webhook_status_url"
 SECRET = "webhook_secret"  # noqa: S105  # an attribute's name
 SECRET_AT = "webhook_secret_at"  # noqa: S105  # an attribute's name
+# The trial item's own attributes the webhook worker reads (trialgw.adapters.dynamo_trials writes them).
+EXPIRES_AT = "expires_at"
+STATUS = "status"
 
 
 def _key(key_hash: str) -> dict[str, Any]:
@@ -132,6 +136,24 @@ class DynamoWebhookConfigStore:
     def signing_secret(self, key_hash: str) -> str | None:
         item = self._read(key_hash, SECRET)
         return None if item is None else _text(item, SECRET)
+
+    def targets(self, key_hash: str) -> WebhookTargets | None:
+        """The webhook worker's read (issue 18): URLs, secret, expiry and status in one GetItem."""
+        item = self._read(key_hash, INBOUND_URL, STATUS_URL, SECRET, EXPIRES_AT, STATUS)
+        if item is None:
+            return None
+        try:
+            expires_at = int(item[EXPIRES_AT]["N"])
+        except (KeyError, TypeError, ValueError):
+            # A trial item always has its expiry; one without is taken for ended rather than sent to forever.
+            expires_at = 0
+        return WebhookTargets(
+            inbound_url=_text(item, INBOUND_URL),
+            status_url=_text(item, STATUS_URL),
+            secret=_text(item, SECRET),
+            expires_at=expires_at,
+            revoked=_text(item, STATUS) != TrialStatus.ACTIVE.value,
+        )
 
 
 __all__ = ["INBOUND_URL", "SECRET", "SECRET_AT", "STATUS_URL", "DynamoWebhookConfigStore"]
