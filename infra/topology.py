@@ -154,7 +154,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         "replies; applies status reports",
         settings_model=MoWebhookSettings,
         tables=INBOUND_TABLES,
-        sends_to=(names.OUTBOUND.logical,),
+        sends_to=(names.OUTBOUND.logical, names.WEBHOOK_EVENTS.logical),
         reads_webhook_secrets=True,
     ),
     FunctionDef(
@@ -162,7 +162,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="The SMS topics' queue: two-way SMS as the webhooks' messages are; SMS delivery events",
         settings_model=SmsInboundSettings,
         tables=INBOUND_TABLES,
-        sends_to=(names.OUTBOUND.logical,),
+        sends_to=(names.OUTBOUND.logical, names.WEBHOOK_EVENTS.logical),
         # Two-way SMS (end users' texts) and SMS delivery events (status reports of messages we sent), through the
         # queue both SMS topics are subscribed to.
         consumes=(names.SMS_INBOUND.logical,),
@@ -183,6 +183,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Hands queued messages to each channel's provider; records sent/failed; retries with back-off",
         settings_model=DeliverySettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE, names.IDEMPOTENCY.logical: Access.READ_WRITE},
+        # The status events of sends whose trial has a status webhook URL (issue 18).
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
         consumes=(names.OUTBOUND.logical,),
         reads_provider_secrets=True,
         sends_sms=True,

@@ -5,6 +5,7 @@ providers' reports take; nothing else can be reached."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,11 @@ def _post(local: LocalGateway, body: object) -> tuple[int, object]:
 
 def test_the_phone_reports_a_sandbox_send_read_and_sees_its_status(tmp_path: Path) -> None:
     entry = _delivered_send()
-    statuses = SandboxStatuses(DELIVERIES.entries, names.MESSAGES.local_name)
+    statuses = SandboxStatuses(
+        DELIVERIES.entries,
+        names.MESSAGES.local_name,
+        webhook_events_queue_url=os.environ[names.WEBHOOK_EVENTS.env_var],
+    )
     local = gateway(tmp_path, DELIVERIES, statuses)
     assert statuses.status(entry) == "delivered"
 
@@ -51,5 +56,13 @@ def test_the_phone_reports_a_sandbox_send_read_and_sees_its_status(tmp_path: Pat
 
 @pytest.mark.parametrize("body", [None, [], {"message_ids": "x"}, {"message_ids": [1]}])
 def test_a_malformed_read_is_400(tmp_path: Path, body: object) -> None:
-    local = gateway(tmp_path, DELIVERIES, SandboxStatuses(DELIVERIES.entries, names.MESSAGES.local_name))
+    local = gateway(
+        tmp_path,
+        DELIVERIES,
+        SandboxStatuses(
+            DELIVERIES.entries,
+            names.MESSAGES.local_name,
+            webhook_events_queue_url=os.environ[names.WEBHOOK_EVENTS.env_var],
+        ),
+    )
     assert _post(local, body)[0] == 400

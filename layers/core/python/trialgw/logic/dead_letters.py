@@ -114,7 +114,7 @@ def sweep_stale_queued(
             stale += 1
             logger.warning("stale queued record could not be marked failed", extra={"message_id": ref.message_id})
             continue
-        if moved:
+        if moved is not None:
             stale += 1
             failed += 1
             logger.error("stale queued record marked failed", extra={"message_id": ref.message_id, "queued_at": ref.at})
