@@ -194,6 +194,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Marks each accepted send that reached the delivery queue's dead-letter queue failed, once",
         settings_model=DeadLettersSettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE},
+        # The status events of sends whose trial has a status webhook URL (issue 18).
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
         consumes=(names.OUTBOUND.dead_letters,),
     ),
     FunctionDef(
@@ -201,6 +203,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Counts and fails sends still queued after the longest a delivery can take (StaleQueued)",
         settings_model=SweeperSettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE},
+        # The status events of sends whose trial has a status webhook URL (issue 18).
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
         schedule_minutes=5,
     ),
 )

@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     sms_outcomes,
     sns_via_sqs,
 )
+from tests.integration.test_dead_letters_handler import dead_letter_event
 from tests.integration.test_delivery_handler import PHONE, accepted_send, receive, record_of, run
 from tests.integration.test_mo_webhook_handler import _fixture, cm_event
 from tests.integration.test_status_reports import cm_report, cm_status_event
@@ -147,3 +148,17 @@ def test_a_providers_report_on_a_flagged_send_is_a_status_event(monkeypatch: pyt
     # Repeated: it moves nothing, and makes no event.
     invoke(mo, cm_status_event(cm_report(body["message_id"], "3", fixture="cm_status_failed.json")))
     assert webhook_events() == []
+
+
+def test_a_dead_lettered_send_of_a_trial_with_a_status_url_is_a_failed_event() -> None:
+    key = _with_status_url(make_trial((Channel.WHATSAPP, PHONE)))
+    accepted_send(key=key)
+    (message,) = receive(1)
+    body = json.loads(message["Body"])
+    assert body["status_webhook_ttl"] == int(record_of(body["message_id"])["ttl"]["N"])
+    event = dead_letter_event(json.dumps(body))
+    assert load_handler("dead_letters").handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    (failed,) = webhook_events()
+    assert (failed.kind, failed.key_hash) == (WebhookKind.STATUS, hash_key(key))
+    assert _msg(failed)["status"]["code"] == "3"
+    assert _msg(failed)["status"]["errorDescription"] == record_of(body["message_id"])["reason"]["S"]

@@ -271,13 +271,19 @@ def test_statuses_only_move_forward(deps, statuses):
 
 
 def test_a_dead_lettered_send_is_marked_failed_only_from_queued(statuses):
-    assert mark_dead_lettered(SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert mark_dead_lettered(
+        SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9, events=FakeWebhookEventQueue()
+    )
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == "moved to the dead-letter queue"
-    assert not mark_dead_lettered(REPLY, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert not mark_dead_lettered(
+        REPLY, "moved to the dead-letter queue", statuses=statuses, now=AT + 9, events=FakeWebhookEventQueue()
+    )
     # A record the provider has (sent), or whose last attempt said why it failed, keeps its status and reason.
     statuses.statuses[REF] = MessageStatus.SENT
-    assert not mark_dead_lettered(SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert not mark_dead_lettered(
+        SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9, events=FakeWebhookEventQueue()
+    )
     assert statuses.statuses[REF] is MessageStatus.SENT
 
 

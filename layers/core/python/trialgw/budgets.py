@@ -307,18 +307,26 @@ DELIVERY = FunctionBudget(
 )
 DEAD_LETTERS = FunctionBudget(
     "dead_letters",
-    item_calls=("record marked failed (UpdateItem / TransactWriteItems)",),
+    item_calls=(
+        "record marked failed (UpdateItem / TransactWriteItems)",
+        "its status event, for a trial with a status webhook URL (SQS SendMessage)",
+    ),
     batch_size=SQS_MAX_BATCH,
-    # Short items: a whole batch fits at its worst. Should time run short all the same, the records not started are
-    # reported failed (a dead-letter queue has no dead-letter queue to push them towards, and no URL to hand back to).
-    sure_items=SQS_MAX_BATCH,
+    # Short items: half a batch fits at its worst (a whole one when its status events are not all at their worst),
+    # within a timeout that keeps the delivery queue's visibility (shared by its dead-letter queue) at six of them.
+    # Should time run short, the records not started are reported failed and come back later (a dead-letter queue has
+    # no dead-letter queue to push them towards, and no URL to hand back to).
+    sure_items=SQS_MAX_BATCH // 2,
 )
 SWEEPER = FunctionBudget(
     "sweeper",
-    item_calls=("record marked failed (UpdateItem / TransactWriteItems)",),
+    item_calls=(
+        "record marked failed (UpdateItem / TransactWriteItems)",
+        "its status event, for a trial with a status webhook URL (SQS SendMessage)",
+    ),
     invocation_calls=("stale records found (Query on the status index)",),
     # Each run marks what its time allows (`items_within`); the next run, minutes later, takes the rest.
-    sure_items=20,
+    sure_items=10,
 )
 
 BUDGETS: dict[str, FunctionBudget] = {

@@ -538,6 +538,8 @@ class DeadLettersSettings(DeliveryAttempts):
     `failed` in the messages table."""
 
     messages_table: str = names.MESSAGES.local_name
+    # The status events of sends whose trial has a status webhook URL (issue 18).
+    webhook_events_queue_url: str = ""
 
 
 class SweeperSettings(DeliveryAttempts):
@@ -545,6 +547,8 @@ class SweeperSettings(DeliveryAttempts):
     can take, and marks them `failed`."""
 
     messages_table: str = names.MESSAGES.local_name
+    # The status events of sends whose trial has a status webhook URL (issue 18).
+    webhook_events_queue_url: str = ""
 
 
 _LOADED: dict[type[_Settings], _Settings] = {}

@@ -305,17 +305,23 @@ def _failed(
     return DeliveryOutcome.FAILED
 
 
-def mark_dead_lettered(message: OutboundMessage, reason: str, *, statuses: MessageStatusStore, now: int) -> bool:
+def mark_dead_lettered(
+    message: OutboundMessage, reason: str, *, statuses: MessageStatusStore, now: int, events: WebhookEventQueue
+) -> bool:
     """Marks a send that reached the dead-letter queue `failed` (its delivery never completed: a timeout, a crash, a
-    store that failed on every attempt); True when the record moved. Only a `queued` record moves: one already sent
-    (the provider has it) or failed (the last attempt said why) keeps its status and reason. Raises StoreError."""
+    store that failed on every attempt); True when the record moved, and then a flagged send makes its `failed` event
+    (`events`). Only a `queued` record moves: one already sent (the provider has it) or failed (the last attempt said
+    why) keeps its status and reason. Raises StoreError."""
     ref = _ref(message)
     if ref is None:
         return False
     moved = statuses.set_status(
         ref, MessageStatus.FAILED, at=now, reason=reason, only_from=frozenset({MessageStatus.QUEUED})
     )
-    return moved is not None
+    if moved is None:
+        return False
+    _status_event(message, ref, MessageStatus.FAILED, at=now, reason=reason, events=events)
+    return True
 
 
 __all__ = [
