@@ -80,8 +80,10 @@ EXPECTED: dict[str, Expected] = {
     "MO whitelist full": Expected(6),
     # Claim, trial read (none), reply counted, queued, claim completed.
     "MO with an invalid key": Expected(5),
-    # Claim, the sender's memberships, the record (one per live trial), claim completed.
-    "MO recorded (no key)": Expected(4),
+    # Claim, the sender's memberships, the record and the trial's inbound webhook event (issue 18; one each per live
+    # trial), claim completed. The event is queued whether or not the trial has an inbound URL: knowing would take
+    # the trial's read, a call too, on every recorded message; the webhook worker drops it instead.
+    "MO recorded (no key)": Expected(5),
     # Claim, memberships, the removal transaction (one per live trial), reply counted, queued, claim completed.
     "MO STOP": Expected(6),
     # The quota's conditional write (key, expiry, whitelist, quota in one), the message's record, the queue.

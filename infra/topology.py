@@ -158,7 +158,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         "replies; applies status reports",
         settings_model=MoWebhookSettings,
         tables=INBOUND_TABLES,
-        sends_to=(names.OUTBOUND.logical,),
+        sends_to=(names.OUTBOUND.logical, names.WEBHOOK_EVENTS.logical),
         reads_webhook_secrets=True,
     ),
     FunctionDef(
@@ -166,7 +166,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="The SMS topics' queue: two-way SMS as the webhooks' messages are; SMS delivery events",
         settings_model=SmsInboundSettings,
         tables=INBOUND_TABLES,
-        sends_to=(names.OUTBOUND.logical,),
+        sends_to=(names.OUTBOUND.logical, names.WEBHOOK_EVENTS.logical),
         # Two-way SMS (end users' texts) and SMS delivery events (status reports of messages we sent), through the
         # queue both SMS topics are subscribed to.
         consumes=(names.SMS_INBOUND.logical,),
@@ -187,6 +187,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Hands queued messages to each channel's provider; records sent/failed; retries with back-off",
         settings_model=DeliverySettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE, names.IDEMPOTENCY.logical: Access.READ_WRITE},
+        # The status events of sends whose trial has a status webhook URL (issue 18).
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
         consumes=(names.OUTBOUND.logical,),
         reads_provider_secrets=True,
         sends_sms=True,
@@ -196,6 +198,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Marks each accepted send that reached the delivery queue's dead-letter queue failed, once",
         settings_model=DeadLettersSettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE},
+        # The status events of sends whose trial has a status webhook URL (issue 18).
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
         consumes=(names.OUTBOUND.dead_letters,),
     ),
     FunctionDef(
@@ -219,6 +223,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Counts and fails sends still queued after the longest a delivery can take (StaleQueued)",
         settings_model=SweeperSettings,
         tables={names.MESSAGES.logical: Access.READ_WRITE},
+        # The status events of sends whose trial has a status webhook URL (issue 18).
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
         schedule_minutes=5,
     ),
 )

@@ -42,6 +42,8 @@ from trialgw.ports import (
     SendKeyState,
     SignupCount,
     SignupCounter,
+    StatusHook,
+    StatusMove,
     StoredMessage,
     TopSender,
     TrialStore,
@@ -80,6 +82,8 @@ class FakeTrialStore:
     counted: dict[str, set[str]] = field(default_factory=dict)
     # Join codes' hashes and the key hash each names, as their lookup items.
     joins: dict[str, str] = field(default_factory=dict)
+    # The trials with a status webhook URL (issue 18), as `webhook_status_url` on their item.
+    status_webhooks: set[str] = field(default_factory=set)
     fail_create: bool = False
     fail_delete: bool = False
     fail_state: bool = False
@@ -157,8 +161,9 @@ class FakeTrialStore:
         self.windows.append(capacity_window)
         if self.fail_take:
             raise StoreError("take failed")
+        hooked = key_hash in self.status_webhooks
         if message_id in self.counted.get(key_hash, set()):
-            return QuotaTake(taken=True, state=self._state(key_hash))
+            return QuotaTake(taken=True, state=self._state(key_hash), status_webhook=hooked)
         before = self._state(key_hash)
         if (
             before is None
@@ -171,7 +176,7 @@ class FakeTrialStore:
         counts = self.sent.setdefault(key_hash, {})
         counts[channel] = counts.get(channel, 0) + 1
         self.counted.setdefault(key_hash, set()).add(message_id)
-        return QuotaTake(taken=True, state=self._state(key_hash))
+        return QuotaTake(taken=True, state=self._state(key_hash), status_webhook=hooked)
 
     def give_back_quota(self, key_hash: str, channel: Channel, message_id: str, *, capacity_window: int) -> None:
         """Uncounts the message if it is counted; a message never counted (or given back already), a counter at
@@ -592,6 +597,8 @@ class FakeMessageStatusStore:
     pointers: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
     # The delivery lease on each record while an attempt holds it: (token, until when in epoch milliseconds).
     leases: dict[MessageRef, tuple[str, int]] = field(default_factory=dict)
+    # Flagged sends' records (issue 18): what a status write returns of them, as the adapter's ALL_NEW does.
+    hooks: dict[MessageRef, StatusHook] = field(default_factory=dict)
     released: list[MessageRef] = field(default_factory=list)
     fail_attempt: bool = False
     fail_status: bool = False
@@ -636,14 +643,14 @@ class FakeMessageStatusStore:
         provider_message_id: str | None = None,
         only_from: frozenset[MessageStatus] | None = None,
         lease_token: str | None = None,
-    ) -> bool:
+    ) -> StatusMove | None:
         if self.fail_status:
             raise StoreError("status failed")
         current = self.statuses.get(ref)
         if current not in STATUS_MOVES_FROM[status] or (only_from is not None and current not in only_from):
-            return False
+            return None
         if lease_token is not None and self.leases.get(ref, ("", 0))[0] != lease_token:
-            return False
+            return None
         self.statuses[ref] = status
         if status in (MessageStatus.SENT, MessageStatus.FAILED):
             self.leases.pop(ref, None)
@@ -652,7 +659,9 @@ class FakeMessageStatusStore:
             self.pointers[("id", ref.message_id)] = ref
             if provider and provider_message_id:
                 self.pointers[(provider, provider_message_id)] = ref
-        return True
+            # The adapter's `sent` write is a transaction with the pointers: it returns nothing of the record.
+            return StatusMove()
+        return StatusMove(hook=self.hooks.get(ref))
 
     def queued_before(self, cutoff: int, *, limit: int) -> list[MessageRef]:
         if self.fail_query:

@@ -20,6 +20,7 @@ from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.sqs_batches import QueueRecord, process_within_budget
 from trialgw.adapters.sqs_outbound import read_outbound
+from trialgw.adapters.sqs_webhook_events import SqsWebhookEventQueue
 from trialgw.logic.dead_letters import DEAD_LETTERED_METRIC, DeadLetterDeps, settle_dead_letter
 from trialgw.observability import lambda_entry, logger, metrics
 from trialgw.settings import DeadLettersSettings
@@ -31,7 +32,12 @@ def _settings() -> DeadLettersSettings:
 
 @cache
 def _deps() -> DeadLetterDeps:
-    return DeadLetterDeps(statuses=DynamoMessageLog(aws.dynamodb(), _settings().messages_table), clock=time.time)
+    settings = _settings()
+    return DeadLetterDeps(
+        statuses=DynamoMessageLog(aws.dynamodb(), settings.messages_table),
+        clock=time.time,
+        webhook_events=SqsWebhookEventQueue(aws.sqs(), settings.webhook_events_queue_url),
+    )
 
 
 def _record(record: QueueRecord) -> str:
@@ -49,6 +55,6 @@ def _record(record: QueueRecord) -> str:
 
 @lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # A dead letter is started only while the remaining time covers it (trialgw.budgets.DEAD_LETTERS: a whole batch
-    # does); one not started is reported failed and comes back later.
+    # A dead letter is started only while the remaining time covers it (trialgw.budgets.DEAD_LETTERS: half a batch at
+    # its worst, a whole one as a rule); one not started is reported failed and comes back later.
     return process_within_budget(event, context, _record, budget=budgets.DEAD_LETTERS, sqs=None, queue_url=None)

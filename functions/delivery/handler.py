@@ -37,6 +37,7 @@ from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
 from trialgw.adapters.sqs_batches import QueueRecord, attempt_number, hand_back_with, process_within_budget
 from trialgw.adapters.sqs_outbound import outbound_from_json
+from trialgw.adapters.sqs_webhook_events import SqsWebhookEventQueue
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
     DeliveryDeps,
@@ -77,6 +78,7 @@ def _deps() -> DeliveryDeps:
         providers=providers_for(settings),
         statuses=DynamoMessageLog(aws.dynamodb(), settings.messages_table),
         clock=time.time,
+        webhook_events=SqsWebhookEventQueue(aws.sqs(), settings.webhook_events_queue_url),
         backoff_base_seconds=settings.delivery_backoff_base_seconds,
     )
 
@@ -217,7 +219,8 @@ def _carried_sent(record: QueueRecord) -> SentStatus | None:
 
 
 def _write_sent(message: OutboundMessage, sent: SentStatus) -> str:
-    record_sent(message, sent, statuses=_deps().statuses)
+    deps = _deps()
+    record_sent(message, sent, statuses=deps.statuses, events=deps.webhook_events)
     return DeliveryOutcome.SENT.value
 
 

@@ -86,7 +86,8 @@ def _cm_secret_matches(secret: str) -> bool:
 
 
 def _apply(reports: list[StatusReport], *, provider: ProviderName) -> int:
-    return apply_reports(_statuses(), reports, now=_now(), provider=provider.value)
+    # A flagged send's move goes to its trial's status webhook, on the queue the inbound events take.
+    return apply_reports(_statuses(), reports, now=_now(), provider=provider.value, events=_deps().webhook_events)
 
 
 def get_meta() -> Response[str]:

@@ -62,7 +62,9 @@ def _notification(body: str) -> str:
     report = parse_sms_delivery_event(notification)
     if report is not None:
         # A delivery event of an SMS we sent (the configuration set's topic), not an end user's text.
-        apply_reports(_statuses(), [report], now=_now(), provider=ProviderName.AWS_SMS.value)
+        apply_reports(
+            _statuses(), [report], now=_now(), provider=ProviderName.AWS_SMS.value, events=_deps().webhook_events
+        )
         return "status"
     try:
         message = parse_sns_sms(notification, received_at=_now())

@@ -19,6 +19,7 @@ from trialgw import budgets, names
 from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.sqs_webhook_events import SqsWebhookEventQueue
 from trialgw.logic.dead_letters import SweepDeps, sweep_stale_queued
 from trialgw.logic.delivery import max_delivery_seconds
 from trialgw.observability import lambda_entry, logger
@@ -34,8 +35,10 @@ def _settings() -> SweeperSettings:
 
 @cache
 def _deps() -> SweepDeps:
-    log = DynamoMessageLog(aws.dynamodb(), _settings().messages_table)
-    return SweepDeps(queued=log, statuses=log, clock=time.time)
+    settings = _settings()
+    log = DynamoMessageLog(aws.dynamodb(), settings.messages_table)
+    events = SqsWebhookEventQueue(aws.sqs(), settings.webhook_events_queue_url)
+    return SweepDeps(queued=log, statuses=log, clock=time.time, webhook_events=events)
 
 
 def stale_after_seconds() -> int:

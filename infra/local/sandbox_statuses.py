@@ -4,7 +4,8 @@ showed it.
 `read` goes through `apply_reports`, the one path real providers' status reports take, found by provider and the
 sandbox's id as a webhook's report is. Only a message the sandbox delivered can be reported: the id must be in this
 process's sandbox log (`DELIVERIES`), and the report names the sandbox's own id, which only a send the sandbox took
-has; no other record can be reached from here.
+has; no other record can be reached from here. A flagged send's `read` makes its trial's status event (issue 18) on the
+webhook queue, as a provider's report does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_messages import DynamoMessageLog
+from trialgw.adapters.sqs_webhook_events import SqsWebhookEventQueue
 from trialgw.errors import StoreError
 from trialgw.logic.status_reports import apply_reports
 from trialgw.providers.port import ProviderName
@@ -28,10 +30,12 @@ class SandboxStatuses:
         deliveries: Callable[[], Sequence[SandboxDelivery]],
         messages_table: str,
         *,
+        webhook_events_queue_url: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._deliveries = deliveries
         self._table = messages_table
+        self._webhook_events_queue_url = webhook_events_queue_url
         self._clock = clock
 
     def _store(self) -> DynamoMessageLog:
@@ -65,7 +69,8 @@ class SandboxStatuses:
         ]
         if not reports:
             return 0
-        return apply_reports(self._store(), reports, now=now, provider=ProviderName.SANDBOX.value)
+        events = SqsWebhookEventQueue(aws.sqs(), self._webhook_events_queue_url)
+        return apply_reports(self._store(), reports, now=now, provider=ProviderName.SANDBOX.value, events=events)
 
 
 __all__ = ["SandboxStatuses"]

@@ -132,7 +132,11 @@ def main() -> int:
             mo=_mo_simulator(functions, resources, moto),
             outbound=lambda: moto.peek(outbound_queue),
             deliveries=DELIVERIES.entries,
-            statuses=SandboxStatuses(DELIVERIES.entries, table_names(os.environ)[names.MESSAGES.logical]),
+            statuses=SandboxStatuses(
+                DELIVERIES.entries,
+                table_names(os.environ)[names.MESSAGES.logical],
+                webhook_events_queue_url=resources.queue(names.WEBHOOK_EVENTS.logical).url,
+            ),
             aws=LocalAws(endpoint=moto_endpoint, region=REGION, tables=table_names(os.environ)),
             trial=trial_rules(TrialSettings.from_env(os.environ)),
         )

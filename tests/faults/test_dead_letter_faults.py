@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from tests.cm_requests import cm_send_body
+from tests.fakes import FakeWebhookEventQueue
 from tests.faults.conftest import (
     MAX_ATTEMPTS,
     PHONE,
@@ -198,10 +199,14 @@ def test_a_dead_letter_that_never_reaches_its_consumer_is_found_and_failed_by_th
     log = DynamoMessageLog(world.ddb, names.MESSAGES.local_name)
     now = time.time()
     # Not yet past the deadline: a delivery may still be under way.
-    early = sweep_stale_queued(stale_after_seconds=deadline, limit=10, deps=SweepDeps(log, log, clock=lambda: now))
+    early = sweep_stale_queued(
+        stale_after_seconds=deadline,
+        limit=10,
+        deps=SweepDeps(log, log, clock=lambda: now, webhook_events=FakeWebhookEventQueue()),
+    )
     assert (early.stale, early.failed) == (0, 0)
 
-    later = SweepDeps(log, log, clock=lambda: now + deadline + 1)
+    later = SweepDeps(log, log, clock=lambda: now + deadline + 1, webhook_events=FakeWebhookEventQueue())
     swept = sweep_stale_queued(stale_after_seconds=deadline, limit=10, deps=later)
 
     assert (swept.stale, swept.failed) == (1, 1)

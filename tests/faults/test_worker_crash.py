@@ -100,8 +100,8 @@ def worker_main() -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(self.real, name)
 
-        def set_status(self, ref: Any, status: MessageStatus, **kwargs: Any) -> bool:
-            moved: bool = self.real.set_status(ref, status, **kwargs)
+        def set_status(self, ref: Any, status: MessageStatus, **kwargs: Any) -> Any:
+            moved = self.real.set_status(ref, status, **kwargs)
             if status is MessageStatus.SENT:
                 counts["marked"] += 1
                 die_if("after-mark", counts["marked"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
-from tests.fakes import FakeClock, FakeMessageStatusStore
+from tests.fakes import FakeClock, FakeMessageStatusStore, FakeWebhookEventQueue
 from trialgw.errors import StoreError
 from trialgw.logic.dead_letters import (
     DeadLetterDeps,
@@ -17,7 +20,8 @@ from trialgw.logic.dead_letters import (
 )
 from trialgw.models import Channel
 from trialgw.observability import metrics
-from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
+from trialgw.ports import MessageRef, MessageStatus, OutboundMessage, StatusHook
+from trialgw.webhook_events import WebhookKind
 
 AT = 1_800_000_000
 REF = MessageRef(key_hash="k" * 64, at=AT, message_id="m-1")
@@ -56,7 +60,7 @@ def test_the_reasons_say_what_happened_in_words_a_developer_reads() -> None:
 
 
 def test_a_dead_lettered_send_is_marked_failed_once_with_the_reason(statuses, emitted) -> None:
-    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600))
+    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=FakeWebhookEventQueue())
     assert settle_dead_letter(SEND, max_attempts=5, deps=deps) is DeadLetterOutcome.FAILED
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == dead_letter_reason(5)
@@ -70,13 +74,13 @@ def test_a_dead_lettered_send_is_marked_failed_once_with_the_reason(statuses, em
 @pytest.mark.parametrize("status", [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED])
 def test_a_record_that_moved_on_keeps_its_status(statuses, status) -> None:
     statuses.statuses[REF] = status
-    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600))
+    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=FakeWebhookEventQueue())
     assert settle_dead_letter(SEND, max_attempts=5, deps=deps) is DeadLetterOutcome.ALREADY_FINAL
     assert statuses.statuses[REF] is status
 
 
 def test_a_dead_lettered_reply_has_no_record_and_is_counted(statuses, emitted) -> None:
-    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600))
+    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=FakeWebhookEventQueue())
     assert settle_dead_letter(REPLY, max_attempts=5, deps=deps) is DeadLetterOutcome.REPLY
     assert statuses.statuses[REF] is MessageStatus.QUEUED
     assert (emitted("DeadLettered"), emitted("MessageFailed")) == (1, 0)
@@ -85,11 +89,15 @@ def test_a_dead_lettered_reply_has_no_record_and_is_counted(statuses, emitted) -
 def test_a_record_that_cannot_be_written_raises_so_the_dead_letter_is_retried(statuses) -> None:
     statuses.fail_status = True
     with pytest.raises(StoreError):
-        settle_dead_letter(SEND, max_attempts=5, deps=DeadLetterDeps(statuses=statuses, clock=FakeClock(AT)))
+        settle_dead_letter(
+            SEND,
+            max_attempts=5,
+            deps=DeadLetterDeps(statuses=statuses, clock=FakeClock(AT), webhook_events=FakeWebhookEventQueue()),
+        )
 
 
 def _sweep(statuses: FakeMessageStatusStore, now: int) -> SweepDeps:
-    return SweepDeps(queued=statuses, statuses=statuses, clock=FakeClock(now))
+    return SweepDeps(queued=statuses, statuses=statuses, clock=FakeClock(now), webhook_events=FakeWebhookEventQueue())
 
 
 def test_the_sweeper_fails_only_what_is_queued_past_the_deadline(emitted) -> None:
@@ -150,3 +158,52 @@ def test_a_store_that_cannot_be_read_fails_the_run(statuses) -> None:
     statuses.fail_query = True
     with pytest.raises(StoreError):
         sweep_stale_queued(stale_after_seconds=810, limit=100, deps=_sweep(statuses, AT + 1000))
+
+
+# Issue 18: a `failed` written here is a flagged send's status event too, as delivery's own.
+
+
+def test_a_dead_lettered_flagged_send_makes_its_failed_event_once(statuses) -> None:
+    queue = FakeWebhookEventQueue()
+    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=queue)
+    flagged = dataclasses.replace(SEND, reference="order42", status_webhook_ttl=AT + 9999)
+    assert settle_dead_letter(flagged, max_attempts=5, deps=deps) is DeadLetterOutcome.FAILED
+    (event,) = queue.events
+    assert (event.kind, event.key_hash, event.ttl) == (WebhookKind.STATUS, "k" * 64, AT + 9999)
+    msg = json.loads(event.payload)["messages"]["msg"]
+    assert (msg["reference"], msg["status"]["code"], msg["status"]["errorDescription"]) == (
+        "order42",
+        "3",
+        dead_letter_reason(5),
+    )
+    # Handed out again: nothing moves, no second event.
+    assert settle_dead_letter(flagged, max_attempts=5, deps=deps) is DeadLetterOutcome.ALREADY_FINAL
+    assert len(queue.queued) == 1
+
+
+def test_a_dead_lettered_unflagged_send_makes_no_event(statuses) -> None:
+    queue = FakeWebhookEventQueue()
+    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=queue)
+    assert settle_dead_letter(SEND, max_attempts=5, deps=deps) is DeadLetterOutcome.FAILED
+    assert queue.queued == []
+
+
+def test_the_sweepers_failed_is_a_flagged_sends_event_from_its_record() -> None:
+    statuses, queue = FakeMessageStatusStore(), FakeWebhookEventQueue()
+    flagged, plain = MessageRef("k" * 64, AT, "m-flagged"), MessageRef("k" * 64, AT + 1, "m-plain")
+    for ref in (flagged, plain):
+        statuses.add(ref)
+    statuses.hooks[flagged] = StatusHook(to="+31612345678", reference=None, ttl=AT + 9999)
+    deps = SweepDeps(queued=statuses, statuses=statuses, clock=FakeClock(AT + 1000), webhook_events=queue)
+    assert sweep_stale_queued(stale_after_seconds=810, limit=100, deps=deps).failed == 2
+    (event,) = queue.events
+    msg = json.loads(event.payload)["messages"]["msg"]
+    assert (msg["to"], msg["reference"], msg["status"]["errorCode"]) == ("+31612345678", "", stale_reason(810))
+
+
+def test_a_failing_webhook_queue_never_stops_the_dead_letters_or_the_sweep(statuses) -> None:
+    queue = FakeWebhookEventQueue(fail=True)
+    deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=queue)
+    flagged = dataclasses.replace(SEND, status_webhook_ttl=AT + 9999)
+    assert settle_dead_letter(flagged, max_attempts=5, deps=deps) is DeadLetterOutcome.FAILED
+    assert statuses.statuses[REF] is MessageStatus.FAILED

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.fakes import FakeClock, FakeMessageStatusStore, FakeProvider
+from tests.fakes import FakeClock, FakeMessageStatusStore, FakeProvider, FakeWebhookEventQueue
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import (
     DeliveryDeps,
@@ -19,10 +21,10 @@ from trialgw.logic.delivery import (
     max_delivery_seconds,
     record_sent,
 )
-from trialgw.logic.status_reports import apply_report
+from trialgw.logic.status_reports import apply_report as apply_report_to
 from trialgw.models import Channel
 from trialgw.observability import metrics
-from trialgw.ports import MessageRef, MessageStatus, OutboundMessage
+from trialgw.ports import MessageRef, MessageStatus, OutboundMessage, StatusMove
 from trialgw.providers.port import DeliveryFailed, ProviderName, SmsSenders
 from trialgw.providers.registry import providers_for
 from trialgw.providers.sandbox.delivery import SandboxLog, SandboxProvider
@@ -45,6 +47,11 @@ LEASE_END = (AT + 35) * 1000
 REPLY = OutboundMessage(channel=Channel.SMS, to="+31612345678", text="Whitelisted", kind="reply", message_id="r")
 
 
+def apply_report(statuses: FakeMessageStatusStore, status: MessageStatus, **where: Any) -> bool:
+    """A status report applied, its events (none here: these records are not flagged) to a queue of their own."""
+    return apply_report_to(statuses, status, events=FakeWebhookEventQueue(), **where)
+
+
 @pytest.fixture
 def provider() -> FakeProvider:
     return FakeProvider()
@@ -59,7 +66,12 @@ def statuses() -> FakeMessageStatusStore:
 
 @pytest.fixture
 def deps(provider: FakeProvider, statuses: FakeMessageStatusStore) -> DeliveryDeps:
-    return DeliveryDeps(providers=lambda _channel: provider, statuses=statuses, clock=FakeClock(AT + 5))
+    return DeliveryDeps(
+        providers=lambda _channel: provider,
+        statuses=statuses,
+        clock=FakeClock(AT + 5),
+        webhook_events=FakeWebhookEventQueue(),
+    )
 
 
 def test_a_send_is_delivered_and_marked_sent_with_the_provider_id(deps, provider, statuses):
@@ -110,7 +122,9 @@ def emitted():
 
 def test_a_channel_not_configured_fails_at_once_is_counted_for_its_alarm_and_not_retried(statuses, emitted) -> None:
     providers = providers_for(DeliverySettings(provider_whatsapp="cm"))
-    deps = DeliveryDeps(providers=providers, statuses=statuses, clock=FakeClock(AT + 5))
+    deps = DeliveryDeps(
+        providers=providers, statuses=statuses, clock=FakeClock(AT + 5), webhook_events=FakeWebhookEventQueue()
+    )
     # On the first attempt of five: a permanent failure, consumed, never handed to the sandbox.
     assert (
         deliver(SEND, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END).outcome is DeliveryOutcome.FAILED
@@ -175,7 +189,7 @@ def test_a_sent_status_that_cannot_be_written_is_handed_back_to_write_later(deps
     again = SentStatus.from_json(result.unrecorded.to_json())
     assert again == result.unrecorded
     statuses.fail_status = False
-    record_sent(SEND, again, statuses=statuses)
+    record_sent(SEND, again, statuses=statuses, events=FakeWebhookEventQueue())
     assert statuses.statuses[REF] is MessageStatus.SENT
     assert statuses.details[REF]["provider_message_id"] == result.unrecorded.provider_message_id
     assert len(provider.delivered) == 1
@@ -216,7 +230,7 @@ def test_a_lease_that_ran_out_is_taken_over_and_its_holder_cannot_write_sent(dep
     statuses.add(REF)
     statuses.leases[REF] = ("later", LEASE_END)
     sent = SentStatus("sandbox", "sandbox-9", AT + 6)
-    record_sent(SEND, sent, statuses=statuses, lease_token="crashed")
+    record_sent(SEND, sent, statuses=statuses, events=FakeWebhookEventQueue(), lease_token="crashed")
     assert statuses.statuses[REF] is MessageStatus.QUEUED
 
 
@@ -236,7 +250,9 @@ def test_an_unexpected_error_ends_the_lease_and_a_release_that_fails_is_only_log
     def broken(_channel: Channel) -> FakeProvider:
         raise RuntimeError("a bug")
 
-    broken_deps = DeliveryDeps(providers=broken, statuses=statuses, clock=deps.clock)
+    broken_deps = DeliveryDeps(
+        providers=broken, statuses=statuses, clock=deps.clock, webhook_events=FakeWebhookEventQueue()
+    )
     with pytest.raises(RuntimeError):
         deliver(SEND, attempt=1, max_attempts=5, deps=broken_deps, lease_until_ms=LEASE_END)
     assert (statuses.released, statuses.leases) == ([REF], {})
@@ -255,13 +271,19 @@ def test_statuses_only_move_forward(deps, statuses):
 
 
 def test_a_dead_lettered_send_is_marked_failed_only_from_queued(statuses):
-    assert mark_dead_lettered(SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert mark_dead_lettered(
+        SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9, events=FakeWebhookEventQueue()
+    )
     assert statuses.statuses[REF] is MessageStatus.FAILED
     assert statuses.details[REF]["reason"] == "moved to the dead-letter queue"
-    assert not mark_dead_lettered(REPLY, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert not mark_dead_lettered(
+        REPLY, "moved to the dead-letter queue", statuses=statuses, now=AT + 9, events=FakeWebhookEventQueue()
+    )
     # A record the provider has (sent), or whose last attempt said why it failed, keeps its status and reason.
     statuses.statuses[REF] = MessageStatus.SENT
-    assert not mark_dead_lettered(SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9)
+    assert not mark_dead_lettered(
+        SEND, "moved to the dead-letter queue", statuses=statuses, now=AT + 9, events=FakeWebhookEventQueue()
+    )
     assert statuses.statuses[REF] is MessageStatus.SENT
 
 
@@ -290,7 +312,9 @@ def test_back_off_doubles_up_to_fifteen_minutes(attempt, seconds):
 
 def test_the_provider_is_chosen_per_channel(statuses):
     by_channel = {channel: FakeProvider(name=ProviderName.SANDBOX) for channel in Channel}
-    deps = DeliveryDeps(providers=by_channel.__getitem__, statuses=statuses, clock=FakeClock(AT))
+    deps = DeliveryDeps(
+        providers=by_channel.__getitem__, statuses=statuses, clock=FakeClock(AT), webhook_events=FakeWebhookEventQueue()
+    )
     deliver(REPLY, attempt=1, max_attempts=5, deps=deps, lease_until_ms=LEASE_END)
     assert by_channel[Channel.SMS].delivered == [REPLY]
     assert by_channel[Channel.WHATSAPP].delivered == []
@@ -338,7 +362,12 @@ def test_two_copies_of_a_message_share_its_attempts_so_the_last_is_the_last_for_
 
 def _sandbox_deps(statuses: FakeMessageStatusStore) -> DeliveryDeps:
     sandbox = SandboxProvider(SandboxLog().append, sms_senders=SmsSenders("CMTrial"), clock=FakeClock(AT + 5))
-    return DeliveryDeps(providers=lambda _channel: sandbox, statuses=statuses, clock=FakeClock(AT + 5))
+    return DeliveryDeps(
+        providers=lambda _channel: sandbox,
+        statuses=statuses,
+        clock=FakeClock(AT + 5),
+        webhook_events=FakeWebhookEventQueue(),
+    )
 
 
 def test_the_sandbox_reports_a_send_delivered_through_the_status_path_once_it_is_sent(statuses):
@@ -362,7 +391,7 @@ def test_a_report_that_came_first_is_not_moved_back_by_the_sandboxs(statuses):
 class _ReportsFail(FakeMessageStatusStore):
     """Records `sent`, then fails every later status write (the report's)."""
 
-    def set_status(self, ref: MessageRef, status: MessageStatus, **kwargs: object) -> bool:
+    def set_status(self, ref: MessageRef, status: MessageStatus, **kwargs: object) -> StatusMove | None:
         if status is not MessageStatus.SENT:
             raise StoreError("report failed")
         return super().set_status(ref, status, **kwargs)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from tests.fakes import (
     FakeReplyLimiter,
     FakeSendKeys,
     FakeTrialStore,
+    FakeWebhookEventQueue,
     FakeWhitelisting,
     FakeWhitelistStore,
 )
@@ -121,7 +122,9 @@ def test_the_key_sent_on_it_whitelists_its_account(telegram: Channel) -> None:
     trials, outbound = FakeTrialStore(), FakeOutboundQueue()
     whitelist, messages, replies = FakeWhitelistStore(), FakeMessageLog(), FakeReplyLimiter()
     whitelisting = FakeWhitelisting(whitelist, messages, replies)
-    deps = InboundDeps(trials, whitelist, messages, outbound, replies, FakeClock(NOW), whitelisting)
+    deps = InboundDeps(
+        trials, whitelist, messages, outbound, replies, FakeClock(NOW), whitelisting, FakeWebhookEventQueue()
+    )
     key = _trial(trials)
     (message,) = parse_cm_mo({**mo, "message": {"text": key}}, received_at=NOW)
     assert (message.channel, message.sender) == (telegram, ACCOUNT)

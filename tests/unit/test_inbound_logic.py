@@ -9,6 +9,7 @@ from tests.fakes import (
     FakeOutboundQueue,
     FakeReplyLimiter,
     FakeTrialStore,
+    FakeWebhookEventQueue,
     FakeWhitelisting,
     FakeWhitelistStore,
 )
@@ -16,9 +17,11 @@ from trialgw.errors import DependencyUnavailable
 from trialgw.join_codes import hash_join_code, join_code, join_text
 from trialgw.keys import KEY_PLACEHOLDER, hash_key, new_key
 from trialgw.logic.inbound import InboundDeps, InboundOutcome, handle_inbound, reply_message_id
+from trialgw.logic.webhook_forwarding import event_id
 from trialgw.models import Channel, InboundMessage, Trial, TrialStatus
 from trialgw.observability import metrics
 from trialgw.settings import MoWebhookSettings
+from trialgw.webhook_events import WebhookEvent, WebhookKind
 
 NOW = 1_800_000_000
 SETTINGS = MoWebhookSettings(site_url="https://trial.example.com")
@@ -35,6 +38,7 @@ def deps() -> InboundDeps:
         replies=replies,
         clock=FakeClock(NOW),
         whitelisting=FakeWhitelisting(whitelist, messages, replies),
+        webhook_events=FakeWebhookEventQueue(),
     )
 
 
@@ -469,3 +473,75 @@ def test_an_unknown_or_ended_trials_code_is_explained_and_changes_nothing(deps, 
     assert handle_inbound(_mo(join_text(key)), SETTINGS, deps) is InboundOutcome.INVALID_KEY
     assert deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678") == []
     assert "That join code is invalid or has expired" in deps.outbound.queued[-1].text
+
+
+# The trial's own webhook events (issue 18): a message recorded for a trial is that trial's `inbound` event.
+
+
+def _events(deps: InboundDeps) -> list[WebhookEvent]:
+    return deps.webhook_events.events  # type: ignore[attr-defined,no-any-return]
+
+
+def test_a_recorded_message_is_one_inbound_event_per_trial_it_is_recorded_for(deps):
+    first, second = _trial(deps), _trial(deps, expires_at=NOW + 7200)
+    handle_inbound(_mo(first), SETTINGS, deps)
+    handle_inbound(_mo(join_text(second)), SETTINGS, deps)
+    # Joining (by key or code) is the gateway's business: no event.
+    assert _events(deps) == []
+    message = _mo("Grüße, see you at 5")
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.RECORDED
+    events = _events(deps)
+    recorded = {m.key_hash: m for m in deps.messages.recorded if m.text == "Grüße, see you at 5"}
+    assert {e.key_hash for e in events} == {hash_key(first), hash_key(second)} == set(recorded)
+    for event in events:
+        record = recorded[event.key_hash]
+        assert event.kind is WebhookKind.INBOUND
+        # The dashboard's CM MO JSON, compact; the record's expiry; an id made of the trial and the message.
+        assert json.loads(event.payload) == json.loads(record.payload)
+        assert json.loads(event.payload)["message"]["text"] == "Grüße, see you at 5"
+        assert event.ttl == record.ttl
+        assert event.event_id == event_id(event.key_hash, record.message_id)
+        assert event.created_at_ms // 1000 == NOW
+    assert events[0].ttl != events[1].ttl
+
+
+def test_a_providers_retry_of_a_recorded_message_makes_the_same_event_again(deps):
+    key = _trial(deps)
+    handle_inbound(_mo(key), SETTINGS, deps)
+    message = _mo("hello")
+    deps.messages.fail_complete = True
+    handle_inbound(message, SETTINGS, deps)
+    deps.messages.fail_complete = False
+    deps.clock.now = NOW + SETTINGS.inbound_lease_seconds + 1
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.RECORDED
+    first, again = _events(deps)
+    assert first.event_id == again.event_id
+    assert first.payload == again.payload
+
+
+@pytest.mark.parametrize("text", ["STOP", "stop!"])
+def test_stop_keys_codes_and_strangers_make_no_event(deps, text):
+    key = _trial(deps)
+    assert handle_inbound(_mo("hello"), SETTINGS, deps) is InboundOutcome.JOIN_HINT
+    assert handle_inbound(_mo(key), SETTINGS, deps) is InboundOutcome.WHITELISTED
+    assert handle_inbound(_mo(key), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert handle_inbound(_mo(join_text(key)), SETTINGS, deps) is InboundOutcome.ALREADY_WHITELISTED
+    assert handle_inbound(_mo(new_key()), SETTINGS, deps) is InboundOutcome.INVALID_KEY
+    assert handle_inbound(_mo(text), SETTINGS, deps) is InboundOutcome.STOPPED
+    assert _events(deps) == []
+
+
+def test_a_failing_webhook_queue_loses_the_event_never_the_message(deps):
+    key = _trial(deps)
+    handle_inbound(_mo(key), SETTINGS, deps)
+    deps.webhook_events.fail = True
+    metrics.clear_metrics()
+    message = _mo("hello")
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.RECORDED
+    assert [m.text for m in deps.messages.recorded][-1] == "hello"
+    assert _events(deps) == []
+    # Processed: the claim is completed, not released for a provider's retry.
+    assert deps.messages.released == []
+    assert handle_inbound(message, SETTINGS, deps) is InboundOutcome.DUPLICATE
+    assert sum(metrics.metric_set.get("WebhookEventsNotQueued", {}).get("Value", [])) == 1
+    metrics.clear_metrics()

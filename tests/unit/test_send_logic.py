@@ -928,6 +928,21 @@ def test_accepted_whatsapp_message(world):
     assert queued.rich_content == rich
 
 
+def test_a_send_of_a_trial_with_a_status_url_is_flagged_for_its_status_events(world):
+    # Issue 18: the quota's write says whether the trial has a status webhook URL; only then do the record and the
+    # queued message carry what the status events need (the reference, the expiry).
+    plain, hooked = _trial(world, (Channel.WHATSAPP, PHONE)), _trial(world, (Channel.WHATSAPP, PHONE))
+    world.trials.status_webhooks.add(hash_key(hooked))
+    assert _send(world, plain, reference="order-1").status == 200
+    assert _send(world, hooked, reference="order-2").status == 200
+    unflagged, flagged = world.messages.recorded
+    assert (unflagged.status_webhook, unflagged.reference) == (False, None)
+    assert (flagged.status_webhook, flagged.reference) == (True, "order-2")
+    first, second = world.outbound.queued
+    assert first.status_webhook_ttl is None
+    assert second.status_webhook_ttl == flagged.ttl == EXPIRES + SETTINGS.expired_retention_seconds
+
+
 def test_accepted_record_never_holds_the_key(world):
     key = _trial(world, (Channel.WHATSAPP, PHONE))
     assert _send(world, None, body_key=key.upper()).status == 200

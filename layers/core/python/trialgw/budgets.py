@@ -265,9 +265,11 @@ DASHBOARD = FunctionBudget(
     dns_lookups=2,
     serves_api=True,
 )
-# One inbound message; a sender in up to two live trials. A key's message writes at most three transactions: the
-# whitelisting (with its record and reply count), one more round of it without what failed its condition, or, already
-# whitelisted, the record and count in one (and one more round); `dynamo_whitelisting.ATTEMPTS` keeps it so.
+# One inbound message; a sender in up to two live trials (a message recorded for both: claim, memberships, each
+# trial's record and its webhook event (issue 18), claim completed, 7 as well). A key's message writes at most three
+# transactions: the whitelisting (with its record and reply count), one more round of it without what failed its
+# condition, or, already whitelisted, the record and count in one (and one more round); `dynamo_whitelisting.ATTEMPTS`
+# keeps it so.
 INBOUND_ITEM_CALLS = (
     "claim on the provider's message id (UpdateItem)",
     "trial read, or the sender's memberships (GetItem / Query)",
@@ -299,11 +301,14 @@ SMS_INBOUND = FunctionBudget(
 DELIVERY = FunctionBudget(
     "delivery",
     # The worst path per message. The sandbox's success path is as long: leased, sent, then its `delivered` report
-    # located (GetItem) and applied (UpdateItem), and never a release or a back-off after it.
+    # located (GetItem) and applied (UpdateItem), and never a release or a back-off after it. A send whose trial has a
+    # status webhook URL (issue 18) adds its status event after the status write: a last failure's is the third call
+    # below (no release follows it); the sandbox's two (`sent`, `delivered`) make its path 6 calls, 18 s at their
+    # worst, within one item's 4 calls and provider request (20 s), since the sandbox makes no provider request.
     item_calls=(
         "attempt counted and the record leased (UpdateItem)",
         "status recorded: sent or failed (UpdateItem / TransactWriteItems)",
-        "lease released, or an unrecorded sent handed back (UpdateItem / SQS SendMessage)",
+        "lease released, an unrecorded sent handed back, or the status event queued (UpdateItem / SQS SendMessage)",
         "retry back-off (SQS ChangeMessageVisibility)",
     ),
     provider_seconds=provider_worst_seconds(),
@@ -314,11 +319,16 @@ DELIVERY = FunctionBudget(
 )
 DEAD_LETTERS = FunctionBudget(
     "dead_letters",
-    item_calls=("record marked failed (UpdateItem / TransactWriteItems)",),
+    item_calls=(
+        "record marked failed (UpdateItem / TransactWriteItems)",
+        "its status event, for a trial with a status webhook URL (SQS SendMessage)",
+    ),
     batch_size=SQS_MAX_BATCH,
-    # Short items: a whole batch fits at its worst. Should time run short all the same, the records not started are
-    # reported failed (a dead-letter queue has no dead-letter queue to push them towards, and no URL to hand back to).
-    sure_items=SQS_MAX_BATCH,
+    # Short items: half a batch fits at its worst (a whole one when its status events are not all at their worst),
+    # within a timeout that keeps the delivery queue's visibility (shared by its dead-letter queue) at six of them.
+    # Should time run short, the records not started are reported failed and come back later (a dead-letter queue has
+    # no dead-letter queue to push them towards, and no URL to hand back to).
+    sure_items=SQS_MAX_BATCH // 2,
 )
 WEBHOOK_DELIVERY = FunctionBudget(
     "webhook_delivery",
@@ -340,10 +350,13 @@ WEBHOOK_DELIVERY = FunctionBudget(
 )
 SWEEPER = FunctionBudget(
     "sweeper",
-    item_calls=("record marked failed (UpdateItem / TransactWriteItems)",),
+    item_calls=(
+        "record marked failed (UpdateItem / TransactWriteItems)",
+        "its status event, for a trial with a status webhook URL (SQS SendMessage)",
+    ),
     invocation_calls=("stale records found (Query on the status index)",),
     # Each run marks what its time allows (`items_within`); the next run, minutes later, takes the rest.
-    sure_items=20,
+    sure_items=10,
 )
 
 BUDGETS: dict[str, FunctionBudget] = {

@@ -82,6 +82,9 @@ class QuotaTake:
 
     taken: bool
     state: TrialState | None
+    # Whether the trial has a status webhook URL (issue 18), read from the same write: only then does the send's
+    # record carry what its status events are made of, so a trial without one costs no AWS call more.
+    status_webhook: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +241,10 @@ class LoggedMessage:
     at_ms: int | None = None
     reason: str | None = None
     error_code: int | None = None
+    # A send of a trial with a status webhook URL when it was accepted (issue 18): its status moves make status
+    # events, from the record's recipient, the developer's `reference` (kept on the record for them) and `ttl`.
+    status_webhook: bool = False
+    reference: str | None = None
 
 
 # The status of a refused send attempt on a trial's list (never a delivery status: nothing moves it).
@@ -409,6 +416,9 @@ class OutboundMessage:
     rich_content: dict[str, object] | None = None
     # The record's time in milliseconds (None: a message queued before records had them).
     at_ms: int | None = None
+    # Set for a send whose trial had a status webhook URL when it was accepted (issue 18): the expiry (`ttl`, the
+    # record's) its status events carry. None: its status moves make no events.
+    status_webhook_ttl: int | None = None
 
 
 class OutboundQueue(Protocol):
@@ -470,6 +480,24 @@ class AttemptClaim:
     lease_until_ms: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StatusHook:
+    """What the status events of a flagged send (`LoggedMessage.status_webhook`) are made of, from its record."""
+
+    to: str
+    reference: str | None
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMove:
+    """A status write that moved a record. `hook`: what its status event is made of, when the record is a flagged send
+    and the write returned it; every write does but `sent`'s (one transaction with its pointers, which returns
+    nothing), whose caller, delivery, has the same from the message (`OutboundMessage.status_webhook_ttl`)."""
+
+    hook: StatusHook | None = None
+
+
 class MessageStatusStore(Protocol):
     def begin_attempt(self, ref: MessageRef, *, now_ms: int, lease_until_ms: int) -> AttemptClaim:
         """Counts one delivery attempt on the record and leases it to this call until `lease_until_ms`, in one
@@ -491,9 +519,9 @@ class MessageStatusStore(Protocol):
         provider_message_id: str | None = None,
         only_from: frozenset[MessageStatus] | None = None,
         lease_token: str | None = None,
-    ) -> bool:
+    ) -> StatusMove | None:
         """Moves the record to `status` if `STATUS_MOVES_FROM` allows it (and, given `only_from`, only from those of
-        its statuses; given `lease_token`, only while that lease is held); False when it did not. Moving to `sent` or
+        its statuses; given `lease_token`, only while that lease is held); None when it did not. Moving to `sent` or
         `failed` ends any delivery lease. Moving to `sent` with a provider id also records where status reports find
         the message (`locate`). Raises StoreError."""
 

@@ -389,6 +389,8 @@ class InboundSettings(TrialSettings):
     whitelist_table: str = names.WHITELIST.local_name
     messages_table: str = names.MESSAGES.local_name
     outbound_queue_url: str = ""
+    # The trial's own webhook events (issue 18): recorded messages', and the status reports' of flagged sends.
+    webhook_events_queue_url: str = ""
     # Automatic replies (whitelisted, why not, join hint, STOP) per sender over a rolling window. 5 an hour covers a
     # person's busiest real hour (join, re-send, STOP, re-join, one mistyped key) and caps what 20 dead keys from one
     # number cost at 5 replies.
@@ -532,6 +534,8 @@ class DeliverySettings(DeliveryAttempts):
     messages_table: str = names.MESSAGES.local_name
     idempotency_table: str = names.IDEMPOTENCY.local_name
     outbound_queue_url: str = ""
+    # The status events of sends whose trial has a status webhook URL (issue 18).
+    webhook_events_queue_url: str = ""
 
     @property
     def trial_sms_sender(self) -> str:
@@ -545,6 +549,8 @@ class DeadLettersSettings(DeliveryAttempts):
     `failed` in the messages table."""
 
     messages_table: str = names.MESSAGES.local_name
+    # The status events of sends whose trial has a status webhook URL (issue 18).
+    webhook_events_queue_url: str = ""
 
 
 class SweeperSettings(DeliveryAttempts):
@@ -552,6 +558,8 @@ class SweeperSettings(DeliveryAttempts):
     can take, and marks them `failed`."""
 
     messages_table: str = names.MESSAGES.local_name
+    # The status events of sends whose trial has a status webhook URL (issue 18).
+    webhook_events_queue_url: str = ""
 
 
 _LOADED: dict[type[_Settings], _Settings] = {}

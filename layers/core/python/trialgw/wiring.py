@@ -12,8 +12,9 @@ from trialgw.adapters.dynamo_trials import DynamoTrialStore
 from trialgw.adapters.dynamo_whitelist import DynamoWhitelistStore
 from trialgw.adapters.dynamo_whitelisting import DynamoWhitelisting
 from trialgw.adapters.sqs_outbound import SqsOutboundQueue
+from trialgw.adapters.sqs_webhook_events import SqsWebhookEventQueue
 from trialgw.logic.inbound import InboundDeps
-from trialgw.ports import MessageStatusStore
+from trialgw.ports import MessageStatusStore, WebhookEventQueue
 from trialgw.settings import InboundSettings
 
 
@@ -31,7 +32,13 @@ def inbound_deps(settings: InboundSettings) -> InboundDeps:
         replies=replies,
         clock=time.time,
         whitelisting=DynamoWhitelisting(dynamodb, whitelist, messages, replies),
+        webhook_events=webhook_events(settings),
     )
+
+
+def webhook_events(settings: InboundSettings) -> WebhookEventQueue:
+    """Where the trial's webhook events go (issue 18): recorded messages', and status reports' (`status_store`)."""
+    return SqsWebhookEventQueue(aws.sqs(), settings.webhook_events_queue_url)
 
 
 def status_store(settings: InboundSettings) -> MessageStatusStore:
@@ -39,4 +46,4 @@ def status_store(settings: InboundSettings) -> MessageStatusStore:
     return DynamoMessageLog(aws.dynamodb(), settings.messages_table)
 
 
-__all__ = ["inbound_deps", "status_store"]
+__all__ = ["inbound_deps", "status_store", "webhook_events"]

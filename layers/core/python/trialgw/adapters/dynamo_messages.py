@@ -25,6 +25,8 @@ from trialgw.ports import (
     MessagePage,
     MessageRef,
     MessageStatus,
+    StatusHook,
+    StatusMove,
     StoredMessage,
 )
 
@@ -51,6 +53,10 @@ AT_MS_ATTRIBUTE = "at_ms"
 ERROR_CODE_ATTRIBUTE = "error_code"
 # A refused send attempt's record says so here, not in `status`.
 OUTCOME_ATTRIBUTE = "outcome"
+# On a send of a trial with a status webhook URL (issue 18): the flag, and the developer's `reference` its status
+# events carry.
+STATUS_WEBHOOK_ATTRIBUTE = "status_webhook"
+REFERENCE_ATTRIBUTE = "reference"
 
 
 class DynamoMessageLog:
@@ -193,7 +199,7 @@ class DynamoMessageLog:
     def record_put(self, message: LoggedMessage) -> dict[str, Any]:
         """The record's conditional put, on its own (`record`) or in a transaction (`DynamoWhitelisting`): the
         first write wins, so a condition that fails means "recorded already"."""
-        item = {
+        item: dict[str, Any] = {
             **self._message_key(message),
             "direction": {"S": message.direction},
             "channel": {"S": str(message.channel)},
@@ -217,6 +223,10 @@ class DynamoMessageLog:
             item["reason"] = {"S": message.reason}
         if message.error_code is not None:
             item[ERROR_CODE_ATTRIBUTE] = {"N": str(message.error_code)}
+        if message.status_webhook:
+            item[STATUS_WEBHOOK_ATTRIBUTE] = {"BOOL": True}
+        if message.reference is not None:
+            item[REFERENCE_ATTRIBUTE] = {"S": message.reference}
         return {
             "TableName": self._table,
             "Item": item,
@@ -343,7 +353,7 @@ class DynamoMessageLog:
         provider_message_id: str | None = None,
         only_from: frozenset[MessageStatus] | None = None,
         lease_token: str | None = None,
-    ) -> bool:
+    ) -> StatusMove | None:
         sets = ["#status = :status", "#status_at = :at"]
         values: dict[str, dict[str, str]] = {":status": {"S": status.value}, ":at": {"N": str(at)}}
         extra = {"reason": reason, "provider": provider, "provider_message_id": provider_message_id}
@@ -353,7 +363,7 @@ class DynamoMessageLog:
                 values[f":{attribute}"] = {"S": value}
         allowed = sorted(STATUS_MOVES_FROM[status] if only_from is None else STATUS_MOVES_FROM[status] & only_from)
         if not allowed:
-            return False
+            return None
         values.update({f":from{index}": {"S": previous.value} for index, previous in enumerate(allowed)})
         condition = f"#status IN ({', '.join(f':from{index}' for index in range(len(allowed)))})"
         attribute_names = {"#status": "status", "#status_at": "status_at"}
@@ -381,15 +391,16 @@ class DynamoMessageLog:
                 items: list[Any] = [{"Update": update}]
                 items += [{"Put": {"TableName": self._table, "Item": pointer}} for pointer in pointers]
                 self._client.transact_write_items(TransactItems=items)
-            else:
-                self._client.update_item(**update)
+                return StatusMove()
+            # The record as moved, in the same call: a flagged send's status event is made of it (issue 18).
+            answer = self._client.update_item(**update, ReturnValues="ALL_NEW")
         except ClientError as error:
             if condition_failed(error) or first_condition_failed(error):
-                return False
+                return None
             raise StoreError(f"could not update the message status: {type(error).__name__}") from error
         except BotoCoreError as error:
             raise StoreError(f"could not update the message status: {type(error).__name__}") from error
-        return True
+        return StatusMove(hook=_status_hook(answer.get("Attributes", {})))
 
     @staticmethod
     def _pointers(
@@ -472,6 +483,18 @@ class DynamoMessageLog:
 
 # Status reports arrive within days (SMS delivery receipts: up to 72 hours); the trial lives one.
 POINTER_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _status_hook(item: dict[str, Any]) -> StatusHook | None:
+    """What a flagged send's status event is made of, from its record; None for any other record."""
+    if item.get(STATUS_WEBHOOK_ATTRIBUTE, {}).get("BOOL") is not True:
+        return None
+    reference = item.get(REFERENCE_ATTRIBUTE, {}).get("S")
+    return StatusHook(
+        to=item["counterpart"]["S"],
+        reference=reference if isinstance(reference, str) else None,
+        ttl=int(item[names.TTL_ATTRIBUTE]["N"]),
+    )
 
 
 def _number(item: dict[str, Any], name: str, default: int) -> int:

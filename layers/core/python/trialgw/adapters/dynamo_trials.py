@@ -30,6 +30,7 @@ from trialgw.adapters.dynamo_conditions import (
     condition_failed,
     error_code,
 )
+from trialgw.adapters.dynamo_webhooks import STATUS_URL
 from trialgw.channels import channels
 from trialgw.errors import JoinCodeTaken, StoreError
 from trialgw.keys import trial_id
@@ -250,12 +251,14 @@ class DynamoTrialStore:
                 old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
                 if old is not None and message_id in old.get(COUNTED_ATTRIBUTE, {}).get("SS", []):
                     # An earlier attempt of this very write counted the message; only its answer was lost.
-                    return QuotaTake(taken=True, state=_state(old))
+                    return QuotaTake(taken=True, state=_state(old), status_webhook=STATUS_URL in old)
                 return QuotaTake(taken=False, state=_state(old) if old else None)
             raise StoreError(f"could not count the message: {type(error).__name__}") from error
         except BotoCoreError as error:
             raise StoreError(f"could not count the message: {type(error).__name__}") from error
-        return QuotaTake(taken=True, state=_state(answer["Attributes"]))
+        attributes = answer["Attributes"]
+        # The trial item as written holds its webhook URLs too: whether it has a status URL costs no call more.
+        return QuotaTake(taken=True, state=_state(attributes), status_webhook=STATUS_URL in attributes)
 
     def give_back_quota(self, key_hash: str, channel: Channel, message_id: str, *, capacity_window: int) -> None:
         with ConditionalWrite("give back the message"):

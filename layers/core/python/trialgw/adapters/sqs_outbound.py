@@ -45,6 +45,7 @@ def outbound_from_json(body: dict[str, Any]) -> OutboundMessage:
         reference=body.get("reference"),
         rich_content=body.get("rich_content"),
         at_ms=int(body["at_ms"]) if body.get("at_ms") is not None else None,
+        status_webhook_ttl=int(body["status_webhook_ttl"]) if body.get("status_webhook_ttl") is not None else None,
     )
 
 

@@ -11,6 +11,9 @@ often the dead-letter queue hands the message out. Replies to end users have no 
 `max_delivery_seconds`. Whatever it finds was lost by some path (a dead letter that never reached its consumer, a
 record whose message never reached the queue); it is counted (the `StaleQueued` metric, which has an alarm) and
 marked `failed`, so the developer's dashboard never shows a message waiting for ever.
+
+Either `failed` of a send whose trial had a status webhook URL when it was accepted is that trial's `status` event
+(issue 18), like delivery's own, best effort: one SQS SendMessage after the write.
 """
 
 from __future__ import annotations
@@ -21,8 +24,18 @@ from enum import StrEnum
 
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import mark_dead_lettered
+from trialgw.logic.webhook_forwarding import StatusChange, forward, status_event
 from trialgw.observability import logger, metrics
-from trialgw.ports import Clock, MessageStatus, MessageStatusStore, OutboundMessage, QueuedMessages
+from trialgw.ports import (
+    Clock,
+    MessageRef,
+    MessageStatus,
+    MessageStatusStore,
+    OutboundMessage,
+    QueuedMessages,
+    StatusMove,
+    WebhookEventQueue,
+)
 
 DEAD_LETTERED_METRIC = "DeadLettered"
 STALE_METRIC = "StaleQueued"
@@ -59,6 +72,8 @@ def stale_reason(stale_after_seconds: int) -> str:
 class DeadLetterDeps:
     statuses: MessageStatusStore
     clock: Clock
+    # The trial's own status webhook events (issue 18), of flagged sends only.
+    webhook_events: WebhookEventQueue
 
 
 def settle_dead_letter(message: OutboundMessage, *, max_attempts: int, deps: DeadLetterDeps) -> DeadLetterOutcome:
@@ -69,7 +84,8 @@ def settle_dead_letter(message: OutboundMessage, *, max_attempts: int, deps: Dea
     if message.kind != "send":
         logger.warning("dead-lettered reply: not delivered to the end user", extra=extra)
         return DeadLetterOutcome.REPLY
-    if not mark_dead_lettered(message, dead_letter_reason(max_attempts), statuses=deps.statuses, now=int(deps.clock())):
+    reason, now = dead_letter_reason(max_attempts), int(deps.clock())
+    if not mark_dead_lettered(message, reason, statuses=deps.statuses, now=now, events=deps.webhook_events):
         logger.info("dead-lettered send already final", extra=extra)
         return DeadLetterOutcome.ALREADY_FINAL
     metrics.add_metric(name="MessageFailed", unit="Count", value=1)
@@ -82,6 +98,8 @@ class SweepDeps:
     queued: QueuedMessages
     statuses: MessageStatusStore
     clock: Clock
+    # The trial's own status webhook events (issue 18), of flagged sends only (the moved record says).
+    webhook_events: WebhookEventQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +132,26 @@ def sweep_stale_queued(
             stale += 1
             logger.warning("stale queued record could not be marked failed", extra={"message_id": ref.message_id})
             continue
-        if moved:
+        if moved is not None:
             stale += 1
             failed += 1
             logger.error("stale queued record marked failed", extra={"message_id": ref.message_id, "queued_at": ref.at})
+            _stale_event(ref, moved, at=now, reason=reason, events=deps.webhook_events)
         # Not moved: the index lagged a status change that already took it out of `queued`; not stale.
     metrics.add_metric(name=STALE_METRIC, unit="Count", value=stale)
     if failed:
         metrics.add_metric(name="MessageFailed", unit="Count", value=failed)
     return SweepResult(stale=stale, failed=failed)
+
+
+def _stale_event(ref: MessageRef, moved: StatusMove, *, at: int, reason: str, events: WebhookEventQueue) -> None:
+    """A flagged send's `failed` event, from the record the write returned (the sweeper has no message)."""
+    hook = moved.hook
+    if hook is not None:
+        change = StatusChange(
+            ref.key_hash, ref.message_id, hook.to, hook.reference, MessageStatus.FAILED, at, reason, hook.ttl
+        )
+        forward(events, status_event(change))
 
 
 __all__ = [

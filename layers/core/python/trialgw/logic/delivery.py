@@ -11,6 +11,11 @@ ends the lease and raises `RetryLater`, so SQS redelivers the message after a ba
 record `failed` and raises `GiveUp`, which sends the message to the dead-letter queue: no accepted message ever just
 disappears. A permanent failure is recorded `failed` and consumed. Replies to end users have no record (the worker
 keeps a claim of its own for them).
+
+A send whose trial had a status webhook URL when it was accepted (`OutboundMessage.status_webhook_ttl`, issue 18)
+makes a `status` event once its `sent` or final `failed` is written (and the sandbox's `delivered` report one more,
+through the status reports' path): one SQS SendMessage each, best effort, after the write, so an event that cannot be
+queued never makes a message fail or be sent again.
 """
 
 from __future__ import annotations
@@ -23,9 +28,18 @@ from enum import StrEnum
 
 from trialgw.errors import DependencyUnavailable, StoreError
 from trialgw.logic.status_reports import apply_reports
+from trialgw.logic.webhook_forwarding import StatusChange, forward, status_event
 from trialgw.models import Channel
 from trialgw.observability import logger, metrics
-from trialgw.ports import AttemptState, Clock, MessageRef, MessageStatus, MessageStatusStore, OutboundMessage
+from trialgw.ports import (
+    AttemptState,
+    Clock,
+    MessageRef,
+    MessageStatus,
+    MessageStatusStore,
+    OutboundMessage,
+    WebhookEventQueue,
+)
 from trialgw.providers.port import NOT_CONFIGURED, Delivered, DeliveryFailed, Provider
 
 BACKOFF_BASE_SECONDS = 10
@@ -99,6 +113,8 @@ class DeliveryDeps:
     providers: Callable[[Channel], Provider]
     statuses: MessageStatusStore
     clock: Clock
+    # The trial's own status webhook events (issue 18), of flagged sends only.
+    webhook_events: WebhookEventQueue
     backoff_base_seconds: float = BACKOFF_BASE_SECONDS
 
 
@@ -177,7 +193,7 @@ def deliver(
     logger.info("message sent", extra={"channel": message.channel.value, "provider": delivered.provider.value})
     sent = SentStatus(delivered.provider.value, delivered.provider_message_id, int(deps.clock()))
     try:
-        record_sent(message, sent, statuses=deps.statuses, lease_token=token)
+        record_sent(message, sent, statuses=deps.statuses, events=deps.webhook_events, lease_token=token)
     except StoreError:
         # The channel has the message: a retry must not send it again, only write what happened. The lease stays
         # until its end, so no other receive sends it again meanwhile.
@@ -194,7 +210,13 @@ def _apply_answer_reports(delivered: Delivered, deps: DeliveryDeps) -> None:
     if not delivered.reports:
         return
     try:
-        apply_reports(deps.statuses, list(delivered.reports), now=int(deps.clock()), provider=delivered.provider.value)
+        apply_reports(
+            deps.statuses,
+            list(delivered.reports),
+            now=int(deps.clock()),
+            provider=delivered.provider.value,
+            events=deps.webhook_events,
+        )
     except DependencyUnavailable:
         logger.warning("the provider's status report could not be recorded", extra={"provider": delivered.provider})
 
@@ -211,14 +233,20 @@ def _release(ref: MessageRef | None, token: str | None, statuses: MessageStatusS
 
 
 def record_sent(
-    message: OutboundMessage, sent: SentStatus, *, statuses: MessageStatusStore, lease_token: str | None = None
+    message: OutboundMessage,
+    sent: SentStatus,
+    *,
+    statuses: MessageStatusStore,
+    events: WebhookEventQueue,
+    lease_token: str | None = None,
 ) -> None:
     """Records a send as `sent` (replies have no record); given `lease_token`, only while that lease holds (a later
     holder of the record writes its own). A record that has moved on (a status report came first, or an earlier write
-    landed although its answer was lost) keeps its status. Raises StoreError."""
+    landed although its answer was lost) keeps its status. A flagged send that moved makes its `sent` event
+    (`events`). Raises StoreError."""
     ref = _ref(message)
     if ref is not None:
-        statuses.set_status(
+        moved = statuses.set_status(
             ref,
             MessageStatus.SENT,
             at=sent.at,
@@ -226,6 +254,26 @@ def record_sent(
             provider_message_id=sent.provider_message_id,
             lease_token=lease_token,
         )
+        if moved is not None:
+            _status_event(message, ref, MessageStatus.SENT, at=sent.at, reason=None, events=events)
+
+
+def _status_event(
+    message: OutboundMessage,
+    ref: MessageRef,
+    status: MessageStatus,
+    *,
+    at: int,
+    reason: str | None,
+    events: WebhookEventQueue,
+) -> None:
+    """A flagged send's status event (none for any other message), from the message itself: the `sent` write, a
+    transaction, returns nothing of the record."""
+    ttl = message.status_webhook_ttl
+    if ttl is None:
+        return
+    change = StatusChange(ref.key_hash, ref.message_id, message.to, message.reference, status, at, reason, ttl)
+    forward(events, status_event(change))
 
 
 def _failed(
@@ -243,7 +291,9 @@ def _failed(
         raise RetryLater(failure.reason, backoff_seconds(attempt, deps.backoff_base_seconds))
     reason = failure.reason if not failure.transient else f"gave up after {attempt} attempts: {failure.reason}"
     if ref is not None:
-        deps.statuses.set_status(ref, MessageStatus.FAILED, at=int(deps.clock()), reason=reason)
+        at = int(deps.clock())
+        if deps.statuses.set_status(ref, MessageStatus.FAILED, at=at, reason=reason) is not None:
+            _status_event(message, ref, MessageStatus.FAILED, at=at, reason=reason, events=deps.webhook_events)
     metrics.add_metric(name="MessageFailed", unit="Count", value=1)
     if failure.code == NOT_CONFIGURED:
         # The operator's to fix (its alarm says how), not the developer's: counted apart from refusals.
@@ -255,16 +305,23 @@ def _failed(
     return DeliveryOutcome.FAILED
 
 
-def mark_dead_lettered(message: OutboundMessage, reason: str, *, statuses: MessageStatusStore, now: int) -> bool:
+def mark_dead_lettered(
+    message: OutboundMessage, reason: str, *, statuses: MessageStatusStore, now: int, events: WebhookEventQueue
+) -> bool:
     """Marks a send that reached the dead-letter queue `failed` (its delivery never completed: a timeout, a crash, a
-    store that failed on every attempt); True when the record moved. Only a `queued` record moves: one already sent
-    (the provider has it) or failed (the last attempt said why) keeps its status and reason. Raises StoreError."""
+    store that failed on every attempt); True when the record moved, and then a flagged send makes its `failed` event
+    (`events`). Only a `queued` record moves: one already sent (the provider has it) or failed (the last attempt said
+    why) keeps its status and reason. Raises StoreError."""
     ref = _ref(message)
     if ref is None:
         return False
-    return statuses.set_status(
+    moved = statuses.set_status(
         ref, MessageStatus.FAILED, at=now, reason=reason, only_from=frozenset({MessageStatus.QUEUED})
     )
+    if moved is None:
+        return False
+    _status_event(message, ref, MessageStatus.FAILED, at=now, reason=reason, events=events)
+    return True
 
 
 __all__ = [

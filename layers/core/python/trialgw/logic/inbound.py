@@ -19,6 +19,10 @@ the retry finds the sender whitelisted: it records again (the same item, first w
 once. Already whitelisted or full, the transaction writes nothing (a failed condition cancels all of it); then the
 record and the count are one more transaction (already whitelisted: six calls), or the count alone (full: six).
 
+Any other message from a whitelisted sender is recorded for each live trial it is whitelisted for, and each record
+makes that trial's `inbound` webhook event (issue 18): one SQS SendMessage more per record, best effort (a queue that
+fails loses the event, never the message: `trialgw.logic.webhook_forwarding`).
+
 Every automatic reply counts against a limit per sender (channel + address) over a rolling window; above it the
 message is processed all the same, only nothing is sent back, so a stranger's stream of dead keys costs at most
 the limit in paid replies.
@@ -38,6 +42,7 @@ from trialgw.errors import DependencyUnavailable, QueueError, StoreError
 from trialgw.join_codes import find_join_code, hash_join_code
 from trialgw.keys import hash_key, redact_keys
 from trialgw.logic.stamps import MillisStamps
+from trialgw.logic.webhook_forwarding import forward, inbound_event
 from trialgw.mo_json import to_cm_mo_json
 from trialgw.models import Channel, InboundMessage, InboundOutcome
 from trialgw.observability import logger, mask_phone, metrics
@@ -51,6 +56,7 @@ from trialgw.ports import (
     ReplyCount,
     ReplyLimiter,
     TrialStore,
+    WebhookEventQueue,
     Whitelisting,
     WhitelistOutcome,
     WhitelistStore,
@@ -74,6 +80,8 @@ class InboundDeps:
     clock: Clock
     # Whitelists, records and counts the reply in one write (the whitelisting path's calls, module docstring).
     whitelisting: Whitelisting
+    # The trial's own webhook events (issue 18): each message recorded for a trial goes to its inbound URL.
+    webhook_events: WebhookEventQueue
     # The time a message is recorded at, in milliseconds: what orders it among the trial's messages.
     stamps: MillisStamps = field(default_factory=MillisStamps)
 
@@ -289,7 +297,21 @@ def _logged(message: InboundMessage, key_hash: str, expires_at: int, settings: I
 def _record(
     message: InboundMessage, key_hash: str, expires_at: int, settings: InboundSettings, deps: InboundDeps
 ) -> None:
-    deps.messages.record(_logged(message, key_hash, expires_at, settings))
+    logged = _logged(message, key_hash, expires_at, settings)
+    deps.messages.record(logged)
+    # Once recorded, the trial's inbound webhook gets it (one SQS SendMessage more; the worker drops it when the trial
+    # has no inbound URL). A provider's retry records the same item and makes the same event (its id is derived).
+    # The key's, the join code's and STOP's messages make none: they are the gateway's business, not the trial's.
+    forward(
+        deps.webhook_events,
+        inbound_event(
+            key_hash=key_hash,
+            message_id=logged.message_id,
+            payload=logged.payload,
+            at_ms=message.received_at_ms if message.received_at_ms is not None else message.received_at * 1000,
+            ttl=logged.ttl,
+        ),
+    )
 
 
 def _reply_count(message: InboundMessage, now: int, settings: InboundSettings) -> ReplyCount:

@@ -184,12 +184,21 @@ def _checked(request: SendRequest, settings: SendSettings, deps: SendDeps, messa
     counted = _Counted(
         key_hash, plan.channel, message.message_id, window_start(message.at, settings.capacity_window_seconds)
     )
-    state, taken = _take(counted, plan, now, settings, deps)
+    state, taken, status_webhook = _take(counted, plan, now, settings, deps)
     if state is None or not taken or not state.trial.is_usable(now):
         refused = _once_key_is_good(request, state, now, settings, lambda good: _not_taken(good, plan))
         return _noted(refused, request, state=state, message=message, deps=deps, settings=settings)
     # Accepted: recorded and queued (or all of it undone), counted toward capacity.
-    _queue(request, plan, state, message, deps, counted=counted, retention=settings.expired_retention_seconds)
+    _queue(
+        request,
+        plan,
+        state,
+        message,
+        deps,
+        counted=counted,
+        retention=settings.expired_retention_seconds,
+        status_webhook=status_webhook,
+    )
     deps.breaker.count_accepted()
     logger.info("send accepted", extra={"channel": plan.channel.value, "to": mask_phone(plan.recipient)})
     allowance = Allowance.of(state, settings)
@@ -281,7 +290,8 @@ def _not_taken(state: TrialState, plan: _Plan) -> Objection:
 
 def _take(
     counted: _Counted, plan: _Plan, now: int, settings: SendSettings, deps: SendDeps
-) -> tuple[TrialState | None, bool]:
+) -> tuple[TrialState | None, bool, bool]:
+    """The quota's write: the trial after it, whether it was taken, and whether the trial has a status webhook URL."""
     try:
         take = deps.trials.take_quota(
             counted.key_hash,
@@ -296,7 +306,7 @@ def _take(
         # The write may have counted the message although its answer was lost: undo exactly that, if it did.
         _give_back(counted, deps)
         raise
-    return take.state, take.taken
+    return take.state, take.taken, take.status_webhook
 
 
 # The checks of the request alone, in the table's order. Each says what it objects to, or None.
@@ -524,9 +534,13 @@ def _queue(
     *,
     counted: _Counted,
     retention: int,
+    status_webhook: bool,
 ) -> None:
-    """Records the message as queued and puts it on the delivery queue; on failure undoes both and the quota."""
+    """Records the message as queued and puts it on the delivery queue; on failure undoes both and the quota. A send
+    of a trial with a status webhook URL (`status_webhook`, issue 18) is flagged on both, with what its status events
+    need (the developer's reference on the record, the expiry on the message)."""
     key_hash, message_id = state.trial.key_hash, counted.message_id
+    ttl = state.trial.expires_at + retention
     record = LoggedMessage(
         key_hash=key_hash,
         direction="outbound",
@@ -537,8 +551,10 @@ def _queue(
         at_ms=message.at_ms,
         message_id=message_id,
         payload=json.dumps({"request": _as_cm_json(request, plan.channel), **plan.explain}, ensure_ascii=False),
-        ttl=state.trial.expires_at + retention,
+        ttl=ttl,
         status="queued",
+        status_webhook=status_webhook,
+        reference=request.reference if status_webhook else None,
     )
     try:
         deps.messages.record(record)
@@ -562,6 +578,7 @@ def _queue(
                 reference=request.reference,
                 # A channel that carries no rich content (SMS) gets the text only; the others what was checked.
                 rich_content=request.rich_content if spec_of(plan.channel).rich_kinds else None,
+                status_webhook_ttl=ttl if status_webhook else None,
             )
         )
     except QueueError:
