@@ -640,3 +640,13 @@ class WebhookLog(Protocol):
     def event(self, key_hash: str, event_id: str) -> WebhookEvent | None:
         """The trial's event `event_id` as first attempted (None: no attempt of it was logged, or it expired); raises
         StoreError."""
+
+
+class WebhookSendLimit(Protocol):
+    """How many events a person may ask for by hand (the dashboard's test events and replays) per trial and window, so
+    its buttons cannot flood a third party's URL (issue 18). Webhook traffic never touches the trial's quotas."""
+
+    def take(self, key_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
+        """Counts one event in the window starting at `window_start` (epoch seconds) in one conditional write, only
+        while fewer than `limit` were counted in it and the trial is active; False when refused (nothing counted).
+        Raises StoreError."""
