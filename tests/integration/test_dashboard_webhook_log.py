@@ -39,7 +39,7 @@ def queued() -> list[WebhookEvent]:
     """Every event on the webhook queue (taken off it)."""
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=names.WEBHOOK_EVENTS.local_name)["QueueUrl"]
-    events = []
+    events: list[WebhookEvent] = []
     while True:
         answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         messages = answer.get("Messages", [])

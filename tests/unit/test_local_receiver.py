@@ -9,6 +9,7 @@ import re
 import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,11 +40,12 @@ def gateway(tmp_path: Path, receiver: WebhookReceiver | None = None) -> LocalGat
     )
 
 
-def listing(local: LocalGateway) -> list[dict[str, object]]:
+def listing(local: LocalGateway) -> list[dict[str, Any]]:
     response = local.handle(HttpRequest("GET", f"{RECEIVER_PATH}/requests.json"))
     assert response.status == 200
     assert response.header("Cache-Control") == "no-store"
-    return json.loads(response.body)["requests"]
+    requests: list[dict[str, Any]] = json.loads(response.body)["requests"]
+    return requests
 
 
 def test_a_post_is_kept_with_its_headers_and_raw_bytes_and_listed_newest_first(tmp_path: Path) -> None:
