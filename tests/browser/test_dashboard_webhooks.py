@@ -235,8 +235,10 @@ def test_configure_secret_test_event_log_and_replay(open_page: OpenPage, local_s
     older.locator("summary").click()
     assert json.loads(older.locator("details pre").inner_text()) == {"message": {"text": "hello"}}
 
-    # Replay: the same event id queued again (replay set), or posted again to the receiver.
-    older.locator("button.webhook-replay").click()
+    # One Replay per event, on its newest row: the same event id queued again (replay set), or posted again.
+    assert older.locator("button.webhook-replay").count() == 0
+    assert page.locator("button.webhook-replay", has_text="Replay").count() == 1
+    row.locator("button.webhook-replay").click()
     expect(page.locator("#webhook-test-result")).to_contain_text("queued again")
     _wait_for(
         lambda: (

@@ -872,7 +872,8 @@
     return (str(a.error) || "no answer") + (a.willRetry ? " (will retry)" : "");
   }
 
-  function attemptRow(a) {
+  // `replayable`: the event's newest row shown, which carries its one Replay button.
+  function attemptRow(a, replayable) {
     const tr = el("tr", "webhook-attempt");
     tr.dataset.attemptId = str(a.id);
     function cell(label, child, className) {
@@ -885,12 +886,15 @@
     const ok = typeof a.status === "number" && a.status >= 200 && a.status < 300;
     const payload = el("details", "webhook-payload");
     payload.append(el("summary", null, "Payload"), el("pre", "code", str(a.payload)));
-    const replay = button("Replay", "button-secondary webhook-replay", function () {
-      replayEvent(str(a.eventId), replay);
-    });
-    replay.dataset.focusId = "replay-" + str(a.id);
-    replay.setAttribute("aria-label", "Replay event " + str(a.eventId));
-    const actions = cell("Actions", replay, "actions");
+    const actions = cell("Actions", "", "actions");
+    if (replayable) {
+      const replay = button("Replay", "button-secondary webhook-replay", function () {
+        replayEvent(str(a.eventId), replay);
+      });
+      replay.dataset.focusId = "replay-" + str(a.eventId);
+      replay.setAttribute("aria-label", "Replay event " + str(a.eventId));
+      actions.append(replay);
+    }
     tr.append(
       cell("Time", timeElement(a.at, true)),
       cell("Kind", str(a.kind), "webhook-kind"),
@@ -906,7 +910,12 @@
 
   function renderWebhookLog() {
     const rows = $("webhook-log-rows");
-    rows.replaceChildren.apply(rows, webhookLog.attempts.map(attemptRow));
+    const seen = new Set();
+    rows.replaceChildren.apply(rows, webhookLog.attempts.map(function (a) {
+      const first = !seen.has(str(a.eventId));
+      seen.add(str(a.eventId));
+      return attemptRow(a, first);
+    }));
     const empty = webhookLog.attempts.length === 0;
     $("webhook-log-empty").hidden = !empty;
     $("webhook-log-table").hidden = empty;
