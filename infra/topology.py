@@ -24,7 +24,16 @@ from trialgw.settings import (
     TrialSettings,
     WebhookDeliverySettings,
 )
-from trialgw.urls import GATEWAY_PATH, GATEWAY_SDK_PATH, STATUS_PATH, WEBHOOK_SECRET_PATH, WEBHOOKS_PATH
+from trialgw.urls import (
+    GATEWAY_PATH,
+    GATEWAY_SDK_PATH,
+    STATUS_PATH,
+    WEBHOOK_LOG_PATH,
+    WEBHOOK_REPLAY_PATH,
+    WEBHOOK_SECRET_PATH,
+    WEBHOOK_TEST_PATH,
+    WEBHOOKS_PATH,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's one Python version (major.minor): the Lambda runtime, the bytecode every asset ships, the deps layer's
@@ -181,6 +190,8 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
             names.WHITELIST.logical: Access.READ,
             names.MESSAGES.logical: Access.READ,
         },
+        # Test events and replays, for the webhook worker.
+        sends_to=(names.WEBHOOK_EVENTS.logical,),
     ),
     FunctionDef(
         name="delivery",
@@ -242,6 +253,9 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef(method="GET", path=WEBHOOKS_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
     RouteDef(method="PUT", path=WEBHOOKS_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
     RouteDef(method="POST", path=WEBHOOK_SECRET_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="POST", path=WEBHOOK_TEST_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="GET", path=WEBHOOK_LOG_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
+    RouteDef(method="POST", path=WEBHOOK_REPLAY_PATH, function="dashboard", group=RouteGroup.DASHBOARD),
     # The providers' webhooks, as each provider package declares them.
     *(
         RouteDef(method=method, path=path, function="mo_webhook", group=RouteGroup.WEBHOOKS)

@@ -35,6 +35,7 @@ from infra.local.events import (
 from infra.local.invoke import FunctionHost
 from infra.local.mail import MailOutbox
 from infra.local.mo import MoSimulator, Peek
+from infra.local.receiver import RECEIVER_PATH, REQUESTS_JSON, WebhookReceiver
 from infra.local.sandbox_statuses import SandboxStatuses
 from infra.local.static import PHONE_PATH, Redirect, StaticSite, phone_site
 from infra.site_rules import TRIAL_JSON, trial_rules
@@ -57,6 +58,9 @@ LOCAL_HELPERS: dict[str, tuple[str, ...]] = {
     "/_local/read": ("POST",),
     # The end user's phone page, and its files under `/_local/phone/...`.
     PHONE_PATH: ("GET", "HEAD"),
+    # The local webhook receiver (issue 18): POST `/_local/receiver/<name>` keeps a call, GET its page and
+    # `/_local/receiver/requests.json`.
+    RECEIVER_PATH: ("GET", "HEAD", "POST"),
 }
 
 Log = Callable[[str], None]
@@ -99,9 +103,11 @@ class LocalGateway:
         phone: StaticSite | None = None,
         aws: LocalAws | None = None,
         trial: Mapping[str, Any] | None = None,
+        receiver: WebhookReceiver | None = None,
         log: Log = _stderr,
     ) -> None:
         self._routes = tuple(routes)
+        self._receiver = receiver if receiver is not None else WebhookReceiver()
         self._aws = aws
         self._phone = phone if phone is not None else phone_site()
         self._mo = mo
@@ -218,12 +224,17 @@ class LocalGateway:
         path = request.path.rstrip("/")
         # The phone page is one helper with files under it: `/_local/phone/phone.js` is the page's too.
         helper = PHONE_PATH if path == PHONE_PATH or path.startswith(PHONE_PATH + "/") else path
+        # So is the receiver: `/_local/receiver/<name>` are its receivers, and its page's files.
+        if path == RECEIVER_PATH or path.startswith(RECEIVER_PATH + "/"):
+            helper = RECEIVER_PATH
         methods = LOCAL_HELPERS.get(helper)
         if methods is None:
             return json_response(404, {"message": "No such local helper", "helpers": list(LOCAL_HELPERS)})
         if request.method.upper() not in methods:
             allowed = ", ".join(methods)
             return json_response(405, {"message": f"Use {methods[0]}"}, (("Allow", allowed),))
+        if helper == RECEIVER_PATH:
+            return self._receive(request)
         return self._helper(helper, request)
 
     def _helper(self, helper: str, request: HttpRequest) -> HttpResponse:
@@ -242,6 +253,15 @@ class LocalGateway:
         if helper == "/_local/deliveries":
             return self._delivered(wanted)
         return self._queued(wanted)
+
+    def _receive(self, request: HttpRequest) -> HttpResponse:
+        """The webhook receiver: a POST is a call to keep; a GET its page, a file of it, or the list of calls."""
+        rest = request.path.removeprefix(RECEIVER_PATH)
+        if request.method.upper() == "POST":
+            return self._receiver.receive(rest.strip("/"), request)
+        if rest.strip("/") == REQUESTS_JSON:
+            return self._receiver.listing()
+        return self._file(self._receiver.site, rest or "/", RECEIVER_PATH)
 
     def _simulate_mo(self, request: HttpRequest) -> HttpResponse:
         if self._mo is None:

@@ -77,7 +77,10 @@ _INJECTED_MARKUP = """
       found.push(tag);
     }
     if (tag === "script" && !el.src) found.push("inline script");
-    if (tag === "details" && el.id !== "whitelist-more") found.push("details");
+    // The webhook log's payloads (issue 18) are the page's own <details>.
+    if (tag === "details" && el.id !== "whitelist-more" && !el.classList.contains("webhook-payload")) {
+      found.push("details");
+    }
   }
   return found;
 }

@@ -30,6 +30,9 @@ DASHBOARD_MESSAGES = "GET /dashboard-api/messages"
 DASHBOARD_WEBHOOKS = "GET /dashboard-api/webhooks"
 DASHBOARD_SAVE_WEBHOOKS = "PUT /dashboard-api/webhooks"
 DASHBOARD_WEBHOOK_SECRET = "POST /dashboard-api/webhooks/secret"
+DASHBOARD_WEBHOOK_TEST = "POST /dashboard-api/webhooks/test"
+DASHBOARD_WEBHOOK_LOG = "GET /dashboard-api/webhook-log"
+DASHBOARD_WEBHOOK_REPLAY = "POST /dashboard-api/webhook-log/{eventId}/replay"
 # Not a public route: the local stack's end user's phone, which feeds two-way SMS to the MO function as the SNS
 # event AWS would deliver (the only way to reach the SNS entry point over HTTP).
 LOCAL_MO = "POST /_local/mo"
@@ -111,6 +114,13 @@ DOCUMENTED: Mapping[str, frozenset[Answer]] = {
         (415, "unsupported_media_type"),
     },
     DASHBOARD_WEBHOOK_SECRET: _DASHBOARD_ANSWERS | {(409, "trial_ended")},
+    # A test event and a replay are queued (202; 503 also when the queue fails); both count against the trial's limit
+    # on events asked for by hand (429 rate_limited with Retry-After). No inbound URL to test: 400 no_webhook_url; a
+    # replay of an event the trial's log does not hold: 404 not_found.
+    DASHBOARD_WEBHOOK_TEST: _DASHBOARD_ANSWERS
+    | {(202, None), (400, "no_webhook_url"), (409, "trial_ended"), (429, "rate_limited")},
+    DASHBOARD_WEBHOOK_LOG: _DASHBOARD_ANSWERS | {(400, "invalid_limit"), (400, "invalid_cursor")},
+    DASHBOARD_WEBHOOK_REPLAY: _DASHBOARD_ANSWERS | {(202, None), (409, "trial_ended"), (429, "rate_limited")},
     # docs/local.md, "Running locally": the helper answers 200 with the entry point's own answer inside, or 400 when the
     # helper's own request is wrong.
     LOCAL_MO: frozenset({(200, None), (400, "bad_request")}),

@@ -14,16 +14,18 @@ from tests.infra.conftest import Synthesized
 INVENTORY = {
     # The REST API: one account-level CloudWatch role setting, one deployment and stage, a validator for path
     # parameters, CORS-aware JSON gateway responses (4XX, 5XX, and the unknown route's 404: infra/api_errors.py), and
-    # the 15 routes of infra/topology.py (a resource per path segment, a method per route plus 13 CORS preflights;
+    # the 18 routes of infra/topology.py (a resource per path segment, a method per route plus 16 CORS preflights;
     # the send route's `…/gw/v1.0/message` twin adds two segments). Issue 18's webhook configuration added three
     # routes on two new paths (`/dashboard-api/webhooks` GET and PUT, `…/webhooks/secret` POST): 2 resources,
-    # 3 methods and 2 preflights.
+    # 3 methods and 2 preflights. Its test event, log and replay added three more routes
+    # (`…/webhooks/test` POST, `/dashboard-api/webhook-log` GET, `…/webhook-log/{eventId}/replay` POST): 4 resources,
+    # 3 methods and 3 preflights.
     "AWS::ApiGateway::Account": 1,
     "AWS::ApiGateway::Deployment": 1,
     "AWS::ApiGateway::GatewayResponse": 3,
-    "AWS::ApiGateway::Method": 28,
+    "AWS::ApiGateway::Method": 34,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::ApiGateway::Resource": 20,
+    "AWS::ApiGateway::Resource": 24,
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
     # The pages: one distribution with origin access control, a viewer-request function (clean URLs) and the
@@ -63,8 +65,8 @@ INVENTORY = {
     # core and deps (Powertools is AWS's public layer, referenced, not created), and the bucket deployment's
     # AWS CLI layer.
     "AWS::Lambda::LayerVersion": 3,
-    # API Gateway may invoke the function of each of the 15 routes; the sweeper's schedule rule may invoke it.
-    "AWS::Lambda::Permission": 16,
+    # API Gateway may invoke the function of each of the 18 routes; the sweeper's schedule rule may invoke it.
+    "AWS::Lambda::Permission": 19,
     # A log group per function (9), API access and execution logs (2), the bucket deployment's (1), the
     # integration URL lookup's (1).
     "AWS::Logs::LogGroup": 13,

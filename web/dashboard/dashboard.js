@@ -648,6 +648,280 @@
     return path;
   }
 
+  // --- Webhooks (issue 18): the URLs, the signing secret, a test event, the log with a replay per event ---
+  //
+  // URLs, answers and payloads in the log are whatever a receiver or a sender made them: text only, like the rest.
+
+  const WEBHOOK_FIELDS = { inboundUrl: "webhook-inbound", statusUrl: "webhook-status" };
+
+  // A write (or a read whose refusals the page shows): the status and the JSON answer, whatever the status.
+  async function apiCall(method, path, body) {
+    if (!state.apiUrl) state.apiUrl = await loadConfig();
+    const controller = new AbortController();
+    const timer = setTimeout(function () {
+      controller.abort();
+    }, REQUEST_TIMEOUT_MS);
+    const headers = { Authorization: "Bearer " + state.key, Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(state.apiUrl + path, {
+        method: method,
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+        referrerPolicy: "no-referrer",
+        signal: controller.signal,
+      });
+    } catch (_error) {
+      throw new ApiError("network", 0);
+    } finally {
+      clearTimeout(timer);
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_error) {
+      data = null;
+    }
+    if (response.status === 401) throw new ApiError("invalid", response.status);
+    return { status: response.status, data: data && typeof data === "object" ? data : {}, headers: response.headers };
+  }
+
+  function refusalText(result, fallback) {
+    const message = str(result.data.message);
+    let text = message || fallback;
+    const wait = result.headers ? Number(result.headers.get("Retry-After")) : NaN;
+    if (result.status === 429 && Number.isFinite(wait) && wait > 0) {
+      text += " (in about " + Math.ceil(wait / 60) + " min)";
+    }
+    return text;
+  }
+
+  function failedCall(error, out, what) {
+    if (error instanceof ApiError && error.kind === "invalid") {
+      showInvalidKey();
+      return;
+    }
+    out.textContent = what + " Please try again.";
+  }
+
+  function renderWebhooks(config) {
+    $("webhook-inbound").value = str(config.inboundUrl);
+    $("webhook-status").value = str(config.statusUrl);
+    const hasSecret = config.hasSecret === true;
+    $("secret-warning").hidden = hasSecret;
+    $("secret-create").textContent = hasSecret ? "Rotate signing secret" : "Create signing secret";
+  }
+
+  function fieldError(name, text) {
+    const input = $(WEBHOOK_FIELDS[name]);
+    const out = $(WEBHOOK_FIELDS[name] + "-error");
+    out.textContent = text || "";
+    out.hidden = !text;
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  async function loadWebhooks() {
+    try {
+      const result = await apiCall("GET", "/dashboard-api/webhooks");
+      if (result.status === 200) renderWebhooks(result.data);
+    } catch (error) {
+      failedCall(error, $("webhooks-result"), "The webhooks could not be loaded.");
+    }
+    loadWebhookLog(null);
+  }
+
+  async function saveWebhooks(event) {
+    event.preventDefault();
+    const button = $("webhooks-save");
+    const out = $("webhooks-result");
+    if (button.disabled) return;
+    button.disabled = true;
+    out.textContent = "Saving…";
+    Object.keys(WEBHOOK_FIELDS).forEach(function (name) {
+      fieldError(name, "");
+    });
+    const body = {
+      inboundUrl: $("webhook-inbound").value.trim() || null,
+      statusUrl: $("webhook-status").value.trim() || null,
+    };
+    try {
+      const result = await apiCall("PUT", "/dashboard-api/webhooks", body);
+      if (result.status === 200) {
+        renderWebhooks(result.data);
+        out.textContent = "Saved.";
+        return;
+      }
+      // A refused URL's message names its field first ("inboundUrl: …"): shown next to that field.
+      const message = str(result.data.message);
+      const field = Object.keys(WEBHOOK_FIELDS).find(function (name) {
+        return message.indexOf(name + ": ") === 0;
+      });
+      if (field) {
+        fieldError(field, message.slice(field.length + 2));
+        out.textContent = "Not saved: check the highlighted URL.";
+        $(WEBHOOK_FIELDS[field]).focus();
+      } else {
+        out.textContent = "Not saved: " + refusalText(result, "the webhooks could not be saved.");
+      }
+    } catch (error) {
+      failedCall(error, out, "The webhooks could not be saved.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function createSecret() {
+    const button = $("secret-create");
+    const out = $("secret-result");
+    if (button.disabled) return;
+    button.disabled = true;
+    out.textContent = "";
+    try {
+      const result = await apiCall("POST", "/dashboard-api/webhooks/secret");
+      if (result.status === 200 && typeof result.data.secret === "string") {
+        $("secret-value").textContent = result.data.secret;
+        $("secret-shown").hidden = false;
+        renderWebhooks({
+          inboundUrl: $("webhook-inbound").value || null,
+          statusUrl: $("webhook-status").value || null,
+          hasSecret: true,
+        });
+        out.textContent = "New secret made: events are signed with it from now on.";
+      } else {
+        out.textContent = refusalText(result, "The secret could not be made.");
+      }
+    } catch (error) {
+      failedCall(error, out, "The secret could not be made.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function sendTestEvent() {
+    const button = $("webhook-test");
+    const out = $("webhook-test-result");
+    if (button.disabled) return;
+    button.disabled = true;
+    out.textContent = "Sending…";
+    try {
+      const result = await apiCall("POST", "/dashboard-api/webhooks/test");
+      if (result.status === 202) {
+        out.textContent = "Test event " + str(result.data.eventId) + " queued: its calls appear in the log below.";
+        setTimeout(function () {
+          loadWebhookLog(null);
+        }, 2000);
+      } else {
+        out.textContent = refusalText(result, "The test event could not be sent.");
+      }
+    } catch (error) {
+      failedCall(error, out, "The test event could not be sent.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function replayEvent(eventId, opener) {
+    const out = $("webhook-test-result");
+    opener.disabled = true;
+    try {
+      const result = await apiCall("POST", "/dashboard-api/webhook-log/" + encodeURIComponent(eventId) + "/replay");
+      out.textContent = result.status === 202
+        ? "Event " + eventId + " queued again: its new calls appear in the log."
+        : refusalText(result, "The event could not be replayed.");
+    } catch (error) {
+      failedCall(error, out, "The event could not be replayed.");
+    } finally {
+      opener.disabled = false;
+    }
+  }
+
+  // The log's rows by attempt id, newest first, and the cursor of the next older page.
+  const webhookLog = { attempts: [], next: null };
+
+  function webhookLogPath(cursor) {
+    let path = "/dashboard-api/webhook-log?limit=" + PAGE_SIZE;
+    if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
+    return path;
+  }
+
+  async function loadWebhookLog(cursor) {
+    const older = $("webhook-log-older");
+    try {
+      const result = await apiCall("GET", webhookLogPath(cursor));
+      if (result.status !== 200) {
+        $("webhook-test-result").textContent = refusalText(result, "The webhook log could not be read.");
+        return;
+      }
+      const attempts = Array.isArray(result.data.attempts) ? result.data.attempts : [];
+      webhookLog.attempts = cursor ? webhookLog.attempts.concat(attempts) : attempts;
+      webhookLog.next = typeof result.data.next === "string" && result.data.next ? result.data.next : null;
+      renderWebhookLog();
+    } catch (error) {
+      failedCall(error, $("webhook-test-result"), "The webhook log could not be read.");
+    } finally {
+      older.disabled = false;
+    }
+  }
+
+  function attemptResult(a) {
+    if (typeof a.status === "number") return "HTTP " + a.status + (a.willRetry ? " (will retry)" : "");
+    return (str(a.error) || "no answer") + (a.willRetry ? " (will retry)" : "");
+  }
+
+  // `replayable`: the event's newest row shown, which carries its one Replay button.
+  function attemptRow(a, replayable) {
+    const tr = el("tr", "webhook-attempt");
+    tr.dataset.attemptId = str(a.id);
+    function cell(label, child, className) {
+      const td = el("td", className || null);
+      td.dataset.label = label;
+      if (child instanceof Node) td.append(child);
+      else td.textContent = str(child);
+      return td;
+    }
+    const ok = typeof a.status === "number" && a.status >= 200 && a.status < 300;
+    const payload = el("details", "webhook-payload");
+    payload.append(el("summary", null, "Payload"), el("pre", "code", str(a.payload)));
+    const actions = cell("Actions", "", "actions");
+    if (replayable) {
+      const replay = button("Replay", "button-secondary webhook-replay", function () {
+        replayEvent(str(a.eventId), replay);
+      });
+      replay.dataset.focusId = "replay-" + str(a.eventId);
+      replay.setAttribute("aria-label", "Replay event " + str(a.eventId));
+      actions.append(replay);
+    }
+    tr.append(
+      cell("Time", timeElement(a.at, true)),
+      cell("Kind", str(a.kind), "webhook-kind"),
+      cell("URL", el("code", "url webhook-url", str(a.url))),
+      cell("Result", attemptResult(a), ok ? "webhook-result is-ok" : "webhook-result is-failed"),
+      cell("Latency", Number.isFinite(Number(a.latencyMs)) ? Number(a.latencyMs) + " ms" : ""),
+      cell("Answer", el("code", "webhook-answer", str(a.answer))),
+      cell("Payload", payload),
+      actions,
+    );
+    return tr;
+  }
+
+  function renderWebhookLog() {
+    const rows = $("webhook-log-rows");
+    const seen = new Set();
+    rows.replaceChildren.apply(rows, webhookLog.attempts.map(function (a) {
+      const first = !seen.has(str(a.eventId));
+      seen.add(str(a.eventId));
+      return attemptRow(a, first);
+    }));
+    const empty = webhookLog.attempts.length === 0;
+    $("webhook-log-empty").hidden = !empty;
+    $("webhook-log-table").hidden = empty;
+    $("webhook-log-older").hidden = !webhookLog.next;
+  }
+
   // --- The popup (one <dialog> for JSON, explanations and example code) ---
 
   let dialogOpener = null;
@@ -910,6 +1184,7 @@
       state.ready = true;
       $("loading").hidden = true;
       $("dashboard").hidden = false;
+      loadWebhooks();
       document.title = (str(trial.trial && trial.trial.name) || "Your trial") + " – Trial dashboard";
     }
     return changed;
@@ -953,6 +1228,20 @@
   });
   $("postman").addEventListener("click", downloadPostman);
   $("load-older").addEventListener("click", loadOlder);
+  $("webhooks-form").addEventListener("submit", saveWebhooks);
+  $("secret-create").addEventListener("click", createSecret);
+  $("secret-copy").addEventListener("click", function () {
+    copyText($("secret-value").textContent, $("secret-value"), "Signing secret");
+  });
+  $("webhook-test").addEventListener("click", sendTestEvent);
+  $("webhook-log-refresh").addEventListener("click", function () {
+    loadWebhookLog(null);
+  });
+  $("webhook-log-older").addEventListener("click", function () {
+    if (!webhookLog.next) return;
+    $("webhook-log-older").disabled = true;
+    loadWebhookLog(webhookLog.next);
+  });
   $("detail-close").addEventListener("click", function () {
     $("detail").close();
   });

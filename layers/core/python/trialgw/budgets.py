@@ -257,11 +257,16 @@ SIGNUP = FunctionBudget(
 )
 DASHBOARD = FunctionBudget(
     "dashboard",
+    # The longest path: a test event or a replay (issue 18). The other routes make two of these calls at most.
     item_calls=(
         "trial read (GetItem)",
-        "whitelist or one page of messages (Query), or the trial's webhooks read or written (GetItem / UpdateItem)",
+        "whitelist or one page of messages or of the webhook log (Query), or the trial's webhooks read or written, or"
+        " the logged event to replay read (GetItem / UpdateItem)",
+        "a test event or replay counted against the trial's limit (UpdateItem)",
+        "the event queued for the webhook worker (SQS SendMessage)",
     ),
-    # A PUT of the trial's webhooks checks up to two URLs, each name looked up once.
+    # A PUT of the trial's webhooks checks up to two URLs, each name looked up once (counted on top of the longest
+    # path's calls, though a PUT makes two: a budget a little over, never under).
     dns_lookups=2,
     serves_api=True,
 )

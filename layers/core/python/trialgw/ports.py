@@ -726,3 +726,13 @@ class WebhookPoster(Protocol):
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookCallResult:
         """The call's result; never raises for anything the receiver or the network does."""
+
+
+class WebhookSendLimit(Protocol):
+    """How many events a person may ask for by hand (the dashboard's test events and replays) per trial and window, so
+    its buttons cannot flood a third party's URL (issue 18). Webhook traffic never touches the trial's quotas."""
+
+    def take(self, key_hash: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
+        """Counts one event in the window starting at `window_start` (epoch seconds) in one conditional write, only
+        while fewer than `limit` were counted in it and the trial is active; False when refused (nothing counted).
+        Raises StoreError."""

@@ -474,6 +474,12 @@ class DashboardSettings(WebhookTargetSettings):
     whitelist_table: str = names.WHITELIST.local_name
     messages_table: str = names.MESSAGES.local_name
     dashboard_page_size: int = Field(default=50, ge=1, le=200)
+    # Where the dashboard's test events and replays go (issue 18): the webhook worker's queue.
+    webhook_events_queue_url: str = ""
+    # Events a person may ask for by hand (test events and replays together) per trial and fixed window, so the
+    # dashboard's buttons cannot flood a third party's URL; more answer 429 with Retry-After (the window's end).
+    webhook_manual_limit: int = Field(default=20, ge=1)
+    webhook_manual_window_seconds: int = Field(default=3600, gt=0)
 
 
 class DeliveryAttempts(TrialSettings):

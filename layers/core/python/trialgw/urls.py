@@ -13,6 +13,10 @@ STATUS_PATH = "/messaging/messagingtrial/status"
 # A trial's own webhooks on the dashboard API (issue 18's Contract): its URLs, and a new signing secret.
 WEBHOOKS_PATH = "/dashboard-api/webhooks"
 WEBHOOK_SECRET_PATH = f"{WEBHOOKS_PATH}/secret"
+# A test event to the inbound URL, the webhook log, and a logged event's replay (API Gateway's `{param}` syntax).
+WEBHOOK_TEST_PATH = f"{WEBHOOKS_PATH}/test"
+WEBHOOK_LOG_PATH = "/dashboard-api/webhook-log"
+WEBHOOK_REPLAY_PATH = f"{WEBHOOK_LOG_PATH}/{{eventId}}/replay"
 
 
 def gateway_url(api_url: str) -> str:

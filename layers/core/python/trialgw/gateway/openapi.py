@@ -18,7 +18,13 @@ from trialgw.gateway import answers
 from trialgw.gateway.answers import Refusal
 from trialgw.models import Channel, InboundOutcome
 from trialgw.rich_content import MAX_CONVERSATION_ITEMS, MAX_RICH_CONTENT_BYTES, MAX_SUGGESTIONS
-from trialgw.urls import WEBHOOK_SECRET_PATH, WEBHOOKS_PATH
+from trialgw.urls import (
+    WEBHOOK_LOG_PATH,
+    WEBHOOK_REPLAY_PATH,
+    WEBHOOK_SECRET_PATH,
+    WEBHOOK_TEST_PATH,
+    WEBHOOKS_PATH,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -663,6 +669,7 @@ def _dashboard(
     *,
     method: str = "get",
     ok: str = "Read-only JSON (Cache-Control: no-store).",
+    ok_status: str = "200",
     **operation: Any,
 ) -> dict[str, Any]:
     """A dashboard API route: Bearer key, JSON, its errors; `operation`: its own parameters and answers."""
@@ -675,7 +682,7 @@ def _dashboard(
             "security": [{_BEARER: []}],
             **operation,
             "responses": {
-                "200": {
+                ok_status: {
                     **_answer(ok, schema, example),
                     "headers": {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}},
                 },
@@ -723,6 +730,58 @@ _TRIAL_ENDED = _error(
     "trial_ended",
     "This trial has ended: its webhooks can no longer be changed. Sign up for a new one.",
 )
+_QUEUED: dict[str, Any] = {"type": "object", "required": ["eventId"], "properties": {"eventId": {"type": "string"}}}
+_MANUAL_LIMIT = (
+    "Test events and replays together: at most 20 per trial per hour (TRIALGW_WEBHOOK_MANUAL_LIMIT, "
+    "TRIALGW_WEBHOOK_MANUAL_WINDOW_SECONDS), so these buttons cannot flood a receiver; the worker's own retries are "
+    "not counted."
+)
+_ENDED_SENDS = _error(
+    "The trial has ended (expired): nothing more is sent.",
+    "trial_ended",
+    "This trial has ended: it can no longer send test events. Sign up for a new one.",
+)
+_TOO_MANY_SENDS = _answer(
+    "The trial's limit on test events and replays is reached; nothing was queued.",
+    _error_schema("rate_limited", extra={"limit": {"type": "string", "enum": ["webhook_sends"]}}),
+    {
+        "message": "At most 20 test events and replays per trial every 60 minutes, so these buttons cannot flood a "
+        "receiver; try again later.",
+        "code": "rate_limited",
+        "limit": "webhook_sends",
+    },
+    headers=_RETRY,
+)
+_WEBHOOK_LOG_VIEW: dict[str, Any] = {
+    "type": "object",
+    "required": ["attempts", "next"],
+    "properties": {
+        "attempts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "eventId", "kind", "url", "at", "status", "latencyMs", "error", "payload"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "eventId": {"type": "string", "description": "The same for every attempt of one event."},
+                    "kind": {"type": "string", "enum": ["inbound", "status", "test"]},
+                    "url": {"type": "string"},
+                    "at": _DATE_TIME,
+                    "status": {"type": ["integer", "null"], "description": "The HTTP status; null without an answer."},
+                    "latencyMs": {"type": "integer", "minimum": 0},
+                    "error": {
+                        "type": ["string", "null"],
+                        "description": "Why there was no usable answer (timeout, refused connection, refused URL).",
+                    },
+                    "payload": {"type": "string", "description": "The JSON text posted (and signed)."},
+                    "answer": {"type": "string", "description": "The first bytes of the answer's body, as text."},
+                    "willRetry": {"type": "boolean", "description": "Whether the worker will try this event again."},
+                },
+            },
+        },
+        "next": {"type": ["string", "null"], "description": "The next (older) page's cursor; null on the last page."},
+    },
+}
 _EXAMPLE_API = "https://api.example.com"
 DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
     "/dashboard-api/trial": _dashboard(
@@ -897,6 +956,93 @@ DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
             'HMAC-SHA256 of "<timestamp>.<raw body>" keyed with this secret>`.'
         ),
         responses={"409": _TRIAL_ENDED},
+    ),
+    WEBHOOK_TEST_PATH: _dashboard(
+        "dashboardWebhookTest",
+        "Send a test event to the inbound URL",
+        _QUEUED,
+        {"eventId": "evt_3q2-7wEvXk9LmR0aZbT1cYdUeF8"},
+        method="post",
+        ok_status="202",
+        ok="Queued for the webhook worker: the log shows its attempts under this eventId (Cache-Control: no-store).",
+        description=(
+            "Kind `test`, posted to inboundUrl with the same headers and signature as an inbound message: CM's MO JSON "
+            "of a made-up message from the trial's first whitelisted recipient (or +447700900123 while none is) with "
+            f"the text `This is a test event from the <brand> messaging trial`. {_MANUAL_LIMIT}"
+        ),
+        responses={
+            "400": _error(
+                "The trial has no inbound URL to send the test event to.",
+                "no_webhook_url",
+                "There is no inbound URL to send a test event to: save one (inboundUrl) first.",
+            ),
+            "409": _ENDED_SENDS,
+            "429": _TOO_MANY_SENDS,
+        },
+    ),
+    WEBHOOK_LOG_PATH: _dashboard(
+        "dashboardWebhookLog",
+        "The trial's webhook log: each attempt to post an event, newest first, a page at a time",
+        _WEBHOOK_LOG_VIEW,
+        {
+            "attempts": [
+                {
+                    "id": "att_Qm9vYmFy",
+                    "eventId": "evt_3q2-7wEvXk9LmR0aZbT1cYdUeF8",
+                    "kind": "test",
+                    "url": "https://hooks.example.com/trial/inbound",
+                    "at": "2026-12-02T09:06:00.120Z",
+                    "status": 500,
+                    "latencyMs": 84,
+                    "error": None,
+                    "payload": '{"reference":"evt_x","from":{"number":"+447700900123","name":""},"…":"…"}',
+                    "answer": "Internal Server Error",
+                    "willRetry": True,
+                }
+            ],
+            "next": None,
+        },
+        parameters=[
+            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "`next` of the previous page.",
+                "schema": {"type": "string"},
+            },
+        ],
+        responses={
+            "400": _answer(
+                "A limit that is not a whole number from 1, or a cursor the API did not give out.",
+                _error_schema("invalid_limit", "invalid_cursor"),
+                {"message": "limit must be a whole number from 1.", "code": "invalid_limit"},
+                {"message": "The cursor is not one this API gave out.", "code": "invalid_cursor"},
+            )
+        },
+    ),
+    WEBHOOK_REPLAY_PATH: _dashboard(
+        "dashboardWebhookReplay",
+        "Send a logged event again (same eventId, so a receiver that dedupes on X-Trial-Event-Id sees it as seen)",
+        _QUEUED,
+        {"eventId": "evt_3q2-7wEvXk9LmR0aZbT1cYdUeF8"},
+        method="post",
+        ok_status="202",
+        ok="Queued again for the webhook worker, as attempt 0 (Cache-Control: no-store).",
+        description=(
+            "The event as first made, to the trial's current URL for its kind. An eventId that this trial's log does "
+            f"not hold (never attempted, expired, another trial's) is 404 `not_found`. {_MANUAL_LIMIT}"
+        ),
+        parameters=[
+            {
+                "name": "eventId",
+                "in": "path",
+                "required": True,
+                "description": "An `eventId` from the webhook log.",
+                "schema": {"type": "string", "pattern": "^evt_[A-Za-z0-9_-]{4,60}$"},
+            }
+        ],
+        responses={"409": _ENDED_SENDS, "429": _TOO_MANY_SENDS},
     ),
 }
 # The webhooks: the providers' payloads as CM and Meta document them (keys CM sends in any letter case).
