@@ -97,15 +97,16 @@ class DeliveryQueue(Construct):
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+        max_age = MAX_AGE_SECONDS + definition.longest_delay_seconds
         self.age_alarm = cloudwatch.Alarm(
             self,
             "AgeAlarm",
             alarm_description=(
-                f"A message of the {definition.logical} queue has waited over {MAX_AGE_SECONDS // 60} minutes for "
-                "its consumer"
+                f"A message of the {definition.logical} queue has waited over {max_age // 60} minutes for "
+                "its consumer" + (" (its delay included)" if definition.longest_delay_seconds else "")
             ),
             metric=self.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(5), statistic="Maximum"),
-            threshold=MAX_AGE_SECONDS,
+            threshold=max_age,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -12,7 +12,6 @@ queue in the stack, at the receiver it was posted to (`X-Trial-Event-Id`): eithe
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -27,7 +26,7 @@ from tests.browser.hostile_content import PWNED, XSS
 from trialgw import names
 from trialgw.adapters.dynamo_webhook_log import DynamoWebhookLog
 from trialgw.ports import WebhookAttempt
-from trialgw.webhook_events import WebhookEvent, WebhookKind, from_message, new_event_id
+from trialgw.webhook_events import WebhookEvent, WebhookKind, new_event_id
 from trialgw.webhook_signing import signed_headers
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ _INJECTED_MARKUP = """
 
 
 class StackAws:
-    """The local stack's moto, as `/_local/aws` names it: the webhook log's table and the webhook queue."""
+    """The local stack's moto, as `/_local/aws` names it: the webhook log's table."""
 
     def __init__(self, stack: LocalStack) -> None:
         where = stack.get("/_local/aws").json()
@@ -77,19 +76,6 @@ class StackAws:
             "aws_secret_access_key": "testing",
         }
         self.log = DynamoWebhookLog(boto3.client("dynamodb", **options), where["tables"][names.MESSAGES.logical])
-        self._sqs = boto3.client("sqs", **options)
-        self._queue = self._sqs.get_queue_url(QueueName=names.WEBHOOK_EVENTS.local_name)["QueueUrl"]
-
-    def queued(self) -> list[WebhookEvent]:
-        """The webhook queue's events, peeked: each received with no visibility timeout, so it stays there."""
-        seen: dict[str, WebhookEvent] = {}
-        for _ in range(5):
-            answer = self._sqs.receive_message(
-                QueueUrl=self._queue, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
-            )
-            for message in answer.get("Messages", []):
-                seen[message["MessageId"]] = from_message(message["Body"])
-        return list(seen.values())
 
 
 def _arrived(stack: LocalStack, event_id: str) -> list[dict[str, Any]]:
@@ -201,23 +187,30 @@ def test_configure_secret_test_event_log_and_replay(open_page: OpenPage, local_s
     assert page.locator("#secret-create").inner_text() == "Rotate signing secret"
     assert local_stack.get("/dashboard-api/webhooks", headers=auth).json()["hasSecret"] is True
 
-    # A test event, queued for the worker.
+    # A test event: the webhook worker posts it to the receiver, signed, and logs the attempt.
     page.click("#webhook-test")
     expect(page.locator("#webhook-test-result")).to_contain_text("queued")
     match = EVENT_ID.search(page.locator("#webhook-test-result").inner_text())
     assert match is not None
     event_id = match.group(0)
-    test_event = _wait_for(
-        lambda: next((e for e in aws.queued() if e.event_id == event_id), None) or _arrived(local_stack, event_id),
-        "the test event on the queue or at the receiver",
-    )
-    if isinstance(test_event, WebhookEvent):
-        assert (test_event.kind, test_event.replay) == (WebhookKind.TEST, False)
-        assert "This is a test event from the" in json.loads(test_event.payload)["message"]["text"]
+    [arrived] = _wait_for(lambda: _arrived(local_stack, event_id), "the test event at the receiver")
+    assert "This is a test event from the" in json.loads(arrived["body"])["message"]["text"]
+    assert arrived["kind"] == "test"
+    assert arrived["signed"] is True
 
-    # Its attempts, as the worker logs them: newest first in the log.
-    event = _event(_key_hash(key), json.dumps({"message": {"text": "hello"}}), WebhookKind.TEST)
-    event = dataclasses.replace(event, event_id=event_id)
+    def logged_row() -> Any:
+        page.click("#webhook-log-refresh")
+        page.wait_for_timeout(300)
+        rows = page.locator("#webhook-log-rows tr", has_text="test")
+        return rows if rows.count() else None
+
+    real = _wait_for(logged_row, "the test event's attempt in the log")
+    assert "HTTP 200" in real.first.inner_text()
+    assert inbound in real.first.inner_text()
+
+    # How the log shows attempts that failed (written here, as the worker writes them, for an event the worker never
+    # had): newest first, with what will be retried.
+    event = _event(_key_hash(key), json.dumps({"message": {"text": "hello"}}), WebhookKind.INBOUND)
     first = _attempt(event, url=inbound, status=500, answer="Internal Server Error", error=None, n=0)
     second = _attempt(event, url=inbound, status=None, answer="", error="timed out after 5 s", n=1)
     aws.log.record_attempt(first, event)
@@ -235,17 +228,28 @@ def test_configure_secret_test_event_log_and_replay(open_page: OpenPage, local_s
     older.locator("summary").click()
     assert json.loads(older.locator("details pre").inner_text()) == {"message": {"text": "hello"}}
 
-    # One Replay per event, on its newest row: the same event id queued again (replay set), or posted again.
+    # One Replay per event (the test event's and this one's), on its newest row; a replay posts the logged event again
+    # under its id, and its attempt joins the log.
     assert older.locator("button.webhook-replay").count() == 0
-    assert page.locator("button.webhook-replay", has_text="Replay").count() == 1
+    assert page.locator("button.webhook-replay", has_text="Replay").count() == 2
     row.locator("button.webhook-replay").click()
     expect(page.locator("#webhook-test-result")).to_contain_text("queued again")
-    _wait_for(
-        lambda: (
-            any(e.event_id == event_id and e.replay for e in aws.queued()) or len(_arrived(local_stack, event_id)) >= 2
-        ),
-        "the replayed event on the queue or at the receiver",
-    )
+    [again] = _wait_for(lambda: _arrived(local_stack, event.event_id), "the replayed event at the receiver")
+    assert json.loads(again["body"]) == {"message": {"text": "hello"}}
+
+    def replay_logged() -> Any:
+        page.click("#webhook-log-refresh")
+        page.wait_for_timeout(300)
+        newest = page.locator("#webhook-log-rows tr").first
+        return (
+            newest
+            if event.event_id in (newest.locator("button.webhook-replay").get_attribute("data-focus-id") or "")
+            else None
+        )
+
+    newest = _wait_for(replay_logged, "the replay's attempt in the log")
+    assert "HTTP 200" in newest.inner_text()
+    assert page.locator("button.webhook-replay", has_text="Replay").count() == 2
 
     # Shown once: a fresh page has no secret to show.
     page.reload(wait_until="networkidle")

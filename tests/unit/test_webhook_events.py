@@ -78,3 +78,10 @@ def _body(**changes: object) -> str:
 def test_a_body_the_producers_could_not_have_made_is_refused(body: str) -> None:
     with pytest.raises(ValueError, match="not a webhook event"):
         from_message(body)
+
+
+def test_the_webhook_queues_age_alarm_allows_for_the_longest_delay_a_retry_takes() -> None:
+    from trialgw import names
+    from trialgw.adapters.sqs_webhook_events import MAX_DELAY_SECONDS
+
+    assert names.WEBHOOK_EVENTS.longest_delay_seconds == MAX_DELAY_SECONDS

@@ -72,6 +72,9 @@ class QueueDef:
     # Longer than its consumer's timeout: a message in flight stays hidden for a whole invocation.
     visibility_timeout_seconds: int = 60
     topics: tuple[str, ...] = ()
+    # The longest delay its producers put on a message (SendMessage's DelaySeconds): its age alarm waits this much
+    # longer, since SQS may count a delayed message's age from when it was sent.
+    longest_delay_seconds: int = 0
 
     @property
     def dead_letters(self) -> str:
@@ -131,6 +134,8 @@ WEBHOOK_EVENTS = QueueDef(
     logical="webhookEvents",
     env_var="TRIALGW_WEBHOOK_EVENTS_QUEUE_URL",
     local_name="trialgw-webhook-events",
+    # The worker's retries wait up to SQS's longest delay (trialgw.adapters.sqs_webhook_events.MAX_DELAY_SECONDS).
+    longest_delay_seconds=900,
     visibility_timeout_seconds=budgets.WEBHOOK_DELIVERY.visibility_timeout_seconds,
 )
 QUEUES: tuple[QueueDef, ...] = (OUTBOUND, SMS_INBOUND, WEBHOOK_EVENTS)
