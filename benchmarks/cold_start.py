@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -257,7 +257,7 @@ def _outbound_record(key: str, queue: names.QueueDef, dead: bool) -> dict[str, A
         sender="TrialGW",
         reference="bench",
     )
-    body = {name: value for name, value in asdict(message).items() if value is not None}
+    body = {name: value for name, value in message._asdict().items() if value is not None}
     received = {
         "MessageId": str(uuid.uuid4()),
         "ReceiptHandle": "handle-0",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from trialgw import names
@@ -198,7 +198,7 @@ class FakeTrialStore:
         trial = self.trials.get(key_hash)
         if trial is None:
             return False
-        self.trials[key_hash] = replace(trial, status=TrialStatus.REVOKED)
+        self.trials[key_hash] = trial._replace(status=TrialStatus.REVOKED)
         return True
 
 
@@ -339,9 +339,9 @@ class FakeMessageLog:
     ) -> InboundClaim:
         held = self.claims.get((provider, provider_message_id))
         if held is not None and held.state is InboundClaimState.DONE:
-            return replace(held, token="")
+            return held._replace(token="")
         if held is not None and held.lease_until >= now:
-            return replace(held, state=InboundClaimState.BUSY, token="")
+            return held._replace(state=InboundClaimState.BUSY, token="")
         claim = InboundClaim(
             InboundClaimState.OWNED,
             provider,
@@ -359,7 +359,7 @@ class FakeMessageLog:
             raise StoreError("complete failed")
         key = (claim.provider, claim.provider_message_id)
         self.completed.append(key)
-        self.claims[key] = replace(self.claims[key], state=InboundClaimState.DONE)
+        self.claims[key] = self.claims[key]._replace(state=InboundClaimState.DONE)
 
     def release(self, claim: InboundClaim) -> None:
         if self.fail_release:
@@ -368,7 +368,7 @@ class FakeMessageLog:
         self.released.append(key)
         held = self.claims.get(key)
         if held is not None and held.state is InboundClaimState.OWNED and held.token == claim.token:
-            self.claims[key] = replace(held, lease_until=0)
+            self.claims[key] = held._replace(lease_until=0)
 
     def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
         mine = sorted(
@@ -796,7 +796,7 @@ class FakeWebhookLog:
         if self.fail:
             raise StoreError("injected")
         self.logged.setdefault(event.key_hash, []).append(attempt)
-        self.events[(event.key_hash, event.event_id)] = replace(event, attempt=0, replay=False)
+        self.events[(event.key_hash, event.event_id)] = event._replace(attempt=0, replay=False)
 
     def attempts(self, key_hash: str, *, limit: int, cursor: str | None) -> WebhookAttemptPage:
         if self.fail:

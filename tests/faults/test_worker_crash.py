@@ -110,8 +110,8 @@ def worker_main() -> None:
     @cache
     def deps() -> Any:
         real = real_deps()
-        return dataclasses.replace(
-            real, providers=lambda channel: Provider(real.providers(channel)), statuses=Statuses(real.statuses)
+        return real._replace(
+            providers=lambda channel: Provider(real.providers(channel)), statuses=Statuses(real.statuses)
         )
 
     setattr(handler, "_deps", deps)  # noqa: B010 - as above

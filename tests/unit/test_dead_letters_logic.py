@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -166,7 +165,7 @@ def test_a_store_that_cannot_be_read_fails_the_run(statuses) -> None:
 def test_a_dead_lettered_flagged_send_makes_its_failed_event_once(statuses) -> None:
     queue = FakeWebhookEventQueue()
     deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=queue)
-    flagged = dataclasses.replace(SEND, reference="order42", status_webhook_ttl=AT + 9999)
+    flagged = SEND._replace(reference="order42", status_webhook_ttl=AT + 9999)
     assert settle_dead_letter(flagged, max_attempts=5, deps=deps) is DeadLetterOutcome.FAILED
     (event,) = queue.events
     assert (event.kind, event.key_hash, event.ttl) == (WebhookKind.STATUS, "k" * 64, AT + 9999)
@@ -204,6 +203,6 @@ def test_the_sweepers_failed_is_a_flagged_sends_event_from_its_record() -> None:
 def test_a_failing_webhook_queue_never_stops_the_dead_letters_or_the_sweep(statuses) -> None:
     queue = FakeWebhookEventQueue(fail=True)
     deps = DeadLetterDeps(statuses=statuses, clock=FakeClock(AT + 600), webhook_events=queue)
-    flagged = dataclasses.replace(SEND, status_webhook_ttl=AT + 9999)
+    flagged = SEND._replace(status_webhook_ttl=AT + 9999)
     assert settle_dead_letter(flagged, max_attempts=5, deps=deps) is DeadLetterOutcome.FAILED
     assert statuses.statuses[REF] is MessageStatus.FAILED

@@ -1,4 +1,3 @@
-import dataclasses
 import json
 
 import pytest
@@ -329,7 +328,7 @@ def test_a_claim_left_by_a_dead_invocation_holds_off_retries_only_until_its_leas
 
     # Past it, the retry (arriving later, with its own arrival time) is processed, once.
     deps.clock.now = NOW + LEASE + 1
-    retry = dataclasses.replace(message, received_at=NOW + LEASE + 1)
+    retry = message._replace(received_at=NOW + LEASE + 1)
     assert handle_inbound(retry, SETTINGS, deps) is InboundOutcome.WHITELISTED
     assert len(deps.whitelist.memberships(Channel.WHATSAPP, "+31612345678")) == 1
     assert len(deps.outbound.queued) == 1
@@ -404,7 +403,7 @@ def test_every_reply_of_one_message_has_one_id_and_two_messages_two(deps):
     handle_inbound(first, SETTINGS, deps)
     handle_inbound(second, SETTINGS, deps)
     # Another arrival of the same message (a provider's retry) has the same reply id.
-    assert reply_message_id(first) == reply_message_id(dataclasses.replace(first, received_at=NOW + 600))
+    assert reply_message_id(first) == reply_message_id(first._replace(received_at=NOW + 600))
     assert [m.message_id for m in deps.outbound.queued] == [reply_message_id(first), reply_message_id(second)]
     assert reply_message_id(first) != reply_message_id(second)
     assert all(len(m.message_id) == 32 for m in deps.outbound.queued)

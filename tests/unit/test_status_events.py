@@ -4,7 +4,6 @@ effort."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -34,7 +33,7 @@ PLAIN = OutboundMessage(
     at=AT,
     reference="order42",
 )
-FLAGGED = dataclasses.replace(PLAIN, status_webhook_ttl=TTL)
+FLAGGED = PLAIN._replace(status_webhook_ttl=TTL)
 REF = MessageRef(key_hash=KEY_HASH, at=AT, message_id="m-1")
 HOOK = StatusHook(to="+31612345678", reference="order42", ttl=TTL)
 LEASE_END = (AT + 35) * 1000

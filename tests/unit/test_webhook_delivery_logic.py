@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -184,7 +184,7 @@ def test_a_timeout_a_connection_error_a_5xx_and_a_429_are_retried_with_back_off(
     sent = event(attempt=2)
     assert world.batch().handle(to_message(sent)) is WebhookOutcome.RETRYING
     [(retry, delay)] = world.queue.queued
-    assert retry == replace(sent, attempt=3)
+    assert retry == sent._replace(attempt=3)
     assert delay == 40
     [attempt] = world.log.logged[HASH]
     assert (attempt.status, attempt.error, attempt.will_retry) == (result.status, result.error, True)

@@ -10,9 +10,8 @@ channel's.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from trialgw.settings import TrialSettings
@@ -82,8 +81,7 @@ class ContactLink(StrEnum):
     URL = "url"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactSpec:
+class ContactSpec(NamedTuple):
     """Where an end user sends the trial key on a channel, and how the trial says so.
 
     `setting` is the `TrialSettings` field with the trial company's number or link on the channel, or a JSON
@@ -98,8 +96,7 @@ class ContactSpec:
     whitelist: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChannelSpec:
+class ChannelSpec(NamedTuple):
     """One channel's facts. `quota_setting` and `provider_setting` name settings fields (`TrialSettings`,
     `DeliverySettings`); `providers` may carry it (the sandbox carries every channel)."""
 

@@ -46,12 +46,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import phonenumbers
 
@@ -95,8 +94,7 @@ _PREFIX_ROW_KEYS = frozenset({"prefix", "country", "region_names"})
 _FILE_KEYS = frozenset({"_about", *(table for table, _ in TABLES)})
 
 
-@dataclass(frozen=True, slots=True)
-class CountryRule:
+class CountryRule(NamedTuple):
     """What the trial does with an SMS to one destination.
 
     `region`: the ISO 3166 region of the number, None when `phonenumbers` cannot place it in one.
@@ -109,8 +107,7 @@ class CountryRule:
     country_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PrefixRule:
+class PrefixRule(NamedTuple):
     """A row of the "replaced" table: every number under calling code `calling_code`."""
 
     calling_code: int
@@ -122,8 +119,7 @@ class PrefixRule:
         return self.region_names.get(region, self.country) if region is not None else self.country
 
 
-@dataclass(frozen=True, slots=True)
-class CountryRules:
+class CountryRules(NamedTuple):
     """The data file's three tables: blocked and content-filtered by region, replaced by calling code."""
 
     blocked: Mapping[str, str]

@@ -20,13 +20,12 @@ mailbox, while one custom domain can have unlimited inboxes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SUBADDRESS_SEPARATOR = "+"
 
 
-@dataclass(frozen=True, slots=True)
-class Provider:
+class Provider(NamedTuple):
     """A consumer mail provider: its canonical domain, its other domains, and what it ignores in a local part."""
 
     domain: str

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from trialgw.channels import Channel
 
@@ -15,8 +15,7 @@ class TrialStatus(StrEnum):
     REVOKED = "revoked"
 
 
-@dataclass(frozen=True, slots=True)
-class Trial:
+class Trial(NamedTuple):
     """A trial as stored: only the key's hash, never the key."""
 
     key_hash: str
@@ -43,8 +42,7 @@ def member_token(channel: Channel, address: str) -> str:
     return f"{channel.value}#{address}"
 
 
-@dataclass(frozen=True, slots=True)
-class TrialState:
+class TrialState(NamedTuple):
     """A trial with what its sends depend on: the whitelisted recipients and the messages sent per channel.
 
     One DynamoDB item holds all of it, so a send checks key, expiry, whitelist and quota in one
@@ -81,8 +79,7 @@ class InboundOutcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
+class InboundMessage(NamedTuple):
     """One message an end user sent to the trial company, whatever provider carried it.
 
     `sender` is normalized per channel (its registry addressing: E.164, or the provider's numeric account id such

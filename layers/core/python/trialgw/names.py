@@ -4,7 +4,7 @@ constructs, the local stack and the test fixtures read them from."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trialgw import budgets
 
@@ -15,8 +15,7 @@ SORT_KEY = "sk"
 TTL_ATTRIBUTE = "ttl"
 
 
-@dataclass(frozen=True, slots=True)
-class IndexDef:
+class IndexDef(NamedTuple):
     """A global secondary index: its key attributes as (name, DynamoDB type), projecting the table's keys only."""
 
     name: str
@@ -24,8 +23,7 @@ class IndexDef:
     sort_key: tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class TableDef:
+class TableDef(NamedTuple):
     """A DynamoDB table: `logical` names it in code, `env_var` carries its physical name to functions."""
 
     logical: str
@@ -58,8 +56,7 @@ TABLES: tuple[TableDef, ...] = (TRIALS, WHITELIST, MESSAGES, IDEMPOTENCY)
 DEAD_LETTERS_SUFFIX = "DeadLetters"
 
 
-@dataclass(frozen=True, slots=True)
-class QueueDef:
+class QueueDef(NamedTuple):
     """An SQS queue (with its dead-letter queue); `env_var` carries its URL to functions.
 
     `topics` are the SNS topics (logical names) subscribed to it: their notifications arrive as SQS messages whose
@@ -92,8 +89,7 @@ OUTBOUND = QueueDef(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TopicDef:
+class TopicDef(NamedTuple):
     """An SNS topic a function subscribes to; `purpose` tells the operator what to connect to it."""
 
     logical: str

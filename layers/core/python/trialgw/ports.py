@@ -1,11 +1,17 @@
-"""Ports: what the logic needs from the outside world. Adapters implement them; tests use fakes."""
+"""Ports: what the logic needs from the outside world. Adapters implement them; tests use fakes.
+
+The values the ports pass are `NamedTuple`s, not dataclasses: every function loads this module on its cold start, and a
+frozen dataclass costs about 0.9 ms to create (it compiles its generated methods), a NamedTuple about 0.15 ms
+(`benchmarks/cold_start.py` measures the sum). They are as immutable; change one with `_replace`. The few that stay
+dataclasses say why.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from trialgw.models import Channel, Trial, TrialState
 from trialgw.webhook_events import WebhookEvent, WebhookKind
@@ -59,8 +65,7 @@ class TrialStore(Protocol):
         such trial. Raises StoreError."""
 
 
-@dataclass(frozen=True, slots=True)
-class ListedTrial:
+class ListedTrial(NamedTuple):
     """A trial as the operator's lists find it: enough to order trials and to read each one."""
 
     key_hash: str
@@ -75,8 +80,7 @@ class TrialDirectory(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaTake:
+class QuotaTake(NamedTuple):
     """What `take_quota` did: `taken`, and the trial as it is after (taken) or as it was (refused, None
     when there is no such trial), so the caller can tell which condition refused it."""
 
@@ -87,8 +91,7 @@ class QuotaTake:
     status_webhook: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class SignupCount:
+class SignupCount(NamedTuple):
     """One counter a sign-up is counted in: what it counts (`kind`: mailbox, network, domain, overall), whose
     (`subject`: a hash, never an address), in which fixed window, and how many sign-ups it allows."""
 
@@ -108,8 +111,7 @@ class SignupCounter(Protocol):
         """Gives back a sign-up `acquire` counted (when the sign-up could not complete); raises StoreError."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingEmail:
+class OutgoingEmail(NamedTuple):
     to: str
     subject: str
     text: str
@@ -127,16 +129,14 @@ class WhitelistOutcome(StrEnum):
     FULL = "full"
 
 
-@dataclass(frozen=True, slots=True)
-class Membership:
+class Membership(NamedTuple):
     """An address is whitelisted on a trial until `expires_at` (the trial's own expiry)."""
 
     key_hash: str
     expires_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class WhitelistEntry:
+class WhitelistEntry(NamedTuple):
     channel: Channel
     address: str
     whitelisted_at: int
@@ -168,8 +168,7 @@ class ReplyLimiter(Protocol):
         taking it again with the same id settles it."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyCount:
+class ReplyCount(NamedTuple):
     """One automatic reply to count against its sender's limit: what `ReplyLimiter.take` is given."""
 
     channel: Channel
@@ -191,8 +190,7 @@ class ReplyCount:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Whitelisted:
+class Whitelisted(NamedTuple):
     outcome: WhitelistOutcome
     # ADDED only: whether the reply may go (counted in the same write, or already by an earlier attempt of the
     # message). ALREADY and FULL counted nothing.
@@ -221,8 +219,7 @@ class Whitelisting(Protocol):
         whitelists nothing new; `take`'s answer. Raises StoreError, after which all or none of it is written."""
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedMessage:
+class LoggedMessage(NamedTuple):
     key_hash: str
     direction: str
     # A refused send's channel may be none of the trial's: the request's `allowedChannels` as given.
@@ -251,8 +248,7 @@ class LoggedMessage:
 REFUSED = "refused"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
     """A message on a trial's list, as the dashboard shows it."""
 
     message_id: str
@@ -271,8 +267,7 @@ class StoredMessage:
     error_code: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MessagePage:
+class MessagePage(NamedTuple):
     messages: list[StoredMessage]
     # Where the next (older) page starts; None on the last page.
     cursor: str | None
@@ -294,8 +289,7 @@ class InboundClaimState(StrEnum):
     BUSY = "busy"
 
 
-@dataclass(frozen=True, slots=True)
-class InboundClaim:
+class InboundClaim(NamedTuple):
     state: InboundClaimState
     provider: str
     provider_message_id: str
@@ -356,8 +350,7 @@ class SendKeyState(StrEnum):
     REUSED = "reused"
 
 
-@dataclass(frozen=True, slots=True)
-class SendKeyClaim:
+class SendKeyClaim(NamedTuple):
     state: SendKeyState
     message_id: str = ""
     at: int = 0
@@ -394,8 +387,7 @@ class SendKeys(Protocol):
         afresh); raises StoreError."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
+class OutboundMessage(NamedTuple):
     """A message for the delivery queue: a reply to an end user (`kind` "reply"), or an accepted send ("send").
 
     A send also carries its trial (`key_hash`) and the time its record was written (`at`), which locate the
@@ -445,8 +437,7 @@ STATUS_MOVES_FROM: dict[MessageStatus, frozenset[MessageStatus]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRef:
+class MessageRef(NamedTuple):
     """Where an accepted send's record is: its trial, the time it was recorded (seconds, and milliseconds when the
     record has them: they are in its key), its id."""
 
@@ -469,8 +460,7 @@ class AttemptState(StrEnum):
     NO_RECORD = "no_record"
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptClaim:
+class AttemptClaim(NamedTuple):
     state: AttemptState
     # Attempts counted on the record (OWNED: this one included).
     attempts: int = 0
@@ -480,8 +470,7 @@ class AttemptClaim:
     lease_until_ms: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class StatusHook:
+class StatusHook(NamedTuple):
     """What the status events of a flagged send (`LoggedMessage.status_webhook`) are made of, from its record."""
 
     to: str
@@ -489,8 +478,7 @@ class StatusHook:
     ttl: int
 
 
-@dataclass(frozen=True, slots=True)
-class StatusMove:
+class StatusMove(NamedTuple):
     """A status write that moved a record. `hook`: what its status event is made of, when the record is a flagged send
     and the write returned it; every write does but `sent`'s (one transaction with its pointers, which returns
     nothing), whose caller, delivery, has the same from the message (`OutboundMessage.status_webhook_ttl`)."""
@@ -537,8 +525,7 @@ class QueuedMessages(Protocol):
         an eventually consistent index (a record that just moved on may still be listed). Raises StoreError."""
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerState:
+class BreakerState(NamedTuple):
     """The capacity breaker as stored: tripped or not, and when and at what count it tripped."""
 
     tripped: bool
@@ -546,6 +533,7 @@ class BreakerState:
     tripped_count: int | None = None
 
 
+# A dataclass: a NamedTuple's field `count` would shadow `tuple.count`. (Loaded by the capacity paths only.)
 @dataclass(frozen=True, slots=True)
 class CapacityWindow:
     """Messages accepted across all trials in one fixed window starting at `start`."""
@@ -556,6 +544,7 @@ class CapacityWindow:
     window_seconds: int
 
 
+# A dataclass, as `CapacityWindow` (its `count`).
 @dataclass(frozen=True, slots=True)
 class TopSender:
     """A trial by how many messages it had accepted in one capacity window: who to look at when the breaker trips."""
@@ -588,8 +577,7 @@ class CapacityStore(Protocol):
         first; raises StoreError."""
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
+class WebhookConfig(NamedTuple):
     """A trial's own webhooks as the dashboard shows them: never the signing secret, only whether there is one."""
 
     inbound_url: str | None = None
@@ -624,8 +612,7 @@ class WebhookEventQueue(Protocol):
         limit) from now; raises QueueError."""
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookAttempt:
+class WebhookAttempt(NamedTuple):
     """One POST of an event to the trial's URL, as the webhook log shows it."""
 
     attempt_id: str
@@ -647,8 +634,7 @@ class WebhookAttempt:
     will_retry: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookAttemptPage:
+class WebhookAttemptPage(NamedTuple):
     attempts: list[WebhookAttempt]
     # Where the next (older) page starts; None on the last page.
     cursor: str | None
@@ -670,6 +656,7 @@ class WebhookLog(Protocol):
         StoreError."""
 
 
+# A dataclass: its `secret` is kept out of the repr (`field(repr=False)`), which a NamedTuple can't do.
 @dataclass(frozen=True, slots=True)
 class WebhookTargets:
     """What the webhook worker needs of a trial to send it one event (issue 18), read in one go: its URLs, its signing
@@ -707,8 +694,7 @@ class WebhookCallFailure(StrEnum):
     UNREACHABLE = "unreachable"
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookCallResult:
+class WebhookCallResult(NamedTuple):
     """What one POST of an event to a trial's URL (its redirects followed) came to."""
 
     # The last HTTP status answered (a 3xx not followed included); None: no answer.

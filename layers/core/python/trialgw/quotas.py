@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.channels import CHANNELS
 from trialgw.models import Channel, TrialState
@@ -23,8 +22,7 @@ def iso_utc_ms(epoch_ms: int) -> str:
     return f"{iso_utc(seconds)[:-1]}.{millis:03d}Z"
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaGroup:
+class QuotaGroup(NamedTuple):
     """The channels one quota setting covers: one channel's own quota, or one `shared` by several ("each other
     channel"), as the e-mail and the sign-up page word the quotas."""
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from trialgw.channels import RichKind
@@ -60,8 +60,7 @@ class Problem(StrEnum):
     URL_NOT_HTTPS = "url_not_https"
 
 
-@dataclass(frozen=True, slots=True)
-class RichProblem:
+class RichProblem(NamedTuple):
     """A problem, the kind it concerns (a kind not allowed, an incomplete one) and where (a JSON path, no value)."""
 
     problem: Problem

@@ -16,8 +16,8 @@ Unicode, while `Ç`, Greek `Ω` (U+03A9) and `Δ` (U+0394) are GSM-7. Nothing is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 # The GSM 03.38 default alphabet, in table order (0x00-0x7F); 0x1B (ESC) is the escape, not a character.
 _GSM7_BASIC = frozenset(
@@ -44,8 +44,7 @@ class SmsEncoding(StrEnum):
 DCS_OF = {SmsEncoding.GSM7: 0, SmsEncoding.UNICODE: 8}
 
 
-@dataclass(frozen=True, slots=True)
-class SmsParts:
+class SmsParts(NamedTuple):
     """The count of one text.
 
     `units`: characters as the trial counts them (GSM-7 septets, or UTF-16 code units for Unicode).

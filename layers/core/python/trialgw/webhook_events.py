@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 # An SQS message holds at most 256 KiB; an event's payload (an MO's CM JSON, a status report) is far smaller, and one
 # larger than this is a bug, refused rather than cut.
@@ -32,8 +32,7 @@ class WebhookKind(StrEnum):
         return "statusUrl" if self is WebhookKind.STATUS else "inboundUrl"
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
+class WebhookEvent(NamedTuple):
     event_id: str
     # The trial's key hash.
     key_hash: str

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 # (host, port) → the addresses the name resolves to, as text; raises OSError when it does not resolve.
@@ -41,8 +41,7 @@ class RefusedUrl(ValueError):
     """A URL a trial's webhook may not use; the message says why, for the developer."""
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """An admitted URL: the URL as given, its host and port, and the addresses checked (connect to one of these)."""
 
     url: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,7 +23,7 @@ class SqsOutboundQueue:
     def enqueue(self, message: OutboundMessage) -> None:
         try:
             # Fields a reply does not have (its trial, sender, reference…) are left out rather than sent as null.
-            body = {name: value for name, value in asdict(message).items() if value is not None}
+            body = {name: value for name, value in message._asdict().items() if value is not None}
             self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body, ensure_ascii=False))
         except (ClientError, BotoCoreError) as error:
             raise QueueError(f"could not queue the message: {type(error).__name__}") from error

@@ -44,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trialgw.channels import DEFAULT_CHANNEL, parse_channel
 from trialgw.json_input import NotAnObject, UnreadableJson, decode_json, lookup
@@ -229,8 +229,7 @@ def _rich_content(value: object, path: str) -> dict[str, object] | None:
     return rich
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
+class _Message(NamedTuple):
     channels: list[str]
     sender: str
     recipients: list[str]

@@ -7,8 +7,7 @@ as `DependencyUnavailable`, which the send function's exception handler passes t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.channels import CHANNELS, ContactLink, RichKind, contacts, is_phone, spec_of
 from trialgw.errors import DependencyUnavailable
@@ -34,8 +33,7 @@ from trialgw.sms import describe_dcs, describe_limit
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayAnswer:
+class GatewayAnswer(NamedTuple):
     """An HTTP answer: status, JSON body and headers."""
 
     status: int

@@ -11,7 +11,7 @@ instances within `cache_seconds`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trialgw.errors import StoreError
 from trialgw.observability import logger, metrics
@@ -21,8 +21,7 @@ from trialgw.ports import BreakerState, CapacityStore, CapacityWindow, Clock, To
 TOP_SENDERS = 10
 
 
-@dataclass(frozen=True, slots=True)
-class CapacityReport:
+class CapacityReport(NamedTuple):
     """What `trialgw-admin capacity status` shows: the breaker, the current window, and the trials that sent most
     in `ranked_window` (the window the breaker tripped in while it is tripped, else the current one)."""
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.channels import channels
 from trialgw.errors import TrialGatewayError
@@ -40,16 +39,14 @@ class UnknownTrial(TrialGatewayError):
     """No trial for this key (never one, or revoked): one answer for both."""
 
 
-@dataclass(frozen=True, slots=True)
-class DashboardDeps:
+class DashboardDeps(NamedTuple):
     trials: TrialStore
     whitelist: WhitelistStore
     messages: MessageLog
     clock: Clock
 
 
-@dataclass(frozen=True, slots=True)
-class Viewer:
+class Viewer(NamedTuple):
     """An authenticated dashboard request: the key (to build examples with) and its trial."""
 
     key: str

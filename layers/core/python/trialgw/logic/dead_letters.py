@@ -19,8 +19,8 @@ Either `failed` of a send whose trial had a status webhook URL when it was accep
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from trialgw.errors import StoreError
 from trialgw.logic.delivery import mark_dead_lettered
@@ -68,8 +68,7 @@ def stale_reason(stale_after_seconds: int) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetterDeps:
+class DeadLetterDeps(NamedTuple):
     statuses: MessageStatusStore
     clock: Clock
     # The trial's own status webhook events (issue 18), of flagged sends only.
@@ -93,8 +92,7 @@ def settle_dead_letter(message: OutboundMessage, *, max_attempts: int, deps: Dea
     return DeadLetterOutcome.FAILED
 
 
-@dataclass(frozen=True, slots=True)
-class SweepDeps:
+class SweepDeps(NamedTuple):
     queued: QueuedMessages
     statuses: MessageStatusStore
     clock: Clock
@@ -102,8 +100,7 @@ class SweepDeps:
     webhook_events: WebhookEventQueue
 
 
-@dataclass(frozen=True, slots=True)
-class SweepResult:
+class SweepResult(NamedTuple):
     # Records still `queued` past the deadline (marked `failed` now, or left for the next run when the store failed).
     stale: int
     failed: int

@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from trialgw.errors import DependencyUnavailable, StoreError
 from trialgw.logic.status_reports import apply_reports
@@ -55,8 +55,7 @@ class DeliveryOutcome(StrEnum):
     NOT_ACCEPTED = "not_accepted"
 
 
-@dataclass(frozen=True, slots=True)
-class SentStatus:
+class SentStatus(NamedTuple):
     """What a `sent` record says: the provider that took the message, its id there, and when."""
 
     provider: str
@@ -65,7 +64,7 @@ class SentStatus:
 
     def to_json(self) -> str:
         """What a message carries when its `sent` is written on a later receive (the worker hands it back with it)."""
-        return json.dumps(asdict(self))
+        return json.dumps(self._asdict())
 
     @classmethod
     def from_json(cls, raw: str) -> SentStatus:
@@ -74,8 +73,7 @@ class SentStatus:
         return cls(str(data["provider"]), data["provider_message_id"], int(data["at"]))
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
+class DeliveryResult(NamedTuple):
     """How a delivery ended; `unrecorded` is a send the provider took whose `sent` status could not be written (the
     worker has it written with `record_sent` on a later receive, since the channel already has the message)."""
 
@@ -108,8 +106,7 @@ class GiveUp(RetryLater):
         super().__init__(reason, backoff_seconds=0)
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryDeps:
+class DeliveryDeps(NamedTuple):
     providers: Callable[[Channel], Provider]
     statuses: MessageStatusStore
     clock: Clock

@@ -30,7 +30,6 @@ the limit in paid replies.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -124,7 +123,7 @@ def handle_inbound(message: InboundMessage, settings: InboundSettings, deps: Inb
         raise DependencyUnavailable("The message is being processed; please retry.", retry_after_seconds=wait)
     if claim.received_at:
         # A retry of a message first claimed earlier: recorded at that time, so as the same item.
-        message = dataclasses.replace(message, received_at=claim.received_at, received_at_ms=claim.received_at_ms)
+        message = message._replace(received_at=claim.received_at, received_at_ms=claim.received_at_ms)
     try:
         outcome = _process(message, settings, deps)
     except Exception as error:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.channels import spec_of
 from trialgw.country_rules import RuleAction, replaced_notice, replacement_text, rule_for, warning_text
@@ -72,8 +72,7 @@ REFUSED_FIELD_CHARS = 64
 REFUSED_RICH_CONTENT_CHARS = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalNote:
+class RefusalNote(NamedTuple):
     """A refusal as the developer got it: the answer's text and CM's errorCode (the gateway knows them)."""
 
     text: str
@@ -151,8 +150,7 @@ def _refused(request: SendRequest, objection: Objection, allowance: Allowance | 
     return Refused(objection=objection, to=request.to_raw, reference=request.reference, allowance=allowance)
 
 
-@dataclass(frozen=True, slots=True)
-class _Message:
+class _Message(NamedTuple):
     """The message a request sends: its id and its time (the record's: seconds, and milliseconds unless an older
     Idempotency-Key claim had none); an Idempotency-Key's retry keeps both."""
 
@@ -419,8 +417,7 @@ def _sms_parts(text: str, settings: SendSettings) -> SmsParts:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
+class _Plan(NamedTuple):
     """What a request that passed `REQUEST_CHECKS` sends."""
 
     channel: Channel
@@ -594,8 +591,7 @@ def _forget(record: LoggedMessage, deps: SendDeps) -> None:
         logger.error("a send that was not queued is still recorded as queued", extra={"message_id": record.message_id})
 
 
-@dataclass(frozen=True, slots=True)
-class _Counted:
+class _Counted(NamedTuple):
     """What a send's quota write counts, and so what a give-back undoes: one message, on its channel's quota and in
     the capacity window it was accepted in."""
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.addresses import normalize_address
 from trialgw.models import Channel, TrialState
@@ -104,8 +104,7 @@ class Reason(StrEnum):
     QUOTA_USED_UP = "quota_used_up"
 
 
-@dataclass(frozen=True, slots=True)
-class Allowance:
+class Allowance(NamedTuple):
     """What a known-good trial has left: its expiry and the messages left on each offered channel."""
 
     expires_at: int
@@ -117,8 +116,7 @@ class Allowance:
         return cls(state.trial.expires_at, left)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Objection:
+class Objection(NamedTuple):
     """A check's refusal before the request's echo and the trial are attached: the reason and what explains it."""
 
     reason: Reason
@@ -139,8 +137,7 @@ class Objection:
     hint: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Refused:
+class Refused(NamedTuple):
     """A refused send: the objection, the request's `to` and `reference` as sent, and the trial's allowance once
     the key is known good (None before that, and when the key is the reason)."""
 
@@ -154,8 +151,7 @@ class Refused:
         return self.objection.reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Accepted:
+class Accepted(NamedTuple):
     """An accepted send: the message is recorded, counted and on the delivery queue."""
 
     to: str
@@ -213,8 +209,7 @@ def _kept_as_answer(answer: Mapping[str, Any]) -> Accepted:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Replayed:
+class Replayed(NamedTuple):
     """A retry under an Idempotency-Key whose send was accepted already: the first acceptance, nothing sent again."""
 
     first: Accepted
@@ -223,8 +218,7 @@ class Replayed:
 SendOutcome = Accepted | Replayed | Refused
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrialReport:
+class TrialReport(NamedTuple):
     """`GET …/status` of a known-good trial: its expiry, quotas and whitelist."""
 
     seconds_left: int

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from trialgw.errors import DependencyUnavailable, JoinCodeTaken, MailError, RateLimited, StoreError
 from trialgw.join_codes import hash_join_code, join_code
@@ -28,16 +27,14 @@ if TYPE_CHECKING:
     from trialgw.signup_input import SignupRequest
 
 
-@dataclass(frozen=True, slots=True)
-class SignupDeps:
+class SignupDeps(NamedTuple):
     trials: TrialStore
     counter: SignupCounter
     mailer: Mailer
     clock: Clock
 
 
-@dataclass(frozen=True, slots=True)
-class SignupResult:
+class SignupResult(NamedTuple):
     masked_email: str
     expires_at: datetime
 

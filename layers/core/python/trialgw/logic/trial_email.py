@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from typing import NamedTuple
 
 from trialgw.channels import CHANNELS, Channel, ContactLink, ContactSpec, contacts, single_contact
 from trialgw.examples import curl_example
@@ -16,8 +16,7 @@ from trialgw.settings import TrialSettings
 from trialgw.urls import dashboard_url, local_phone_link, page_link, sms_link, whatsapp_link
 
 
-@dataclass(frozen=True, slots=True)
-class ContactPoint:
+class ContactPoint(NamedTuple):
     channel: str
     instruction: str
     address: str
@@ -109,8 +108,7 @@ SMS_CAVEAT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _EmailFacts:
+class _EmailFacts(NamedTuple):
     """What the key e-mail says, computed once for its text and its HTML part."""
 
     name: str

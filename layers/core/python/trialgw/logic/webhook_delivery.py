@@ -28,7 +28,7 @@ import math
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from trialgw import webhook_signing
@@ -199,7 +199,7 @@ class WebhookBatch:
             logger.info("webhook event delivered", extra=outcome_context)
             return WebhookOutcome.DELIVERED
         if will_retry:
-            self._queue(replace(event, attempt=event.attempt + 1), delay, "could not queue the webhook retry")
+            self._queue(event._replace(attempt=event.attempt + 1), delay, "could not queue the webhook retry")
             logger.info("webhook attempt failed; retried", extra={**outcome_context, "delay_seconds": delay})
             return WebhookOutcome.RETRYING
         logger.info("webhook attempt failed; not retried", extra={**outcome_context, "failure": result.failure})

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trialgw.errors import QueueError
 from trialgw.observability import logger, metrics
@@ -51,8 +51,7 @@ def inbound_event(*, key_hash: str, message_id: str, payload: str, at_ms: int, t
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
+class StatusChange(NamedTuple):
     """A send's record moved to `status` at `at` (epoch seconds): what its status event says."""
 
     key_hash: str

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.channels import Channel, contacts
 from trialgw.errors import DependencyUnavailable, QueueError, RateLimited, TrialGatewayError
@@ -44,8 +43,7 @@ class UnknownEvent(TrialGatewayError):
     event id): 404."""
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookLogDeps:
+class WebhookLogDeps(NamedTuple):
     config: WebhookConfigStore
     log: WebhookLog
     queue: WebhookEventQueue
@@ -138,7 +136,7 @@ def replay_event(viewer: Viewer, event_id: str, settings: DashboardSettings, dep
     if event is None:
         raise UnknownEvent("There is no such event in this trial's webhook log.")
     _take(viewer, settings, deps, now)
-    _enqueue(replace(event, attempt=0, replay=True), deps)
+    _enqueue(event._replace(attempt=0, replay=True), deps)
     return {"eventId": event.event_id}
 
 

@@ -9,8 +9,7 @@ again. An ended trial (expired) shows its webhooks but changes nothing; a revoke
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialgw.errors import TrialGatewayError
 from trialgw.logic.dashboard import UnknownTrial, Viewer, trial_status
@@ -36,8 +35,7 @@ class TrialEnded(TrialGatewayError):
     """A change to the webhooks of a trial that has ended: 409."""
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookDeps:
+class WebhookDeps(NamedTuple):
     store: WebhookConfigStore
     # What a host name resolves to (trialgw.adapters.dns in the functions; a function in tests: no network).
     resolve: Resolver

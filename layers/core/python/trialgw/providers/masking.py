@@ -10,7 +10,7 @@ texts carry bare runs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MASK = "***"
 MAX_REASON_CHARS = 200
@@ -18,8 +18,7 @@ MAX_REASON_CHARS = 200
 BARE_NUMBER = re.compile(r"\+?\d{9,}")
 
 
-@dataclass(frozen=True, slots=True)
-class MaskRule:
+class MaskRule(NamedTuple):
     """A provider's rule: `numbers` are masked keeping their first `keep` characters; `tokens` (credential
     lookalikes) are masked whole."""
 

@@ -9,16 +9,14 @@ Adapters never log or raise credentials, tokens or message text; `reason` is for
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from trialgw.channels import Channel, ProviderName
 from trialgw.ports import OutboundMessage
 from trialgw.providers.status import StatusReport
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(NamedTuple):
     """The provider took the message; `provider_message_id` is its id (status reports refer to it).
 
     `reports` are status reports the provider already has as it answers, applied right after `sent` is recorded as
@@ -45,8 +43,7 @@ class DeliveryFailed(Exception):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class SmsSenders:
+class SmsSenders(NamedTuple):
     """Who an SMS comes from: the trial company's sender, unless the operator lets developers choose their own.
 
     The seed: "The sender of the outbound messages will always be the CM.COM trial account". A developer's `from` is

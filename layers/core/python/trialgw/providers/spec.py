@@ -9,7 +9,7 @@ inbound parser.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trialgw.channels import Channel, ProviderName
 from trialgw.providers.port import Provider, SmsSenders
@@ -24,8 +24,7 @@ def _nothing(_channel: Channel) -> tuple[str, ...]:
     return ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProviderSpec:
+class ProviderSpec(NamedTuple):
     """One provider's facts.
 
     `secret_keys`: the provider secret's keys it reads (each also a `DeliverySettings` field, for the local stack);

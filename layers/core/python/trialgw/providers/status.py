@@ -7,11 +7,10 @@ the status webhook then moves the message's record forward (statuses only move f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class StatusReport:
+class StatusReport(NamedTuple):
     """One report: our `message_id`, the new `status`, why it failed (`reason`), and when (`at`, Unix seconds).
 
     `provider_message_id` is the provider's own id when its reports carry one instead of (or besides) ours.

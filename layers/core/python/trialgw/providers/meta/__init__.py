@@ -7,7 +7,7 @@ in `delivery`), read by the registry, the stack, the admin CLI, the webhook pars
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trialgw.channels import Channel, ProviderName
 from trialgw.providers.port import Provider, SmsSenders
@@ -17,8 +17,7 @@ from trialgw.settings import DeliverySettings
 PROVIDER = ProviderName.META.value
 
 
-@dataclass(frozen=True, slots=True)
-class MetaChannel:
+class MetaChannel(NamedTuple):
     """`token`: the provider secret's key with the channel's access token (locally, the setting of that name);
     `account`: the `DeliverySettings` field naming the number, Page or account it sends from; `webhook_object`: the
     `object` of its webhooks."""

@@ -12,6 +12,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from trialgw.addresses import normalize_address, normalize_phone
 from trialgw.channels import spec_of
@@ -38,8 +39,7 @@ _OBJECTS = {row.webhook_object: channel for channel, row in META_CHANNELS.items(
 _IGNORED_WHATSAPP_TYPES = frozenset({"reaction", "system", "request_welcome"})
 
 
-@dataclass(frozen=True, slots=True)
-class MetaStatus:
+class MetaStatus(NamedTuple):
     """A WhatsApp delivery status for a message we sent (`sent`, `delivered`, `read`, `failed`, …)."""
 
     channel: Channel

@@ -25,8 +25,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from trialgw.models import Channel
 from trialgw.ports import Clock, OutboundMessage
@@ -47,8 +47,7 @@ class SandboxCrash(RuntimeError):
     """The sandbox's `crash` fault: not a `DeliveryFailed` (no provider answered), so nothing records why."""
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxDelivery:
+class SandboxDelivery(NamedTuple):
     """One message as the end user would have received it; `sender` is the `from` the real provider would use."""
 
     channel: Channel
