@@ -7,6 +7,7 @@ segno is imported on first use: only the dashboard's trial view draws codes, and
 from __future__ import annotations
 
 from base64 import b64encode
+from functools import lru_cache
 from io import BytesIO
 
 # Error correction M (15 %) survives a phone camera's glare on a screen; a border of 4 modules is the standard quiet
@@ -36,6 +37,9 @@ def qr_svg(content: str) -> bytes:
     return out.getvalue()
 
 
+# The dashboard polls its trial view, and each view draws every contact point's code (segno's mask search, about 5 ms
+# of CPU each): an instance draws a link once. 256 links of a few KB each, for the trials an instance serves.
+@lru_cache(maxsize=256)
 def qr_data_url(content: str) -> str:
     """`content` as an `<img src>`: a base64 SVG data URL."""
     return "data:image/svg+xml;base64," + b64encode(qr_svg(content)).decode("ascii")
