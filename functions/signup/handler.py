@@ -12,9 +12,7 @@ from trialgw import settings as trial_settings
 from trialgw.adapters import aws
 from trialgw.adapters.dynamo_trials import DynamoSignupCounter, DynamoTrialStore
 from trialgw.adapters.ses_mailer import SesMailer
-from trialgw.errors import InvalidInput
 from trialgw.http import (
-    field_errors,
     json_response,
     parse_json_object,
     request_text,
@@ -56,15 +54,10 @@ def post_signup() -> Response[str]:
     require_site_origin(event, settings.site_url)
     require_json(event)
     body = parse_json_object(request_text(event), max_bytes=settings.max_body_bytes)
-    # pydantic and email_validator load here, on the first request, not at the cold start's import.
-    from pydantic import ValidationError
+    # email_validator loads here, on the first request, not at the cold start's import.
+    from trialgw.signup_input import parse_signup
 
-    from trialgw.signup_input import SignupRequest
-
-    try:
-        request = SignupRequest.model_validate(body)
-    except ValidationError as error:
-        raise InvalidInput("Please correct the highlighted fields.", field_errors(error)) from None
+    request = parse_signup(body)
     result = sign_up(request, settings, _deps(), client_ip=event.request_context.identity.source_ip)
     metrics.add_metric(name="TrialsCreated", unit=MetricUnit.Count, value=1)
     return json_response(

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
     from aws_lambda_powertools.event_handler.exceptions import ServiceError
     from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-    from pydantic import ValidationError
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
 # (CDK) and the local stack. The only allowed origin is the site's. x-aws-waf-token carries the sign-up
@@ -127,16 +126,6 @@ _UNREADABLE = {
     NotAnObject.BEYOND_LIMITS: ("The request body nests too deeply or holds a number out of range.", "invalid_json"),
     NotAnObject.NOT_OBJECT: ("The request body must be a JSON object.", "invalid_json"),
 }
-
-
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """pydantic's errors as one readable message per top-level field."""
-    fields: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        field = str(item["loc"][0]) if item["loc"] else "body"
-        message = "This field is required." if item["type"] == "missing" else str(item["msg"])
-        fields.setdefault(field, message.removeprefix("Value error, "))
-    return fields
 
 
 def _bad_request(error: BadRequest) -> Response[str]:
