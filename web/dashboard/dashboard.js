@@ -707,6 +707,20 @@
     out.textContent = what + " Please try again.";
   }
 
+  // A webhook action behind its button: the button disabled while it runs (a click meanwhile does nothing), a call that
+  // failed (network, timeout, an expired key) said in `out` as `what` and "Please try again.", the button enabled again.
+  async function withBusyButton(button, out, what, action) {
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      failedCall(error, out, what);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   function renderWebhooks(config) {
     $("webhook-inbound").value = str(config.inboundUrl);
     $("webhook-status").value = str(config.statusUrl);
@@ -736,19 +750,16 @@
 
   async function saveWebhooks(event) {
     event.preventDefault();
-    const button = $("webhooks-save");
     const out = $("webhooks-result");
-    if (button.disabled) return;
-    button.disabled = true;
-    out.textContent = "Saving…";
-    Object.keys(WEBHOOK_FIELDS).forEach(function (name) {
-      fieldError(name, "");
-    });
-    const body = {
-      inboundUrl: $("webhook-inbound").value.trim() || null,
-      statusUrl: $("webhook-status").value.trim() || null,
-    };
-    try {
+    await withBusyButton($("webhooks-save"), out, "The webhooks could not be saved.", async function () {
+      out.textContent = "Saving…";
+      Object.keys(WEBHOOK_FIELDS).forEach(function (name) {
+        fieldError(name, "");
+      });
+      const body = {
+        inboundUrl: $("webhook-inbound").value.trim() || null,
+        statusUrl: $("webhook-status").value.trim() || null,
+      };
       const result = await apiCall("PUT", "/dashboard-api/webhooks", body);
       if (result.status === 200) {
         renderWebhooks(result.data);
@@ -767,20 +778,13 @@
       } else {
         out.textContent = "Not saved: " + refusalText(result, "the webhooks could not be saved.");
       }
-    } catch (error) {
-      failedCall(error, out, "The webhooks could not be saved.");
-    } finally {
-      button.disabled = false;
-    }
+    });
   }
 
   async function createSecret() {
-    const button = $("secret-create");
     const out = $("secret-result");
-    if (button.disabled) return;
-    button.disabled = true;
-    out.textContent = "";
-    try {
+    await withBusyButton($("secret-create"), out, "The secret could not be made.", async function () {
+      out.textContent = "";
       const result = await apiCall("POST", "/dashboard-api/webhooks/secret");
       if (result.status === 200 && typeof result.data.secret === "string") {
         $("secret-value").textContent = result.data.secret;
@@ -794,20 +798,13 @@
       } else {
         out.textContent = refusalText(result, "The secret could not be made.");
       }
-    } catch (error) {
-      failedCall(error, out, "The secret could not be made.");
-    } finally {
-      button.disabled = false;
-    }
+    });
   }
 
   async function sendTestEvent() {
-    const button = $("webhook-test");
     const out = $("webhook-test-result");
-    if (button.disabled) return;
-    button.disabled = true;
-    out.textContent = "Sending…";
-    try {
+    await withBusyButton($("webhook-test"), out, "The test event could not be sent.", async function () {
+      out.textContent = "Sending…";
       const result = await apiCall("POST", "/dashboard-api/webhooks/test");
       if (result.status === 202) {
         out.textContent = "Test event " + str(result.data.eventId) + " queued: its calls appear in the log below.";
@@ -817,26 +814,17 @@
       } else {
         out.textContent = refusalText(result, "The test event could not be sent.");
       }
-    } catch (error) {
-      failedCall(error, out, "The test event could not be sent.");
-    } finally {
-      button.disabled = false;
-    }
+    });
   }
 
   async function replayEvent(eventId, opener) {
     const out = $("webhook-test-result");
-    opener.disabled = true;
-    try {
+    await withBusyButton(opener, out, "The event could not be replayed.", async function () {
       const result = await apiCall("POST", "/dashboard-api/webhook-log/" + encodeURIComponent(eventId) + "/replay");
       out.textContent = result.status === 202
         ? "Event " + eventId + " queued again: its new calls appear in the log."
         : refusalText(result, "The event could not be replayed.");
-    } catch (error) {
-      failedCall(error, out, "The event could not be replayed.");
-    } finally {
-      opener.disabled = false;
-    }
+    });
   }
 
   // The log's rows by attempt id, newest first, and the cursor of the next older page.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
 from trialgw.adapters.dynamo_conditions import ConditionalWrite, condition_failed, first_condition_failed
+from trialgw.adapters.dynamo_pages import TrialPages
 from trialgw.errors import StoreError
 from trialgw.models import Channel
 from trialgw.ports import (
@@ -20,7 +20,6 @@ from trialgw.ports import (
     AttemptState,
     InboundClaim,
     InboundClaimState,
-    InvalidCursor,
     LoggedMessage,
     MessagePage,
     MessageRef,
@@ -247,26 +246,8 @@ class DynamoMessageLog:
             raise StoreError(f"could not remove the message: {type(error).__name__}") from error
 
     def page(self, key_hash: str, *, limit: int, cursor: str | None) -> MessagePage:
-        pk = {"S": f"{names.TRIAL_PK_PREFIX}{key_hash}"}
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY, "#sk": names.SORT_KEY},
-            "ExpressionAttributeValues": {":pk": pk, ":prefix": {"S": names.MESSAGE_SK_PREFIX}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor is not None:
-            query["ExclusiveStartKey"] = {names.PARTITION_KEY: pk, names.SORT_KEY: {"S": _cursor_sort_key(cursor)}}
-        try:
-            answer = self._client.query(**query)
-        except (ClientError, BotoCoreError) as error:
-            raise StoreError(f"could not read the messages: {type(error).__name__}") from error
-        last = answer.get("LastEvaluatedKey")
-        return MessagePage(
-            messages=[_stored(item) for item in answer.get("Items", [])],
-            cursor=_to_cursor(last[names.SORT_KEY]["S"]) if last else None,
-        )
+        items, next_cursor = _PAGES.newest_first(self._client, self._table, key_hash, limit=limit, cursor=cursor)
+        return MessagePage(messages=[_stored(item) for item in items], cursor=next_cursor)
 
     # Delivery: attempts and status on an accepted send's record.
 
@@ -563,27 +544,23 @@ def _pointer_key(partition: str) -> dict[str, dict[str, str]]:
     return {names.PARTITION_KEY: {"S": partition}, names.SORT_KEY: {"S": names.POINTER_SK}}
 
 
-def _to_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def _cursor_sort_key(cursor: str) -> str:
-    """The sort key a cursor stands for; InvalidCursor for anything `_to_cursor` did not make."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidCursor("cursor too long")
-    try:
-        sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidCursor("cursor is not base64") from None
+def _names_message(sort_key: str) -> bool:
     try:
         names.parse_message_sort_key(sort_key)
     except ValueError:
-        raise InvalidCursor("cursor names no message") from None
-    return sort_key
+        return False
+    return True
 
 
 # A cursor can only move within the trial's own partition (the query fixes it), so checking its shape is enough.
 MAX_CURSOR_CHARS = 600
+_PAGES = TrialPages(
+    prefix=names.MESSAGE_SK_PREFIX,
+    reading="the messages",
+    max_cursor_chars=MAX_CURSOR_CHARS,
+    accepts=_names_message,
+    refusal="cursor names no message",
+)
 
 
 def _stored(item: dict[str, Any]) -> StoredMessage:

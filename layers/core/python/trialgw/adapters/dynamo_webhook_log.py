@@ -7,15 +7,15 @@ attempt's HTTP status is `http_status`, never `status`: the status index's key i
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trialgw import names
+from trialgw.adapters.dynamo_pages import TrialPages
 from trialgw.errors import StoreError
-from trialgw.ports import InvalidCursor, WebhookAttempt, WebhookAttemptPage
+from trialgw.ports import WebhookAttempt, WebhookAttemptPage
 from trialgw.webhook_events import WebhookEvent, WebhookKind
 
 if TYPE_CHECKING:
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 # A cursor stays within the trial's partition (the query fixes it), so its shape is all there is to check.
 MAX_CURSOR_CHARS = 200
 _ATTEMPT_SORT_KEY = re.compile(rf"{re.escape(names.WEBHOOK_ATTEMPT_SK_PREFIX)}[0-9]{{13}}#[A-Za-z0-9_-]{{1,64}}")
+_PAGES = TrialPages(
+    prefix=names.WEBHOOK_ATTEMPT_SK_PREFIX,
+    reading="the webhook log",
+    max_cursor_chars=MAX_CURSOR_CHARS,
+    accepts=lambda sort_key: _ATTEMPT_SORT_KEY.fullmatch(sort_key) is not None,
+    refusal="cursor names no webhook attempt",
+)
 
 
 def _partition(key_hash: str) -> dict[str, str]:
@@ -80,26 +87,8 @@ class DynamoWebhookLog:
         raise StoreError("could not log the webhook attempt: left unprocessed")
 
     def attempts(self, key_hash: str, *, limit: int, cursor: str | None) -> WebhookAttemptPage:
-        pk = _partition(key_hash)
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": names.PARTITION_KEY, "#sk": names.SORT_KEY},
-            "ExpressionAttributeValues": {":pk": pk, ":prefix": {"S": names.WEBHOOK_ATTEMPT_SK_PREFIX}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor is not None:
-            query["ExclusiveStartKey"] = {names.PARTITION_KEY: pk, names.SORT_KEY: {"S": _cursor_sort_key(cursor)}}
-        try:
-            answer = self._client.query(**query)
-        except (ClientError, BotoCoreError) as error:
-            raise StoreError(f"could not read the webhook log: {type(error).__name__}") from error
-        last = answer.get("LastEvaluatedKey")
-        return WebhookAttemptPage(
-            attempts=[_attempt(item) for item in answer.get("Items", [])],
-            cursor=_to_cursor(last[names.SORT_KEY]["S"]) if last else None,
-        )
+        items, next_cursor = _PAGES.newest_first(self._client, self._table, key_hash, limit=limit, cursor=cursor)
+        return WebhookAttemptPage(attempts=[_attempt(item) for item in items], cursor=next_cursor)
 
     def event(self, key_hash: str, event_id: str) -> WebhookEvent | None:
         try:
@@ -141,23 +130,6 @@ def _attempt(item: dict[str, Any]) -> WebhookAttempt:
         payload=item["payload"]["S"],
         will_retry=bool(item.get("will_retry", {}).get("BOOL", False)),
     )
-
-
-def _to_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def _cursor_sort_key(cursor: str) -> str:
-    """The sort key a cursor stands for; InvalidCursor for anything `_to_cursor` did not make."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidCursor("cursor too long")
-    try:
-        sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidCursor("cursor is not base64") from None
-    if not _ATTEMPT_SORT_KEY.fullmatch(sort_key):
-        raise InvalidCursor("cursor names no webhook attempt")
-    return sort_key
 
 
 __all__ = ["DynamoWebhookLog"]

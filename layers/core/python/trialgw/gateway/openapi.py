@@ -782,6 +782,27 @@ _WEBHOOK_LOG_VIEW: dict[str, Any] = {
         "next": {"type": ["string", "null"], "description": "The next (older) page's cursor; null on the last page."},
     },
 }
+# A paged list (the messages, the webhook log): its query parameters, and its 400 for a bad limit or cursor.
+_PAGED: dict[str, Any] = {
+    "parameters": [
+        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "`next` of the previous page.",
+            "schema": {"type": "string"},
+        },
+    ],
+    "responses": {
+        "400": _answer(
+            "A limit that is not a whole number from 1, or a cursor the API did not give out.",
+            _error_schema("invalid_limit", "invalid_cursor"),
+            {"message": "limit must be a whole number from 1.", "code": "invalid_limit"},
+            {"message": "The cursor is not one this API gave out.", "code": "invalid_cursor"},
+        )
+    },
+}
 _EXAMPLE_API = "https://api.example.com"
 DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
     "/dashboard-api/trial": _dashboard(
@@ -877,24 +898,7 @@ DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
             ],
             "next": None,
         },
-        parameters=[
-            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
-            {
-                "name": "cursor",
-                "in": "query",
-                "required": False,
-                "description": "`next` of the previous page.",
-                "schema": {"type": "string"},
-            },
-        ],
-        responses={
-            "400": _answer(
-                "A limit that is not a whole number from 1, or a cursor the API did not give out.",
-                _error_schema("invalid_limit", "invalid_cursor"),
-                {"message": "limit must be a whole number from 1.", "code": "invalid_limit"},
-                {"message": "The cursor is not one this API gave out.", "code": "invalid_cursor"},
-            )
-        },
+        **_PAGED,
     ),
     WEBHOOKS_PATH: {
         **_dashboard(
@@ -1002,24 +1006,7 @@ DASHBOARD_PATH_ITEMS: dict[str, dict[str, Any]] = {
             ],
             "next": None,
         },
-        parameters=[
-            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
-            {
-                "name": "cursor",
-                "in": "query",
-                "required": False,
-                "description": "`next` of the previous page.",
-                "schema": {"type": "string"},
-            },
-        ],
-        responses={
-            "400": _answer(
-                "A limit that is not a whole number from 1, or a cursor the API did not give out.",
-                _error_schema("invalid_limit", "invalid_cursor"),
-                {"message": "limit must be a whole number from 1.", "code": "invalid_limit"},
-                {"message": "The cursor is not one this API gave out.", "code": "invalid_cursor"},
-            )
-        },
+        **_PAGED,
     ),
     WEBHOOK_REPLAY_PATH: _dashboard(
         "dashboardWebhookReplay",
