@@ -108,7 +108,12 @@ def _clean_text(value: str, field: str) -> str:
 
 
 def _name(value: object) -> str:
-    return _clean_text(_text(value, 1, 100), "name")
+    name = _clean_text(_text(value, 1, 100), "name")
+    # The one difference from the pydantic model: U+001C..U+001F pass its strip and its length check, then
+    # `_clean_text`'s strip removes them, which left an empty name (a key e-mail to "Hi ,").
+    if not name:
+        raise ValueError("String should have at least 1 character")
+    return name
 
 
 def _email(value: object) -> str:
