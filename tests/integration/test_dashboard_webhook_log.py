@@ -3,7 +3,6 @@ Contract): what is queued for the webhook worker, the log's pages, the limit on 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from typing import Any
@@ -261,7 +260,7 @@ def test_the_limits_window_moves_on_and_the_old_counter_goes(dashboard: Any, mon
         UpdateExpression="SET expires_at = :later",
         ExpressionAttributeValues={":later": {"N": str(int(now) + 3 * 3600)}},
     )
-    later = dataclasses.replace(dashboard._webhook_log_deps(), clock=lambda: now + 3600)
+    later = dashboard._webhook_log_deps()._replace(clock=lambda: now + 3600)
     monkeypatch.setattr(dashboard, "_webhook_log_deps", lambda: later)
     assert request(dashboard, "POST", "/dashboard-api/webhooks/test", key=key)[0] == 202
     counters = [name for name in stored_item(key) if name.startswith(COUNTER_PREFIX)]
