@@ -95,8 +95,9 @@ class _Invalid(ValueError):
     pass
 
 
-_TRUE = {"1", "on", "t", "true", "y", "yes"}
-_FALSE = {"0", "off", "f", "false", "n", "no"}
+# The words pydantic's lax mode reads as a boolean (any ASCII case), for the settings and for sign-up's `consent`.
+LAX_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+LAX_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
 
 
 def _coerce(annotation: Any, value: Any) -> Any:  # noqa: PLR0911, PLR0912  # one branch per kind of type
@@ -129,8 +130,8 @@ def _coerce(annotation: Any, value: Any) -> Any:  # noqa: PLR0911, PLR0912  # on
             return value
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
+        if isinstance(value, str) and value.strip().lower() in LAX_TRUE_WORDS | LAX_FALSE_WORDS:
+            return value.strip().lower() in LAX_TRUE_WORDS
         raise _Invalid("must be a boolean (true or false)")
     if annotation is int:
         if isinstance(value, int):

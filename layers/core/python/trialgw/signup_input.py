@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from trialgw.errors import InvalidInput
 from trialgw.linkable import linkable_part
+from trialgw.settings import LAX_FALSE_WORDS, LAX_TRUE_WORDS
 
 INVALID = "Please correct the highlighted fields."
 REQUIRED = "This field is required."
@@ -32,9 +33,6 @@ _WHITE_SPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
-# The words lax mode reads as a boolean, in any ASCII case (no white space around them).
-_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
 # Numbers other than 0 and 1 are "unable to interpret" within a 64-bit integer's range, "not a boolean" beyond it.
 _I64 = 2**63
 
@@ -75,10 +73,14 @@ def _text(value: object, min_length: int, max_length: int) -> str:
         raise ValueError(NOT_A_STRING)
     value = _unicode(value).strip(_WHITE_SPACE)
     if len(value) < min_length:
-        raise ValueError(f"String should have at least {min_length} character{'' if min_length == 1 else 's'}")
+        raise ValueError(_too_short(min_length))
     if len(value) > max_length:
         raise ValueError(f"String should have at most {max_length} characters")
     return value
+
+
+def _too_short(min_length: int) -> str:
+    return f"String should have at least {min_length} character{'' if min_length == 1 else 's'}"
 
 
 def _unicode(value: str) -> str:
@@ -112,7 +114,7 @@ def _name(value: object) -> str:
     # The one difference from the pydantic model: U+001C..U+001F pass its strip and its length check, then
     # `_clean_text`'s strip removes them, which left an empty name (a key e-mail to "Hi ,").
     if not name:
-        raise ValueError("String should have at least 1 character")
+        raise ValueError(_too_short(1))
     return name
 
 
@@ -147,8 +149,9 @@ def _boolean(value: object) -> bool:
         raise ValueError(NOT_A_BOOLEAN)
     if isinstance(value, str):
         word = value.lower() if _unicode(value).isascii() else ""
-        if word in _TRUE_WORDS or word in _FALSE_WORDS:
-            return word in _TRUE_WORDS
+        # The settings' words, but no white space around them: a body is not an environment variable.
+        if word in LAX_TRUE_WORDS or word in LAX_FALSE_WORDS:
+            return word in LAX_TRUE_WORDS
         raise ValueError(NOT_A_BOOLEAN_WORD)
     raise ValueError(NOT_A_BOOLEAN)
 

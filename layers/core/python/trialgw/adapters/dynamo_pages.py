@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,11 +22,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-@dataclass(frozen=True)
-class TrialPages:
+class TrialPages(NamedTuple):
     """One kind of a trial's items, paged newest first: those whose sort key begins with `prefix` (`reading` names
     them in a StoreError). Its cursors are at most `max_cursor_chars` long and name a sort key `accepts` takes; any
-    other is `InvalidCursor(refusal)`."""
+    other is `InvalidCursor(refusal)`. A NamedTuple, as the other values the API functions load at their cold start."""
 
     prefix: str
     reading: str
