@@ -22,9 +22,11 @@ CORE = ROOT / "layers" / "core" / "python"
 # pydantic: at no handler's import, nor at the signup's first request (checked below: its input is checked by plain
 # code). email_validator: only the signup's input needs it, on its first request (trialgw.signup_input).
 # The X-Ray SDK: only when tracing is on. Powertools idempotency (and the boto3 resource layer it imports): only on
-# the delivery function's first record. Powertools' event_handler (every resolver it has, asyncio with AppSync's):
-# only on an API function's first request (trialgw.http.resolver). Powertools' batch utility and its data classes
-# (every event class Powertools has): never (trialgw.adapters.sqs_batches walks SQS batches itself).
+# the delivery function's first record. Powertools' event_handler: only on an API function's first request
+# (trialgw.http.resolver), and then only the REST resolver's modules, never every resolver it has (asyncio with
+# AppSync's; trialgw.lazy_reexports). Powertools' batch utility and its data classes (every event class Powertools
+# has): never in an SQS function (trialgw.adapters.sqs_batches walks SQS batches itself), only the REST resolver's
+# in an API function.
 HEAVY = (
     "pydantic",
     "pydantic_core",
@@ -37,21 +39,43 @@ HEAVY = (
     "asyncio",
 )
 
-_IMPORT = """
+# A package trialgw.lazy_reexports deferred is in sys.modules, but none of its code has run (a module's code, when it
+# runs, gets `__builtins__`): it is not loaded. Modules that are not Python source count as loaded.
+_RAN = """
+def _ran(module):
+    return "__builtins__" in vars(module) or not str(getattr(module, "__file__", "")).endswith(".py")
+"""
+
+_IMPORT = (
+    _RAN
+    + """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-print(json.dumps(sorted(sys.modules)))
+print(json.dumps(sorted(name for name, module in sys.modules.items() if _ran(module))))
 """
+)
 
+# What the REST resolver's package and the data classes' would import for other resolvers and other event sources.
+PAYS_FOR_OTHERS = (
+    "asyncio",
+    "aws_lambda_powertools.event_handler.appsync",
+    "aws_lambda_powertools.event_handler.bedrock_agent",
+    "aws_lambda_powertools.event_handler.events_appsync",
+    "aws_lambda_powertools.event_handler.http_resolver",
+    "aws_lambda_powertools.utilities.data_classes.sqs_event",
+    "aws_lambda_powertools.utilities.data_classes.kafka_event",
+)
 
 # pydantic and the packages it brings.
 PYDANTIC = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection")
 
 # The signup function's first request, in Lambda's order: the handler's import, then one invocation. Its body has a
 # wrong field, so the answer (a 422) comes from the input's validation before any AWS call.
-_FIRST_SIGNUP = """
+_FIRST_SIGNUP = (
+    _RAN
+    + """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
@@ -72,8 +96,10 @@ class Context:
 event = json.loads(open(sys.argv[2]).read())
 event["body"] = json.dumps({"name": "Jane", "email": "jane@example.com", "consent": "no"})
 answer = module.handler(event, Context())
-print(json.dumps({"status": answer["statusCode"], "body": json.loads(answer["body"]), "modules": sorted(sys.modules)}))
+modules = sorted(name for name, module in sys.modules.items() if _ran(module))
+print(json.dumps({"status": answer["statusCode"], "body": json.loads(answer["body"]), "modules": modules}))
 """
+)
 
 
 def _environment(**environment: str) -> dict[str, str]:
@@ -119,7 +145,7 @@ def test_tracing_on_still_loads_the_x_ray_sdk_at_import() -> None:
     assert _loaded(modules, "pydantic") == []
 
 
-def test_the_signup_functions_first_request_loads_no_pydantic() -> None:
+def test_the_signup_functions_first_request_loads_no_pydantic_nor_other_resolvers() -> None:
     # Its input is checked by plain code (trialgw.signup_input); email_validator is the one library it needs.
     run = subprocess.run(
         [
@@ -147,4 +173,8 @@ def test_the_signup_functions_first_request_loads_no_pydantic() -> None:
     modules = set(first["modules"])
     assert _loaded(modules, "email_validator") != []
     for package in PYDANTIC:
+        assert _loaded(modules, package) == [], f"the signup function's first request imports {package}"
+    # Powertools' REST resolver answered, without the other resolvers and event classes Powertools re-exports.
+    assert _loaded(modules, "aws_lambda_powertools.event_handler.api_gateway") != []
+    for package in PAYS_FOR_OTHERS:
         assert _loaded(modules, package) == [], f"the signup function's first request imports {package}"

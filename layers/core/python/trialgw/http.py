@@ -1,8 +1,8 @@
 """Shared HTTP plumbing for the API functions: JSON bodies and domain errors as answers, in one place.
 
-Powertools' event_handler is imported where it is first used (a function's first request), never at import: its
-package imports every resolver it has (AppSync's brings asyncio, Bedrock's, VPC Lattice's, …), about a fifth of
-`import boto3`, which a cold start would otherwise pay before its first line of work.
+Powertools' event_handler is imported where it is first used (a function's first request), never at import, and
+then only the REST resolver's modules: its package and the data classes' re-export every resolver and event class
+Powertools has (`trialgw.lazy_reexports`, set up here, before any API function's code can import them).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from trialgw.errors import DependencyUnavailable, InvalidInput, InvalidPayload, RateLimited
 from trialgw.json_input import NotAnObject, UnreadableJson, decode_object
+from trialgw.lazy_reexports import defer_reexports
 from trialgw.media_types import is_json_content_type
 from trialgw.observability import logger
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
     from aws_lambda_powertools.event_handler.exceptions import ServiceError
     from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+# Before any code can import them (the module docstring).
+defer_reexports("aws_lambda_powertools.event_handler")
+defer_reexports("aws_lambda_powertools.utilities.data_classes")
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
 # (CDK) and the local stack. The only allowed origin is the site's. x-aws-waf-token carries the sign-up
