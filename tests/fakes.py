@@ -559,7 +559,7 @@ class FakeCapacityStore:
         if self.fail_add:
             raise StoreError("add failed")
         old = self.counters.get(window_start)
-        total = (old.count if old else 0) + count
+        total = (old.accepted if old else 0) + count
         self.counters[window_start] = CapacityWindow(window_start, total, limit, window_seconds)
         return total
 
@@ -583,7 +583,7 @@ class FakeCapacityStore:
         return sorted(self.counters.values(), key=lambda window: window.start, reverse=True)
 
     def top_senders(self, window_start: int, *, limit: int) -> list[TopSender]:
-        ranked = sorted(self.senders.get(window_start, []), key=lambda sender: -sender.count)
+        ranked = sorted(self.senders.get(window_start, []), key=lambda sender: -sender.accepted)
         return ranked[:limit]
 
 

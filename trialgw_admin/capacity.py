@@ -44,7 +44,7 @@ def _breaker_data(report: CapacityReport) -> dict[str, Any]:
             "start": iso_utc(window.start),
             "end": iso_utc(window.start + window.window_seconds),
             "seconds": window.window_seconds,
-            "count": window.count,
+            "count": window.accepted,
             "limit": window.limit,
         },
     }
@@ -61,7 +61,7 @@ def _breaker_rows(report: CapacityReport) -> list[tuple[str, str]]:
     if window is None:
         return [*rows, ("current window", "- (no message accepted in it yet)"), ("count / limit", "0 / -")]
     span = f"{iso_utc(window.start)} to {iso_utc(window.start + window.window_seconds)}"
-    return [*rows, ("current window", span), ("count / limit", f"{window.count} / {window.limit}")]
+    return [*rows, ("current window", span), ("count / limit", f"{window.accepted} / {window.limit}")]
 
 
 def top_senders_data(report: CapacityReport) -> dict[str, Any] | None:
@@ -80,7 +80,7 @@ def top_senders_data(report: CapacityReport) -> dict[str, Any] | None:
                 "id": trial_id(sender.key_hash),
                 "email": mask_email(sender.email),
                 "signupNetwork": sender.signup_network,
-                "sent": sender.count,
+                "sent": sender.accepted,
                 "created": iso_utc(sender.created_at),
             }
             for sender in report.top_senders

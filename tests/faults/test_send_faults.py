@@ -102,7 +102,7 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def capacity_count(world: World) -> int:
-    return sum(window.count for window in DynamoCapacityStore(world.ddb, names.TRIALS.local_name).windows())
+    return sum(window.accepted for window in DynamoCapacityStore(world.ddb, names.TRIALS.local_name).windows())
 
 
 def test_the_calls_of_an_accepted_send_are_the_ones_this_module_fails(world: World, gateway: ModuleType) -> None:

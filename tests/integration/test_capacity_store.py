@@ -49,8 +49,8 @@ def test_windows_newest_first(store):
     _add(store, 2, 100_000_000_000 - HOUR)  # 11 digits
     assert [window.start for window in store.windows()] == [100_000_000_000 - HOUR, LATER, EARLY]
     assert store.windows()[1:] == [
-        CapacityWindow(start=LATER, count=5, limit=100, window_seconds=HOUR),
-        CapacityWindow(start=EARLY, count=4, limit=100, window_seconds=HOUR),
+        CapacityWindow(start=LATER, accepted=5, limit=100, window_seconds=HOUR),
+        CapacityWindow(start=EARLY, accepted=4, limit=100, window_seconds=HOUR),
     ]
 
 
@@ -58,7 +58,7 @@ def test_a_window_keeps_the_latest_limit_and_expires_after_retention(store, clie
     _add(store, 1, EARLY, limit=10)
     _add(store, 1, EARLY, limit=20)
     (window,) = store.windows()
-    assert (window.count, window.limit) == (2, 20)
+    assert (window.accepted, window.limit) == (2, 20)
     items = client.scan(TableName=names.TRIALS.local_name)["Items"]
     (item,) = [i for i in items if i["sk"]["S"].startswith(names.CAPACITY_WINDOW_SK_PREFIX)]
     assert item["pk"]["S"] == names.CAPACITY_PK
@@ -116,7 +116,7 @@ def test_report_shows_the_current_window_only_while_it_lasts(store):
     _add(store, 3, window_start(now, HOUR))
     current = report(store, now).current
     assert current is not None
-    assert (current.start, current.count) == (10 * HOUR, 3)
+    assert (current.start, current.accepted) == (10 * HOUR, 3)
     assert report(store, now + HOUR).current is None
     store.trip(now=now, count=3)
     assert report(store, now).breaker.tripped
@@ -136,7 +136,7 @@ def test_breaker_over_the_real_store_trips_and_resets(store):
     reset(store, now[0])
     assert not breaker.is_tripped()
     breaker.count_accepted()
-    assert [window.count for window in store.windows()] == [1]
+    assert [window.accepted for window in store.windows()] == [1]
 
 
 def _trial_with_sends(client, email: str, sends: int, *, window: int, network: str | None = None) -> str:
@@ -170,12 +170,12 @@ def test_top_senders_are_the_trials_with_most_sends_counted_in_the_window(store,
     jane = _trial_with_sends(client, "jane@example.com", 2, window=LATER)
     _trial_with_sends(client, "early@example.com", 9, window=EARLY)
     senders = store.top_senders(LATER, limit=10)
-    assert [(s.key_hash, s.count, s.signup_network) for s in senders] == [
+    assert [(s.key_hash, s.accepted, s.signup_network) for s in senders] == [
         (mallory, 5, "203.0.113.0/24"),
         (jane, 2, None),
     ]
     assert [s.email for s in store.top_senders(LATER, limit=1)] == ["mallory@example.com"]
-    assert [s.count for s in store.top_senders(EARLY, limit=10)] == [9]
+    assert [s.accepted for s in store.top_senders(EARLY, limit=10)] == [9]
 
 
 def test_a_send_given_back_leaves_the_window_count(store, client):
@@ -187,7 +187,7 @@ def test_a_send_given_back_leaves_the_window_count(store, client):
     trials.give_back_quota(key_hash, Channel.MESSENGER, "jane@example.com-1", capacity_window=LATER)
     # Given back twice (a retried give-back): it counts once, as the quota does.
     trials.give_back_quota(key_hash, Channel.MESSENGER, "jane@example.com-1", capacity_window=LATER)
-    assert [s.count for s in store.top_senders(LATER, limit=10)] == [1]
+    assert [s.accepted for s in store.top_senders(LATER, limit=10)] == [1]
     trials.give_back_quota(key_hash, Channel.MESSENGER, "jane@example.com-0", capacity_window=LATER)
     assert store.top_senders(LATER, limit=10) == []
 

@@ -131,7 +131,7 @@ def _queued(sqs, queue_url: str) -> list[dict[str, Any]]:
 
 
 def _capacity_count(dynamodb) -> int:
-    return sum(window.count for window in DynamoCapacityStore(dynamodb, names.TRIALS.local_name).windows())
+    return sum(window.accepted for window in DynamoCapacityStore(dynamodb, names.TRIALS.local_name).windows())
 
 
 def test_thirty_concurrent_sends_on_a_quota_of_ten(world, endpoint):

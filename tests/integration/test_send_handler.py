@@ -867,7 +867,7 @@ def test_breaker_trips_past_the_limit_and_an_operator_resets_it(configure):
     assert store.breaker().tripped is False
     assert call(gw, gw_event(send_body(key))) == accepted()
     assert sent(key) == {"sent_whatsapp": 4}
-    assert [window.count for window in store.windows()] == [1]
+    assert [window.accepted for window in store.windows()] == [1]
 
 
 def test_refusals_do_not_count_toward_capacity(configure):

@@ -237,7 +237,7 @@ def stub_target() -> cli.Target:
     return cli.Target(kind="stack", name="prod", region=REGION, tables={"trials": "t"}, dynamodb=client)
 
 
-WINDOW = CapacityWindow(start=WINDOW_START, count=1003, limit=1000, window_seconds=3600)
+WINDOW = CapacityWindow(start=WINDOW_START, accepted=1003, limit=1000, window_seconds=3600)
 TRIPPED = CapacityReport(
     breaker=BreakerState(tripped=True, tripped_at=WINDOW_START + 600, tripped_count=1001),
     current=WINDOW,

@@ -136,7 +136,7 @@ def test_flush_seconds_zero_counts_every_send(store, clock):
     for _ in range(3):
         breaker.count_accepted()
     assert store.adds == [(1, START), (1, START), (1, START)]
-    assert store.windows() == [CapacityWindow(start=START, count=3, limit=1000, window_seconds=WINDOW)]
+    assert store.windows() == [CapacityWindow(start=START, accepted=3, limit=1000, window_seconds=WINDOW)]
 
 
 def test_flush_seconds_batches_the_count(store, clock):
@@ -150,7 +150,7 @@ def test_flush_seconds_batches_the_count(store, clock):
     clock.now += 2
     breaker.count_accepted()  # 10 s after the flush: the five pending messages in one write
     assert store.adds == [(1, START), (5, START)]
-    assert store.windows()[0].count == 6
+    assert store.windows()[0].accepted == 6
 
 
 def test_trips_above_the_limit_not_at_it(store, clock, logged):
@@ -169,7 +169,7 @@ def test_trips_above_the_limit_not_at_it(store, clock, logged):
 
 
 def test_other_instances_counts_are_in_the_window_total(store, clock):
-    store.counters[START] = CapacityWindow(start=START, count=1000, limit=1000, window_seconds=WINDOW)
+    store.counters[START] = CapacityWindow(start=START, accepted=1000, limit=1000, window_seconds=WINDOW)
     breaker = _breaker(store, clock, limit=1000)
     breaker.count_accepted()
     assert store.trips == [(START + 100, 1001)]
@@ -195,7 +195,7 @@ def test_pending_messages_of_an_ended_window_are_counted_in_that_window(store, c
     clock.now += 60
     breaker.count_accepted()
     assert store.adds == [(1, START), (1, START), (2, START + WINDOW)]
-    assert [(window.start, window.count) for window in store.windows()] == [(START + WINDOW, 2), (START, 2)]
+    assert [(window.start, window.accepted) for window in store.windows()] == [(START + WINDOW, 2), (START, 2)]
 
 
 def test_a_failed_add_keeps_the_pending_count_for_the_next_flush(store, clock, logged):
@@ -208,7 +208,7 @@ def test_a_failed_add_keeps_the_pending_count_for_the_next_flush(store, clock, l
     store.fail_add = False
     breaker.count_accepted()
     assert store.adds == [(1, START), (2, START), (3, START)]
-    assert store.windows()[0].count == 3
+    assert store.windows()[0].accepted == 3
 
 
 def test_a_failed_add_with_batching_is_retried_at_the_next_send(store, clock):
@@ -221,7 +221,7 @@ def test_a_failed_add_with_batching_is_retried_at_the_next_send(store, clock):
     clock.now += 1
     breaker.count_accepted()  # still due: the last successful flush is 11 s ago
     assert store.adds == [(1, START), (1, START), (2, START)]
-    assert store.windows()[0].count == 3
+    assert store.windows()[0].accepted == 3
 
 
 def test_a_failed_trip_is_logged_not_raised_and_retried(store, clock, logged):
@@ -251,18 +251,20 @@ def test_store_failures_never_escape(store, clock):
 
 
 def test_report_shows_the_breaker_and_the_current_window(store):
-    store.counters[START] = CapacityWindow(start=START, count=12, limit=1000, window_seconds=WINDOW)
-    store.counters[START - WINDOW] = CapacityWindow(start=START - WINDOW, count=900, limit=1000, window_seconds=WINDOW)
+    store.counters[START] = CapacityWindow(start=START, accepted=12, limit=1000, window_seconds=WINDOW)
+    store.counters[START - WINDOW] = CapacityWindow(
+        start=START - WINDOW, accepted=900, limit=1000, window_seconds=WINDOW
+    )
     store.state = BreakerState(tripped=True, tripped_at=START - 5, tripped_count=1001)
     shown = report(store, START + WINDOW - 1)
     assert shown.breaker == store.state
-    assert shown.current == CapacityWindow(start=START, count=12, limit=1000, window_seconds=WINDOW)
+    assert shown.current == CapacityWindow(start=START, accepted=12, limit=1000, window_seconds=WINDOW)
 
 
 def test_report_ranks_the_senders_of_the_window_the_breaker_tripped_in(store):
     earlier, current = START - WINDOW, START
-    store.counters[current] = CapacityWindow(start=current, count=12, limit=1000, window_seconds=WINDOW)
-    store.counters[earlier] = CapacityWindow(start=earlier, count=1001, limit=1000, window_seconds=WINDOW)
+    store.counters[current] = CapacityWindow(start=current, accepted=12, limit=1000, window_seconds=WINDOW)
+    store.counters[earlier] = CapacityWindow(start=earlier, accepted=1001, limit=1000, window_seconds=WINDOW)
     store.state = BreakerState(tripped=True, tripped_at=earlier + 100, tripped_count=1001)
     culprit = TopSender("a" * 64, "mallory@example.com", "203.0.113.0/24", earlier - 10, 80)
     bystander = TopSender("b" * 64, "jane@example.com", None, earlier - 20, 3)
@@ -273,7 +275,7 @@ def test_report_ranks_the_senders_of_the_window_the_breaker_tripped_in(store):
 
 
 def test_report_ranks_the_current_window_while_the_breaker_is_closed(store):
-    store.counters[START] = CapacityWindow(start=START, count=12, limit=1000, window_seconds=WINDOW)
+    store.counters[START] = CapacityWindow(start=START, accepted=12, limit=1000, window_seconds=WINDOW)
     sender = TopSender("a" * 64, "jane@example.com", None, START - 10, 12)
     store.senders = {START: [sender]}
     shown = report(store, START + 10)
@@ -282,7 +284,7 @@ def test_report_ranks_the_current_window_while_the_breaker_is_closed(store):
 
 
 def test_report_hides_a_window_that_has_ended(store):
-    store.counters[START] = CapacityWindow(start=START, count=12, limit=1000, window_seconds=WINDOW)
+    store.counters[START] = CapacityWindow(start=START, accepted=12, limit=1000, window_seconds=WINDOW)
     shown = report(store, START + WINDOW)
     assert shown.current is None
     assert shown.breaker == BreakerState(tripped=False)
@@ -300,7 +302,7 @@ def test_report_raises_when_the_store_fails(store):
 
 def test_reset_delegates_to_the_store(store, clock):
     store.state = BreakerState(tripped=True, tripped_at=START, tripped_count=1001)
-    store.counters[START] = CapacityWindow(start=START, count=1001, limit=1000, window_seconds=WINDOW)
+    store.counters[START] = CapacityWindow(start=START, accepted=1001, limit=1000, window_seconds=WINDOW)
     reset(store, START + 12.7)
     assert store.resets == [START + 12]
     assert store.state == BreakerState(tripped=False)

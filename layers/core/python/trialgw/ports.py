@@ -2,11 +2,12 @@
 
 The values the ports pass are `NamedTuple`s, not dataclasses: every function loads this module on its cold start, and a
 frozen dataclass costs about 0.9 ms to create (it compiles its generated methods), a NamedTuple about 0.15 ms
-(`benchmarks/cold_start.py` measures the sum). They are as immutable; change one with `_replace`. The few that stay
-dataclasses say why.
-"""
+(`benchmarks/cold_start.py` measures the sum). They are as immutable; change one with `_replace`.
 
-from __future__ import annotations
+For the same reason this module, unlike the others, does not use `from __future__ import annotations`: a NamedTuple
+compiles each field annotation given as a string (a `ForwardRef`), half of what the class costs to make, so its
+annotations are the types themselves, and only those naming a class defined further down are strings.
+"""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ class TrialStore(Protocol):
         limit: int,
         message_id: str,
         capacity_window: int,
-    ) -> QuotaTake:
+    ) -> "QuotaTake":
         """Counts message `message_id` on `channel`, and in the capacity window starting at `capacity_window`, in one
         conditional write: only when the trial is usable at `now`, `address` is whitelisted on `channel` and fewer
         than `limit` were sent. One message id counts once, however often the write is repeated. Raises StoreError,
@@ -207,14 +208,14 @@ class Whitelisting(Protocol):
         now: int,
         limit: int,
         ttl: int,
-        record: LoggedMessage,
+        record: "LoggedMessage",
         reply: ReplyCount,
     ) -> Whitelisted:
         """`WhitelistStore.add`, and when it adds, `MessageLog.record(record)` and `ReplyLimiter.take(reply)` in the
         same write: all or nothing. ALREADY and FULL write nothing (the caller records and counts what those
         outcomes need). Raises StoreError, after which all or none of it is written."""
 
-    def record_counted(self, record: LoggedMessage, reply: ReplyCount) -> bool:
+    def record_counted(self, record: "LoggedMessage", reply: ReplyCount) -> bool:
         """`MessageLog.record(record)` and `ReplyLimiter.take(reply)` in one write, for a key's message that
         whitelists nothing new; `take`'s answer. Raises StoreError, after which all or none of it is written."""
 
@@ -533,27 +534,24 @@ class BreakerState(NamedTuple):
     tripped_count: int | None = None
 
 
-# A dataclass: a NamedTuple's field `count` would shadow `tuple.count`. (Loaded by the capacity paths only.)
-@dataclass(frozen=True, slots=True)
-class CapacityWindow:
-    """Messages accepted across all trials in one fixed window starting at `start`."""
+class CapacityWindow(NamedTuple):
+    """Messages accepted across all trials in one fixed window starting at `start` (`accepted`, not `count`, which
+    would shadow `tuple.count`)."""
 
     start: int
-    count: int
+    accepted: int
     limit: int
     window_seconds: int
 
 
-# A dataclass, as `CapacityWindow` (its `count`).
-@dataclass(frozen=True, slots=True)
-class TopSender:
+class TopSender(NamedTuple):
     """A trial by how many messages it had accepted in one capacity window: who to look at when the breaker trips."""
 
     key_hash: str
     email: str
     signup_network: str | None
     created_at: int
-    count: int
+    accepted: int
 
 
 class CapacityStore(Protocol):
@@ -656,7 +654,8 @@ class WebhookLog(Protocol):
         StoreError."""
 
 
-# A dataclass: its `secret` is kept out of the repr (`field(repr=False)`), which a NamedTuple can't do.
+# A dataclass, not a NamedTuple: its `secret` stays out of the repr (`field(repr=False)`), and a NamedTuple would
+# put it in the array `json.dumps` (a structured log's encoder) makes of any tuple.
 @dataclass(frozen=True, slots=True)
 class WebhookTargets:
     """What the webhook worker needs of a trial to send it one event (issue 18), read in one go: its URLs, its signing

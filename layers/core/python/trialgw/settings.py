@@ -14,7 +14,6 @@ field and its variable.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -23,7 +22,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 from trialgw import budgets, names
 from trialgw.channels import Channel, ProviderName, channels, spec_of
@@ -51,14 +50,14 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class FieldInfo:
-    """What `model_fields` tells about a field (the part of pydantic's FieldInfo infra and tests read)."""
+class FieldInfo(NamedTuple):
+    """What `model_fields` tells about a field (the part of pydantic's FieldInfo infra and tests read). A NamedTuple,
+    not a dataclass: every function makes this class on its cold start (trialgw.ports says why)."""
 
     annotation: Any = None
     default: Any = MISSING
     default_factory: Callable[[], Any] | None = None
-    constraints: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    constraints: Mapping[str, Any] = types.MappingProxyType({})
 
     def value(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
@@ -208,7 +207,7 @@ class _Settings:
             info = declared if isinstance(declared, FieldInfo) else FieldInfo(default=declared)
             # This module's own annotations, strings (`from __future__ import annotations`).
             annotation = eval(written, namespace) if isinstance(written, str) else written  # noqa: S307
-            fields[name] = dataclasses.replace(info, annotation=annotation)
+            fields[name] = info._replace(annotation=annotation)
             if isinstance(declared, FieldInfo):
                 delattr(cls, name)
         cls.model_fields = fields

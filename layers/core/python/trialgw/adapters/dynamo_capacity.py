@@ -119,7 +119,7 @@ class DynamoCapacityStore:
         return [
             CapacityWindow(
                 start=int(item[names.SORT_KEY]["S"].removeprefix(names.CAPACITY_WINDOW_SK_PREFIX)),
-                count=int(item["count"]["N"]),
+                accepted=int(item["count"]["N"]),
                 limit=int(item["limit"]["N"]),
                 window_seconds=int(item["window_seconds"]["N"]),
             )
@@ -149,7 +149,7 @@ class DynamoCapacityStore:
                 request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         except (ClientError, BotoCoreError) as error:
             raise _failed("read the trials' sends in the window", error) from error
-        ranked = sorted((s for s in senders if s.count > 0), key=lambda s: (-s.count, s.created_at))
+        ranked = sorted((s for s in senders if s.accepted > 0), key=lambda s: (-s.accepted, s.created_at))
         return ranked[:limit]
 
 
@@ -159,7 +159,7 @@ def _top_sender(item: dict[str, Any], window_start: int) -> TopSender:
         email=item["email"]["S"],
         signup_network=item["signup_network"]["S"] if "signup_network" in item else None,
         created_at=int(item["created_at"]["N"]),
-        count=int(item[names.window_sent_attribute(window_start)]["N"]),
+        accepted=int(item[names.window_sent_attribute(window_start)]["N"]),
     )
 
 
