@@ -2,7 +2,8 @@
 
 Powertools' event_handler is imported where it is first used (a function's first request), never at import, and
 then only the REST resolver's modules: its package and the data classes' re-export every resolver and event class
-Powertools has (`trialgw.lazy_reexports`, set up here, before any API function's code can import them).
+Powertools has (`trialgw.lazy_reexports`, set up by `resolver`, the first use of event_handler in every API
+function).
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
     from aws_lambda_powertools.event_handler.exceptions import ServiceError
     from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
-# Before any code can import them (the module docstring).
-defer_reexports("aws_lambda_powertools.event_handler")
-defer_reexports("aws_lambda_powertools.utilities.data_classes")
 
 # The browser-facing API's CORS policy: one definition for the handlers, API Gateway's preflights
 # (CDK) and the local stack. The only allowed origin is the site's. x-aws-waf-token carries the sign-up
@@ -75,6 +72,9 @@ def text_response(
 def resolver(*, site_url: str | None = None) -> APIGatewayRestResolver:
     """A REST resolver answering every domain error as documented (`register_error_answers`), with the site's CORS
     policy when given its URL (the browser-facing functions)."""
+    # Before event_handler's first import (the module docstring).
+    defer_reexports("aws_lambda_powertools.event_handler")
+    defer_reexports("aws_lambda_powertools.utilities.data_classes")
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
     app = APIGatewayRestResolver(cors=cors_config(site_url) if site_url is not None else None)
