@@ -82,7 +82,7 @@ def test_the_svg_is_segnos_own_byte_for_byte(content: str) -> None:
 
 
 def test_the_dashboards_links_need_other_masks_than_the_first() -> None:
-    # The search matters: a fixed mask would draw other codes for these links (masks 3, 2, 7 below).
+    # The search matters: these links' best masks differ, so any fixed mask would draw another code for one of them.
     links = [
         "https://wa.me/31201234567?text=join%20amber-fox-river-482",
         "sms:+31201234567?body=join%20amber-fox-river-482",

@@ -1,7 +1,8 @@
 """QR codes of the contact points' deep links, as SVG data URLs: made here (segno, pure Python, no network), shown by
 the dashboard as an `<img>` (its CSP allows `img-src 'self' data:`), never inserted as markup.
 
-segno is imported on first use: only the dashboard's trial view draws codes, and no other function pays its import.
+segno and the mask search are imported on first use: only the dashboard's trial view draws codes, and nothing else
+that loads the dashboard's logic (its other routes, the admin CLI) pays their import.
 
 The symbol is segno's, byte for byte, with the data mask segno would choose, but chosen by `trialgw.qr_masks`: segno's
 own search scores the eight masks module by module in Python, about 4 ms of a code's 5, and the dashboard's first
@@ -14,8 +15,6 @@ from base64 import b64encode
 from functools import lru_cache
 from io import BytesIO
 from typing import TYPE_CHECKING
-
-from trialgw.qr_masks import best_mask, remask
 
 if TYPE_CHECKING:
     from segno import QRCode
@@ -30,6 +29,8 @@ SCALE = 4
 def qr_svg(content: str) -> bytes:
     """`content` as a QR code in a standalone SVG (with its namespace, so it shows as an image; no XML declaration)."""
     import segno  # see the module docstring
+
+    from trialgw.qr_masks import best_mask, remask
 
     # Drawn with mask 0, whose matrix gives the data modules every mask is scored on, then turned into the best.
     code = segno.make_qr(content, error=ERROR, boost_error=False, mask=0)

@@ -52,7 +52,6 @@ _IS_ZERO = bytes.maketrans(bytes(range(256)), b"\x01" + bytes(255))
 class _Layout(NamedTuple):
     """What scoring a symbol of one size needs, built once per size."""
 
-    size: int
     stride: int  # bytes per row: its modules and its separators
     length: int  # bytes in the layout
     full: int  # every bit of the layout set
@@ -125,7 +124,7 @@ def _layout(size: int) -> _Layout:
     full = (1 << 8 * length) - 1
     separators = int.from_bytes(_flat([bytes(size)] * size, 0x80), "little")
     keep = full ^ int.from_bytes(_flat(reserved, 0), "little") * 0xFF
-    return _Layout(size, stride, length, full, separators, keep, data_masks(_tiles()), data_masks(_tiles(True)))
+    return _Layout(stride, length, full, separators, keep, data_masks(_tiles()), data_masks(_tiles(True)))
 
 
 @cache
