@@ -13,7 +13,8 @@ that never answers):
 * **import + first request**: then invoked once with a realistic event for it (an API Gateway REST request, an SQS
   batch of one record, a scheduled event), its real boto3 clients answering every call in-process at botocore's
   `before-call` hook (`benchmarks.stubs.AwsStub`), against its own floor: `import boto3`, the same clients made
-  and the same calls replayed (counted in the handler's run), each answered at once.
+  and the same calls replayed (counted in the handler's run), each answered at once. The stub comes from a copy of
+  the harness compiled to bytecode (`compiled_harness`): no child compiles it, a cost its floor does not have.
 
 * **with tracing on** (or off, when the default is on): the same import + first request, the knob flipped.
 
@@ -37,6 +38,8 @@ import http.server
 import importlib.util
 import json
 import os
+import py_compile
+import shutil
 import socket
 import statistics
 import subprocess
@@ -80,6 +83,8 @@ KINDS = ["floor", "handler", "flipped"]
 # Three processes per function and round (floor, as deployed, tracing flipped).
 BUDGET_SECONDS = 225.0
 CHILD = Path(__file__).with_name("cold_child.py")
+# What a handler's child imports of the harness (after the import measured): the stub that answers its calls.
+HARNESS_MODULES = ("__init__.py", "stubs.py")
 SOURCE_CORE = ROOT / "layers" / "core" / "python"
 BUILT_CORE = build.CORE_LAYER_BUILD_DIR / "python"
 BUILT_FUNCTIONS = build.FUNCTIONS_BUILD_DIR
@@ -168,14 +173,16 @@ def deployed_environment(
     *,
     tracing: bool = TRACING_BY_DEFAULT,
     key: str = "",
+    harness: Path = ROOT,
 ) -> dict[str, str]:
     """The function's environment as the stack deploys it (`tracing` as the knob sets it), and what Lambda adds,
-    with nothing reaching AWS. The reference reads the trial of `key` from the trials table."""
+    with nothing reaching AWS. The reference reads the trial of `key` from the trials table; the child finds the
+    stub in `harness` (`compiled_harness`'s copy, or the checkout)."""
     if isinstance(function, Reference):
         own = {"REFERENCE_TABLE": names.TRIALS.local_name, "REFERENCE_KEY_HASH": hash_key(key)}
         dirs = code_dirs(function, from_build)
         lambda_env = _lambda_environment(
-            function.name, "handler.handler", 256, dirs, daemon_port=daemon_port, tracing=tracing
+            function.name, "handler.handler", 256, dirs, daemon_port=daemon_port, tracing=tracing, harness=harness
         )
         return {**lambda_env, **own}
     env = function_environment(function, SITE_URL, environ={})
@@ -202,13 +209,14 @@ def deployed_environment(
             code_dirs(function, from_build),
             daemon_port=daemon_port,
             tracing=tracing,
+            harness=harness,
         )
     )
     return env
 
 
 def _lambda_environment(
-    name: str, handler: str, memory_mb: int, dirs: list[Path], *, daemon_port: int, tracing: bool
+    name: str, handler: str, memory_mb: int, dirs: list[Path], *, daemon_port: int, tracing: bool, harness: Path
 ) -> dict[str, str]:
     """What the stack sets for Powertools and what Lambda adds, with nothing reaching AWS."""
     trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
@@ -238,8 +246,8 @@ def _lambda_environment(
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
         "PATH": "/usr/bin:/bin",
-        # The child imports `benchmarks.stubs` (after the import measured) from the checkout, last.
-        "PYTHONPATH": os.pathsep.join(str(d) for d in [*dirs, ROOT]),
+        # The child imports `benchmarks.stubs` (after the import measured) from the harness, last.
+        "PYTHONPATH": os.pathsep.join(str(d) for d in [*dirs, harness]),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
@@ -445,6 +453,21 @@ def _first_run(
     return result
 
 
+def compiled_harness(directory: Path) -> Path:
+    """A copy of the harness modules a handler's child imports, with their bytecode, under `directory`.
+
+    The machine and `make` set PYTHONDONTWRITEBYTECODE, so the checkout's `benchmarks/` has no bytecode: every child
+    would compile the stub from source, a few milliseconds its floor never pays, on every handler's first request.
+    Compiled as the layers are (`unchecked-hash`), the stub costs the child what any shipped module costs."""
+    package = directory / "harness" / "benchmarks"
+    package.mkdir(parents=True)
+    for module in HARNESS_MODULES:
+        source = package / module
+        shutil.copyfile(Path(__file__).with_name(module), source)
+        py_compile.compile(str(source), doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return package.parent
+
+
 def _write(path: Path, spec: dict[str, Any]) -> Path:
     path.write_text(json.dumps(spec))
     return path
@@ -466,9 +489,11 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
         _webhook_receiver() as (hook_url, posts),
     ):
         directory = Path(tmp)
-        envs = {f.name: deployed_environment(f, from_build, port, key=key) for f in targets}
+        harness = compiled_harness(directory)
+        envs = {f.name: deployed_environment(f, from_build, port, key=key, harness=harness) for f in targets}
         flipped_envs = {
-            f.name: deployed_environment(f, from_build, port, tracing=not TRACING_BY_DEFAULT, key=key) for f in targets
+            f.name: deployed_environment(f, from_build, port, tracing=not TRACING_BY_DEFAULT, key=key, harness=harness)
+            for f in targets
         }
         handler_specs, floor_specs = {}, {}
         for function in targets:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks import cold_start
@@ -43,6 +49,45 @@ def test_every_function_has_a_first_request_of_its_own_kind(function: FunctionDe
     else:
         assert event["requestContext"]["httpMethod"] == event["httpMethod"]
         assert function.name in cold_start.API_STATUSES
+
+
+# What a handler's child does with the harness after the import measured (`benchmarks/cold_child.py`), with every
+# compilation from source recorded.
+_CHILD_IMPORTS_THE_STUB = """
+import builtins, json, sys
+compiled, compile_ = [], builtins.compile
+def recording(source, filename, *args, **kwargs):
+    compiled.append(str(filename))
+    return compile_(source, filename, *args, **kwargs)
+builtins.compile = recording
+from benchmarks.stubs import PARAMS_KEY, AwsStub
+harness = {name: module.__file__ for name, module in sys.modules.items() if name.split(".")[0] == "benchmarks"}
+print(json.dumps({"compiled": compiled, "harness": harness}))
+"""
+
+
+def test_a_handlers_child_loads_the_stub_from_bytecode_as_its_floor_pays_for_no_stub(tmp_path: Path) -> None:
+    harness = cold_start.compiled_harness(tmp_path)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(cold_start.SOURCE_CORE), str(harness)]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", _CHILD_IMPORTS_THE_STUB], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert set(loaded["harness"]) == {"benchmarks", "benchmarks.stubs"}
+    assert all(Path(path).is_relative_to(harness) for path in loaded["harness"].values())
+    assert not [path for path in loaded["compiled"] if Path(path).is_relative_to(harness)]
+    # From the checkout, with no bytecode of it to find (as under `make`), the child compiles the stub: what the
+    # copy saves every handler's run.
+    env["PYTHONPATH"] = os.pathsep.join([str(cold_start.SOURCE_CORE), str(ROOT)])
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "no-bytecode")
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", _CHILD_IMPORTS_THE_STUB], env=env, capture_output=True, text=True, check=True
+    )
+    assert str(ROOT / "benchmarks" / "stubs.py") in json.loads(done.stdout)["compiled"]
 
 
 def test_the_stub_answers_an_update_with_what_it_set() -> None:
