@@ -458,7 +458,9 @@ def compiled_harness(directory: Path) -> Path:
 
     The machine and `make` set PYTHONDONTWRITEBYTECODE, so the checkout's `benchmarks/` has no bytecode: every child
     would compile the stub from source, a few milliseconds its floor never pays, on every handler's first request.
-    Compiled as the layers are (`unchecked-hash`), the stub costs the child what any shipped module costs."""
+    Compiled as the layers are (`unchecked-hash`), the stub costs the child what any shipped module costs; not by
+    `build.compile_tree`, which refuses any interpreter but the Lambda runtime's, while this bytecode is for whichever
+    runs the benchmark."""
     package = directory / "harness" / "benchmarks"
     package.mkdir(parents=True)
     for module in HARNESS_MODULES:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,28 +67,31 @@ print(json.dumps({"compiled": compiled, "harness": harness}))
 """
 
 
-def test_a_handlers_child_loads_the_stub_from_bytecode_as_its_floor_pays_for_no_stub(tmp_path: Path) -> None:
-    harness = cold_start.compiled_harness(tmp_path)
+def _child_importing_the_stub(harness: Path, **env: str) -> dict[str, Any]:
+    """What a child finding the harness in `harness` loaded of it, and what it compiled."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join([str(cold_start.SOURCE_CORE), str(harness)]),
         "PYTHONDONTWRITEBYTECODE": "1",
+        **env,
     }
     done = subprocess.run(
         [sys.executable, "-P", "-c", _CHILD_IMPORTS_THE_STUB], env=env, capture_output=True, text=True, check=True
     )
-    loaded = json.loads(done.stdout)
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    return loaded
+
+
+def test_a_handlers_child_loads_the_stub_from_bytecode_as_its_floor_pays_for_no_stub(tmp_path: Path) -> None:
+    harness = cold_start.compiled_harness(tmp_path)
+    loaded = _child_importing_the_stub(harness)
     assert set(loaded["harness"]) == {"benchmarks", "benchmarks.stubs"}
     assert all(Path(path).is_relative_to(harness) for path in loaded["harness"].values())
     assert not [path for path in loaded["compiled"] if Path(path).is_relative_to(harness)]
     # From the checkout, with no bytecode of it to find (as under `make`), the child compiles the stub: what the
     # copy saves every handler's run.
-    env["PYTHONPATH"] = os.pathsep.join([str(cold_start.SOURCE_CORE), str(ROOT)])
-    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "no-bytecode")
-    done = subprocess.run(
-        [sys.executable, "-P", "-c", _CHILD_IMPORTS_THE_STUB], env=env, capture_output=True, text=True, check=True
-    )
-    assert str(ROOT / "benchmarks" / "stubs.py") in json.loads(done.stdout)["compiled"]
+    from_checkout = _child_importing_the_stub(ROOT, PYTHONPYCACHEPREFIX=str(tmp_path / "no-bytecode"))
+    assert str(ROOT / "benchmarks" / "stubs.py") in from_checkout["compiled"]
 
 
 def test_the_stub_answers_an_update_with_what_it_set() -> None:
