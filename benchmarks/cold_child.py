@@ -108,7 +108,8 @@ def handler(spec_path: str) -> None:
     _write(
         spec,
         {"imported": imported, "done": done, "clients": clients, "calls": calls, "status": status,
-         "failures": failures, "answer": repr(answer)[:300]},
+         "failures": failures, "answer": repr(answer)[:300],
+         "body": answer.get("body") if isinstance(answer, dict) else None},
     )  # fmt: skip
 
 

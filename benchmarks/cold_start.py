@@ -18,10 +18,12 @@ that never answers):
 
 * **with tracing on** (or off, when the default is on): the same import + first request, the knob flipped.
 
-Beside them, the same two numbers of a reference (`benchmarks/reference_function`): the least a Powertools REST
-function built as DESIGN.md builds ours does (Logger, EMF metrics, Powertools' resolver, a boto3 client made on the
-first request, one GetItem), with no business logic, against its own floor. It tells what Powertools alone costs,
-so that what an API function's ratio owes to trialgw's own code can be read off.
+Beside them, the same two numbers of references (`benchmarks/reference_function`, `REFERENCES`): the least a
+Powertools REST function built as DESIGN.md builds ours does (Logger, EMF metrics, Powertools' resolver imported as
+ours import it, a boto3 client made on the first request, one GetItem), with no business logic, against its own
+floor; then the same with the one library call the seed's rules add to an API function's first request (a phone
+number normalized: send, the MO webhooks; an e-mail address checked: sign-up). They tell what Powertools and those
+libraries cost, so that what an API function's ratio owes to trialgw's own code can be read off.
 
 Times run from the parent's spawn to the child's `time.monotonic()` (one clock for all processes) after the work,
 so interpreter shutdown is not counted. Medians over fresh processes, a function's floor and its handler (as
@@ -105,15 +107,23 @@ REFERENCE_DIR = Path(__file__).with_name("reference_function")
 
 @dataclass(frozen=True)
 class Reference:
-    """A function of no business logic, measured as the functions are (see the module docstring)."""
+    """A function of no business logic, measured as the functions are (see the module docstring); `library`: the one
+    library call the seed's rules add to an API function's first request, made on the reference's route too."""
 
     name: str = "powertools_reference"
     code_dir: Path = REFERENCE_DIR
     timeout_seconds: int = 10
     status: int = 200
+    library: str | None = None
 
 
 REFERENCE = Reference()
+# Send and the MO webhooks normalize a phone number (trialgw.addresses); sign-up checks an e-mail address.
+REFERENCES = (
+    REFERENCE,
+    Reference(name="reference_phonenumbers", library="phonenumbers"),
+    Reference(name="reference_email_validator", library="email_validator"),
+)
 
 
 @dataclass
@@ -153,13 +163,15 @@ def built() -> bool:
 
 
 def code_dirs(function: FunctionDef | Reference, from_build: bool) -> list[Path]:
-    """The function's directory and the core layer's, as Lambda puts them on `sys.path` (/var/task, /opt/python);
-    the reference's own directory alone (it has no bytecode built: Python compiles it, a few lines, at its start)."""
+    """The function's directory and the core layer's, as Lambda puts them on `sys.path` (/var/task, /opt/python).
+    A reference's own directory has no bytecode built (Python compiles its few lines at its start); the core layer
+    gives it `trialgw.lazy_reexports`, to import Powertools as the functions do."""
+    core = BUILT_CORE if from_build else SOURCE_CORE
     if isinstance(function, Reference):
-        return [function.code_dir]
+        return [function.code_dir, core]
     if from_build:
-        return [BUILT_FUNCTIONS / function.name, BUILT_CORE]
-    return [function.code_dir, SOURCE_CORE]
+        return [BUILT_FUNCTIONS / function.name, core]
+    return [function.code_dir, core]
 
 
 def queue_url(queue: names.QueueDef) -> str:
@@ -180,6 +192,8 @@ def deployed_environment(
     stub in `harness` (`compiled_harness`'s copy, or the checkout)."""
     if isinstance(function, Reference):
         own = {"REFERENCE_TABLE": names.TRIALS.local_name, "REFERENCE_KEY_HASH": hash_key(key)}
+        if function.library is not None:
+            own["REFERENCE_LIBRARY"] = function.library
         dirs = code_dirs(function, from_build)
         lambda_env = _lambda_environment(
             function.name, "handler.handler", 256, dirs, daemon_port=daemon_port, tracing=tracing, harness=harness
@@ -483,7 +497,7 @@ def measure(runs: int | None = None, budget_seconds: float | None = None) -> tup
     from_build = built()
     key = new_key()
     stub = _trial(key)
-    targets: list[FunctionDef | Reference] = [*FUNCTIONS, REFERENCE]
+    targets: list[FunctionDef | Reference] = [*FUNCTIONS, *REFERENCES]
     samples = {f.name: Samples() for f in targets}
     with (
         tempfile.TemporaryDirectory(prefix="trialgw-cold-") as tmp,

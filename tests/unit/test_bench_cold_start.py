@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from benchmarks import cold_start
-from benchmarks.__main__ import cold_start_rows
+from benchmarks.__main__ import REFERENCE_LIBRARY_CALLS, cold_start_rows
 from benchmarks.stubs import updated
 from infra.topology import FUNCTIONS, ROOT, TRACING_BY_DEFAULT, FunctionDef
 from trialgw import names
@@ -155,11 +155,79 @@ def test_the_summary_shows_both_numbers_of_each_handler_against_their_floors() -
 def test_the_reference_starts_as_a_function_would_with_its_own_code_only_and_the_dashboards_first_request() -> None:
     key = new_key()
     env = cold_start.deployed_environment(cold_start.REFERENCE, from_build=True, daemon_port=2000, key=key)
-    # Its own directory, then the checkout (for the child's stub, after the import measured): no trialgw layer.
-    assert env["PYTHONPATH"].split(":") == [str(cold_start.REFERENCE_DIR), str(ROOT)]
+    # Its own directory, the core layer (for trialgw.lazy_reexports alone), then the checkout (for the child's stub,
+    # after the import measured).
+    assert env["PYTHONPATH"].split(":") == [str(cold_start.REFERENCE_DIR), str(cold_start.BUILT_CORE), str(ROOT)]
     assert env["LAMBDA_TASK_ROOT"] == str(cold_start.REFERENCE_DIR)
     assert env["REFERENCE_KEY_HASH"] == hash_key(key)
     assert env["REFERENCE_TABLE"] == names.TRIALS.local_name
     assert env["AWS_ENDPOINT_URL"] == cold_start.UNANSWERED_ENDPOINT
+    assert "REFERENCE_LIBRARY" not in env
     event = cold_start.first_event(cold_start.REFERENCE, key)
     assert (event["httpMethod"], event["path"]) == ("GET", "/dashboard-api/trial")
+
+
+# What each reference's first request answers in `checked`: the library's own result, so it must have run.
+REFERENCE_CHECKED = {
+    "powertools_reference": None,
+    "reference_phonenumbers": "+31612345678",
+    "reference_email_validator": "Jane.Doe@example.com",
+}
+
+
+@pytest.mark.parametrize("reference", cold_start.REFERENCES, ids=lambda r: r.name)
+def test_each_reference_answers_its_first_request_with_its_librarys_result_in_a_fresh_child(
+    reference: cold_start.Reference, tmp_path: Path
+) -> None:
+    key = new_key()
+    stub = cold_start._trial(key)
+    spec = cold_start._handler_spec(
+        reference, key, cold_start._trial_item(reference, stub, "http://127.0.0.1:9/"), tmp_path
+    )
+    env = cold_start.deployed_environment(reference, cold_start.built(), daemon_port=9, key=key)
+    _, _, result = cold_start._run("handler", spec, env)
+    assert result["status"] == 200, result["answer"]
+    assert [call[:2] for call in result["calls"]] == [["dynamodb", "GetItem"]]
+    assert json.loads(result["body"])["checked"] == REFERENCE_CHECKED[reference.name]
+
+
+def test_the_reference_imports_powertools_as_the_functions_do_not_every_resolver_it_has() -> None:
+    env = cold_start.deployed_environment(cold_start.REFERENCE, cold_start.built(), daemon_port=9, key=new_key())
+    probe = "import json, sys, handler; print(json.dumps(sorted(sys.modules)))"
+    loaded = set(
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-P", "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=60
+            ).stdout
+        )
+    )
+    # The REST resolver, imported at the handler's import, and neither AppSync's resolver nor the asyncio it brings.
+    assert "aws_lambda_powertools.event_handler.api_gateway" in loaded
+    assert not loaded & {"asyncio", "aws_lambda_powertools.event_handler.appsync"}
+
+
+def test_the_summary_shows_a_library_reference_by_its_first_request_and_what_it_adds() -> None:
+    floor = {"name": "floor: import boto3", "median_ms": 200.0, "ratio": 1.0, "runs": 9, "code": "build"}
+    reference = {
+        "name": "handler: reference_phonenumbers",
+        "median_ms": 150.0,
+        "ratio": 0.75,
+        "first_request_ms": 380.0,
+        "floor_ms": 320.0,
+        "first_request_ratio": 1.1875,
+        "aws_calls": 1,
+        "clients": ["dynamodb"],
+        "flipped_tracing_ratio": 0.9,
+        "flipped_tracing_first_request_ratio": 1.3,
+    }
+    assert cold_start_rows([floor, reference]) == [
+        (
+            "cold start",
+            "reference + a phone number normalized (phonenumbers: send, the MO webhooks): import + first request",
+            "380 ms",
+            "boto3, dynamodb clients, 1 calls: 320 ms",
+            "1.19",
+        )
+    ]
+    # Every library reference the benchmark runs has its row's words.
+    assert {r.name for r in cold_start.REFERENCES if r.library} == set(REFERENCE_LIBRARY_CALLS)
