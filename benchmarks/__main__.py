@@ -62,11 +62,8 @@ def _num(value: object) -> str:
     return f"{number:g}" if number == int(number) else f"{number:.2f}"
 
 
-# What each library reference adds to the plain one's first request (`cold_start.REFERENCES`).
-REFERENCE_LIBRARY_CALLS = {
-    "reference_phonenumbers": "a phone number normalized (phonenumbers: send, the MO webhooks)",
-    "reference_email_validator": "an e-mail address checked (email_validator: sign-up)",
-}
+# What each library reference adds to the plain one's first request, by its name.
+REFERENCE_LIBRARY_CALLS = {r.name: r.call for r in cold_start.REFERENCES if r.library is not None}
 
 
 def cold_start_rows(rows: list[dict[str, Any]]) -> list[Row]:

@@ -108,21 +108,31 @@ REFERENCE_DIR = Path(__file__).with_name("reference_function")
 @dataclass(frozen=True)
 class Reference:
     """A function of no business logic, measured as the functions are (see the module docstring); `library`: the one
-    library call the seed's rules add to an API function's first request, made on the reference's route too."""
+    library call the seed's rules add to an API function's first request, made on the reference's route too, and
+    `call`, what that call does, in words (the summary's row)."""
 
     name: str = "powertools_reference"
     code_dir: Path = REFERENCE_DIR
     timeout_seconds: int = 10
     status: int = 200
     library: str | None = None
+    call: str = ""
 
 
 REFERENCE = Reference()
 # Send and the MO webhooks normalize a phone number (trialgw.addresses); sign-up checks an e-mail address.
 REFERENCES = (
     REFERENCE,
-    Reference(name="reference_phonenumbers", library="phonenumbers"),
-    Reference(name="reference_email_validator", library="email_validator"),
+    Reference(
+        name="reference_phonenumbers",
+        library="phonenumbers",
+        call="a phone number normalized (phonenumbers: send, the MO webhooks)",
+    ),
+    Reference(
+        name="reference_email_validator",
+        library="email_validator",
+        call="an e-mail address checked (email_validator: sign-up)",
+    ),
 )
 
 
@@ -166,12 +176,10 @@ def code_dirs(function: FunctionDef | Reference, from_build: bool) -> list[Path]
     """The function's directory and the core layer's, as Lambda puts them on `sys.path` (/var/task, /opt/python).
     A reference's own directory has no bytecode built (Python compiles its few lines at its start); the core layer
     gives it `trialgw.lazy_reexports`, to import Powertools as the functions do."""
-    core = BUILT_CORE if from_build else SOURCE_CORE
-    if isinstance(function, Reference):
-        return [function.code_dir, core]
-    if from_build:
-        return [BUILT_FUNCTIONS / function.name, core]
-    return [function.code_dir, core]
+    if not from_build:
+        return [function.code_dir, SOURCE_CORE]
+    own = function.code_dir if isinstance(function, Reference) else BUILT_FUNCTIONS / function.name
+    return [own, BUILT_CORE]
 
 
 def queue_url(queue: names.QueueDef) -> str:
